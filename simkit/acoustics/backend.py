@@ -1,0 +1,59 @@
+"""The acoustic backend interface: a scene plus listener and source poses in, binaural RIRs out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from simkit.config import AcousticsConfig
+from simkit.registry import Registry
+from simkit.scenes.scene import Scene
+
+
+@dataclass
+class BinauralRIRs:
+    """Direct and indirect binaural RIRs for every listener x source pair.
+
+    ``direct`` and ``indirect`` are float32 arrays (L, S, 2, T) with channel 0 = left; T is
+    ``round(rir_seconds * sample_rate)`` (tails cut, short responses zero-padded).
+    """
+
+    direct: np.ndarray
+    indirect: np.ndarray
+    sample_rate: int
+
+    def mixed(self, indirect_gain: float) -> np.ndarray:
+        """HM3D-SS mixing: direct + gain * indirect."""
+        return (self.direct + np.float32(indirect_gain) * self.indirect).astype(np.float32)
+
+
+class AcousticBackend(Protocol):
+    """What a render needs from an acoustic engine."""
+
+    name: str
+
+    def version(self) -> str:
+        """Engine identity recorded in the manifest."""
+
+    def hrtf_id(self) -> str:
+        """Identity of the HRTF in use (file name + sha256, or ``builtin``)."""
+
+    def render(
+        self,
+        scene: Scene,
+        listener_positions: np.ndarray,  # (L, 3) world
+        listener_quats: np.ndarray,  # (L, 4) [w, x, y, z], local -> world
+        source_positions: np.ndarray,  # (S, 3) world
+    ) -> BinauralRIRs:
+        """Render every listener x source pair; deterministic for equal inputs and config."""
+
+
+BackendFactory = type  # a class taking (AcousticsConfig, MaterialDatabase)
+BACKENDS: Registry = Registry("acoustic engine")
+
+
+def make_backend(cfg: AcousticsConfig, materials: object) -> AcousticBackend:
+    """Instantiate the backend named by ``cfg.engine``."""
+    return BACKENDS.get(cfg.engine)(cfg, materials)

@@ -1,0 +1,122 @@
+"""The one module that owns every axis, angle and channel convention in simkit.
+
+World frame (the RLRAudioPropagation / habitat frame): metres, **+y up**, right-handed.
+A listener or camera with yaw 0 faces **-z**, its right is **+x**, its up is **+y**.
+Yaw is a rotation about +y; **positive yaw turns the listener to its left** (counter-clockwise seen from
+above). Orientation quaternions are ``[w, x, y, z]`` and rotate local vectors into the world frame.
+
+Azimuth (degrees, in (-180, 180]): angle of a source in the listener's horizontal plane,
+**+90 = left, -90 = right, 0 = front, +-180 = back** (the seeds' labelling). Elevation: degrees above the
+listener's horizontal plane. Binaural channel 0 is the **left** ear, channel 1 the right.
+
+Consequence used by the self-supervised losses: if the listener turns by ``delta = yaw_j - yaw_i`` (degrees)
+without moving, a static source's azimuth changes as ``az_j = wrap(az_i - delta)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+UP = np.array([0.0, 1.0, 0.0])
+FORWARD = np.array([0.0, 0.0, -1.0])  # listener/camera looks along -z at yaw 0
+RIGHT = np.array([1.0, 0.0, 0.0])
+LEFT_CHANNEL = 0
+RIGHT_CHANNEL = 1
+SPEED_OF_SOUND = 343.0  # m/s, used for delay bounds and the spherical-head model
+
+
+def wrap_deg(angle: np.ndarray | float) -> np.ndarray | float:
+    """Wrap degrees into (-180, 180]."""
+    a = np.mod(np.asarray(angle, dtype=np.float64) + 180.0, 360.0) - 180.0
+    a = np.where(a == -180.0, 180.0, a)
+    return float(a) if np.ndim(a) == 0 else a
+
+
+def yaw_to_quat(yaw_deg: np.ndarray | float) -> np.ndarray:
+    """Quaternion(s) ``[w, x, y, z]`` for a rotation of ``yaw_deg`` about +y (positive = turn left)."""
+    half = np.deg2rad(np.asarray(yaw_deg, dtype=np.float64)) / 2.0
+    q = np.stack([np.cos(half), np.zeros_like(half), np.sin(half), np.zeros_like(half)], axis=-1)
+    return q
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix (local -> world) of a unit quaternion ``[w, x, y, z]``; works on stacks (..., 4)."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    m = np.stack(
+        [
+            1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+            2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+            2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+        ],
+        axis=-1,
+    )
+    return m.reshape(q.shape[:-1] + (3, 3))
+
+
+def yaw_pitch_to_matrix(yaw_deg: float, pitch_deg: float = 0.0) -> np.ndarray:
+    """Camera rotation (local -> world): yaw about +y then pitch about the local +x (positive = look up)."""
+    ry = quat_to_matrix(yaw_to_quat(yaw_deg))
+    p = np.deg2rad(pitch_deg)
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(p), -np.sin(p)], [0.0, np.sin(p), np.cos(p)]])
+    return ry @ rx
+
+
+def world_to_local(points: np.ndarray, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Express world points (..., 3) in the frame of a listener at ``position`` with ``rotation`` (3x3)."""
+    return (np.asarray(points, dtype=np.float64) - position) @ rotation
+
+
+def direction_to_azimuth_elevation(local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuth and elevation (degrees) of listener-frame vectors (..., 3): +90 left, 0 front, 180 back."""
+    local = np.asarray(local, dtype=np.float64)
+    x, y, z = local[..., 0], local[..., 1], local[..., 2]
+    az = np.rad2deg(np.arctan2(-x, -z))
+    el = np.rad2deg(np.arctan2(y, np.hypot(x, z)))
+    return wrap_deg(az), el
+
+
+def source_labels(
+    source_pos: np.ndarray, listener_pos: np.ndarray, listener_yaw_deg: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Azimuth (deg), elevation (deg) and distance (m) of sources (S, 3) seen from a yawed listener."""
+    rot = quat_to_matrix(yaw_to_quat(listener_yaw_deg))
+    local = world_to_local(source_pos, np.asarray(listener_pos, dtype=np.float64), rot)
+    az, el = direction_to_azimuth_elevation(local)
+    return np.asarray(az), np.asarray(el), np.linalg.norm(local, axis=-1)
+
+
+def azimuth_to_local_direction(azimuth_deg: np.ndarray | float) -> np.ndarray:
+    """Unit horizontal listener-frame vector(s) for an azimuth (inverse of the azimuth definition)."""
+    a = np.deg2rad(np.asarray(azimuth_deg, dtype=np.float64))
+    return np.stack([-np.sin(a), np.zeros_like(a), -np.cos(a)], axis=-1)
+
+
+def relative_yaw_deg(yaw_from: np.ndarray | float, yaw_to: np.ndarray | float) -> np.ndarray | float:
+    """Camera rotation between two views, ``wrap(yaw_to - yaw_from)``; a static source moves by its negative."""
+    return wrap_deg(np.asarray(yaw_to) - np.asarray(yaw_from))
+
+
+def relative_translation(
+    pos_from: np.ndarray, yaw_from_deg: float, pos_to: np.ndarray
+) -> np.ndarray:
+    """Translation from view ``from`` to view ``to`` expressed in the frame of view ``from`` (x right, -z fwd)."""
+    rot = quat_to_matrix(yaw_to_quat(yaw_from_deg))
+    return world_to_local(pos_to, np.asarray(pos_from, dtype=np.float64), rot)
+
+
+def azimuth_class(azimuth_deg: np.ndarray | float, n_classes: int = 16) -> np.ndarray:
+    """Class index of an azimuth in ``n_classes`` equal bins centred on 0, 360/n, ... (counter-clockwise).
+
+    With 16 classes the bin centres are the seed's labels 0, 22.5, 45, ..., 180, ..., -22.5; with 4 classes
+    they are front (0), left (1), back (2), right (3).
+    """
+    width = 360.0 / n_classes
+    a = np.mod(np.asarray(azimuth_deg, dtype=np.float64) + width / 2.0, 360.0)
+    return (a // width).astype(np.int64) % n_classes
+
+
+def class_center_deg(index: np.ndarray | int, n_classes: int = 16) -> np.ndarray | float:
+    """Azimuth (deg) at the centre of class ``index`` (inverse of :func:`azimuth_class`)."""
+    return wrap_deg(np.asarray(index, dtype=np.float64) * 360.0 / n_classes)
