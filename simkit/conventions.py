@@ -23,6 +23,7 @@ RIGHT = np.array([1.0, 0.0, 0.0])
 LEFT_CHANNEL = 0
 RIGHT_CHANNEL = 1
 SPEED_OF_SOUND = 343.0  # m/s, used for delay bounds and the spherical-head model
+HEAD_RADIUS = 0.0875  # m, spherical-head (Woodworth) model and the two-ear fallback microphone spacing
 
 
 def wrap_deg(angle: np.ndarray | float) -> np.ndarray | float:

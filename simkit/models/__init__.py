@@ -1,1 +1,95 @@
+"""Model registry: a new model is one file with a :class:`BenchModel` subclass plus ``@register_model``.
 
+``simkit bench`` builds a model as ``spec.build(cfg, info)`` where ``cfg`` is the resolved
+:class:`simkit.bench.config.BenchConfig` and ``info`` the task's description of the data (sample rate,
+views per set, ...). Batches are dicts of tensors (already on the model's device) as produced by the task's
+dataset; ``predict`` returns a dict of tensors whose keys the task turns into evaluation records.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from simkit.errors import SimkitError
+from simkit.registry import Registry
+
+if TYPE_CHECKING:
+    from simkit.bench.config import BenchConfig
+
+Batch = dict[str, Any]
+
+
+class BenchModel(torch.nn.Module, abc.ABC):
+    """What the harness drives: ``predict`` always, ``loss`` for models that train."""
+
+    @abc.abstractmethod
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Outputs for a batch (the task documents the keys it reads, e.g. ``azimuth_deg``)."""
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Scalar training loss and named parts for logging; models without training never get here."""
+        raise SimkitError(f"model {type(self).__name__} does not train")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model."""
+
+    name: str
+    task: str
+    build: Callable[[BenchConfig, Mapping[str, Any]], BenchModel]
+    trainable: bool
+    description: str
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+# Modules holding the built-in models; each registers itself on import. Add a module name here to add a file.
+BUILTIN_MODULES: tuple[str, ...] = (
+    "simkit.models.iid",
+    "simkit.models.gcc_phat",
+    "simkit.models.supervised",
+    "simkit.models.slfm",
+    "simkit.models.ours",
+    "simkit.models.binaural",
+)
+_loaded = False
+
+
+def register_model(
+    name: str, *, task: str, trainable: bool, description: str
+) -> Callable[[Callable[..., BenchModel]], Callable[..., BenchModel]]:
+    """Decorator registering a ``BenchModel`` class (or factory) taking ``(cfg, info)`` as model ``name``."""
+
+    def deco(build: Callable[..., BenchModel]) -> Callable[..., BenchModel]:
+        MODELS.add(name, ModelSpec(name, task, build, trainable, description))
+        return build
+
+    return deco
+
+
+def load_builtin() -> None:
+    """Import the built-in model modules once (they register on import)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for mod in BUILTIN_MODULES:
+            importlib.import_module(mod)
+
+
+def get_model(name: str) -> ModelSpec:
+    """The model registered as ``name`` (SimkitError listing the known ones otherwise)."""
+    load_builtin()
+    return MODELS.get(name)
+
+
+def models_for_task(task: str) -> list[str]:
+    """Names of every model registered for ``task``, sorted."""
+    load_builtin()
+    return [n for n in MODELS.names() if MODELS.get(n).task == task]

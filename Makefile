@@ -1,0 +1,41 @@
+# simkit: `make demo` (set up + render a small set + quick bench + leaderboard) and `make test`.
+# Both are idempotent: the venv is built once per pyproject.toml change, renders resume, benches append.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SIMKIT := $(VENV)/bin/simkit
+STAMP := $(VENV)/.installed
+DEMO_OUT ?= out/demo
+DEMO_RESULTS ?= out/demo-results
+
+.PHONY: install demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: an unpinned torch pulls several GB of CUDA packages
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(SIMKIT) render --out $(DEMO_OUT) --scenes 10 --sets-per-scene 4 --preset fast
+	$(SIMKIT) inspect $(DEMO_OUT)
+	@echo "dataset: $(abspath $(DEMO_OUT))"
+
+test: install
+	$(PY) -m pytest
+
+test-slow: install
+	$(PY) -m pytest -m slow
+
+lint: install
+	$(VENV)/bin/ruff check simkit tests benchmarks
+
+bench: install
+	$(PY) benchmarks/bench_render_engine.py
+
+clean:
+	rm -rf out

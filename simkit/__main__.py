@@ -1,0 +1,5 @@
+"""``python -m simkit`` runs the CLI."""
+
+from simkit.cli import main
+
+main()

@@ -1,0 +1,263 @@
+"""RLRAudioPropagation (the SoundSpaces 2.0 engine, CC-BY-NC 4.0) as a simkit acoustic backend.
+
+Engine facts this module relies on (measured with rlr-audio-propagation 0.0.1, see docs/acoustics.md):
+
+* a fresh ``Context`` with equal config and ``thread_count`` is bit-identical across calls and processes,
+  but calling ``simulate()`` twice on one context is not, so every simulation builds a fresh context;
+* ``set_material_database_json`` must run before meshes are added; per-face materials are several
+  ``add_mesh_indices`` calls, one per material name;
+* a missing or undecodable HRTF only prints an error and silently falls back to the built-in HRTF, so the
+  file is validated first (:func:`simkit.acoustics.hrtf.validate_sofa`) and the engine's log is checked;
+* SOFA files at any sampling rate are resampled by the engine to the render rate;
+* the engine prints to the C-level stdout/stderr; that output is captured and sent to ``logging``;
+* ``Context.sr`` is broken (reads a non-existent field); the sample rate comes from the config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import importlib.util
+import logging
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import rlr_audio_propagation as rlr
+
+from simkit.acoustics.backend import BACKENDS, BinauralRIRs
+from simkit.acoustics.hrtf import validate_sofa
+from simkit.acoustics.materials import MaterialDatabase
+from simkit.acoustics.presets import PRESETS, Preset
+from simkit.config import AcousticsConfig
+from simkit.errors import SimkitError
+from simkit.io import file_sha256
+from simkit.scenes.scene import Scene
+
+log = logging.getLogger(__name__)
+
+# Engine settings simkit pins instead of inheriting, so a changed engine default cannot silently change
+# renders. Values are the engine's (and SoundSpaces 2.0's) defaults; hrtf_* state the listener frame of
+# simkit.conventions (+x right, +y up, +z back).
+ENGINE_FIXED: dict[str, object] = {
+    "frequency_bands": 4,
+    "direct_sh_order": 3,
+    "indirect_sh_order": 1,
+    "max_ir_length": 4.0,
+    "unit_scale": 1.0,
+    "global_volume": 1.0,
+    "hrtf_right": [1.0, 0.0, 0.0],
+    "hrtf_up": [0.0, 1.0, 0.0],
+    "hrtf_back": [0.0, 0.0, 1.0],
+    "diffraction": True,
+    "transmission": True,
+    "mesh_simplification": False,
+    "temporal_coherence": False,
+}
+
+# engine log lines that mean a request was not honoured
+_ENGINE_FAILURE_MARKERS = ("error", "was not found", "will be used instead")
+
+
+@contextlib.contextmanager
+def _engine_output() -> Iterator[list[str]]:
+    """Capture what the native engine prints on fds 1/2; the list is filled when the block exits."""
+    lines: list[str] = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    libc = ctypes.CDLL(None)
+    with tempfile.TemporaryFile() as tmp:
+        saved = (os.dup(1), os.dup(2))
+        try:
+            os.dup2(tmp.fileno(), 1)
+            os.dup2(tmp.fileno(), 2)
+            yield lines
+        finally:
+            libc.fflush(None)  # C stdio buffers a redirected stdout; flush before the fds move back
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            tmp.seek(0)
+            lines.extend(tmp.read().decode(errors="replace").splitlines())
+    for line in lines:
+        log.debug("rlr: %s", line)
+
+
+def _engine_identity() -> str:
+    try:
+        version = metadata.version("rlr-audio-propagation")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    h = hashlib.sha256()
+    spec = importlib.util.find_spec("_rlr_audio_propagation")
+    if spec is not None and spec.origin:
+        ext = Path(spec.origin)
+        lib = ext.parent / "RLRAudioPropagationPkg" / "libs" / "linux" / "x64" / "libRLRAudioPropagation.so"
+        for f in (ext, lib):
+            if f.is_file():
+                h.update(file_sha256(f).encode())
+    return f"rlr-audio-propagation {version} (native sha256 {h.hexdigest()[:12]})"
+
+
+@BACKENDS.register("rlr")
+class RLRBackend:
+    """Binaural RIRs from RLRAudioPropagation; direct and indirect parts rendered by separate contexts."""
+
+    name = "rlr"
+
+    def __init__(self, cfg: AcousticsConfig, materials: MaterialDatabase) -> None:
+        if not isinstance(materials, MaterialDatabase):
+            raise TypeError(f"RLRBackend needs a MaterialDatabase, got {type(materials).__name__}")
+        self.cfg = cfg
+        self.materials = materials
+        self.preset: Preset = PRESETS.get(cfg.preset)
+        if isinstance(cfg.sample_rate, bool) or not isinstance(cfg.sample_rate, int) or cfg.sample_rate <= 0:
+            raise SimkitError(f"acoustics.sample_rate must be a positive integer, got {cfg.sample_rate!r}")
+        if not (isinstance(cfg.rir_seconds, (int, float)) and math.isfinite(cfg.rir_seconds)) or (
+            cfg.rir_seconds <= 0
+        ):
+            raise SimkitError(f"acoustics.rir_seconds must be positive, got {cfg.rir_seconds!r}")
+        threads = cfg.thread_count
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise SimkitError(f"acoustics.thread_count must be an integer >= 1, got {cfg.thread_count!r}")
+        self.n_samples = int(round(cfg.rir_seconds * cfg.sample_rate))
+        self._hrtf: Path | None = None
+        self._hrtf_id = "builtin"
+        if cfg.hrtf:
+            # no sample_rate check: the engine resamples SOFA HRIRs to the render rate itself
+            info = validate_sofa(Path(cfg.hrtf).expanduser())
+            self._hrtf, self._hrtf_id = Path(info.path).resolve(), info.hrtf_id
+        self._tmp = tempfile.TemporaryDirectory(prefix="simkit-rlr-")
+        self._material_json = Path(self._tmp.name) / "materials.json"
+        self._material_json.write_text(materials.to_engine_json(), encoding="utf-8")
+
+    def version(self) -> str:
+        """Engine package version plus a hash of its native libraries."""
+        return _engine_identity()
+
+    def hrtf_id(self) -> str:
+        """``builtin`` or ``<file name>@<sha256 prefix>`` of the SOFA file (simkit.acoustics.hrtf)."""
+        return self._hrtf_id
+
+    def engine_config(self, direct: bool) -> rlr.Config:
+        """The engine config of the direct-only (``direct=True``) or indirect-only context."""
+        c = rlr.Config()
+        for key, value in {**ENGINE_FIXED, **self.preset.engine_fields()}.items():
+            setattr(c, key, value)
+        c.sample_rate = float(self.cfg.sample_rate)
+        c.thread_count = self.cfg.thread_count
+        c.direct = direct
+        c.indirect = not direct
+        return c
+
+    def render(
+        self,
+        scene: Scene,
+        listener_positions: np.ndarray,
+        listener_quats: np.ndarray,
+        source_positions: np.ndarray,
+    ) -> BinauralRIRs:
+        """Direct and indirect binaural RIRs (L, S, 2, T) float32; identical bytes for identical inputs."""
+        lp = _points(listener_positions, "listener_positions")
+        sp = _points(source_positions, "source_positions")
+        lq = np.asarray(listener_quats, dtype=np.float64)
+        if lq.shape != (len(lp), 4) or not np.all(np.isfinite(lq)):
+            raise ValueError(f"listener_quats must be finite with shape ({len(lp)}, 4), got {lq.shape}")
+        norms = np.linalg.norm(lq, axis=1, keepdims=True)
+        if np.any(norms < 1e-9):
+            raise ValueError("listener_quats holds a zero quaternion")
+        lq = lq / norms
+        vertices, groups = self._mesh(scene)
+        direct = self._simulate(vertices, groups, lp, lq, sp, direct=True)
+        indirect = self._simulate(vertices, groups, lp, lq, sp, direct=False)
+        return BinauralRIRs(direct=direct, indirect=indirect, sample_rate=self.cfg.sample_rate)
+
+    def _mesh(self, scene: Scene) -> tuple[list[float], list[tuple[str, list[int]]]]:
+        v = np.asarray(scene.vertices, dtype=np.float64)
+        f = np.asarray(scene.faces)
+        fm = np.asarray(scene.face_material)
+        if v.ndim != 2 or v.shape[1] != 3 or len(v) < 3 or not np.all(np.isfinite(v)):
+            raise SimkitError(f"scene {scene.scene_id}: vertices must be a finite (n>=3, 3) array")
+        if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0 or not np.issubdtype(f.dtype, np.integer):
+            raise SimkitError(f"scene {scene.scene_id}: faces must be a non-empty (m, 3) integer array")
+        if f.min() < 0 or f.max() >= len(v):
+            raise SimkitError(f"scene {scene.scene_id}: a face indexes a vertex outside 0..{len(v) - 1}")
+        if fm.min() < 0 or fm.max() >= len(scene.material_names):
+            raise SimkitError(f"scene {scene.scene_id}: face_material indexes outside material_names")
+        groups = []
+        for m in np.unique(fm):
+            name = scene.material_names[int(m)]
+            if name not in self.materials:
+                raise SimkitError(
+                    f"scene {scene.scene_id}: material {name!r} is not in material database "
+                    f"{self.materials.source}"
+                )
+            # the engine resolves categories case-insensitively; pass the database's own spelling
+            groups.append((self.materials.lookup(name).name, f[fm == m].astype(np.int64).ravel().tolist()))
+        return v.ravel().tolist(), groups
+
+    def _simulate(
+        self,
+        vertices: list[float],
+        groups: list[tuple[str, list[int]]],
+        lp: np.ndarray,
+        lq: np.ndarray,
+        sp: np.ndarray,
+        direct: bool,
+    ) -> np.ndarray:
+        out = np.zeros((len(lp), len(sp), 2, self.n_samples), dtype=np.float32)
+        failure: str | None = None
+        with _engine_output() as engine_log:
+            ctx = rlr.Context(self.engine_config(direct))
+            try:
+                ctx.set_material_database_json(str(self._material_json))
+                ctx.add_object()
+                ctx.add_mesh_vertices(vertices)
+                for name, indices in groups:
+                    ctx.add_mesh_indices(indices, 3, name)
+                ctx.finalize_object_mesh(0)
+                for i in range(len(lp)):
+                    ctx.add_listener(rlr.ChannelLayout(rlr.ChannelLayoutType.Binaural, 2))
+                    if self._hrtf is not None:
+                        ctx.set_listener_hrtf(i, str(self._hrtf))
+                    ctx.set_listener_position(i, lp[i].tolist())
+                    ctx.set_listener_orientation_quaternion(i, lq[i].tolist())
+                for j in range(len(sp)):
+                    ctx.add_source()
+                    ctx.set_source_position(j, sp[j].tolist())
+                ctx.simulate()
+                for i in range(len(lp)):
+                    for j in range(len(sp)):
+                        n_ch = ctx.get_ir_channel_count(i, j)
+                        if n_ch != 2:
+                            failure = f"engine returned {n_ch} channels for a binaural listener"
+                            break
+                        for c in range(2):
+                            ir = np.asarray(ctx.get_ir_channel(i, j, c), dtype=np.float32)
+                            n = min(len(ir), self.n_samples)
+                            out[i, j, c, :n] = ir[:n]
+            except SystemError:
+                failure = "engine call failed"
+            finally:
+                del ctx
+        problems = [ln for ln in engine_log if any(m in ln.lower() for m in _ENGINE_FAILURE_MARKERS)]
+        if problems and self._hrtf is not None and any("hrtf" in ln.lower() for ln in problems):
+            raise SimkitError(f"HRTF file {self._hrtf} was rejected by the engine: {problems[-1].strip()}")
+        if failure or problems:
+            detail = "; ".join(ln.strip() for ln in (problems or engine_log)[-3:])
+            raise RuntimeError(f"RLRAudioPropagation: {failure or 'engine reported a problem'}: {detail}")
+        return out
+
+
+def _points(x: np.ndarray, what: str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3 or len(a) == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"{what} must be a finite (n>=1, 3) array, got shape {a.shape}")
+    return a

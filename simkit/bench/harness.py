@@ -1,0 +1,438 @@
+"""``simkit bench``: train (if the model trains), select on validation, score on test, append the leaderboard.
+
+Every run gets ``<results>/runs/<run_id>/`` with ``config.json`` (resolved config, hash, versions, commit),
+``best.pt`` and ``last.pt`` (atomic), ``predictions.csv`` (one row per scored sample of val and test),
+``curves.png`` and ``metrics.json``; its metric rows go to ``<results>/leaderboard.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import random
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+import simkit
+from simkit.bench.config import BenchConfig, make_config, validate_config
+from simkit.bench.leaderboard import append_rows, format_pivot, pivot, read_leaderboard
+from simkit.bench.plots import plot_curves
+from simkit.bench.tasks import TaskSpec, get_task
+from simkit.errors import SimkitError
+from simkit.io import atomic_path, atomic_write_json, check_writable_dir, package_versions
+from simkit.metrics import MetricValue, evaluate, get_metric
+from simkit.models import BenchModel, ModelSpec, get_model, models_for_task
+
+Log = Callable[[str], None]
+EVAL_SPLITS = ("val", "test")
+
+
+@dataclass
+class RunResult:
+    """What one model's run produced."""
+
+    run_id: str
+    model: str
+    run_dir: Path
+    metrics: dict[str, dict[str, MetricValue]]
+    epochs_trained: int
+    best_epoch: int
+    train_seconds: float
+    rows_written: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available else CPU; ``cuda`` without CUDA is a SimkitError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise SimkitError(
+                f"--device cuda requested but CUDA is not available (torch {torch.__version__})"
+            )
+        return torch.device("cuda")
+    if name == "cpu":
+        return torch.device("cpu")
+    raise SimkitError(f"--device must be auto, cuda or cpu (got {name!r})")
+
+
+def git_commit() -> str | None:
+    """Commit of the checkout simkit is imported from, or None outside a git checkout."""
+    root = Path(simkit.__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def _worker_init(worker_id: int) -> None:
+    # Third-party code in a worker may use the global RNGs; derive them from the loader's per-worker seed.
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(ds: Any, cfg: BenchConfig, device: torch.device, shuffle: bool, task: TaskSpec) -> DataLoader:
+    """DataLoader with seeded shuffling, seeded workers and pinned memory on CUDA."""
+    gen = torch.Generator()
+    gen.manual_seed(cfg.seed)
+    return DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        shuffle=shuffle,
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=_worker_init if cfg.num_workers > 0 else None,
+        generator=gen,
+        collate_fn=task.collate,
+    )
+
+
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """Tensors of a batch moved to ``device`` (non-blocking from pinned memory); other values kept."""
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
+    }
+
+
+def _autocast(device: torch.device, cfg: BenchConfig) -> torch.autocast:
+    return torch.autocast(
+        device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda" and cfg.amp
+    )
+
+
+def _save(obj: Any, path: Path) -> None:
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(obj, tmp)
+
+
+def evaluate_split(
+    model: BenchModel,
+    loader: DataLoader,
+    task: TaskSpec,
+    device: torch.device,
+    cfg: BenchConfig,
+    with_loss: bool,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Records of every sample of ``loader`` and (``with_loss``) the mean loss; model in eval mode."""
+    model.eval()
+    cols: dict[str, list[np.ndarray]] = {}
+    losses: list[float] = []
+    with torch.no_grad(), _autocast(device, cfg):
+        for raw in loader:
+            batch = to_device(raw, device)
+            out = model.predict(batch)
+            for k, v in task.records(batch, out).items():
+                cols.setdefault(k, []).append(v)
+            if with_loss:
+                losses.append(float(model.loss(batch)[0]))
+    records = {k: np.concatenate(v) for k, v in cols.items()}
+    return records, float(np.mean(losses)) if losses else float("nan")
+
+
+def _select_value(cfg: BenchConfig, task: TaskSpec, records: Mapping[str, np.ndarray], loss: float) -> float:
+    name = cfg.select_metric or task.select_metric
+    if name == "loss":
+        return loss
+    return get_metric(name)(records).value
+
+
+def _better(a: float, b: float, higher: bool) -> bool:
+    if not math.isfinite(a):
+        return False
+    return not math.isfinite(b) or (a > b if higher else a < b)
+
+
+def train_model(
+    model: BenchModel,
+    cfg: BenchConfig,
+    task: TaskSpec,
+    device: torch.device,
+    run_dir: Path,
+    log: Log | None,
+) -> tuple[list[dict[str, float]], int]:
+    """AdamW + cosine annealing + early stopping on the validation select metric; returns history, best epoch.
+
+    ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
+    after the latest epoch (with optimizer and scheduler, for inspection or resumption).
+    """
+    data = Path(cfg.data)
+    train_ds = task.open_split(data, "train", cfg, True)
+    val_ds = task.open_split(data, "val", cfg, False)
+    train_loader = make_loader(train_ds, cfg, device, shuffle=True, task=task)
+    val_loader = make_loader(val_ds, cfg, device, shuffle=False, task=task)
+    sel_name = cfg.select_metric or task.select_metric
+    higher = False if sel_name == "loss" else get_metric(sel_name).higher_is_better
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * len(train_loader)))
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and cfg.amp)
+    history: list[dict[str, float]] = []
+    best, best_epoch, since_best = float("nan"), 0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        train_ds.set_epoch(epoch)
+        model.train()
+        t0, losses, n_items = time.perf_counter(), [], 0
+        for raw in train_loader:
+            batch = to_device(raw, device)
+            with _autocast(device, cfg):
+                loss, _parts = model.loss(batch)
+            if not torch.isfinite(loss):
+                raise SimkitError(f"training of {cfg.model} diverged (loss {float(loss)}) in epoch {epoch}")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            losses.append(float(loss.detach()))
+            n_items += len(batch["audio"]) if "audio" in batch else cfg.batch_size
+        train_s = time.perf_counter() - t0
+        records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True)
+        value = _select_value(cfg, task, records, val_loss)
+        entry = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)),
+            "val_loss": val_loss,
+            "val_select": value,
+            "lr": opt.param_groups[0]["lr"],
+            "train_seconds": train_s,
+            "items_per_s": n_items / train_s,
+        }
+        history.append(entry)
+        improved = _better(value, best, higher) or (best_epoch == 0)
+        if improved:
+            best, best_epoch, since_best = value, epoch, 0
+            _save(
+                {
+                    "model": model.state_dict(),
+                    "epoch": epoch,
+                    "select_metric": sel_name,
+                    "select_value": value,
+                },
+                run_dir / "best.pt",
+            )
+        else:
+            since_best += 1
+        _save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch,
+                "history": history,
+            },
+            run_dir / "last.pt",
+        )
+        if log:
+            log(
+                f"  epoch {epoch}: train loss {entry['train_loss']:.4f}, val loss {val_loss:.4f}, "
+                f"val {sel_name} {value:.4f}{' (best)' if improved else ''}, "
+                f"{entry['items_per_s']:.1f} items/s"
+            )
+        if since_best >= cfg.patience:
+            if log:
+                log(f"  early stop: no val improvement for {cfg.patience} epochs (best epoch {best_epoch})")
+            break
+    if best_epoch:
+        state = torch.load(run_dir / "best.pt", map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+    return history, best_epoch
+
+
+def _write_predictions(path: Path, per_split: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    cols = ["split"] + list(next(iter(per_split.values())).keys())
+    with atomic_path(path, suffix=".csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for split, rec in per_split.items():
+            n = len(next(iter(rec.values())))
+            for i in range(n):
+                row = [split]
+                for c in cols[1:]:
+                    v = rec[c][i]
+                    row.append(repr(float(v)) if isinstance(v, (float, np.floating)) else str(v))
+                w.writerow(row)
+
+
+def run_model(
+    cfg: BenchConfig,
+    spec: ModelSpec,
+    task: TaskSpec,
+    device: torch.device,
+    log: Log | None = None,
+) -> RunResult:
+    """One model's complete run (``cfg.model`` is ignored in favour of ``spec``)."""
+    cfg = dataclasses.replace(cfg, model=spec.name)
+    data = Path(cfg.data)
+    info = task.data_info(data, cfg)
+    results = check_writable_dir(cfg.results)
+    stamp = datetime.now(timezone.utc)
+    # The run id is a label only; its random suffix never feeds any result.
+    run_id = f"{stamp:%Y%m%dT%H%M%SZ}-{spec.name}-s{cfg.seed}-{uuid.uuid4().hex[:6]}"
+    run_dir = results / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    commit = git_commit()
+    meta = {
+        "run_id": run_id,
+        "model": spec.name,
+        "task": task.name,
+        "config": cfg.to_dict(),
+        "config_hash": cfg.config_hash(),
+        "versions": package_versions(),
+        "git_commit": commit,
+        "device": str(device),
+        "dataset": info["dataset"],
+        "data_manifest_hash": info["manifest_hash"],
+        "data_dir": str(data.resolve()),
+        "started_utc": stamp.isoformat(),
+    }
+    atomic_write_json(run_dir / "config.json", meta)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)  # weights depend on the seed only, not on what ran before
+        model = spec.build(cfg, info)
+    model.to(device)
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if log:
+        log(f"{spec.name}: {params} parameters on {device}, data {info['dataset']}")
+    history: list[dict[str, float]] = []
+    best_epoch, t0 = 0, time.perf_counter()
+    if spec.trainable and cfg.epochs > 0:
+        history, best_epoch = train_model(model, cfg, task, device, run_dir, log)
+    train_seconds = time.perf_counter() - t0 if spec.trainable else 0.0
+    if not history:
+        _save({"model": model.state_dict(), "epoch": 0}, run_dir / "best.pt")
+        _save({"model": model.state_dict(), "epoch": 0}, run_dir / "last.pt")
+    per_split: dict[str, dict[str, np.ndarray]] = {}
+    metrics: dict[str, dict[str, MetricValue]] = {}
+    eval_seconds: dict[str, float] = {}
+    for split in EVAL_SPLITS:
+        t1 = time.perf_counter()
+        loader = make_loader(task.open_split(data, split, cfg, False), cfg, device, shuffle=False, task=task)
+        records, _ = evaluate_split(model, loader, task, device, cfg, with_loss=False)
+        eval_seconds[split] = time.perf_counter() - t1
+        per_split[split] = records
+        metrics[split] = evaluate(task.name, records)
+    _write_predictions(run_dir / "predictions.csv", per_split)
+    if history:
+        plot_curves(history, run_dir / "curves.png", cfg.select_metric or task.select_metric)
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    rows = []
+    for split, ms in metrics.items():
+        for name, mv in ms.items():
+            m = get_metric(name)
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "timestamp_utc": now,
+                    "model": spec.name,
+                    "task": task.name,
+                    "dataset": info["dataset"],
+                    "split": split,
+                    "metric": name,
+                    "value": mv.value,
+                    "unit": m.unit,
+                    "higher_is_better": m.higher_is_better,
+                    "n_samples": mv.n,
+                    "seed": cfg.seed,
+                    "epochs": len(history),
+                    "train_seconds": round(train_seconds, 3),
+                    "eval_seconds": round(eval_seconds[split], 3),
+                    "device": device_name,
+                    "params": params,
+                    "git_commit": commit,
+                    "config_hash": cfg.config_hash(),
+                    "data_manifest_hash": info["manifest_hash"],
+                    "simkit_version": simkit.__version__,
+                    "is_reference": False,
+                    "source": "simkit bench",
+                }
+            )
+    written = append_rows(results / "leaderboard.csv", rows)
+    atomic_write_json(
+        run_dir / "metrics.json",
+        {
+            "run_id": run_id,
+            "model": spec.name,
+            "best_epoch": best_epoch,
+            "epochs_trained": len(history),
+            "train_seconds": train_seconds,
+            "eval_seconds": eval_seconds,
+            "history": history,
+            "metrics": {
+                s: {
+                    k: {
+                        "value": v.value,
+                        "n": v.n,
+                        "unit": get_metric(k).unit,
+                        "higher_is_better": get_metric(k).higher_is_better,
+                    }
+                    for k, v in ms.items()
+                }
+                for s, ms in metrics.items()
+            },
+        },
+    )
+    if log:
+        test = metrics.get("test", {})
+        shown = ", ".join(f"{k} {v.value:.3f}" for k, v in sorted(test.items()))
+        log(f"{spec.name}: test {shown}  -> {run_dir}")
+    return RunResult(
+        run_id, spec.name, run_dir, metrics, len(history), best_epoch, train_seconds, written, history
+    )
+
+
+def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
+    """Run ``cfg.model`` (or every model of ``cfg.task`` for ``"all"``) and append the leaderboard."""
+    validate_config(cfg)
+    task = get_task(cfg.task)
+    if not cfg.data:
+        raise SimkitError("no dataset given: pass --data DIR (the output of `simkit render`)")
+    names = models_for_task(task.name) if cfg.model == "all" else [cfg.model]
+    specs = [get_model(n) for n in names]
+    for s in specs:
+        if s.task != task.name:
+            raise SimkitError(f"model {s.name} is for task {s.task}, not {task.name} (see --task)")
+    if not specs:
+        raise SimkitError(f"no models registered for task {task.name}")
+    sel = cfg.select_metric
+    if sel and sel != "loss" and get_metric(sel).task != task.name:
+        raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
+    device = resolve_device(cfg.device)
+    task.data_info(Path(cfg.data), cfg)  # validate the dataset once before any run starts
+    threads = torch.get_num_threads()
+    if cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    try:
+        return [run_model(cfg, s, task, device, log) for s in specs]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_demo_bench(data_dir: Path | str, results_dir: Path | str, log: Log | None = None) -> str:
+    """The ``make demo`` bench: ``iid`` and ``ours_full`` with --quick, then the leaderboard as text."""
+    for model in ("iid", "ours_full"):
+        run_bench(make_config(quick=True, model=model, data=str(data_dir), results=str(results_dir)), log)
+    rows = read_leaderboard(Path(results_dir) / "leaderboard.csv")
+    return format_pivot(pivot(rows, task="direction"), "table")

@@ -1,0 +1,99 @@
+"""Task ``direction``: azimuth of a speech source from one binaural clip, scored per view.
+
+Items are ``(view set, source)`` with the set's V views (see
+:class:`simkit.data.render_dataset.RenderViewSets`); models return ``azimuth_deg`` (B, V) and, when they
+estimate camera rotation, ``rel_yaw_deg`` (B, V): the rotation from view 0 to view v. Records have one row
+per (set, source, view).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simkit.bench.tasks import TaskSpec, register_task
+from simkit.data.render_dataset import ITEM_DATASETS, RenderInfo, RenderViewSets, open_render
+
+_CACHE: dict[tuple[str, int], RenderInfo] = {}
+
+
+def render_info(data_dir: Path) -> RenderInfo:
+    """Validated render info, cached per directory and manifest modification time."""
+    mpath = Path(data_dir) / "manifest.json"
+    key = (str(Path(data_dir).resolve()), mpath.stat().st_mtime_ns if mpath.exists() else -1)
+    if key not in _CACHE:
+        _CACHE[key] = open_render(data_dir, ITEM_DATASETS)
+    return _CACHE[key]
+
+
+def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> RenderViewSets:
+    """The view-set dataset of ``split``: training items get random crops, view subsets and re-rendering."""
+    info = render_info(data_dir)
+    return RenderViewSets(
+        info,
+        split,
+        clip_samples=int(round(cfg.features.clip_seconds * info.sample_rate)),
+        views=cfg.views_per_item if train else 0,
+        train=train,
+        reconvolve_prob=cfg.reconvolve_prob if train else 0.0,
+        seed=cfg.seed,
+        max_items=cfg.max_items,
+    )
+
+
+def data_info(data_dir: Path, cfg: Any) -> dict[str, Any]:
+    """Facts models and the leaderboard need: sample rate, views, dataset name and manifest hash."""
+    info = render_info(data_dir)
+    return {
+        "sample_rate": info.sample_rate,
+        "n_views": info.n_views,
+        "clip_samples": info.clip_samples,
+        "dataset": info.name,
+        "manifest_hash": info.manifest_hash,
+    }
+
+
+def _np(x: Any) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One row per (item, view): identifiers, true and predicted azimuth and camera rotation from view 0."""
+    true_az = _np(batch["azimuth_deg"])
+    b, v = true_az.shape
+    pred_az = _np(outputs["azimuth_deg"]).reshape(b, v)
+    true_rot = _np(batch["rel_yaw_deg"])[:, 0, :]
+    pred_rot = (
+        _np(outputs["rel_yaw_deg"]).reshape(b, v) if "rel_yaw_deg" in outputs else np.full((b, v), np.nan)
+    )
+    true_rot, pred_rot = true_rot.copy(), pred_rot.copy()
+    true_rot[:, 0] = np.nan  # view 0 against itself carries no information
+    pred_rot[:, 0] = np.nan
+    return {
+        "scene_id": np.repeat(np.asarray(batch["scene_id"], dtype=object), v),
+        "set_index": np.repeat(_np(batch["set_index"]).astype(np.int64), v),
+        "source_index": np.repeat(_np(batch["source_index"]).astype(np.int64), v),
+        "view": _np(batch["view_index"]).astype(np.int64).reshape(-1),
+        "true_azimuth_deg": true_az.reshape(-1).astype(np.float64),
+        "pred_azimuth_deg": pred_az.reshape(-1).astype(np.float64),
+        "true_elevation_deg": _np(batch["elevation_deg"]).reshape(-1).astype(np.float64),
+        "true_distance_m": _np(batch["distance_m"]).reshape(-1).astype(np.float64),
+        "true_rel_yaw_deg": true_rot.reshape(-1).astype(np.float64),
+        "pred_rel_yaw_deg": pred_rot.reshape(-1).astype(np.float64),
+    }
+
+
+DIRECTION = register_task(
+    TaskSpec(
+        name="direction",
+        description="sound-source azimuth from binaural audio (left/right, angle, classes, camera rotation)",
+        open_split=open_split,
+        data_info=data_info,
+        records=records,
+        select_metric="lr_accuracy",
+    )
+)

@@ -1,0 +1,77 @@
+"""Task registry: a task says how to load a split, what the models see and how outputs become records.
+
+A new task is one module defining a :class:`TaskSpec` and calling ``TASKS.add`` (or
+:func:`register_task`), plus its name in ``BUILTIN_MODULES``; its models and metrics register themselves in
+:mod:`simkit.models` and :mod:`simkit.metrics` under the same task name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simkit.registry import Registry
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+    from simkit.bench.config import BenchConfig
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A benchmark task.
+
+    ``open_split(data_dir, split, cfg, train)`` returns the torch Dataset of one split (``train`` switches
+    on augmentation); ``data_info(data_dir, cfg)`` the facts a model needs to build (sample rate, ...);
+    ``records(batch, outputs)`` turns one batch and the model's ``predict`` outputs into per-sample columns
+    (1-D arrays of equal length: the rows of ``predictions.csv`` and the metrics' input);
+    ``select_metric`` is the validation metric used for checkpoint selection and early stopping.
+    """
+
+    name: str
+    description: str
+    open_split: Callable[[Path, str, BenchConfig, bool], Dataset]
+    data_info: Callable[[Path, BenchConfig], dict[str, Any]]
+    records: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, np.ndarray]]
+    select_metric: str
+    collate: Callable[[list[Any]], Any] | None = None
+
+
+TASKS: Registry[TaskSpec] = Registry("task")
+
+# Modules defining the built-in tasks; each registers itself on import.
+BUILTIN_MODULES: tuple[str, ...] = ("simkit.bench.task_direction", "simkit.bench.tasks_binaural")
+_loaded = False
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    """Add ``spec`` to the registry under ``spec.name``."""
+    TASKS.add(spec.name, spec)
+    return spec
+
+
+def load_builtin() -> None:
+    """Import the built-in task modules once (they register on import)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for mod in BUILTIN_MODULES:
+            importlib.import_module(mod)
+
+
+def get_task(name: str) -> TaskSpec:
+    """The task registered as ``name`` (SimkitError listing the known ones otherwise)."""
+    load_builtin()
+    return TASKS.get(name)
+
+
+def task_names() -> list[str]:
+    """Every registered task name."""
+    load_builtin()
+    return TASKS.names()

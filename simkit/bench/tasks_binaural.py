@@ -1,0 +1,194 @@
+"""Tasks ``binauralize`` and ``av_localize`` (seed 001: CLUP's binaural generation and localisation).
+
+``binauralize``: input the mono mix ``(L + R) / 2`` of a rendered binaural clip and the RGB view it was
+rendered from; output the binaural clip; target the view's rendered clip. Scored per clip with the FAIR-Play
+metrics of :mod:`simkit.metrics.binaural` (16 kHz, peak-normalised; lower is better except SNR); models
+generate whole clips with the sliding-window protocol (:class:`simkit.models.binaural.BinauralModel`).
+Records: one row per clip with the six metric columns.
+
+``av_localize``: is this (image, mono audio) pair matched? Every item pairs a view with its own clip
+(positive) and with another view set's clip (negative). Models return raw distances ``d_pos``/``d_neg`` per
+0.63 s window; the metrics softmax-scale them and report AV distance and accuracy (supp. eq. 10-11).
+Records: one row per (clip, window).
+
+Both read :class:`simkit.data.binaural_dataset.BinauralClips` and need a render with views.
+:func:`plot_examples` draws predicted vs true difference spectrograms and envelopes for a few test clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, default_collate
+
+from simkit.audio.dsp import peak_normalize
+from simkit.bench.tasks import TaskSpec, register_task
+from simkit.data.binaural_dataset import BinauralClips, open_binaural_render
+from simkit.data.render_dataset import RenderInfo
+from simkit.errors import SimkitError
+from simkit.io import atomic_path
+from simkit.metrics import av_localization  # noqa: F401  (registers the av_localize metrics)
+from simkit.metrics.binaural import SAMPLE_RATE, binaural_metrics, envelope, stft
+from simkit.models import BenchModel
+
+_CACHE: dict[tuple[str, int], RenderInfo] = {}
+
+
+def render_info(data_dir: Path) -> RenderInfo:
+    """Validated render info (views required, 16 kHz), cached per directory and manifest modification time."""
+    mpath = Path(data_dir) / "manifest.json"
+    key = (str(Path(data_dir).resolve()), mpath.stat().st_mtime_ns if mpath.exists() else -1)
+    if key not in _CACHE:
+        info = open_binaural_render(data_dir)
+        if info.sample_rate != SAMPLE_RATE:
+            raise SimkitError(
+                f"render {data_dir} is at {info.sample_rate} Hz; the binaural tasks follow the FAIR-Play "
+                f"protocol at {SAMPLE_RATE} Hz"
+            )
+        _CACHE[key] = info
+    return _CACHE[key]
+
+
+def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> BinauralClips:
+    """Clips of ``split``: random 0.63 s windows when training, whole clips otherwise; with negatives."""
+    return BinauralClips(
+        render_info(data_dir), split, train=train, negatives=True, seed=cfg.seed, max_items=cfg.max_items
+    )
+
+
+def data_info(data_dir: Path, cfg: Any) -> dict[str, Any]:
+    """Sample rate, clip length, views, dataset name and manifest hash of the render."""
+    info = render_info(data_dir)
+    return {
+        "sample_rate": info.sample_rate,
+        "n_views": info.n_views,
+        "clip_samples": info.clip_samples,
+        "dataset": info.name,
+        "manifest_hash": info.manifest_hash,
+    }
+
+
+def _np(x: Any) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def _ids(batch: Mapping[str, Any], repeat: int = 1) -> dict[str, np.ndarray]:
+    return {
+        "scene_id": np.repeat(np.asarray(batch["scene_id"], dtype=object), repeat),
+        "set_index": np.repeat(_np(batch["set_index"]).astype(np.int64), repeat),
+        "view": np.repeat(_np(batch["view_index"]).astype(np.int64), repeat),
+        "source_index": np.repeat(_np(batch["source_index"]).astype(np.int64), repeat),
+    }
+
+
+def binauralize_records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One row per clip: identifiers and the six FAIR-Play metrics of ``outputs["binaural"]``."""
+    pred, target = _np(outputs["binaural"]), _np(batch["binaural"])
+    if pred.shape != target.shape:
+        raise SimkitError(f"model returned binaural audio of shape {pred.shape}, expected {target.shape}")
+    per_clip = [binaural_metrics(p, t) for p, t in zip(pred, target, strict=True)]
+    cols = _ids(batch)
+    for name in per_clip[0]:
+        cols[name] = np.asarray([m[name] for m in per_clip], dtype=np.float64)
+    return cols
+
+
+def av_records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One row per (clip, window): identifiers, window index and the raw pair distances."""
+    d_pos, d_neg = _np(outputs["d_pos"]), _np(outputs["d_neg"])
+    b = len(batch["scene_id"])
+    d_pos, d_neg = d_pos.reshape(b, -1), d_neg.reshape(b, -1)
+    w = d_pos.shape[1]
+    cols = _ids(batch, w)
+    cols["window"] = np.tile(np.arange(w, dtype=np.int64), b)
+    cols["d_pos"] = d_pos.reshape(-1).astype(np.float64)
+    cols["d_neg"] = d_neg.reshape(-1).astype(np.float64)
+    return cols
+
+
+BINAURALIZE = register_task(
+    TaskSpec(
+        name="binauralize",
+        description="mono (L + R) / 2 + RGB view -> binaural clip, FAIR-Play metrics (CLUP supp. eq. 4-9)",
+        open_split=open_split,
+        data_info=data_info,
+        records=binauralize_records,
+        select_metric="stft_distance",
+    )
+)
+
+AV_LOCALIZE = register_task(
+    TaskSpec(
+        name="av_localize",
+        description="matched vs mismatched (image, mono audio) pairs: AV distance, accuracy (CLUP eq. 10-11)",
+        open_split=open_split,
+        data_info=data_info,
+        records=av_records,
+        select_metric="av_distance",
+    )
+)
+
+
+def _log_spec(x: np.ndarray) -> np.ndarray:
+    return 20.0 * np.log10(np.abs(stft(x)) + 1e-4)
+
+
+@torch.no_grad()
+def plot_examples(
+    model: BenchModel,
+    dataset: Dataset,
+    path: Path | str,
+    n_clips: int = 3,
+    device: str | torch.device = "cpu",
+) -> Path:
+    """PNG of true vs predicted difference spectrograms (L - R, dB) and L/R Hilbert envelopes of the first
+    ``n_clips`` items of ``dataset`` (as CLUP supp. Fig. 3-4), all on peak-normalised clips like the metrics.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(n_clips, len(dataset))  # type: ignore[arg-type]
+    if n == 0:
+        raise SimkitError("no clips to plot (empty split)")
+    batch = default_collate([dataset[i] for i in range(n)])
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    model.eval()
+    pred = _np(model.predict(batch)["binaural"])
+    true = _np(batch["binaural"])
+    fig, axes = plt.subplots(n, 4, figsize=(15, 2.6 * n), squeeze=False)
+    sr = SAMPLE_RATE
+    for i in range(n):
+        p, t = peak_normalize(pred[i].astype(np.float64)), peak_normalize(true[i].astype(np.float64))
+        specs = (_log_spec(t[0] - t[1]), _log_spec(p[0] - p[1]))
+        vmax = max(float(s.max()) for s in specs)
+        for ax, spec, title in zip(axes[i, :2], specs, ("true L - R", "predicted L - R"), strict=True):
+            ax.imshow(
+                spec,
+                origin="lower",
+                aspect="auto",
+                vmin=vmax - 80,
+                vmax=vmax,
+                cmap="magma",
+                extent=(0, t.shape[-1] / sr, 0, sr / 2000),
+            )
+            ax.set_title(f"{batch['scene_id'][i]} v{int(batch['view_index'][i])}: {title} (dB)", fontsize=8)
+            ax.set_ylabel("kHz")
+        time = np.arange(t.shape[-1]) / sr
+        for c, (ax, ear) in enumerate(zip(axes[i, 2:], ("left", "right"), strict=True)):
+            ax.plot(time, envelope(t[c]), lw=0.8, label="true")
+            ax.plot(time, envelope(p[c]), lw=0.8, alpha=0.8, label="predicted")
+            ax.set_title(f"{ear} envelope", fontsize=8)
+            ax.legend(fontsize=7, loc="upper right")
+        for ax in axes[i]:
+            ax.set_xlabel("s")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return Path(path)

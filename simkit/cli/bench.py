@@ -1,0 +1,111 @@
+"""``simkit bench`` and ``simkit leaderboard``: parse options, call :mod:`simkit.bench`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from simkit.cli import app
+from simkit.errors import SimkitError
+
+
+def _log(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _parse_options(values: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in values:
+        key, sep, val = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(val)
+        except ValueError:
+            raise SimkitError(f"--option expects KEY=NUMBER (got {item!r})") from None
+    return out
+
+
+@app.command()
+def bench(
+    model: str = typer.Option("ours_full", help="Model name, or 'all' for every model of the task."),
+    task: str = typer.Option("direction", help="Benchmark task."),
+    data: Path = typer.Option(None, help="Render directory (output of `simkit render`)."),
+    epochs: int = typer.Option(None, help="Maximum training epochs [default: 30; --quick: 3]."),
+    batch_size: int = typer.Option(None, help="View sets per training step [default: 16]."),
+    device: str = typer.Option("auto", help="auto | cuda | cpu."),
+    seed: int = typer.Option(None, help="Seed of init, shuffling and augmentation [default: 0]."),
+    results: Path = typer.Option(Path("results"), help="Leaderboard and run directories go here."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Smoke test: small subset, network and epochs (~1 min CPU)."
+    ),
+    patience: int = typer.Option(None, help="Early-stopping patience in epochs [default: 5]."),
+    workers: int = typer.Option(None, help="DataLoader workers [default: 2; --quick: 0]."),
+    width: int = typer.Option(None, help="ResNet-18 first-stage width [default: 32; --quick: 8]."),
+    threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) [default: 0]."),
+    option: list[str] = typer.Option([], help="Model option KEY=VALUE (e.g. lambda1=0.9); repeatable."),
+) -> None:
+    """Train (if the model trains), select on val, score on test and append rows to the leaderboard."""
+    from simkit.bench.config import make_config
+    from simkit.bench.harness import run_bench
+
+    cfg = make_config(
+        quick=quick,
+        model=model,
+        task=task,
+        data=str(data) if data else None,
+        epochs=epochs,
+        batch_size=batch_size,
+        device=device,
+        seed=seed,
+        results=str(results),
+        patience=patience,
+        num_workers=workers,
+        width=width,
+        cpu_threads=threads,
+        model_options=_parse_options(option) or None,
+    )
+    runs = run_bench(cfg, log=_log)
+    for r in runs:
+        typer.echo(f"{r.model}: run {r.run_id} ({r.rows_written} leaderboard rows) -> {r.run_dir}")
+
+
+@app.command()
+def leaderboard(
+    csv_files: list[Path] = typer.Argument(None, help="Leaderboard CSVs [default: results/leaderboard.csv]."),
+    task: str = typer.Option(None, help="Only this task."),
+    dataset: str = typer.Option(None, help="Only this dataset."),
+    metric: list[str] = typer.Option([], help="Only these metrics (repeatable); the first ranks runs."),
+    split: str = typer.Option("test", help="Split to show."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | markdown."),
+    plot: Path = typer.Option(None, help="Also write a PNG bar chart here."),
+    aggregate: str = typer.Option("best", help="best (best run per model) | mean (mean ± std over runs)."),
+    references: bool = typer.Option(
+        True,
+        "--references/--no-references",
+        help="Add the published reference rows (benchmarks/reference_rows.csv).",
+    ),
+) -> None:
+    """Model x metric table of the leaderboard: best per column marked, published reference rows included."""
+    from simkit.bench.leaderboard import REFERENCE_ROWS, format_pivot, pivot, read_many
+    from simkit.bench.plots import plot_pivot
+
+    paths = list(csv_files or [Path("results/leaderboard.csv")])
+    for p in paths:
+        if not p.is_file():
+            raise SimkitError(f"leaderboard {p} does not exist (run `simkit bench` first)")
+    if (
+        references
+        and REFERENCE_ROWS.is_file()
+        and REFERENCE_ROWS.resolve() not in {p.resolve() for p in paths}
+    ):
+        paths.append(REFERENCE_ROWS)
+    table = pivot(
+        read_many(paths), task=task, dataset=dataset, metrics=metric or None, split=split, aggregate=aggregate
+    )
+    sys.stdout.write(format_pivot(table, fmt))
+    if plot:
+        plot_pivot(table, plot)
+        typer.echo(f"plot: {plot}", err=True)

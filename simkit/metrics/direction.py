@@ -1,0 +1,139 @@
+"""Sound-direction metrics over per-view records (columns ``true_azimuth_deg``, ``pred_azimuth_deg``, ...).
+
+Left/right accuracy compares the side (sign of ``sin(azimuth)``) of prediction and truth. Sources within
+``MEDIAN_PLANE_MARGIN_DEG`` of the median plane (true azimuth near 0 or +-180 deg) have no well-defined
+side and are left out of that metric; its ``n`` says how many samples were scored. A prediction exactly on
+the median plane has no side and counts as wrong. Angular errors are absolute wrapped differences in
+degrees. Camera-rotation errors compare the rotation a model implies between view 0 and view v of a set
+(``pred_rel_yaw_deg``) with the true one; rows without an estimate are NaN and skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simkit.conventions import azimuth_class, wrap_deg
+from simkit.metrics import MetricValue, Records, register_metric
+
+MEDIAN_PLANE_MARGIN_DEG = 5.0
+AZ = ("true_azimuth_deg", "pred_azimuth_deg")
+ROT = ("true_rel_yaw_deg", "pred_rel_yaw_deg")
+
+
+def _finite(records: Records, cols: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(records[cols[0]], dtype=np.float64)
+    b = np.asarray(records[cols[1]], dtype=np.float64)
+    keep = np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
+
+
+def abs_angle_error_deg(true_deg: np.ndarray, pred_deg: np.ndarray) -> np.ndarray:
+    """|wrap(pred - true)| in degrees, in [0, 180]."""
+    return np.abs(np.asarray(wrap_deg(np.asarray(pred_deg) - np.asarray(true_deg)), dtype=np.float64))
+
+
+def _stat(values: np.ndarray, fn) -> MetricValue:
+    return MetricValue(float(fn(values)) if values.size else float("nan"), int(values.size))
+
+
+@register_metric(
+    "lr_accuracy",
+    task="direction",
+    higher_is_better=True,
+    unit="fraction",
+    requires=AZ,
+    description=f"left/right accuracy; true azimuths within {MEDIAN_PLANE_MARGIN_DEG:g} deg of "
+    "the median plane are excluded",
+)
+def lr_accuracy(records: Records) -> MetricValue:
+    """Share of samples whose predicted side (left/right) is the true side."""
+    true, pred = _finite(records, AZ)
+    true_sin = np.sin(np.deg2rad(true))
+    keep = np.abs(true_sin) > np.sin(np.deg2rad(MEDIAN_PLANE_MARGIN_DEG))
+    pred_side = np.sign(np.round(np.sin(np.deg2rad(pred[keep])), 12))  # +-180 deg must give 0, not 1e-16
+    return _stat((pred_side == np.sign(true_sin[keep])).astype(np.float64), np.mean)
+
+
+@register_metric(
+    "angle_error_mean",
+    task="direction",
+    higher_is_better=False,
+    unit="deg",
+    requires=AZ,
+    description="mean absolute wrapped azimuth error",
+)
+def angle_error_mean(records: Records) -> MetricValue:
+    """Mean |wrap(pred - true)| (deg)."""
+    return _stat(abs_angle_error_deg(*_finite(records, AZ)), np.mean)
+
+
+@register_metric(
+    "angle_error_median",
+    task="direction",
+    higher_is_better=False,
+    unit="deg",
+    requires=AZ,
+    description="median absolute wrapped azimuth error",
+)
+def angle_error_median(records: Records) -> MetricValue:
+    """Median |wrap(pred - true)| (deg)."""
+    return _stat(abs_angle_error_deg(*_finite(records, AZ)), np.median)
+
+
+def _class_accuracy(records: Records, n_classes: int) -> MetricValue:
+    true, pred = _finite(records, AZ)
+    return _stat(
+        (azimuth_class(true, n_classes) == azimuth_class(pred, n_classes)).astype(np.float64), np.mean
+    )
+
+
+@register_metric(
+    "class16_accuracy",
+    task="direction",
+    higher_is_better=True,
+    unit="fraction",
+    requires=AZ,
+    description="16-class azimuth accuracy (22.5 deg bins centred on 0, 22.5, ...)",
+)
+def class16_accuracy(records: Records) -> MetricValue:
+    """Share of samples whose predicted 22.5-degree class is the true one."""
+    return _class_accuracy(records, 16)
+
+
+@register_metric(
+    "class4_accuracy",
+    task="direction",
+    higher_is_better=True,
+    unit="fraction",
+    requires=AZ,
+    description="4-class accuracy: front/left/back/right (90 deg bins centred on 0, 90, 180, -90)",
+)
+def class4_accuracy(records: Records) -> MetricValue:
+    """Share of samples whose predicted quadrant (front/left/back/right) is the true one."""
+    return _class_accuracy(records, 4)
+
+
+@register_metric(
+    "rotation_error_mean",
+    task="direction",
+    higher_is_better=False,
+    unit="deg",
+    requires=ROT,
+    description="mean absolute error of the camera rotation implied between views",
+)
+def rotation_error_mean(records: Records) -> MetricValue:
+    """Mean |wrap(pred - true)| of the camera rotation from view 0 to view v (deg)."""
+    return _stat(abs_angle_error_deg(*_finite(records, ROT)), np.mean)
+
+
+@register_metric(
+    "rotation_error_median",
+    task="direction",
+    higher_is_better=False,
+    unit="deg",
+    requires=ROT,
+    description="median absolute error of the camera rotation implied between views",
+)
+def rotation_error_median(records: Records) -> MetricValue:
+    """Median |wrap(pred - true)| of the camera rotation from view 0 to view v (deg)."""
+    return _stat(abs_angle_error_deg(*_finite(records, ROT)), np.median)

@@ -1,0 +1,159 @@
+"""Shared pieces of the sound-direction models: the audio network, the geometric losses, the IID label.
+
+Angles inside the losses are radians in simkit's convention (:mod:`simkit.conventions`): azimuth +90 deg
+= left, and a camera turn ``delta = yaw_j - yaw_i`` moves a static source to ``az_j = az_i - delta``.
+Batches (from :class:`simkit.data.render_dataset.RenderViewSets`) hold ``audio`` (B, V, 2, T),
+``rel_yaw_deg`` (B, V, V), ``rel_translation`` (B, V, V, 3) and the labels ``azimuth_deg`` (B, V).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
+from simkit.errors import SimkitError
+from simkit.models import Batch, BenchModel
+from simkit.models.features import binaural_features, swap_ears
+from simkit.models.nets import ResNet18
+
+
+def model_options(name: str, given: Mapping[str, Any], defaults: Mapping[str, float]) -> dict[str, float]:
+    """``defaults`` updated with the user's ``--option`` values; unknown keys are a one-line error."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        known = ", ".join(sorted(defaults)) or "none"
+        raise SimkitError(f"model {name} has no option(s) {', '.join(unknown)} (known: {known})")
+    return {k: float(given.get(k, v)) for k, v in defaults.items()}
+
+
+def iid_pseudo_label(audio: torch.Tensor) -> torch.Tensor:
+    """Seed 000's IID pseudo label ``d = sign(log(E_L / E_R))`` of clips (..., 2, T): +1 left, -1 right."""
+    energy = audio.float().pow(2).sum(-1)
+    return torch.sign(
+        torch.log(energy[..., LEFT_CHANNEL] + 1e-12) - torch.log(energy[..., RIGHT_CHANNEL] + 1e-12)
+    )
+
+
+class AudioDirectionNet(nn.Module):
+    """ResNet-18 over binaural features; ``n_out=2`` gives an azimuth as (cos, sin), more: class logits."""
+
+    def __init__(self, n_out: int, width: int, n_fft: int, hop: int) -> None:
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.backbone = ResNet18(in_channels=4, num_outputs=n_out, width=width)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """Outputs (B, n_out) for clips (B, 2, T)."""
+        return self.backbone(binaural_features(audio, self.n_fft, self.hop))
+
+
+class DirectionModel(BenchModel):
+    """A model predicting one azimuth per view from that view's binaural clip (regression on the circle).
+
+    ``predict`` returns ``azimuth_deg`` (B, V) and ``rel_yaw_deg`` (B, V): the camera rotation from view 0
+    to view v implied by the predicted azimuths, ``wrap(az_0 - az_v)``.
+    """
+
+    def __init__(self, cfg: Any, n_out: int = 2) -> None:
+        super().__init__()
+        self.net = AudioDirectionNet(n_out, cfg.width, cfg.features.n_fft, cfg.features.hop)
+
+    def azimuth_rad(self, audio: torch.Tensor) -> torch.Tensor:
+        """Predicted azimuth (radians) of clips (..., 2, T)."""
+        lead = audio.shape[:-2]
+        out = self.net(audio.reshape(-1, *audio.shape[-2:])).float()
+        return torch.atan2(out[:, 1], out[:, 0]).reshape(lead)
+
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        theta = self.azimuth_rad(batch["audio"])
+        return rotation_outputs(theta)
+
+
+def rotation_outputs(theta: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``azimuth_deg`` and the implied rotation from view 0, ``rel_yaw_deg``, of azimuths (B, V) in rad."""
+    az = torch.rad2deg(theta)
+    rel = torch.rad2deg(wrap_rad(theta[:, :1] - theta))
+    return {"azimuth_deg": az, "rel_yaw_deg": rel}
+
+
+def wrap_rad(a: torch.Tensor) -> torch.Tensor:
+    """Wrap radians into (-pi, pi] (differentiable almost everywhere)."""
+    return torch.atan2(torch.sin(a), torch.cos(a))
+
+
+def _pairs(v: int, device: torch.device, ordered: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    i, j = torch.meshgrid(torch.arange(v, device=device), torch.arange(v, device=device), indexing="ij")
+    keep = (i != j) if ordered else (i < j)
+    return i[keep], j[keep]
+
+
+def rotation_loss(theta: torch.Tensor, rel_yaw_deg: torch.Tensor, mirror: bool = True) -> torch.Tensor:
+    """SLfM's rotation consistency ``1 - cos(theta_j - theta_i + delta_ij)`` over the pairs i < j of each set.
+
+    ``theta`` (B, V) radians, ``rel_yaw_deg`` (B, V, V). With ``mirror`` the loss of a set is the smaller of
+    the loss of the predictions and of their front/back mirror ``theta -> pi - theta`` (applied to the whole
+    set, which turns the expected change into ``+delta``): a network that cannot tell front from back is not
+    penalised for putting a source behind instead of in front.
+    """
+    i, j = _pairs(theta.shape[1], theta.device, ordered=False)
+    delta = torch.deg2rad(rel_yaw_deg[:, i, j].float())
+    change = theta[:, j] - theta[:, i]
+    direct = (1 - torch.cos(change + delta)).mean(-1)
+    if not mirror:
+        return direct.mean()
+    mirrored = (1 - torch.cos(change - delta)).mean(-1)
+    return torch.minimum(direct, mirrored).mean()
+
+
+def translation_loss(
+    theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float = 0.0
+) -> torch.Tensor:
+    """Hinge on the direction of the azimuth change that the camera's translation causes.
+
+    For a source at azimuth ``theta_i`` (any distance r) and a camera moving by ``t`` in view i's frame
+    (x right, -z forward), the azimuth changes by ``(cos(theta_i) t_x - sin(theta_i) t_z) / r`` to first
+    order; only its sign ``s`` is known without r. The prediction's change that rotation does not explain,
+    ``d = wrap(theta_j - theta_i + delta_ij)``, is penalised by ``relu(margin * w - s * sin d) * w`` with
+    ``w = |cos(theta_i) t_x - sin(theta_i) t_z| / |t|`` in [0, 1] (pairs whose motion barely moves the
+    source count little). The expected sign uses ``theta_i`` without gradient. Over all ordered pairs i != j;
+    zero when no view moved.
+    """
+    i, j = _pairs(theta.shape[1], theta.device, ordered=True)
+    t = rel_translation[:, i, j].float()  # (B, P, 3)
+    ti = theta[:, i].detach()
+    expected = torch.cos(ti) * t[..., 0] - torch.sin(ti) * t[..., 2]
+    norm = torch.linalg.vector_norm(t[..., [0, 2]], dim=-1)
+    moved = norm > 1e-6
+    if not bool(moved.any()):
+        return theta.sum() * 0.0
+    w = expected.abs() / norm.clamp_min(1e-6)
+    d = theta[:, j] - theta[:, i] + torch.deg2rad(rel_yaw_deg[:, i, j].float())
+    hinge = F.relu(margin * w - torch.sign(expected) * torch.sin(d)) * w
+    return hinge[moved].mean()
+
+
+def symmetry_loss(theta: torch.Tensor, theta_swapped: torch.Tensor) -> torch.Tensor:
+    """Swapping the ears negates the azimuth: ``1 - cos(theta + theta_swapped)``."""
+    return (1 - torch.cos(theta + theta_swapped)).mean()
+
+
+def iid_loss(theta: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """BCE between ``(sin(theta) + 1) / 2`` (probability of 'left') and the IID label (+1 left, -1 right).
+
+    Ties (label 0, silent or perfectly balanced clips) are left out.
+    """
+    p = ((torch.sin(theta) + 1) / 2).clamp(1e-6, 1 - 1e-6)
+    keep = label != 0
+    if not bool(keep.any()):
+        return theta.sum() * 0.0
+    return F.binary_cross_entropy(p[keep], (label[keep] > 0).float())
+
+
+def swapped_azimuth(model: DirectionModel, audio: torch.Tensor) -> torch.Tensor:
+    """Azimuth (rad) the model predicts for the ear-swapped clips."""
+    return model.azimuth_rad(swap_ears(audio))

@@ -1,0 +1,78 @@
+"""``ours_rt`` and ``ours_full``: seed 000's egomotion-supervised sound localisation (Min et al., CVPR 2025).
+
+Our reading of the seed (its formulas are garbled; A.2.2 gives the weights):
+``L = lambda1 * L_rotation + (1 - lambda1) * L_translation + lambda2 * L_IID`` with
+
+* ``L_rotation`` = SLfM's ``1 - cos(theta_j - theta_i + delta_ij)``, minimum over the front/back mirror;
+* ``L_translation`` = a hinge on the sign of the azimuth change the camera translation implies for a source
+  at the predicted direction (:func:`simkit.models.direction.translation_loss`); zero for renders without
+  translation (``sampling.max_translation = 0``);
+* ``L_IID`` = BCE between ``(sin theta + 1) / 2`` and the IID left/right pseudo label ``sign(log E_L/E_R)``.
+
+Ours-full: lambda1 = 0.9, lambda2 = 1. Ours-R&T: lambda1 = 0.9, lambda2 = 0 (no pseudo label: with the
+mirror minimum and no translation, rotation alone cannot tell left from right).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from simkit.models import Batch, register_model
+from simkit.models.direction import (
+    DirectionModel,
+    iid_loss,
+    iid_pseudo_label,
+    model_options,
+    rotation_loss,
+    translation_loss,
+)
+
+
+class EgomotionModel(DirectionModel):
+    """Rotation + translation + IID supervision with weights ``lambda1``, ``lambda2``."""
+
+    def __init__(self, name: str, cfg: Any, lambda1: float, lambda2: float) -> None:
+        super().__init__(cfg)
+        defaults = {"lambda1": lambda1, "lambda2": lambda2, "translation_margin": 0.0, "mirror": 1.0}
+        self.opts = model_options(name, cfg.model_options, defaults)
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        audio = batch["audio"]
+        theta = self.azimuth_rad(audio)
+        lam1, lam2 = self.opts["lambda1"], self.opts["lambda2"]
+        l_rot = rotation_loss(theta, batch["rel_yaw_deg"], mirror=self.opts["mirror"] > 0)
+        l_trans = translation_loss(
+            theta, batch["rel_yaw_deg"], batch["rel_translation"], margin=self.opts["translation_margin"]
+        )
+        total = lam1 * l_rot + (1 - lam1) * l_trans
+        parts = {"rotation": float(l_rot.detach()), "translation": float(l_trans.detach())}
+        if lam2 > 0:
+            l_iid = iid_loss(theta, iid_pseudo_label(audio))
+            total = total + lam2 * l_iid
+            parts["iid"] = float(l_iid.detach())
+        return total, parts
+
+
+@register_model(
+    "ours_full",
+    task="direction",
+    trainable=True,
+    description="seed 000 Ours-full: 0.9 rotation + 0.1 translation + 1.0 IID pseudo label",
+)
+def build_ours_full(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
+    """Ours-full (lambda1 = 0.9, lambda2 = 1)."""
+    return EgomotionModel("ours_full", cfg, lambda1=0.9, lambda2=1.0)
+
+
+@register_model(
+    "ours_rt",
+    task="direction",
+    trainable=True,
+    description="seed 000 Ours-R&T: 0.9 rotation + 0.1 translation, no IID pseudo label",
+)
+def build_ours_rt(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
+    """Ours-R&T (lambda1 = 0.9, lambda2 = 0)."""
+    return EgomotionModel("ours_rt", cfg, lambda1=0.9, lambda2=0.0)

@@ -1,0 +1,51 @@
+"""``supervised``: the audio network trained on the true azimuth as 16-class classification (upper reference).
+
+Classes are :func:`simkit.conventions.azimuth_class` bins (22.5 deg, centred on 0); the prediction is the
+centre of the most likely class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from simkit.conventions import azimuth_class, class_center_deg
+from simkit.models import Batch, register_model
+from simkit.models.direction import DirectionModel, model_options, rotation_outputs
+
+
+@register_model(
+    "supervised",
+    task="direction",
+    trainable=True,
+    description="ResNet-18 audio net trained on true azimuth (16 classes): supervised upper reference",
+)
+class SupervisedModel(DirectionModel):
+    """Cross-entropy on azimuth classes."""
+
+    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
+        opts = model_options("supervised", cfg.model_options, {"n_classes": 16.0})
+        self.n_classes = int(opts["n_classes"])
+        super().__init__(cfg, n_out=self.n_classes)
+
+    def logits(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.net(audio.reshape(-1, *audio.shape[-2:])).float()
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        target = torch.as_tensor(
+            azimuth_class(batch["azimuth_deg"].detach().cpu().numpy().reshape(-1), self.n_classes),
+            device=batch["audio"].device,
+        )
+        loss = F.cross_entropy(self.logits(batch["audio"]), target)
+        return loss, {"ce": float(loss.detach())}
+
+    def azimuth_rad(self, audio: torch.Tensor) -> torch.Tensor:
+        cls = self.logits(audio).argmax(-1).cpu().numpy()
+        az = torch.as_tensor(class_center_deg(cls, self.n_classes), dtype=torch.float32, device=audio.device)
+        return torch.deg2rad(az.reshape(audio.shape[:-2]))
+
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return rotation_outputs(self.azimuth_rad(batch["audio"]))

@@ -1,0 +1,245 @@
+"""``simkit render``: sample view sets per scene, render binaural RIRs, convolve speech, write one shard per scene.
+
+Layout and resume follow lhotse's recipe style: a manifest written first, one output file per unit of work
+(scene) made complete by an atomic rename, and re-runs that skip every shard already finished with the same
+config hash. Every random choice flows from ``RenderConfig.seed`` through per-(scene, set) seed sequences, so
+the data does not depend on ``workers`` or on the order in which scenes finish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+import simkit
+from simkit.config import RenderConfig, from_dict
+from simkit.errors import SimkitError
+from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, package_versions
+from simkit.render.shard import SCHEMA_VERSION, shard_is_complete, write_shard
+
+ENGINE_LICENCES = {
+    "rlr": "RLRAudioPropagation (SoundSpaces 2.0 acoustic engine): CC-BY-NC 4.0 (non-commercial use only)",
+    "pyroomacoustics": "pyroomacoustics: MIT",
+}
+SPEECH_LICENCES = {
+    "espeak": "espeak-ng (libespeak-ng and voices, via espeakng-loader): GPL-3.0-or-later",
+    "librispeech": "LibriSpeech ASR corpus: CC-BY 4.0",
+}
+
+
+@dataclass
+class RenderResult:
+    """What a render produced: where, how much, and what was skipped."""
+
+    out: Path
+    rendered: list[str]
+    skipped: list[str]
+    summary: dict
+
+
+def scene_seed(seed: int, scene_id: str, index: int) -> np.random.Generator:
+    """The generator for view set ``index`` of ``scene_id``; independent of worker count and order."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(scene_id.encode()), index]))
+
+
+def _shard_path(out: Path, scene_id: str) -> Path:
+    return out / "shards" / f"{scene_id}.h5"
+
+
+def _engine_objects(cfg: RenderConfig):  # -> (backend, speech source); imported lazily for worker start-up
+    from simkit.acoustics import MaterialDatabase, make_backend
+    from simkit.audio.speech import make_speech_source
+
+    backend = make_backend(cfg.acoustics, MaterialDatabase.embedded())
+    return backend, make_speech_source(cfg.speech)
+
+
+def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
+    """Render every view set of one scene and write its shard; returns the shard path."""
+    from simkit.acoustics import rt60_t30_batch
+    from simkit.audio.dsp import fft_convolve
+    from simkit.render.sampling import sample_view_set
+    from simkit.scenes.catalog import load_scene, split_of
+    from simkit.scenes.raycast import RayCaster
+
+    scene = load_scene(scene_id)
+    caster = RayCaster(scene)
+    split = split_of(scene_id)
+    backend, speech = _engine_objects(cfg)
+    ac = cfg.acoustics
+    n_clip = int(round(cfg.speech.clip_seconds * ac.sample_rate))
+    cols: dict[str, list] = {}
+    for n in range(cfg.sets_per_scene):
+        rng = scene_seed(cfg.seed, scene_id, n)
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster)
+        rirs = backend.render(scene, vs.positions, vs.quats, vs.source_positions)
+        mixed = rirs.mixed(ac.indirect_gain)  # (V, S, 2, R)
+        clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
+        mono = np.stack([c.audio for c in clips]).astype(np.float32)  # (S, T)
+        item = {
+            "rir/direct": rirs.direct,
+            "rir/indirect": rirs.indirect,
+            "rir/rt60": rt60_t30_batch(mixed, ac.sample_rate).mean(axis=-1),
+            "audio/source": mono,
+            "audio/binaural": fft_convolve(mono[None, :, None, :], mixed, n_clip),
+            "audio/source_id": [c.source_id for c in clips],
+            "audio/speaker": [c.speaker for c in clips],
+            "audio/text": [c.text for c in clips],
+            "poses/position": vs.positions,
+            "poses/yaw_deg": vs.yaws_deg,
+            "poses/quat_wxyz": vs.quats,
+            "sources/position": vs.source_positions,
+            **vs.labels().as_datasets(),
+        }
+        for key, value in item.items():
+            cols.setdefault(key, []).append(value)
+    arrays = {k: np.stack([np.asarray(x) for x in v]) for k, v in cols.items()}
+    attrs = {
+        "scene_id": scene_id,
+        "split": split,
+        "config_hash": cfg.config_hash(),
+        "sample_rate": ac.sample_rate,
+        "n_sets": cfg.sets_per_scene,
+        "n_views": cfg.sampling.views,
+        "n_sources": cfg.sampling.sources,
+        "simkit_version": simkit.__version__,
+        "engine": backend.name,
+        "engine_version": backend.version(),
+        "hrtf_id": backend.hrtf_id(),
+        "speech_source": speech.name,
+        "indirect_gain": ac.indirect_gain,
+    }
+    path = _shard_path(out, scene_id)
+    write_shard(path, arrays, attrs, cfg.compression)
+    return path
+
+
+def _render_worker(cfg_dict: dict, scene_id: str, out: str) -> str:
+    # Runs in a fresh process: rebuild the config from plain data so nothing unpicklable crosses over.
+    cfg = from_dict(RenderConfig, cfg_dict)
+    return str(render_scene(cfg, scene_id, Path(out)))
+
+
+def build_manifest(cfg: RenderConfig, scenes: dict[str, str]) -> dict:
+    """The manifest: resolved config, hash, versions, engine/HRTF/speech identity, licences, scene splits."""
+    backend, speech = _engine_objects(cfg)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "simkit render",
+        "config": cfg.content_dict(),
+        "config_hash": cfg.config_hash(),
+        "seed": cfg.seed,
+        "versions": package_versions(),
+        "engine": {"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
+        "speech_source": speech.identity(),
+        "licences": {
+            "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
+            "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
+        },
+        "scenes": dict(sorted(scenes.items())),
+    }
+
+
+def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str]) -> dict:
+    """Create/extend the manifest; refuse to mix configs in one directory (nothing existing is touched)."""
+    manifest = build_manifest(cfg, scenes)  # validates engine, HRTF and corpus before anything is written
+    check_writable_dir(out)
+    manifest_path = out / "manifest.json"
+    known: dict[str, str] = {}
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+            old_hash, known = old["config_hash"], dict(old["scenes"])
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise SimkitError(f"{manifest_path} is not a simkit manifest ({e}); choose another --out") from None
+        if old_hash != cfg.config_hash():
+            raise SimkitError(
+                f"{out} holds a render with another config (hash {old_hash}, this run {cfg.config_hash()}); "
+                "choose another --out or repeat the original options"
+            )
+    elif any(out.iterdir()):
+        raise SimkitError(f"output directory {out} is not empty and holds no simkit manifest; choose another --out")
+    manifest["scenes"] = dict(sorted({**known, **scenes}.items()))
+    atomic_write_json(manifest_path, manifest)
+    for split in ("train", "val", "test"):
+        ids = [s for s, sp in manifest["scenes"].items() if sp == split]
+        atomic_write_text(out / "splits" / f"{split}.txt", "".join(f"{s}\n" for s in ids))
+    return manifest
+
+
+def render_dataset(
+    cfg: RenderConfig,
+    out: Path | str,
+    workers: int = 1,
+    progress: bool = True,
+    on_scene: Callable[[str], None] | None = None,
+) -> RenderResult:
+    """Render ``cfg.scenes`` into ``out`` (resumable); returns what was rendered and the dataset summary."""
+    from simkit.scenes.catalog import resolve_scenes, split_of
+
+    out = Path(out)
+    if workers < 1:
+        raise SimkitError(f"--workers must be >= 1 (got {workers})")
+    if cfg.sets_per_scene < 1:
+        raise SimkitError(f"--sets-per-scene must be >= 1 (got {cfg.sets_per_scene})")
+    scene_ids = cfg.scenes or resolve_scenes(None)
+    scenes = {s: split_of(s) for s in scene_ids}
+    _prepare_out(cfg, out, scenes)
+    todo = [s for s in scene_ids if not shard_is_complete(_shard_path(out, s), cfg.config_hash())]
+    skipped = [s for s in scene_ids if s not in todo]
+    bar = _progress(len(todo), progress)
+    done: list[str] = []
+    try:
+        if workers == 1 or len(todo) <= 1:
+            for s in todo:
+                render_scene(cfg, s, out)
+                done.append(s)
+                bar.update(1)
+                if on_scene:
+                    on_scene(s)
+        else:
+            # spawn: the engine and espeak hold native state that must not be forked mid-use
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_render_worker, cfg.to_dict(), s, str(out)): s for s in todo}
+                for fut in as_completed(futures):
+                    fut.result()
+                    done.append(futures[fut])
+                    bar.update(1)
+                    if on_scene:
+                        on_scene(futures[fut])
+    finally:
+        bar.close()
+    summary = summarize(out)
+    atomic_write_json(out / "summary.json", summary)
+    return RenderResult(out, sorted(done), skipped, summary)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="render scenes", unit="scene", disable=not enabled or total == 0,
+                file=None if os.environ.get("CI") is None else open(os.devnull, "w"))
+
+
+def summarize(out: Path) -> dict:
+    """Counts per split and RT60/azimuth statistics over every complete shard of a render."""
+    from simkit.render.inspect import inspect_dataset
+
+    rep = inspect_dataset(out)
+    rt = rep.rt60[np.isfinite(rep.rt60)]
+    return {
+        "config_hash": rep.config_hash,
+        "splits": rep.counts,
+        "rt60_mean_s": round(float(rt.mean()), 6) if rt.size else None,
+        "rt60_median_s": round(float(np.median(rt)), 6) if rt.size else None,
+        "n_rirs": int(rt.size),
+        "not_rendered": rep.missing,
+    }

@@ -1,0 +1,299 @@
+"""Viewpoint and source sampling for one view set (HM3D-SS / Sound Localization from Motion protocol).
+
+A view set is one camera position on free floor (sensor at ``sensor_height``), ``views`` yaws whose pairwise
+differences all lie in ``[min_yaw_diff, max_yaw_diff]`` (optionally each view nudged by up to
+``max_translation``), and ``sources`` static sources that every view can see, each within
+``[source_min_distance, source_max_distance]`` of every view and ``source_height_min..max`` above the floor.
+
+Every geometric test is a ray cast (:class:`~simkit.scenes.raycast.RayCaster`), so meshes without a
+procedural layout reuse the sampler. When a procedural layout is present, its free-floor rectangles drive
+floor sampling and the camera's wall clearance is measured exactly against its rooms and obstacles (a ray
+ring can slip past a furniture corner).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simkit import conventions
+from simkit.config import SamplingConfig
+from simkit.errors import SimkitError
+from simkit.scenes.raycast import RayCaster, fibonacci_directions
+from simkit.scenes.scene import Scene
+
+CLEARANCE_RAYS = 64  # horizontal rays per clearance ring around a camera (meshes without a layout)
+KNEE_HEIGHT = 0.3  # m above the floor: second clearance ring, so low furniture also keeps its distance
+SOURCE_SURFACE_CLEARANCE = 0.2  # m, a source keeps this distance from every surface (ray-fan estimate)
+SOURCE_MIN_SEPARATION = 0.3  # m between two sources of one set
+CAMERA_BATCH = 32  # floor candidates tested per ray-cast batch
+SOURCE_BATCH = 128  # source candidates tested per batch
+SOURCE_BATCHES = 4  # source batches tried around one camera before moving the camera
+
+
+@dataclass
+class ViewLabels:
+    """Ground truth of a view set, shaped as the shard datasets of docs/dataset-format.md (without N)."""
+
+    azimuth_deg: np.ndarray  # (V, S) +90 = left
+    elevation_deg: np.ndarray  # (V, S)
+    distance_m: np.ndarray  # (V, S)
+    rel_yaw_deg: np.ndarray  # (V, V) [i, j] = wrap(yaw_j - yaw_i)
+    rel_translation: np.ndarray  # (V, V, 3) [i, j] = view j's position in the frame of view i
+
+    def as_datasets(self) -> dict[str, np.ndarray]:
+        """``{"labels/azimuth_deg": ..., "pairs/rel_yaw_deg": ...}`` with the shard's float32 dtype."""
+        return {
+            "labels/azimuth_deg": self.azimuth_deg.astype(np.float32),
+            "labels/elevation_deg": self.elevation_deg.astype(np.float32),
+            "labels/distance_m": self.distance_m.astype(np.float32),
+            "pairs/rel_yaw_deg": self.rel_yaw_deg.astype(np.float32),
+            "pairs/rel_translation": self.rel_translation.astype(np.float32),
+        }
+
+
+@dataclass
+class ViewSet:
+    """One camera position seen under V yaws, with S static sources (world frame, metres, degrees)."""
+
+    positions: np.ndarray  # (V, 3) sensor positions
+    yaws_deg: np.ndarray  # (V,) + = turned left
+    quats: np.ndarray  # (V, 4) [w, x, y, z], local -> world
+    source_positions: np.ndarray  # (S, 3)
+
+    @classmethod
+    def from_yaws(cls, positions: np.ndarray, yaws_deg: np.ndarray, source_positions: np.ndarray) -> ViewSet:
+        """Build a view set from positions and yaws (quaternions via :mod:`simkit.conventions`)."""
+        yaws = np.asarray(yaws_deg, dtype=np.float64).reshape(-1)
+        return cls(
+            positions=np.asarray(positions, dtype=np.float64).reshape(-1, 3),
+            yaws_deg=yaws,
+            quats=conventions.yaw_to_quat(yaws),
+            source_positions=np.asarray(source_positions, dtype=np.float64).reshape(-1, 3),
+        )
+
+    @property
+    def n_views(self) -> int:
+        return len(self.positions)
+
+    @property
+    def n_sources(self) -> int:
+        return len(self.source_positions)
+
+    def labels(self) -> ViewLabels:
+        """Azimuth/elevation/distance of every source from every view, and the pairwise camera motion."""
+        v, s = self.n_views, self.n_sources
+        az, el, dist = np.zeros((v, s)), np.zeros((v, s)), np.zeros((v, s))
+        rel_t = np.zeros((v, v, 3))
+        for i in range(v):
+            az[i], el[i], dist[i] = conventions.source_labels(self.source_positions, self.positions[i],
+                                                              float(self.yaws_deg[i]))
+            rel_t[i] = conventions.relative_translation(self.positions[i], float(self.yaws_deg[i]),
+                                                        self.positions)
+        rel_yaw = np.asarray(conventions.relative_yaw_deg(self.yaws_deg[:, None], self.yaws_deg[None, :]))
+        return ViewLabels(az, el, dist, rel_yaw.reshape(v, v), rel_t)
+
+
+def check_sampling_config(cfg: SamplingConfig) -> None:
+    """Reject inconsistent sampling settings with one SimkitError naming the option."""
+    if cfg.views < 1:
+        raise SimkitError(f"sampling.views must be >= 1 (got {cfg.views})")
+    if cfg.sources < 0:
+        raise SimkitError(f"sampling.sources must be >= 0 (got {cfg.sources})")
+    if not 0.0 <= cfg.min_yaw_diff <= cfg.max_yaw_diff <= 180.0:
+        raise SimkitError(f"sampling yaw range needs 0 <= min_yaw_diff <= max_yaw_diff <= 180 "
+                          f"(got {cfg.min_yaw_diff}, {cfg.max_yaw_diff})")
+    if (cfg.views - 1) * cfg.min_yaw_diff > cfg.max_yaw_diff:
+        raise SimkitError(f"sampling: {cfg.views} views cannot be {cfg.min_yaw_diff} deg apart pairwise "
+                          f"within max_yaw_diff={cfg.max_yaw_diff} deg")
+    if not 0.0 <= cfg.source_min_distance < cfg.source_max_distance:
+        raise SimkitError(f"sampling needs 0 <= source_min_distance < source_max_distance "
+                          f"(got {cfg.source_min_distance}, {cfg.source_max_distance})")
+    if not 0.0 < cfg.source_height_min <= cfg.source_height_max:
+        raise SimkitError(f"sampling needs 0 < source_height_min <= source_height_max "
+                          f"(got {cfg.source_height_min}, {cfg.source_height_max})")
+    if cfg.sensor_height <= KNEE_HEIGHT:
+        raise SimkitError(f"sampling.sensor_height must exceed {KNEE_HEIGHT} m (got {cfg.sensor_height})")
+    if cfg.wall_clearance < 0 or cfg.max_translation < 0:
+        raise SimkitError("sampling.wall_clearance and sampling.max_translation must be >= 0")
+    if cfg.max_tries < 1:
+        raise SimkitError(f"sampling.max_tries must be >= 1 (got {cfg.max_tries})")
+
+
+def sample_yaws(rng: np.random.Generator, n: int, min_diff: float, max_diff: float) -> np.ndarray:
+    """``n`` yaws (deg, wrapped) whose pairwise differences all lie in ``[min_diff, max_diff]`` (max <= 180).
+
+    Sorted offsets are uniform order statistics on ``[0, max_diff - (n-1) min_diff]`` spread by ``min_diff``,
+    so consecutive gaps are >= min_diff and the total span <= max_diff; the order of views is then shuffled.
+    """
+    base = rng.uniform(-180.0, 180.0)
+    if n == 1:
+        return np.array([float(conventions.wrap_deg(base))])
+    slack = max_diff - (n - 1) * min_diff
+    u = np.sort(rng.uniform(0.0, slack, size=n))
+    offsets = (u - u[0]) + min_diff * np.arange(n)
+    offsets = offsets[rng.permutation(n)]
+    return np.asarray(conventions.wrap_deg(base + offsets), dtype=np.float64)
+
+
+class FloorSampler:
+    """Uniform points on walkable floor: the layout's free-floor rectangles, else up-facing triangles."""
+
+    def __init__(self, scene: Scene, caster: RayCaster) -> None:
+        self.scene = scene
+        rects = scene.metadata.get("free_floor")
+        if rects:
+            self.rects: np.ndarray | None = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+            area = (self.rects[:, 2] - self.rects[:, 0]) * (self.rects[:, 3] - self.rects[:, 1])
+            self.y = float(scene.floor_y or 0.0)
+        else:
+            self.rects = None
+            up = caster.face_normals[:, 1] > 0.9
+            if scene.floor_y is not None:
+                cy = scene.vertices[scene.faces].mean(axis=1)[:, 1]
+                up &= np.abs(cy - scene.floor_y) < 0.05
+            self.faces = np.nonzero(up)[0]
+            area = caster.face_areas[self.faces]
+        if len(area) == 0 or area.sum() <= 0:
+            raise SimkitError(f"scene {scene.scene_id}: no floor to place a camera on")
+        self.p = area / area.sum()
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` floor points (n, 3)."""
+        idx = rng.choice(len(self.p), size=n, p=self.p)
+        if self.rects is not None:
+            r = self.rects[idx]
+            u = rng.random((n, 2))
+            x = r[:, 0] + u[:, 0] * (r[:, 2] - r[:, 0])
+            z = r[:, 1] + u[:, 1] * (r[:, 3] - r[:, 1])
+            return np.stack([x, np.full(n, self.y), z], axis=1)
+        tri = self.scene.vertices[self.scene.faces[self.faces[idx]]]
+        u = rng.random((n, 2))
+        flip = u.sum(axis=1) > 1.0
+        u[flip] = 1.0 - u[flip]
+        return tri[:, 0] + u[:, :1] * (tri[:, 1] - tri[:, 0]) + u[:, 1:] * (tri[:, 2] - tri[:, 0])
+
+
+def layout_clearance(layout: dict, points: np.ndarray) -> np.ndarray:
+    """Exact horizontal distance (m) from points (N, 3) to the walls of their room and to every obstacle.
+
+    Uses a procedural layout: rooms are rectangles (doorways count as wall, which errs on the safe side),
+    obstacles are floor-standing boxes. Points outside every room get 0.
+    """
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    x, z = p[:, 0], p[:, 2]
+    out = np.zeros(len(p))
+    for r in layout["rooms"]:
+        (x0, z0), (x1, z1) = r["min"], r["max"]
+        inside = (x >= x0) & (x <= x1) & (z >= z0) & (z <= z1)
+        d = np.minimum.reduce([x - x0, x1 - x, z - z0, z1 - z])
+        out = np.where(inside, np.maximum(out, d), out)
+    for o in layout["obstacles"]:
+        dx = np.maximum.reduce([o["min"][0] - x, np.zeros_like(x), x - o["max"][0]])
+        dz = np.maximum.reduce([o["min"][2] - z, np.zeros_like(z), z - o["max"][2]])
+        out = np.minimum(out, np.hypot(dx, dz))
+    return out
+
+
+def _cameras_ok(caster: RayCaster, floor: np.ndarray, cfg: SamplingConfig) -> np.ndarray:
+    """Floor points whose sensor point is in free air, has head room and keeps ``wall_clearance``."""
+    sensor = floor + np.array([0.0, cfg.sensor_height, 0.0])
+    ok = caster.enclosed(sensor)
+    up_dist, _ = caster.first_hit(floor + np.array([0.0, 0.01, 0.0]), np.array([0.0, 1.0, 0.0]))
+    ok &= up_dist > cfg.sensor_height + 0.05
+    if cfg.wall_clearance > 0:
+        layout = caster.scene.metadata.get("layout")
+        if layout is not None:
+            ok &= layout_clearance(layout, floor) >= cfg.wall_clearance
+        else:
+            ring = fibonacci_directions(CLEARANCE_RAYS, horizontal=True)
+            for h in (cfg.sensor_height, KNEE_HEIGHT):
+                pts = floor + np.array([0.0, h, 0.0])
+                ok &= caster.clearance(pts, ring, cfg.wall_clearance) >= np.float32(cfg.wall_clearance)
+    return ok
+
+
+def _sample_sources(
+    caster: RayCaster, views: np.ndarray, floor_y: float, cfg: SamplingConfig, rng: np.random.Generator
+) -> np.ndarray | None:
+    """``cfg.sources`` source positions valid for every view, or None if the batches run out."""
+    chosen: list[np.ndarray] = []
+    fan = fibonacci_directions(14)
+    for _ in range(SOURCE_BATCHES):
+        if len(chosen) == cfg.sources:
+            break
+        n = SOURCE_BATCH
+        r = cfg.source_max_distance * np.sqrt(rng.random(n))
+        a = rng.uniform(0.0, 2.0 * np.pi, n)
+        y = floor_y + rng.uniform(cfg.source_height_min, cfg.source_height_max, n)
+        cand = np.stack([views[0, 0] + r * np.cos(a), y, views[0, 2] + r * np.sin(a)], axis=1)
+        d = np.linalg.norm(cand[:, None, :] - views[None, :, :], axis=2)
+        keep = np.all((d >= cfg.source_min_distance) & (d <= cfg.source_max_distance), axis=1)
+        cand = cand[keep]
+        if len(cand) == 0:
+            continue
+        # free air with a margin: the whole ray fan hits front faces, none closer than the clearance
+        o = np.repeat(cand, len(fan), axis=0)
+        dd = np.tile(fan, (len(cand), 1))
+        dist, face = caster.first_hit(o, dd)
+        front = (face >= 0) & caster.hit_front(dd, face) & (dist >= SOURCE_SURFACE_CLEARANCE)
+        cand = cand[front.reshape(len(cand), len(fan)).all(axis=1)]
+        if len(cand) == 0:
+            continue
+        seen = caster.visible(np.repeat(views, len(cand), axis=0), np.tile(cand, (len(views), 1)))
+        cand = cand[seen.reshape(len(views), len(cand)).all(axis=0)]
+        for c in cand:
+            if len(chosen) == cfg.sources:
+                break
+            if all(np.linalg.norm(c - q) >= SOURCE_MIN_SEPARATION for q in chosen):
+                chosen.append(c)
+    if len(chosen) < cfg.sources:
+        return None
+    return np.asarray(chosen, dtype=np.float64).reshape(-1, 3)
+
+
+def sample_view_set(
+    scene: Scene, cfg: SamplingConfig, rng: np.random.Generator, caster: RayCaster | None = None
+) -> ViewSet:
+    """Sample one view set in ``scene``; deterministic for a given ``rng`` state.
+
+    Pass a ``caster`` to reuse its acceleration structure across calls. Raises SimkitError naming the scene
+    when ``cfg.max_tries`` camera candidates all fail.
+    """
+    check_sampling_config(cfg)
+    caster = caster if caster is not None else RayCaster(scene)
+    floor = FloorSampler(scene, caster)
+    tries = 0
+    while tries < cfg.max_tries:
+        batch = min(CAMERA_BATCH, cfg.max_tries - tries)
+        cands = floor.sample(rng, batch)
+        ok = _cameras_ok(caster, cands, cfg)
+        for k in range(batch):
+            tries += 1
+            if not ok[k]:
+                continue
+            base = cands[k]
+            yaws = sample_yaws(rng, cfg.views, cfg.min_yaw_diff, cfg.max_yaw_diff)
+            feet = np.repeat(base[None, :], cfg.views, axis=0)
+            if cfg.max_translation > 0:
+                r = cfg.max_translation * np.sqrt(rng.random(cfg.views))
+                a = rng.uniform(0.0, 2.0 * np.pi, cfg.views)
+                feet = feet + np.stack([r * np.cos(a), np.zeros(cfg.views), r * np.sin(a)], axis=1)
+                sensor0 = base + np.array([0.0, cfg.sensor_height, 0.0])
+                moved_ok = _cameras_ok(caster, feet, cfg)
+                moved_ok &= caster.visible(np.repeat(sensor0[None], cfg.views, axis=0),
+                                           feet + np.array([0.0, cfg.sensor_height, 0.0]))
+                if not moved_ok.all():
+                    continue
+            views = feet + np.array([0.0, cfg.sensor_height, 0.0])
+            sources = _sample_sources(caster, views, float(base[1]), cfg, rng)
+            if sources is None:
+                continue
+            return ViewSet.from_yaws(views, yaws, sources)
+    raise SimkitError(
+        f"scene {scene.scene_id}: no valid view set in {cfg.max_tries} tries "
+        f"(wall_clearance={cfg.wall_clearance} m, sources {cfg.source_min_distance}-"
+        f"{cfg.source_max_distance} m, {cfg.views} views x {cfg.sources} sources); "
+        "the scene is too small or cluttered for these sampling settings"
+    )

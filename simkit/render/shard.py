@@ -1,0 +1,154 @@
+"""The HDF5 shard schema (docs/dataset-format.md): one writer, one validator, shared by every reader.
+
+``SCHEMA`` is the single source of truth for dataset names, dtypes and symbolic shapes; the writer refuses
+arrays that do not match it, and :func:`validate_shard` checks a file on disk against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from simkit.errors import SimkitError
+from simkit.io import atomic_path
+
+SCHEMA_VERSION = 1
+
+# name -> (dtype, symbolic shape); symbols: N sets, V views, S sources, R rir samples, T clip samples, H, W
+SCHEMA: dict[str, tuple[str, tuple[str | int, ...]]] = {
+    "rir/direct": ("float32", ("N", "V", "S", 2, "R")),
+    "rir/indirect": ("float32", ("N", "V", "S", 2, "R")),
+    "rir/rt60": ("float32", ("N", "V", "S")),
+    "audio/source": ("float32", ("N", "S", "T")),
+    "audio/binaural": ("float32", ("N", "V", "S", 2, "T")),
+    "audio/source_id": ("str", ("N", "S")),
+    "audio/speaker": ("str", ("N", "S")),
+    "audio/text": ("str", ("N", "S")),
+    "poses/position": ("float64", ("N", "V", 3)),
+    "poses/yaw_deg": ("float64", ("N", "V")),
+    "poses/quat_wxyz": ("float64", ("N", "V", 4)),
+    "sources/position": ("float64", ("N", "S", 3)),
+    "labels/azimuth_deg": ("float32", ("N", "V", "S")),
+    "labels/elevation_deg": ("float32", ("N", "V", "S")),
+    "labels/distance_m": ("float32", ("N", "V", "S")),
+    "pairs/rel_yaw_deg": ("float32", ("N", "V", "V")),
+    "pairs/rel_translation": ("float32", ("N", "V", "V", 3)),
+}
+VIEW_SCHEMA: dict[str, tuple[str, tuple[str | int, ...]]] = {
+    "views/rgb": ("uint8", ("N", "V", "H", "W", 3)),
+    "views/depth": ("float16", ("N", "V", "H", "W")),
+    "views/instance": ("uint16", ("N", "V", "H", "W")),
+}
+REQUIRED_ATTRS = (
+    "schema_version", "scene_id", "split", "config_hash", "sample_rate", "n_sets", "n_views", "n_sources",
+    "simkit_version", "engine", "engine_version", "hrtf_id", "speech_source", "indirect_gain", "complete",
+)
+
+
+@dataclass
+class ShardInfo:
+    """What :func:`validate_shard` learned about a complete shard."""
+
+    path: Path
+    scene_id: str
+    split: str
+    config_hash: str
+    n_sets: int
+    n_views: int
+    n_sources: int
+    has_views: bool
+
+
+def _chunks(shape: tuple[int, ...], sym: tuple[str | int, ...]) -> tuple[int, ...] | bool:
+    """One chunk per (set, view, source) item for the bulky arrays, so a loader reads a clip in one go."""
+    if len(shape) - sum(isinstance(d, str) and d in "NVS" for d in sym) == 0:
+        return True  # small label arrays: let HDF5 pick
+    return tuple(1 if isinstance(d, str) and d in "NVS" else n for n, d in zip(shape, sym, strict=True))
+
+
+def _check_shapes(arrays: Mapping[str, np.ndarray], schema: Mapping[str, tuple[str, tuple]]) -> None:
+    dims: dict[str, int] = {}
+    for name, (_dtype, sym) in schema.items():
+        if name not in arrays:
+            raise ValueError(f"shard array {name} missing")
+        shape = np.shape(arrays[name])
+        if len(shape) != len(sym):
+            raise ValueError(f"shard array {name}: rank {len(shape)}, schema {sym}")
+        for size, s in zip(shape, sym, strict=True):
+            if isinstance(s, int):
+                if size != s:
+                    raise ValueError(f"shard array {name}: shape {shape} does not match {sym}")
+            elif dims.setdefault(s, size) != size:
+                raise ValueError(f"shard array {name}: dimension {s}={size}, elsewhere {dims[s]}")
+
+
+def write_shard(path: Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any], compression: int) -> None:
+    """Write a shard atomically: temp file, every dataset, ``complete=1`` last, then rename."""
+    schema = dict(SCHEMA)
+    if any(k.startswith("views/") for k in arrays):
+        schema.update(VIEW_SCHEMA)
+    _check_shapes(arrays, schema)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for key in sorted(attrs):
+            f.attrs[key] = attrs[key]
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        for name, (dtype, sym) in schema.items():
+            data = arrays[name]
+            if dtype == "str":
+                f.create_dataset(name, data=np.asarray(data, dtype=object), dtype=h5py.string_dtype())
+                continue
+            arr = np.ascontiguousarray(data, dtype=dtype)
+            f.create_dataset(
+                name, data=arr, chunks=_chunks(arr.shape, sym) if arr.size else None,
+                compression="gzip" if arr.size else None, compression_opts=compression if arr.size else None,
+                shuffle=bool(arr.size),
+            )
+        f.attrs["complete"] = 1
+
+
+def validate_shard(path: Path) -> ShardInfo:
+    """Check a shard against the schema; raise SimkitError naming the file and the first problem."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise SimkitError(f"malformed shard {path}: not a readable HDF5 file ({e})") from None
+    with f:
+        missing = [a for a in REQUIRED_ATTRS if a not in f.attrs]
+        if missing:
+            raise SimkitError(f"malformed shard {path}: missing attribute {missing[0]}")
+        if int(f.attrs["complete"]) != 1:
+            raise SimkitError(f"malformed shard {path}: not marked complete")
+        if int(f.attrs["schema_version"]) != SCHEMA_VERSION:
+            raise SimkitError(f"malformed shard {path}: schema version {f.attrs['schema_version']}, "
+                              f"this simkit reads {SCHEMA_VERSION}")
+        schema = dict(SCHEMA)
+        has_views = "views" in f
+        if has_views:
+            schema.update(VIEW_SCHEMA)
+        try:
+            _check_shapes({k: f[k] for k in schema if k in f}, schema)  # reads shapes only
+        except ValueError as e:
+            raise SimkitError(f"malformed shard {path}: {e}") from None
+        n, v, s = (int(f.attrs[k]) for k in ("n_sets", "n_views", "n_sources"))
+        if f["labels/azimuth_deg"].shape != (n, v, s):
+            raise SimkitError(f"malformed shard {path}: labels/azimuth_deg shape {f['labels/azimuth_deg'].shape}"
+                              f" disagrees with attributes n_sets/n_views/n_sources = {(n, v, s)}")
+        return ShardInfo(path, str(f.attrs["scene_id"]), str(f.attrs["split"]), str(f.attrs["config_hash"]),
+                         n, v, s, has_views)
+
+
+def shard_is_complete(path: Path, config_hash: str) -> bool:
+    """True when ``path`` is a finished shard rendered with ``config_hash`` (the resume test)."""
+    if not path.exists():
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs.get("complete", 0)) == 1 and str(f.attrs.get("config_hash")) == config_hash
+    except OSError:
+        return False

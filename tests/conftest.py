@@ -1,0 +1,53 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def write_librispeech(
+    root: Path,
+    speakers: dict[str, dict[str, list[float]]],
+    subset: str | None = "train-clean-100",
+    sample_rate: int = 16000,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny LibriSpeech-layout corpus: ``{speaker: {chapter: [utterance seconds, ...]}}``.
+
+    Each utterance is a real FLAC file of syllable-like noise bursts (0.25 s on / 0.1 s off) and each
+    chapter gets its ``<speaker>-<chapter>.trans.txt``. Returns the folder holding ``subset`` (or the
+    subset folder itself when ``subset`` is None).
+    """
+    rng = np.random.default_rng(seed)
+    base = root if subset is None else root / subset
+    for speaker, chapters in speakers.items():
+        for chapter, durations in chapters.items():
+            folder = base / speaker / chapter
+            folder.mkdir(parents=True, exist_ok=True)
+            lines = []
+            for i, seconds in enumerate(durations):
+                utt = f"{speaker}-{chapter}-{i:04d}"
+                n = int(round(seconds * sample_rate))
+                t = np.arange(n) / sample_rate
+                gate = (np.mod(t, 0.35) < 0.25).astype(np.float64)
+                audio = 0.1 * rng.standard_normal(n) * gate
+                sf.write(folder / f"{utt}.flac", audio.astype(np.float32), sample_rate, subtype="PCM_16")
+                lines.append(f"{utt} SPEAKER {speaker} CHAPTER {chapter} UTTERANCE {i}")
+            (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def librispeech_corpus(tmp_path: Path) -> Callable[..., Path]:
+    """Factory for tiny fake LibriSpeech corpora under ``tmp_path`` (see ``write_librispeech``)."""
+    counter = iter(range(1000))
+
+    def make(speakers: dict[str, dict[str, list[float]]], **kwargs: object) -> Path:
+        return write_librispeech(tmp_path / f"LibriSpeech{next(counter)}", speakers, **kwargs)  # type: ignore[arg-type]
+
+    return make

@@ -1,0 +1,238 @@
+"""Binaural models, dataset and tasks on tiny synthetic renders (ILD/ITD tied to the image)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from simkit.bench.config import make_config
+from simkit.bench.tasks_binaural import (
+    binauralize_records,
+    data_info,
+    open_split,
+    plot_examples,
+    render_info,
+)
+from simkit.data.binaural_dataset import BinauralClips, write_synthetic_render
+from simkit.errors import SimkitError
+from simkit.metrics.binaural import WINDOW_SECONDS, stft_distance
+from simkit.models import get_model
+from simkit.models.binaural import binaural_from_difference, difference_of, load_weights, mono_of
+from simkit.models.binaural.diffwave import DiffWave, align_schedule, inference_betas, training_betas
+from simkit.models.binaural.vggish import VGGish, mel_matrix
+
+SR = 16000
+TINY = {"residual_channels": 4.0, "vggish_width": 4.0, "vggish_hidden": 32.0, "loc_dim": 16.0}
+
+
+@pytest.fixture(scope="module")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("binaural_render")
+    splits = {"train": ["tr0", "tr1"], "val": ["va0"], "test": ["te0"]}
+    return write_synthetic_render(root, np.random.default_rng(0), splits=splits, n_sets=4, n_views=2)
+
+
+def cfg_for(model: str, render: Path, **kw: object) -> object:
+    opts = kw.pop("model_options", {})
+    return make_config(
+        model=model,
+        task="binauralize",
+        data=str(render),
+        width=4,
+        batch_size=4,
+        num_workers=0,
+        model_options=opts,
+        **kw,
+    )
+
+
+def train_batch(render: Path, n: int = 4) -> dict:
+    ds = open_split(render, "train", make_config(), True)
+    return next(iter(DataLoader(ds, batch_size=n, shuffle=False)))
+
+
+def test_dataset_items_follow_the_mono_convention(render: Path) -> None:
+    info = render_info(render)
+    train = BinauralClips(info, "train", train=True, negatives=True, seed=1)
+    item = train[0]
+    window = int(round(WINDOW_SECONDS * SR))
+    assert item["binaural"].shape == (2, window) and item["mono"].shape == (window,)
+    torch.testing.assert_close(item["mono"], 0.5 * (item["binaural"][0] + item["binaural"][1]))
+    assert item["image"].dtype == torch.uint8 and item["image"].shape == (48, 64, 3)
+    assert item["neg_binaural"].shape == (2, window)
+    test = BinauralClips(info, "test", negatives=True)
+    full = test[3]
+    assert full["binaural"].shape == (2, info.clip_samples)
+    assert not torch.equal(full["neg_mono"], full["mono"])
+    assert torch.equal(test[3]["neg_mono"], full["neg_mono"])  # evaluation negatives are fixed
+    assert len(test) == 4 * 2  # sets x views x sources
+    assert data_info(render, make_config())["sample_rate"] == SR
+
+
+def test_render_without_views_is_a_clear_error(tmp_path: Path) -> None:
+    root = write_synthetic_render(tmp_path / "noviews", np.random.default_rng(1), views=False)
+    with pytest.raises(SimkitError, match=r"render has no views \(rendered with --no-views\?\)"):
+        render_info(root)
+
+
+def test_difference_convention_round_trips() -> None:
+    b = torch.randn(3, 2, 100)
+    torch.testing.assert_close(binaural_from_difference(mono_of(b), difference_of(b)), b)
+
+
+def test_mono_copy_is_the_mono_in_both_ears(render: Path) -> None:
+    model = get_model("mono_copy").build(cfg_for("mono_copy", render), {})
+    ds = open_split(render, "test", make_config(), False)
+    batch = next(iter(DataLoader(ds, batch_size=2)))
+    out = model.predict(batch)["binaural"]
+    torch.testing.assert_close(out, torch.stack([batch["mono"], batch["mono"]], dim=1), rtol=1e-5, atol=1e-6)
+    rec = binauralize_records(batch, {"binaural": out})
+    assert rec["stft_distance"].shape == (2,) and np.all(rec["stft_distance"] > 0)
+
+
+def _loss_after(model: torch.nn.Module, batch: dict, steps: int, lr: float) -> tuple[float, float]:
+    """Loss on ``batch`` before and after ``steps`` AdamW steps (same random stream for both readings)."""
+
+    def reading() -> float:
+        if hasattr(model, "reseed"):
+            model.reseed(123)
+        with torch.no_grad():
+            return float(model.loss(batch)[0])
+
+    model.train()
+    before = reading()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        loss, parts = model.loss(batch)
+        assert all(np.isfinite(v) for v in parts.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return before, reading()
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "steps"),
+    [
+        ("mono2binaural", {"ngf": 4.0}, 8),
+        ("clup_baseline", TINY, 8),
+        ("clup", TINY, 8),
+        ("clup_loc", TINY, 8),
+        ("clup_baseline_loc", TINY, 8),
+    ],
+)
+def test_models_train_a_few_steps(render: Path, name: str, options: dict, steps: int) -> None:
+    torch.manual_seed(0)
+    spec = get_model(name)
+    model = spec.build(cfg_for(name, render, model_options=options), {})
+    before, after = _loss_after(model, train_batch(render), steps, lr=3e-3)
+    assert after < before, (name, before, after)
+
+
+def test_clup_generates_and_localises(render: Path) -> None:
+    torch.manual_seed(0)
+    ds = open_split(render, "test", make_config(), False)
+    batch = next(iter(DataLoader(ds, batch_size=2)))
+    gen = get_model("clup").build(cfg_for("clup", render, model_options={**TINY, "infer_steps": 2.0}), {})
+    gen.eval()
+    out = gen.predict(batch)["binaural"]
+    assert out.shape == batch["binaural"].shape and torch.isfinite(out).all()
+    # mono = (L + R) / 2 holds exactly for generated audio too: only the difference is generated
+    torch.testing.assert_close(mono_of(out), batch["mono"], rtol=1e-4, atol=1e-5)
+    loc = get_model("clup_loc").build(cfg_for("clup_loc", render, model_options=TINY), {})
+    loc.eval()
+    d = loc.predict(batch)
+    n_windows = 1 + (batch["mono"].shape[-1] - int(WINDOW_SECONDS * SR)) // int(0.1 * SR)
+    assert d["d_pos"].shape == (2, n_windows) and d["d_neg"].shape == (2, n_windows)
+
+
+def test_bad_options_and_weight_files(tmp_path: Path, render: Path) -> None:
+    with pytest.raises(SimkitError, match="no option"):
+        get_model("clup").build(cfg_for("clup", render, model_options={"ngf": 4.0}), {})
+    with pytest.raises(SimkitError, match="does not exist"):
+        VGGish(width=4, hidden=8, weights=str(tmp_path / "missing.pt"))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(SimkitError, match="cannot be read"):
+        VGGish(width=4, hidden=8, weights=str(junk))
+    good = VGGish(width=4, hidden=8)
+    torch.save(good.state_dict(), tmp_path / "vggish.pt")
+    loaded = VGGish(width=4, hidden=8, weights=str(tmp_path / "vggish.pt"))
+    assert loaded.frozen and not any(p.requires_grad for p in loaded.parameters())
+    with pytest.raises(SimkitError, match="does not fit"):
+        load_weights(VGGish(width=8, hidden=8), tmp_path / "vggish.pt", "VGGish")
+
+
+def test_vggish_front_end_and_shapes() -> None:
+    w = mel_matrix()
+    assert w.shape == (257, 64) and np.all(w[0] == 0) and np.all(w.sum(0) > 0)
+    # a 1 kHz tone peaks in the band whose triangle is centred nearest 1 kHz
+    centers = (np.arange(257) * 8000 / 256) @ w / w.sum(0)
+    tone = torch.sin(2 * torch.pi * 1000 * torch.arange(SR) / SR)[None]
+    logmel = VGGish(width=4, hidden=8).frontend(tone)
+    band = int(logmel[0, 0].mean(0).argmax())
+    assert abs(centers[band] - 1000) < 60
+    assert VGGish(width=4, hidden=8)(torch.randn(3, 3200)).shape == (3, 128)
+
+
+def test_diffwave_schedule_alignment() -> None:
+    full = align_schedule(training_betas())
+    np.testing.assert_allclose(full.train_t, np.arange(50), atol=1e-9)  # the training schedule maps to itself
+    fast = align_schedule(inference_betas(6))
+    assert np.all(np.diff(fast.train_t) > 0) and fast.train_t[0] == 0 and fast.train_t[-1] <= 49
+    assert len(inference_betas(3)) == 3 and len(inference_betas(0)) == 50
+    net = DiffWave(channels=4, blocks=3, layers_per_block=10)
+    assert net.receptive_field() == 1 + 2 * 3 * 1023  # dilations 1..512 in each of 3 blocks
+    x = net.sample(torch.zeros(2, 1, 500), None, fast, torch.Generator().manual_seed(0))
+    assert x.shape == (2, 1, 500) and torch.isfinite(x).all()
+
+
+def test_mono2binaural_beats_mono_copy_on_stft_distance(render: Path) -> None:
+    torch.manual_seed(0)
+    cfg = cfg_for("mono2binaural", render, model_options={"ngf": 8.0})
+    model = get_model("mono2binaural").build(cfg, {})
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    ds = open_split(render, "train", make_config(), True)
+    model.train()
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        for batch in DataLoader(
+            ds, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(epoch)
+        ):
+            loss, _ = model.loss(batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    test = open_split(render, "test", make_config(), False)
+    batch = next(iter(DataLoader(test, batch_size=len(test))))
+    pred = model.predict(batch)["binaural"].numpy()
+    copy = torch.stack([batch["mono"], batch["mono"]], 1).numpy()
+    true = batch["binaural"].numpy()
+    learned = np.mean([stft_distance(p, t) for p, t in zip(pred, true, strict=True)])
+    floor = np.mean([stft_distance(p, t) for p, t in zip(copy, true, strict=True)])
+    assert learned < 0.8 * floor, (learned, floor)
+
+
+def test_bench_runs_the_binaural_task_end_to_end(render: Path, tmp_path: Path) -> None:
+    from simkit.bench.harness import run_bench
+
+    cfg = cfg_for(
+        "mono2binaural", render, model_options={"ngf": 4.0}, epochs=1, results=str(tmp_path / "res")
+    )
+    runs = run_bench(cfg)
+    test = runs[0].metrics["test"]
+    assert set(test) == {"stft_distance", "env_distance", "wav_l2", "amp_l2", "pha_l2", "snr_db"}
+    assert test["stft_distance"].n == 8 and np.isfinite(test["stft_distance"].value)
+    model = get_model("mono2binaural").build(cfg, {})
+    png = plot_examples(model, open_split(render, "test", cfg, False), tmp_path / "examples.png", n_clips=2)
+    assert png.stat().st_size > 10_000
+    av = run_bench(
+        dataclasses.replace(cfg, task="av_localize", model="clup_baseline_loc", model_options=TINY)
+    )
+    assert set(av[0].metrics["test"]) == {"av_distance", "av_accuracy"}
