@@ -51,3 +51,16 @@ def librispeech_corpus(tmp_path: Path) -> Callable[..., Path]:
         return write_librispeech(tmp_path / f"LibriSpeech{next(counter)}", speakers, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real render (RLR engine, espeak speech, views) of 6 embedded scenes (4/1/1), 3 view sets each, `fast`."""
+    from simkit.config import AcousticsConfig, RenderConfig
+    from simkit.render.pipeline import render_dataset
+    from simkit.scenes.catalog import resolve_scenes
+
+    out = tmp_path_factory.mktemp("tiny") / "render"
+    cfg = RenderConfig(scenes=resolve_scenes("6"), sets_per_scene=3, acoustics=AcousticsConfig(preset="fast"))
+    render_dataset(cfg, out, workers=2, progress=False)
+    return out

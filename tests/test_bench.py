@@ -308,34 +308,17 @@ def test_cli_reports_errors_on_one_line(
 # ---------------------------------------------------------------- end to end on a real render
 
 
-@pytest.fixture(scope="module")
-def real_render(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        return Path(request.getfixturevalue("tiny_render"))
-    except pytest.FixtureLookupError:
-        from simkit.config import AcousticsConfig, RenderConfig
-        from simkit.render.pipeline import render_dataset
-        from simkit.scenes.catalog import resolve_scenes
-
-        out = tmp_path_factory.mktemp("real") / "render"
-        cfg = RenderConfig(
-            scenes=resolve_scenes("6"), sets_per_scene=3, acoustics=AcousticsConfig(preset="fast")
-        )
-        render_dataset(cfg, out, workers=2, progress=False)
-        return out
-
-
-def test_end_to_end_on_a_real_render_beats_chance(real_render: Path, tmp_path: Path) -> None:
+def test_end_to_end_on_a_tiny_render_beats_chance(tiny_render: Path, tmp_path: Path) -> None:
     """``iid`` untrained and ``ours_full`` after a few epochs both beat chance on held-out test scenes."""
     results = tmp_path / "results"
-    (iid,) = run_bench(quick(real_render, results, model="iid"))
+    (iid,) = run_bench(quick(tiny_render, results, model="iid"))
     lr_iid = iid.metrics["test"]["lr_accuracy"]
     assert lr_iid.n >= 20 and lr_iid.value > 0.75
     # re-rendering is covered on synthetic data above; here it would only slow the run down
-    (ours,) = run_bench(quick(real_render, results, model="ours_full", epochs=5, reconvolve_prob=0.0))
+    (ours,) = run_bench(quick(tiny_render, results, model="ours_full", epochs=5, reconvolve_prob=0.0))
     lr = ours.metrics["test"]["lr_accuracy"]
     # 20+ held-out clips: 0.75 is far outside what a coin flip reaches (p < 0.01)
     assert lr.n >= 20 and lr.value >= 0.75, ours.history
-    test_scenes = set(open_render(real_render).splits["test"])
+    test_scenes = set(open_render(tiny_render).splits["test"])
     with open(ours.run_dir / "predictions.csv", newline="") as f:
         assert {r["scene_id"] for r in csv.DictReader(f) if r["split"] == "test"} == test_scenes
