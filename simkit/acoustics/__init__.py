@@ -1,8 +1,9 @@
 """Acoustic engines: binaural RIRs for a scene, materials, ray-count presets and RT60 analysis.
 
-Importing this package registers every backend in :data:`BACKENDS` (currently ``rlr``).
+Importing this package registers every backend in :data:`BACKENDS` (``rlr``, ``pyroomacoustics``).
 """
 
+from simkit.acoustics import pyroom as _pyroom  # noqa: F401  (registers "pyroomacoustics")
 from simkit.acoustics import rlr as _rlr  # noqa: F401  (registers the "rlr" backend)
 from simkit.acoustics.backend import BACKENDS, AcousticBackend, BinauralRIRs, make_backend
 from simkit.acoustics.materials import Material, MaterialDatabase

@@ -38,6 +38,23 @@ def _hash(*ints: np.ndarray) -> np.ndarray:
     return (h & _U32).astype(np.float64) / 4294967296.0
 
 
+def sample_texture(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear, wrap-around lookup of an (h, w, 3) uint8 image at trimesh-convention UVs -> float [0, 1]."""
+    h, w = image.shape[:2]
+    x = np.mod(uv[:, 0], 1.0) * w - 0.5
+    y = (1.0 - np.mod(uv[:, 1], 1.0)) * h - 0.5
+    x0 = np.floor(x).astype(np.int64)
+    y0 = np.floor(y).astype(np.int64)
+    fx = (x - x0)[:, None]
+    fy = (y - y0)[:, None]
+    x0m, x1m = np.mod(x0, w), np.mod(x0 + 1, w)
+    y0m, y1m = np.mod(y0, h), np.mod(y0 + 1, h)
+    img = image.astype(np.float64) / 255.0
+    top = img[y0m, x0m] * (1 - fx) + img[y0m, x1m] * fx
+    bot = img[y1m, x0m] * (1 - fx) + img[y1m, x1m] * fx
+    return top * (1 - fy) + bot * fy
+
+
 def _floor_height(scene: Scene) -> float:
     return float(scene.floor_y) if scene.floor_y is not None else float(scene.vertices[:, 1].min())
 

@@ -1,0 +1,278 @@
+"""Ray-cast views of a known box room, procedural texture, HM3D-SS view filters, contact sheets."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from simkit.conventions import source_labels, yaw_to_quat
+from simkit.errors import SimkitError
+from simkit.scenes.raycast import RayCaster
+from simkit.scenes.scene import Scene
+from simkit.vision.camera import CameraConfig, project_points, render_view, render_views
+from simkit.vision.filters import (
+    ViewFilterConfig,
+    depth_ok,
+    pair_matrix,
+    partners_ok,
+    view_set_ok,
+    visible_instances,
+)
+from simkit.vision.preview import contact_sheet
+
+RED, GREEN, BLUE, YELLOW = (200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30)
+OBJ = (2.5, 3.5, 0.0, 1.0, 0.6, 1.4)  # x0, x1, y0, y1, z0, z1 of the box object (instance 1)
+
+
+def box_room(size=(6.0, 3.0, 4.0), obj: bool = True, procedural: bool = False, wall_color=None) -> Scene:
+    """Room [0, X] x [0, Y] x [0, Z]: z=0 wall red, z=Z green, x=0 blue, x=X yellow; optional box object."""
+    lx, ly, lz = size
+    v, f, col, inst = [], [], [], []
+
+    def quad(a, b, c, d, color, i=0):
+        k = len(v)
+        v.extend([a, b, c, d])
+        f.extend([[k, k + 1, k + 2], [k, k + 2, k + 3]])
+        col.extend([color] * 2)
+        inst.extend([i] * 2)
+
+    quad([0, 0, 0], [0, 0, lz], [lx, 0, lz], [lx, 0, 0], (120, 100, 80))
+    quad([0, ly, 0], [lx, ly, 0], [lx, ly, lz], [0, ly, lz], (230, 230, 230))
+    quad([0, 0, 0], [lx, 0, 0], [lx, ly, 0], [0, ly, 0], wall_color or RED)
+    quad([0, 0, lz], [0, ly, lz], [lx, ly, lz], [lx, 0, lz], wall_color or GREEN)
+    quad([0, 0, 0], [0, ly, 0], [0, ly, lz], [0, 0, lz], wall_color or BLUE)
+    quad([lx, 0, 0], [lx, 0, lz], [lx, ly, lz], [lx, ly, 0], wall_color or YELLOW)
+    if obj:
+        x0, x1, y0, y1, z0, z1 = OBJ
+        c = (150, 80, 200)
+        quad([x0, y1, z0], [x0, y1, z1], [x1, y1, z1], [x1, y1, z0], c, 1)
+        quad([x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1], c, 1)
+        quad([x0, y0, z0], [x0, y1, z0], [x1, y1, z0], [x1, y0, z0], c, 1)
+        quad([x0, y0, z0], [x0, y0, z1], [x0, y1, z1], [x0, y1, z0], c, 1)
+        quad([x1, y0, z0], [x1, y1, z0], [x1, y1, z1], [x1, y0, z1], c, 1)
+    n = len(f)
+    return Scene("box", np.array(v, float), np.array(f), np.zeros(n, int), ["default"], np.array(inst),
+                 np.array(col, np.uint8), instance_labels=["structure", "box"],
+                 metadata={"procedural_texture": procedural})
+
+
+CAM = np.array([3.0, 1.5, 2.6])
+
+
+@pytest.fixture(scope="module")
+def room():
+    s = box_room()
+    return s, RayCaster(s)
+
+
+def test_centre_depth_is_the_analytic_distance_along_the_pitched_axis(room):
+    scene, caster = room
+    cfg = CameraConfig(width=161, height=121)  # odd: the centre pixel's ray is the optical axis
+    view = render_view(scene, caster, CAM, 90.0, cfg)  # facing -x, the blue wall at distance 3
+    p = np.deg2rad(-cfg.pitch_deg)
+    assert view.depth[60, 80] == pytest.approx(CAM[0] / np.cos(p), abs=1e-3)
+    # facing the wall level, every wall pixel has the wall's perpendicular distance (depth is planar)
+    level = render_view(scene, caster, CAM, 90.0, CameraConfig(width=161, height=121, pitch_deg=0.0))
+    rgb = level.rgb.astype(int)
+    wall = (level.instance == 0) & (rgb[..., 2] > rgb[..., 0] + 60)  # the blue wall, not floor or ceiling
+    assert wall.mean() > 0.3
+    assert np.allclose(level.depth[wall], CAM[0], atol=2e-3)
+
+
+def _nearest_wall_color(c: np.ndarray) -> tuple[int, int, int]:
+    """The wall colour of the same hue (largest cosine similarity): shading only scales brightness."""
+    walls = (RED, GREEN, BLUE, YELLOW)
+    cos = [np.dot(c, w) / (np.linalg.norm(c) * np.linalg.norm(w)) for w in walls]
+    return walls[int(np.argmax(cos))]
+
+
+def test_coloured_walls_appear_where_the_conventions_put_them(room):
+    scene, caster = room
+    cfg = CameraConfig(width=64, height=48, pitch_deg=0.0)
+    for yaw, color in ((90.0, BLUE), (-90.0, YELLOW), (180.0, GREEN)):
+        view = render_view(scene, caster, CAM, yaw, cfg)
+        c = view.rgb[12, 32].astype(float)  # upper centre: wall, above the object
+        assert _nearest_wall_color(c) == color, (yaw, c)
+    # yaw 0 looks along -z at the red wall; turned 40 deg left (+yaw) near the x = 0 wall, the blue wall
+    # fills the left edge and the red wall the right edge
+    view = render_view(scene, caster, CAM, 0.0, cfg)
+    assert np.argmax(view.rgb[5, 32]) == 0
+    turned = render_view(scene, caster, [0.8, 1.5, 2.0], 40.0, cfg)
+    assert np.argmax(turned.rgb[10, 2]) == 2 and np.argmax(turned.rgb[10, 61]) == 0
+
+
+def test_instances_match_objects_and_projection(room):
+    scene, caster = room
+    cfg = CameraConfig(width=96, height=72)
+    x0, x1, y0, y1, z0, z1 = OBJ
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2])
+    view = render_view(scene, caster, CAM, 0.0, cfg)
+    px, front = project_points(centre[None], CAM, 0.0, cfg)
+    col, row = int(px[0, 0]), int(px[0, 1])
+    assert front[0] and view.instance[row, col] == 1
+    assert set(np.unique(view.instance)) == {0, 1}
+    # the object is not visible when facing away from it
+    back = render_view(scene, caster, CAM, 180.0, cfg)
+    assert back.instance.max() == 0
+    assert project_points(centre[None], CAM, 180.0, cfg)[1][0] == np.False_
+
+
+def test_projection_agrees_with_source_azimuth():
+    cfg = CameraConfig(pitch_deg=0.0)
+    pos = np.array([0.0, 1.5, 0.0])
+    src = np.array([[-1.0, 1.5, -2.0], [1.0, 1.5, -2.0]])
+    az, _el, _d = source_labels(src, pos, 0.0)
+    px, front = project_points(src, pos, 0.0, cfg)
+    assert front.all() and az[0] > 0 > az[1]  # +azimuth = left
+    assert px[0, 0] < cfg.width / 2 < px[1, 0]  # ... = left half of the image
+    assert px[0, 1] == pytest.approx(cfg.height / 2)
+
+
+def test_batched_views_equal_single_views_and_are_deterministic(room):
+    scene, caster = room
+    cfg = CameraConfig(width=40, height=30)
+    yaws = np.array([0.0, 35.0, -80.0])
+    batch = render_views(scene, caster, np.repeat(CAM[None], 3, axis=0), yaws, cfg)
+    assert batch.rgb.shape == (3, 30, 40, 3) and batch.rgb.dtype == np.uint8
+    assert batch.depth.dtype == np.float32 and batch.instance.dtype == np.uint16
+    for i, yaw in enumerate(yaws):
+        one = render_view(scene, caster, CAM, yaw, cfg)
+        assert np.array_equal(one.rgb, batch.rgb[i]) and np.array_equal(one.depth, batch.depth[i])
+        assert np.array_equal(one.instance, batch.instance[i])
+
+
+def test_missed_rays_are_background_with_zero_depth():
+    scene = box_room(obj=False)
+    keep = np.ones(len(scene.faces), bool)
+    keep[2:4] = False  # remove the ceiling
+    open_top = Scene("open", scene.vertices, scene.faces[keep], scene.face_material[keep], scene.material_names,
+                     scene.face_instance[keep], scene.face_color[keep], metadata={"procedural_texture": False})
+    view = render_view(open_top, RayCaster(open_top), CAM, 0.0, CameraConfig(width=32, height=24, pitch_deg=80.0))
+    sky = view.depth == 0
+    assert sky.any() and (view.rgb[sky] == 0).all() and (view.instance[sky] == 0).all()
+
+
+def test_vertex_colours_are_interpolated():
+    scene = box_room(obj=False)
+    vc = np.tile(np.array([[255, 0, 0]], np.uint8), (len(scene.vertices), 1))
+    vc[scene.vertices[:, 0] > 3.0] = (0, 0, 255)  # red at x = 0, blue at x = 6 on the long walls
+    scene.metadata["vertex_color"] = vc
+    view = render_view(scene, RayCaster(scene), CAM, 0.0, CameraConfig(width=64, height=48, pitch_deg=0.0))
+    row = view.rgb[10].astype(int)
+    ratio = row[:, 2] / np.maximum(row[:, 0] + row[:, 2], 1)
+    assert ratio[2] < ratio[32] < ratio[61]  # blue share grows to the right (+x)
+
+
+def test_procedural_texture_makes_same_coloured_walls_distinguishable():
+    scene = box_room(obj=False, procedural=True, wall_color=(160, 160, 160))
+    caster = RayCaster(scene)
+    cfg = CameraConfig(width=64, height=48)
+    views = render_views(scene, caster, np.repeat(CAM[None], 4, axis=0), np.array([0.0, 90.0, 180.0, -90.0]), cfg)
+    means = views.rgb[:, :20].reshape(4, -1, 3).mean(axis=1)  # the walls (upper part of each view)
+    dist = np.linalg.norm(means[:, None] - means[None], axis=-1)
+    assert dist[~np.eye(4, dtype=bool)].min() > 3.0  # every pair of walls differs in mean colour
+    flat = box_room(obj=False, procedural=False, wall_color=(160, 160, 160))
+    fv = render_views(flat, RayCaster(flat), np.repeat(CAM[None], 2, axis=0), np.array([0.0, 180.0]), cfg)
+    assert fv.rgb[:, :20].std() < views.rgb[:, :20].std()  # the pattern adds texture inside each view
+
+
+# --------------------------------------------------------------------------------------------- filters
+def test_depth_filter():
+    cfg = ViewFilterConfig()
+    far = np.full((10, 10), 2.0, np.float32)
+    far[0] = 5.0
+    assert depth_ok(far, cfg)
+    assert not depth_ok(np.full((10, 10), 3.0), cfg)  # nothing 4 m away
+    near = np.full((10, 10), 0.3)
+    near[0] = 6.0
+    assert not depth_ok(near, cfg)  # mean below 1 m
+    holes = far.copy()
+    holes[1:3] = 0.0  # 20 % of the view looks into a mesh hole
+    assert not depth_ok(holes, cfg) and depth_ok(holes, ViewFilterConfig(min_valid_fraction=0.7))
+
+
+def test_instance_partner_filter():
+    a = np.zeros((20, 20), np.uint16)
+    b = np.zeros((20, 20), np.uint16)
+    a[:10, :10] = 3
+    a[15:, 15:] = 4  # 25 px
+    b[:, :5] = 3
+    b[0, 0] = 4
+    assert list(visible_instances(a, 20)) == [3, 4] and list(visible_instances(b, 20)) == [3]
+    assert partners_ok(a, b, ViewFilterConfig(min_shared_instances=1, min_instance_pixels=20))
+    assert not partners_ok(a, b, ViewFilterConfig(min_shared_instances=2, min_instance_pixels=20))
+    assert not partners_ok(a, b, ViewFilterConfig(min_shared_instances=1, min_instance_pixels=101))
+    c = np.zeros_like(a)
+    m = pair_matrix(np.stack([a, b, c]), ViewFilterConfig(min_instance_pixels=20))
+    assert m.tolist() == [[True, True, False], [True, True, False], [False, False, True]]
+
+
+def test_view_set_filter_on_rendered_views():
+    big = box_room(size=(10.0, 3.0, 8.0), obj=False)
+    x0, x1 = 4.0, 6.0  # an object in the middle of the big room, seen by both views
+    quads = [([x0, 1.0, 2.0], [x0, 1.0, 3.0], [x1, 1.0, 3.0], [x1, 1.0, 2.0])]
+    v = list(big.vertices)
+    f = list(big.faces)
+    for q in quads:
+        k = len(v)
+        v += q
+        f += [[k, k + 1, k + 2], [k, k + 2, k + 3]]
+    n_new = len(f) - len(big.faces)
+    scene = Scene("big", np.array(v, float), np.array(f), np.zeros(len(f), int), ["default"],
+                  np.concatenate([big.face_instance, np.full(n_new, 1)]),
+                  np.concatenate([big.face_color, np.full((n_new, 3), 90, np.uint8)]))
+    caster = RayCaster(scene)
+    cfg = CameraConfig(width=80, height=60)
+    cam = np.repeat(np.array([[5.0, 1.5, 6.0]]), 2, axis=0)
+    views = render_views(scene, caster, cam, np.array([10.0, -10.0]), cfg)
+    fcfg = ViewFilterConfig(min_instance_pixels=50)
+    assert view_set_ok(views.depth, views.instance, fcfg)
+    # turned to the near wall: too close, and the object is no longer shared
+    views2 = render_views(scene, caster, cam, np.array([10.0, 180.0]), cfg)
+    assert not depth_ok(views2.depth[1], fcfg)
+    assert not view_set_ok(views2.depth, views2.instance, fcfg)
+
+
+# --------------------------------------------------------------------------------------------- preview
+def write_preview_shard(path, scene, with_views: bool) -> None:
+    n, v = 2, 3
+    pos = np.tile(CAM, (n, v, 1))
+    yaw = np.array([[0.0, 30.0, -30.0], [90.0, 120.0, 60.0]])
+    src = np.array([[[3.0, 1.2, 0.8], [5.0, 1.0, 3.5]], [[0.8, 1.2, 2.0], [3.0, 1.0, 3.8]]])
+    az = np.stack([np.stack([source_labels(src[i], pos[i, j], yaw[i, j])[0] for j in range(v)]) for i in range(n)])
+    with h5py.File(path, "w") as f:
+        f.attrs["scene_id"] = "box"
+        f["poses/position"] = pos
+        f["poses/yaw_deg"] = yaw
+        f["poses/quat_wxyz"] = yaw_to_quat(yaw)
+        f["sources/position"] = src
+        f["labels/azimuth_deg"] = az.astype(np.float32)
+        if with_views:
+            cfg = CameraConfig(width=64, height=48)
+            views = [render_views(scene, RayCaster(scene), pos[i], yaw[i], cfg) for i in range(n)]
+            f["views/rgb"] = np.stack([x.rgb for x in views])
+            f["views"].attrs["hfov_deg"] = cfg.hfov_deg
+            f["views"].attrs["pitch_deg"] = cfg.pitch_deg
+
+
+@pytest.mark.parametrize("with_views", [True, False])
+def test_contact_sheet(tmp_path, room, with_views):
+    shard = tmp_path / "box.h5"
+    write_preview_shard(shard, room[0], with_views)
+    out = contact_sheet(shard, tmp_path / "sheet.png", max_sets=1)
+    img = Image.open(out)
+    assert img.size[0] > img.size[1] > 100  # one row of three panels
+    full = contact_sheet(shard, tmp_path / "sheet2.png")
+    assert Image.open(full).size[1] > img.size[1]  # two rows
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_contact_sheet_errors(tmp_path):
+    with pytest.raises(SimkitError, match="cannot open shard"):
+        contact_sheet(tmp_path / "none.h5", tmp_path / "x.png")
+    with h5py.File(tmp_path / "bare.h5", "w") as f:
+        f["poses/yaw_deg"] = np.zeros((1, 2))
+    with pytest.raises(SimkitError, match="lacks poses/position"):
+        contact_sheet(tmp_path / "bare.h5", tmp_path / "x.png")
