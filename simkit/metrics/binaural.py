@@ -4,14 +4,15 @@ Protocol (Gao & Grauman, *2.5D Visual Sound*, CVPR 2019, ``evaluate.py``; CLUP s
 
 * audio at 16 kHz; STFT with ``n_fft = 512``, a periodic Hann window of 400 samples (zero-padded to 512,
   centred), hop 160, ``center=True`` with reflect padding (librosa's ``stft`` as used by that script);
-* prediction and target are each **peak-normalised** (divided by ``max(1e-20, max |x|)`` over both channels)
-  before any metric;
+* prediction and target are each **peak-normalised** (divided by ``max |x|`` over both channels; silent
+  clips stay silent) before any metric;
 * every metric is computed per clip on (2, T) arrays (channel 0 = left, see :mod:`simkit.conventions`) and
   averaged over the test clips;
 * long clips are generated with a 0.63 s window slid by 0.05 s, overlapping outputs averaged
   (:func:`sliding_window_binauralize`, the protocol of 2.5D Visual Sound's ``demo.py``).
 
-All functions take numpy arrays and return Python floats; none of them mutates its inputs.
+All functions take numpy arrays and return Python floats; none of them mutates its inputs. The metrics are
+registered for task ``binauralize`` under the record-column names of :data:`CLIP_METRICS`.
 """
 
 from __future__ import annotations

@@ -209,6 +209,11 @@ class VisualEncoder(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(self.reduce(fmap), self.code_grid), 1)
 
 
+def broadcast_to_batch(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """Features of one shared image (1, ...) repeated (as a view) for ``batch`` items; others unchanged."""
+    return x.expand(batch, *x.shape[1:]) if x.shape[0] == 1 and batch != 1 else x
+
+
 class BinauralModel(BenchModel, abc.ABC):
     """A mono + image -> binaural generator; subclasses implement :meth:`generate` on windows."""
 
@@ -223,7 +228,10 @@ class BinauralModel(BenchModel, abc.ABC):
 
     @abc.abstractmethod
     def generate(self, mono: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """Binaural windows (B, 2, W) from RMS-normalised mono windows (B, W) and their images."""
+        """Binaural windows (B, 2, W) from RMS-normalised mono windows (B, W) and their images (B or 1, ...).
+
+        One image (batch 1) is shared by all windows: its visual features are computed once and broadcast.
+        """
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -236,7 +244,7 @@ class BinauralModel(BenchModel, abc.ABC):
 
             def run(windows: np.ndarray, img: torch.Tensor = img) -> np.ndarray:
                 w = torch.as_tensor(windows, dtype=torch.float32, device=mono.device)
-                return self.generate(w, img.expand(w.shape[0], *img.shape[1:])).double().cpu().numpy()
+                return self.generate(w, img).double().cpu().numpy()
 
             clip = mono[i].double().cpu().numpy()
             out.append(

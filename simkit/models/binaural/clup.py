@@ -53,6 +53,7 @@ from simkit.models.binaural import (
     VisualEncoder,
     binaural_from_difference,
     binaural_options,
+    broadcast_to_batch,
     difference_of,
     normalize_batch,
     sized,
@@ -257,8 +258,13 @@ class ClupFamily(BinauralModel):
             bins = (self.embed_binaural(batch["binaural"]), self.embed_binaural(batch["neg_binaural"]))
         return self.localizer(fmap, emb, emb_neg, *bins), fmap
 
+    def local(self, mono: torch.Tensor) -> torch.Tensor:
+        """Local condition (B, 1, T): the mono on the scale of ``x0`` (both x ``diff_scale``, near unit RMS)."""
+        return self.opts["diff_scale"] * mono[:, None]
+
     def condition(self, image: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.gen_visual.layout_code(self.gen_visual.feature_map(image)), guide], dim=1)
+        code = self.gen_visual.layout_code(self.gen_visual.feature_map(image))
+        return torch.cat([broadcast_to_batch(code, guide.shape[0]), guide], dim=1)
 
     def cycle_loss(
         self, fmap: torch.Tensor, generated: torch.Tensor, true: torch.Tensor, alpha_bar: torch.Tensor
@@ -282,7 +288,7 @@ class ClupFamily(BinauralModel):
             mono, true = batch["mono"][:, cut], batch["binaural"][..., cut]
             x0 = self.opts["diff_scale"] * difference_of(true)[:, None]
             eps_loss, x0_hat, a_bar = self.upmix.training_loss(
-                x0, mono[:, None], self.condition(batch["image"], loc.guide), self.generator(mono.device)
+                x0, self.local(mono), self.condition(batch["image"], loc.guide), self.generator(mono.device)
             )
             total = total + eps_loss
             parts["eps_mse"] = float(eps_loss.detach())
@@ -296,9 +302,10 @@ class ClupFamily(BinauralModel):
 
     def generate(self, mono: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         emb = self.audio(mono)
-        loc = self.localizer(self.loc_visual.feature_map(image), emb, emb)  # only the positive guide is used
+        fmap = broadcast_to_batch(self.loc_visual.feature_map(image), mono.shape[0])
+        loc = self.localizer(fmap, emb, emb)  # only the positive guide is used
         x = self.upmix.sample(
-            mono[:, None], self.condition(image, loc.guide), self.schedule, self.generator(mono.device)
+            self.local(mono), self.condition(image, loc.guide), self.schedule, self.generator(mono.device)
         )
         return binaural_from_difference(mono, x[:, 0] / self.opts["diff_scale"])
 

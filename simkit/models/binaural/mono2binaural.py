@@ -26,6 +26,7 @@ from simkit.models.binaural import (
     VisualEncoder,
     binaural_from_difference,
     binaural_options,
+    broadcast_to_batch,
     difference_of,
     normalize_batch,
     protocol_istft,
@@ -109,7 +110,8 @@ class Mono2Binaural(BinauralModel):
     def difference_spec(self, mono: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """Predicted difference spectrogram (B, 2, 256, frames) (real/imag) of mono windows (B, W)."""
         mix = spec_channels(protocol_stft(2.0 * mono))
-        mask = self.unet(mix, self.visual.layout_code(self.visual.feature_map(image)))
+        visual = broadcast_to_batch(self.visual.layout_code(self.visual.feature_map(image)), mono.shape[0])
+        mask = self.unet(mix, visual)
         real = mask[:, 0] * mix[:, 0] - mask[:, 1] * mix[:, 1]
         imag = mask[:, 0] * mix[:, 1] + mask[:, 1] * mix[:, 0]
         return torch.stack([real, imag], dim=1)
