@@ -2,48 +2,104 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from simkit.cli import app
-from simkit.config import AcousticsConfig, RenderConfig, SamplingConfig, SpeechConfig
+from simkit.config import RenderConfig, from_dict
 from simkit.errors import SimkitError
 
 _DEF = RenderConfig()
 
 
+def _load_config(path: Path | None) -> dict[str, Any]:
+    """A JSON file of (some) RenderConfig fields, nested like ``manifest.json``'s ``config``."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SimkitError(f"config file {path} not found") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SimkitError(f"config file {path} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise SimkitError(f"config file {path} must hold a JSON object of render settings")
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        d = d.setdefault(p, {})
+    d[leaf] = value
+
+
 @app.command()
 def render(
     out: Path = typer.Option(Path("out/render"), help="Dataset directory (created; re-runs resume)."),
-    scenes: str = typer.Option(None, help="N (a split-preserving subset of the embedded scenes) or a comma "
-                                          "list of scene ids; default: all 100 embedded scenes (81/9/10)."),
-    sets_per_scene: int = typer.Option(_DEF.sets_per_scene, help="View sets per scene."),
-    views: int = typer.Option(_DEF.sampling.views, help="Views per view set."),
-    sources: int = typer.Option(_DEF.sampling.sources, help="Sources per view set."),
-    preset: str = typer.Option(_DEF.acoustics.preset, help="Ray-count preset: fast | default | high."),
+    scenes: str = typer.Option(None, help="N (a split-preserving subset) or a comma list of scene ids; "
+                                          "default: every scene of the set (embedded: 100 scenes, 81/9/10)."),
+    sets_per_scene: int = typer.Option(None, help=f"View sets per scene [default: {_DEF.sets_per_scene}]."),
+    views: int = typer.Option(None, help=f"Views per view set [default: {_DEF.sampling.views}]."),
+    sources: int = typer.Option(None, help=f"Sources per view set [default: {_DEF.sampling.sources}]."),
+    preset: str = typer.Option(None, help=f"Ray-count preset: fast | default | high [default: "
+                                          f"{_DEF.acoustics.preset}]."),
+    engine: str = typer.Option(None, help="Acoustic engine: rlr (SoundSpaces 2.0) | pyroomacoustics (shoebox "
+                                          "rooms only, a cross-check) [default: rlr]."),
     speech: Path = typer.Option(None, help="LibriSpeech root; default: built-in espeak-ng speech."),
     hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine; default: the engine's built-in HRTF."),
+    no_views: bool = typer.Option(False, "--no-views", help="Skip RGB/depth/instance views and view filters."),
+    no_view_filters: bool = typer.Option(False, "--no-view-filters",
+                                         help="Keep the first sampled view set even if it fails the HM3D-SS "
+                                              "view filters (the verdict is still stored)."),
+    scene_dir: Path = typer.Option(None, help="Root of a real mesh dataset (with --scene-format)."),
+    scene_format: str = typer.Option(None, help="procedural | hm3d | replica | mp3d | gibson | mesh "
+                                                "[default: procedural]."),
+    split_file: Path = typer.Option(None, help="Scene splits: JSON {train,val,test} or a folder/file of "
+                                               "train.txt/val.txt/test.txt; default: embedded splits, or a "
+                                               "seeded 81:9:10 split of the meshes found."),
+    config: Path = typer.Option(None, help="JSON file of render settings (see docs/configuration.md); "
+                                           "command-line options override it."),
     workers: int = typer.Option(1, help="Scenes rendered in parallel processes (data do not depend on it)."),
-    seed: int = typer.Option(_DEF.seed, help="Seed every random choice flows from."),
+    seed: int = typer.Option(None, help=f"Seed every random choice flows from [default: {_DEF.seed}]."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Render the simulated binaural set (SoundSpaces 2.0 engine) into HDF5 shards, one per scene."""
+    """Render the simulated binaural set (SoundSpaces 2.0 engine) with views into HDF5 shards, one per scene."""
     from simkit.render.pipeline import render_dataset
-    from simkit.scenes.catalog import resolve_scenes
+    from simkit.scenes.catalog import SceneSet
 
-    if views < 2:
-        raise SimkitError(f"--views must be >= 2 (got {views}): the set's views give the camera motion")
-    if sources < 1:
-        raise SimkitError(f"--sources must be >= 1 (got {sources})")
-    cfg = RenderConfig(
-        scenes=resolve_scenes(scenes),
-        sets_per_scene=sets_per_scene,
-        seed=seed,
-        acoustics=AcousticsConfig(preset=preset, hrtf=str(hrtf) if hrtf else None),
-        sampling=SamplingConfig(views=views, sources=sources),
-        speech=SpeechConfig(corpus=str(speech) if speech else None),
-    )
+    d = _merge(RenderConfig().to_dict(), _load_config(config))
+    overrides = {
+        "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
+        "acoustics.preset": preset, "acoustics.engine": engine, "acoustics.hrtf": str(hrtf) if hrtf else None,
+        "speech.corpus": str(speech) if speech else None, "scene_set.scene_dir": str(scene_dir) if scene_dir else None,
+        "scene_set.format": scene_format, "scene_set.split_file": str(split_file) if split_file else None,
+        "views.enabled": False if no_views else None, "views.apply_filters": False if no_view_filters else None,
+    }
+    for key, value in overrides.items():
+        if value is not None:
+            _set(d, key, value)
+    if scene_dir and not scene_format and d["scene_set"]["format"] == "procedural":
+        raise SimkitError("--scene-dir needs --scene-format (hm3d, replica, mp3d, gibson or mesh)")
+    try:
+        cfg: RenderConfig = from_dict(RenderConfig, d)
+    except (ValueError, TypeError) as e:
+        raise SimkitError(f"invalid render settings: {e}") from None
+    if cfg.sampling.views < 2:
+        raise SimkitError(f"--views must be >= 2 (got {cfg.sampling.views}): the set's views give the camera motion")
+    if cfg.sampling.sources < 1:
+        raise SimkitError(f"--sources must be >= 1 (got {cfg.sampling.sources})")
+    cfg.scenes = SceneSet.from_config(cfg.scene_set).resolve(scenes) if scenes or not cfg.scenes else cfg.scenes
     result = render_dataset(cfg, out, workers=workers, progress=not quiet)
     s = result.summary
     typer.echo(f"rendered {len(result.rendered)} scenes, skipped {len(result.skipped)} already complete")
@@ -51,14 +107,40 @@ def render(
         typer.echo(f"  {split:<5} {c['scenes']:>3} scenes  {c['view_sets']:>5} view sets  {c['clips']:>6} clips")
     if s["rt60_mean_s"] is not None:
         typer.echo(f"  mean RT60 {s['rt60_mean_s']:.3f} s over {s['n_rirs']} RIRs")
+    if s.get("view_filter_pass_rate") is not None:
+        typer.echo(f"  views: {s['view_filter_pass_rate']:.0%} of view sets pass the HM3D-SS view filters")
     typer.echo(f"dataset: {result.out.resolve()}")
+    if result.failed:
+        for scene_id, message in result.failed.items():
+            typer.echo(f"failed: scene {scene_id}: {message}", err=True)
+        first = next(iter(result.failed.items()))
+        raise SimkitError(f"{len(result.failed)} of {len(cfg.scenes)} scenes failed (first: {first[0]}: {first[1]}); "
+                          "the others are complete and a re-run retries only the failed ones")
 
 
 @app.command()
 def inspect(
     data: Path = typer.Argument(..., help="A render directory."),
+    preview: Path = typer.Option(None, help="Write a contact sheet PNG of one shard's views with each "
+                                            "source's azimuth drawn."),
+    preview_scene: str = typer.Option(None, help="Scene of the contact sheet [default: the first shard]."),
+    preview_sets: int = typer.Option(4, help="View sets (rows) on the contact sheet."),
 ) -> None:
     """Validate every shard of a render; print counts per split and RT60/azimuth histograms."""
     from simkit.render.inspect import format_report, inspect_dataset
 
-    typer.echo(format_report(inspect_dataset(data)))
+    rep = inspect_dataset(data)
+    typer.echo(format_report(rep))
+    if preview is not None:
+        from simkit.vision.preview import contact_sheet
+
+        if preview_sets < 1:
+            raise SimkitError(f"--preview-sets must be >= 1 (got {preview_sets})")
+        shards = {p.stem: p for p in rep.shards}
+        if not shards:
+            raise SimkitError(f"{data} has no complete shard to preview")
+        if preview_scene is not None and preview_scene not in shards:
+            raise SimkitError(f"no complete shard for scene {preview_scene!r} in {data}")
+        shard = shards[preview_scene] if preview_scene else next(iter(shards.values()))
+        png = contact_sheet(shard, preview, max_sets=preview_sets)
+        typer.echo(f"preview: {Path(png).resolve()}")

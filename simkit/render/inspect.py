@@ -23,6 +23,9 @@ class InspectReport:
     rt60: np.ndarray
     azimuth: np.ndarray
     missing: list[str] = field(default_factory=list)
+    view_filter_passed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # per set with views
+    view_filter_tries: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    shards: list[Path] = field(default_factory=list)  # complete shards, in scene order
 
 
 def inspect_dataset(out: Path | str) -> InspectReport:
@@ -38,7 +41,7 @@ def inspect_dataset(out: Path | str) -> InspectReport:
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise SimkitError(f"malformed manifest {manifest_path} ({e})") from None
     counts = {s: {"scenes": 0, "view_sets": 0, "clips": 0} for s in ("train", "val", "test")}
-    rt60, az, missing = [], [], []
+    rt60, az, missing, passed, tries, shards = [], [], [], [], [], []
     for scene_id, split in sorted(scenes.items()):
         path = out / "shards" / f"{scene_id}.h5"
         if not path.exists():
@@ -53,14 +56,19 @@ def inspect_dataset(out: Path | str) -> InspectReport:
         with h5py.File(path, "r") as f:
             rt60.append(f["rir/rt60"][()].ravel())
             az.append(f["labels/azimuth_deg"][()].ravel())
+            if info.has_views:
+                passed.append(f["views/passed_filters"][()].ravel())
+                tries.append(f["views/filter_tries"][()].ravel())
+        shards.append(path)
         counts[split]["scenes"] += 1
         counts[split]["view_sets"] += info.n_sets
         counts[split]["clips"] += info.n_sets * info.n_views * info.n_sources
-    return InspectReport(out, config_hash, counts, _concat(rt60), _concat(az), missing)
+    return InspectReport(out, config_hash, counts, _concat(rt60), _concat(az), missing,
+                         _concat(passed, np.uint8), _concat(tries, np.int32), shards)
 
 
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+def _concat(parts: list[np.ndarray], dtype: type = np.float32) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def text_histogram(values: np.ndarray, bins: np.ndarray, width: int = 40, fmt: str = "{:7.2f}") -> list[str]:
@@ -82,6 +90,9 @@ def format_report(rep: InspectReport) -> str:
     if rep.missing:
         lines.append(f"not rendered yet: {len(rep.missing)} scenes ({', '.join(rep.missing[:5])}"
                      f"{', ...' if len(rep.missing) > 5 else ''})")
+    if rep.view_filter_passed.size:
+        lines.append(f"views: {rep.view_filter_passed.mean():.0%} of {rep.view_filter_passed.size} view sets pass "
+                     f"the HM3D-SS view filters (mean {rep.view_filter_tries.mean():.1f} draws per kept set)")
     rt = rep.rt60[np.isfinite(rep.rt60)]
     if rt.size:
         lines.append(f"RT60 (s): mean {rt.mean():.3f}, median {np.median(rt):.3f}, n {rt.size}")

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,13 @@ from simkit.config import RenderConfig, from_dict
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, package_versions
 from simkit.render.shard import SCHEMA_VERSION, shard_is_complete, write_shard
+
+if TYPE_CHECKING:
+    from simkit.render.sampling import FloorSampler, ViewSet
+    from simkit.scenes.catalog import SceneSet
+    from simkit.scenes.raycast import RayCaster
+    from simkit.scenes.scene import Scene
+    from simkit.vision.camera import View
 
 ENGINE_LICENCES = {
     "rlr": "RLRAudioPropagation (SoundSpaces 2.0 acoustic engine): CC-BY-NC 4.0 (non-commercial use only)",
@@ -43,6 +51,7 @@ class RenderResult:
     rendered: list[str]
     skipped: list[str]
     summary: dict
+    failed: dict[str, str]  # scene id -> the one-line error that stopped it (the other scenes still render)
 
 
 def scene_seed(seed: int, scene_id: str, index: int) -> np.random.Generator:
@@ -62,24 +71,69 @@ def _engine_objects(cfg: RenderConfig):  # -> (backend, speech source); imported
     return backend, make_speech_source(cfg.speech)
 
 
+@dataclass
+class SampledSet:
+    """A view set that went through the view filters: its images (None with ``--no-views``), whether it
+    passed and how many sets were drawn to find it."""
+
+    view_set: ViewSet
+    views: View | None
+    passed: bool
+    tries: int
+
+
+def sample_filtered_set(
+    scene: Scene, caster: RayCaster, floor: FloorSampler, cfg: RenderConfig, rng: np.random.Generator
+) -> SampledSet:
+    """Draw view sets until one passes the HM3D-SS view filters (``cfg.views.filter_tries`` at most).
+
+    Views are rendered before any acoustics, so a rejected set costs ~0.1 s of ray casting, not an engine
+    run. When no draw passes, the first is kept and flagged (``views/passed_filters = 0``) rather than
+    failing the scene: small procedural rooms rarely offer 4 m of depth in every view.
+    """
+    from simkit.render.sampling import sample_view_set
+    from simkit.vision.camera import render_views
+    from simkit.vision.filters import view_set_ok
+
+    vc = cfg.views
+    tries = vc.filter_tries if vc.enabled and vc.apply_filters else 1
+    first: SampledSet | None = None
+    for t in range(1, tries + 1):
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor)
+        if not vc.enabled:
+            return SampledSet(vs, None, True, t)
+        view = render_views(scene, caster, vs.positions, vs.yaws_deg, vc.camera)
+        ok = view_set_ok(view.depth, view.instance, vc.filters)
+        if ok or not vc.apply_filters:  # without filtering the verdict is still recorded
+            return SampledSet(vs, view, ok, t)
+        if first is None:
+            first = SampledSet(vs, view, False, 0)
+    assert first is not None
+    first.tries = tries
+    return first
+
+
 def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
     """Render every view set of one scene and write its shard; returns the shard path."""
     from simkit.acoustics import rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
-    from simkit.render.sampling import sample_view_set
-    from simkit.scenes.catalog import load_scene, split_of
+    from simkit.render.sampling import FloorSampler
+    from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
 
-    scene = load_scene(scene_id)
+    scene_set = SceneSet.from_config(cfg.scene_set)
+    scene = scene_set.load(scene_id)
     caster = RayCaster(scene)
-    split = split_of(scene_id)
+    floor = FloorSampler(scene, caster, cfg.sampling)
+    split = scene_set.split_of(scene_id)
     backend, speech = _engine_objects(cfg)
     ac = cfg.acoustics
     n_clip = int(round(cfg.speech.clip_seconds * ac.sample_rate))
     cols: dict[str, list] = {}
     for n in range(cfg.sets_per_scene):
         rng = scene_seed(cfg.seed, scene_id, n)
-        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster)
+        drawn = sample_filtered_set(scene, caster, floor, cfg, rng)
+        vs = drawn.view_set
         rirs = backend.render(scene, vs.positions, vs.quats, vs.source_positions)
         mixed = rirs.mixed(ac.indirect_gain)  # (V, S, 2, R)
         clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
@@ -99,6 +153,14 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
             "sources/position": vs.source_positions,
             **vs.labels().as_datasets(),
         }
+        if drawn.views is not None:
+            item.update({
+                "views/rgb": drawn.views.rgb,
+                "views/depth": drawn.views.depth,
+                "views/instance": drawn.views.instance,
+                "views/passed_filters": np.uint8(drawn.passed),
+                "views/filter_tries": np.int32(drawn.tries),
+            })
         for key, value in item.items():
             cols.setdefault(key, []).append(value)
     arrays = {k: np.stack([np.asarray(x) for x in v]) for k, v in cols.items()}
@@ -116,9 +178,15 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         "hrtf_id": backend.hrtf_id(),
         "speech_source": speech.name,
         "indirect_gain": ac.indirect_gain,
+        "scene_source": scene_set.cfg.format,
     }
+    group_attrs = {}
+    if cfg.views.enabled:
+        cam = cfg.views.camera
+        group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
+                                "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
     path = _shard_path(out, scene_id)
-    write_shard(path, arrays, attrs, cfg.compression)
+    write_shard(path, arrays, attrs, cfg.compression, group_attrs)
     return path
 
 
@@ -128,9 +196,14 @@ def _render_worker(cfg_dict: dict, scene_id: str, out: str) -> str:
     return str(render_scene(cfg, scene_id, Path(out)))
 
 
-def build_manifest(cfg: RenderConfig, scenes: dict[str, str]) -> dict:
+def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSet | None = None) -> dict:
     """The manifest: resolved config, hash, versions, engine/HRTF/speech identity, licences, scene splits."""
     backend, speech = _engine_objects(cfg)
+    source = {"format": cfg.scene_set.format}
+    if scene_set is not None and scene_set.paths:
+        source.update(scene_dir=str(Path(cfg.scene_set.scene_dir or "").resolve()),
+                      split_file=cfg.scene_set.split_file or "seeded 81:9:10 of the scenes found",
+                      found_not_in_split=len(scene_set.unlisted), in_split_not_found=len(scene_set.absent))
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": "simkit render",
@@ -140,6 +213,7 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str]) -> dict:
         "versions": package_versions(),
         "engine": {"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
         "speech_source": speech.identity(),
+        "scene_source": source,
         "licences": {
             "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
             "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
@@ -148,9 +222,10 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str]) -> dict:
     }
 
 
-def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str]) -> dict:
+def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str], scene_set: SceneSet) -> dict:
     """Create/extend the manifest; refuse to mix configs in one directory (nothing existing is touched)."""
-    manifest = build_manifest(cfg, scenes)  # validates engine, HRTF and corpus before anything is written
+    # validates engine, HRTF and corpus before anything is written
+    manifest = build_manifest(cfg, scenes, scene_set)
     check_writable_dir(out)
     manifest_path = out / "manifest.json"
     known: dict[str, str] = {}
@@ -182,44 +257,68 @@ def render_dataset(
     progress: bool = True,
     on_scene: Callable[[str], None] | None = None,
 ) -> RenderResult:
-    """Render ``cfg.scenes`` into ``out`` (resumable); returns what was rendered and the dataset summary."""
-    from simkit.scenes.catalog import resolve_scenes, split_of
+    """Render ``cfg.scenes`` into ``out`` (resumable); returns what was rendered and the dataset summary.
+
+    A scene that fails with a SimkitError (corrupt mesh, no free floor, a scene the engine refuses) is
+    reported in ``RenderResult.failed`` and in ``summary.json``; the other scenes still render.
+    """
+    from simkit.scenes.catalog import SceneSet
 
     out = Path(out)
     if workers < 1:
         raise SimkitError(f"--workers must be >= 1 (got {workers})")
     if cfg.sets_per_scene < 1:
         raise SimkitError(f"--sets-per-scene must be >= 1 (got {cfg.sets_per_scene})")
-    scene_ids = cfg.scenes or resolve_scenes(None)
-    scenes = {s: split_of(s) for s in scene_ids}
-    _prepare_out(cfg, out, scenes)
+    if cfg.views.enabled:
+        cfg.views.camera.validate()
+        if cfg.views.filter_tries < 1:
+            raise SimkitError(f"views.filter_tries must be >= 1 (got {cfg.views.filter_tries})")
+    scene_set = SceneSet.from_config(cfg.scene_set)
+    scene_ids = cfg.scenes or scene_set.resolve(None)
+    scene_set.resolve(",".join(scene_ids))  # unknown ids fail here, before anything is written
+    scenes = {s: scene_set.split_of(s) for s in scene_ids}
+    _prepare_out(cfg, out, scenes, scene_set)
     todo = [s for s in scene_ids if not shard_is_complete(_shard_path(out, s), cfg.config_hash())]
     skipped = [s for s in scene_ids if s not in todo]
     bar = _progress(len(todo), progress)
     done: list[str] = []
+    failed: dict[str, str] = {}
+
+    def finished(scene_id: str, error: SimkitError | None) -> None:
+        if error is None:
+            done.append(scene_id)
+        else:
+            failed[scene_id] = str(error)
+        bar.update(1)
+        if on_scene:
+            on_scene(scene_id)
+
     try:
         if workers == 1 or len(todo) <= 1:
             for s in todo:
-                render_scene(cfg, s, out)
-                done.append(s)
-                bar.update(1)
-                if on_scene:
-                    on_scene(s)
+                try:
+                    render_scene(cfg, s, out)
+                except SimkitError as e:
+                    finished(s, e)
+                else:
+                    finished(s, None)
         else:
             # spawn: the engine and espeak hold native state that must not be forked mid-use
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
                 futures = {pool.submit(_render_worker, cfg.to_dict(), s, str(out)): s for s in todo}
                 for fut in as_completed(futures):
-                    fut.result()
-                    done.append(futures[fut])
-                    bar.update(1)
-                    if on_scene:
-                        on_scene(futures[fut])
+                    try:
+                        fut.result()
+                    except SimkitError as e:
+                        finished(futures[fut], e)
+                    else:
+                        finished(futures[fut], None)
     finally:
         bar.close()
     summary = summarize(out)
+    summary["failed"] = dict(sorted(failed.items()))
     atomic_write_json(out / "summary.json", summary)
-    return RenderResult(out, sorted(done), skipped, summary)
+    return RenderResult(out, sorted(done), skipped, summary, dict(sorted(failed.items())))
 
 
 def _progress(total: int, enabled: bool):
@@ -242,4 +341,6 @@ def summarize(out: Path) -> dict:
         "rt60_median_s": round(float(np.median(rt)), 6) if rt.size else None,
         "n_rirs": int(rt.size),
         "not_rendered": rep.missing,
+        "view_filter_pass_rate": round(float(rep.view_filter_passed.mean()), 4) if rep.view_filter_passed.size
+        else None,
     }

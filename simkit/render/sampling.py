@@ -30,6 +30,7 @@ SOURCE_MIN_SEPARATION = 0.3  # m between two sources of one set
 CAMERA_BATCH = 32  # floor candidates tested per ray-cast batch
 SOURCE_BATCH = 128  # source candidates tested per batch
 SOURCE_BATCHES = 4  # source batches tried around one camera before moving the camera
+FLOOR_CELL = 0.25  # m, grid cell of the free-floor search on meshes without a layout
 
 
 @dataclass
@@ -138,17 +139,32 @@ def sample_yaws(rng: np.random.Generator, n: int, min_diff: float, max_diff: flo
 
 
 class FloorSampler:
-    """Uniform points on walkable floor: the layout's free-floor rectangles, else up-facing triangles."""
+    """Uniform points on walkable floor.
 
-    def __init__(self, scene: Scene, caster: RayCaster) -> None:
+    Three sources, first that applies: a procedural layout's free-floor rectangles; for meshes without a
+    known floor height (real scans, ``floor_y is None``) the reachable free-floor grid of
+    :func:`simkit.scenes.loaders.floor_candidates` (computed once here, so build one sampler per scene);
+    else the up-facing triangles at ``floor_y``.
+    """
+
+    def __init__(self, scene: Scene, caster: RayCaster, cfg: SamplingConfig | None = None) -> None:
         self.scene = scene
+        self.rects: np.ndarray | None = None
+        self.grid: np.ndarray | None = None
         rects = scene.metadata.get("free_floor")
         if rects:
-            self.rects: np.ndarray | None = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+            self.rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
             area = (self.rects[:, 2] - self.rects[:, 0]) * (self.rects[:, 3] - self.rects[:, 1])
             self.y = float(scene.floor_y or 0.0)
+        elif scene.floor_y is None:
+            from simkit.scenes.loaders import floor_candidates
+
+            cfg = cfg or SamplingConfig()
+            # clearance >= half a cell, so two neighbouring free cells cannot straddle a wall
+            self.grid = floor_candidates(scene, caster, cell=FLOOR_CELL, sensor_height=cfg.sensor_height,
+                                         wall_clearance=max(cfg.wall_clearance, FLOOR_CELL / 2))
+            area = np.ones(len(self.grid))
         else:
-            self.rects = None
             up = caster.face_normals[:, 1] > 0.9
             if scene.floor_y is not None:
                 cy = scene.vertices[scene.faces].mean(axis=1)[:, 1]
@@ -168,6 +184,12 @@ class FloorSampler:
             x = r[:, 0] + u[:, 0] * (r[:, 2] - r[:, 0])
             z = r[:, 1] + u[:, 1] * (r[:, 3] - r[:, 1])
             return np.stack([x, np.full(n, self.y), z], axis=1)
+        if self.grid is not None:
+            jitter = rng.uniform(-FLOOR_CELL / 2, FLOOR_CELL / 2, (n, 2))
+            pts = self.grid[idx].copy()
+            pts[:, 0] += jitter[:, 0]
+            pts[:, 2] += jitter[:, 1]
+            return pts
         tri = self.scene.vertices[self.scene.faces[self.faces[idx]]]
         u = rng.random((n, 2))
         flip = u.sum(axis=1) > 1.0
@@ -254,16 +276,21 @@ def _sample_sources(
 
 
 def sample_view_set(
-    scene: Scene, cfg: SamplingConfig, rng: np.random.Generator, caster: RayCaster | None = None
+    scene: Scene,
+    cfg: SamplingConfig,
+    rng: np.random.Generator,
+    caster: RayCaster | None = None,
+    floor: FloorSampler | None = None,
 ) -> ViewSet:
     """Sample one view set in ``scene``; deterministic for a given ``rng`` state.
 
-    Pass a ``caster`` to reuse its acceleration structure across calls. Raises SimkitError naming the scene
-    when ``cfg.max_tries`` camera candidates all fail.
+    Pass a ``caster`` and a ``floor`` sampler to reuse them across calls (the free-floor search of a real
+    mesh is the expensive part). Raises SimkitError naming the scene when ``cfg.max_tries`` camera
+    candidates all fail.
     """
     check_sampling_config(cfg)
     caster = caster if caster is not None else RayCaster(scene)
-    floor = FloorSampler(scene, caster)
+    floor = floor if floor is not None else FloorSampler(scene, caster, cfg)
     tries = 0
     while tries < cfg.max_tries:
         batch = min(CAMERA_BATCH, cfg.max_tries - tries)

@@ -43,7 +43,10 @@ VIEW_SCHEMA: dict[str, tuple[str, tuple[str | int, ...]]] = {
     "views/rgb": ("uint8", ("N", "V", "H", "W", 3)),
     "views/depth": ("float16", ("N", "V", "H", "W")),
     "views/instance": ("uint16", ("N", "V", "H", "W")),
+    "views/passed_filters": ("uint8", ("N",)),
+    "views/filter_tries": ("int32", ("N",)),
 }
+VIEW_ATTRS = ("width", "height", "hfov_deg", "pitch_deg")
 REQUIRED_ATTRS = (
     "schema_version", "scene_id", "split", "config_hash", "sample_rate", "n_sets", "n_views", "n_sources",
     "simkit_version", "engine", "engine_version", "hrtf_id", "speech_source", "indirect_gain", "complete",
@@ -87,8 +90,17 @@ def _check_shapes(arrays: Mapping[str, np.ndarray], schema: Mapping[str, tuple[s
                 raise ValueError(f"shard array {name}: dimension {s}={size}, elsewhere {dims[s]}")
 
 
-def write_shard(path: Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any], compression: int) -> None:
-    """Write a shard atomically: temp file, every dataset, ``complete=1`` last, then rename."""
+def write_shard(
+    path: Path,
+    arrays: Mapping[str, np.ndarray],
+    attrs: Mapping[str, Any],
+    compression: int,
+    group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Write a shard atomically: temp file, every dataset, ``complete=1`` last, then rename.
+
+    ``group_attrs`` sets attributes on groups (e.g. the camera intrinsics on ``views``).
+    """
     schema = dict(SCHEMA)
     if any(k.startswith("views/") for k in arrays):
         schema.update(VIEW_SCHEMA)
@@ -108,6 +120,9 @@ def write_shard(path: Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str
                 compression="gzip" if arr.size else None, compression_opts=compression if arr.size else None,
                 shuffle=bool(arr.size),
             )
+        for group, gattrs in (group_attrs or {}).items():
+            for key, value in gattrs.items():
+                f[group].attrs[key] = value
         f.attrs["complete"] = 1
 
 
@@ -135,6 +150,10 @@ def validate_shard(path: Path) -> ShardInfo:
             _check_shapes({k: f[k] for k in schema if k in f}, schema)  # reads shapes only
         except ValueError as e:
             raise SimkitError(f"malformed shard {path}: {e}") from None
+        if has_views:
+            missing = [a for a in VIEW_ATTRS if a not in f["views"].attrs]
+            if missing:
+                raise SimkitError(f"malformed shard {path}: views group lacks attribute {missing[0]}")
         n, v, s = (int(f.attrs[k]) for k in ("n_sets", "n_views", "n_sources"))
         if f["labels/azimuth_deg"].shape != (n, v, s):
             raise SimkitError(f"malformed shard {path}: labels/azimuth_deg shape {f['labels/azimuth_deg'].shape}"

@@ -1,8 +1,9 @@
 """Views of a scene: ray-cast RGB / depth / instance images, procedural texture, HM3D-SS view filters,
 and shard contact sheets."""
 
-from simkit.vision.camera import CameraConfig, View, ViewsConfig, project_points, render_view, render_views
-from simkit.vision.filters import ViewFilterConfig, depth_ok, pair_matrix, partners_ok, view_set_ok
+from simkit.config import CameraConfig, ViewFilterConfig, ViewsConfig
+from simkit.vision.camera import View, project_points, render_view, render_views
+from simkit.vision.filters import depth_ok, pair_matrix, partners_ok, view_set_ok
 
 __all__ = [
     "CameraConfig",

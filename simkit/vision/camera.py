@@ -22,55 +22,17 @@ and a fixed light from above; every factor is deterministic, so equal poses give
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from simkit.config import CameraConfig
 from simkit.conventions import yaw_pitch_to_matrix
-from simkit.errors import SimkitError
 from simkit.scenes.raycast import RayCaster
 from simkit.scenes.scene import Scene
-from simkit.vision.filters import ViewFilterConfig
 from simkit.vision.textures import procedural_albedo, sample_texture
 
 _SUN = np.array([0.35, 1.0, 0.55]) / np.linalg.norm([0.35, 1.0, 0.55])
-
-
-@dataclass
-class CameraConfig:
-    """Pinhole camera of the HM3D-SS views."""
-
-    width: int = 320  # pixels
-    height: int = 240  # pixels
-    hfov_deg: float = 60.0  # horizontal field of view
-    pitch_deg: float = -22.5  # camera tilt about its right axis, negative = looking down
-    ambient: float = 0.35  # shading: constant term
-    headlight: float = 0.45  # shading: light at the camera, weight of |n . view|
-    sun: float = 0.25  # shading: fixed light from above, weight of max(0, n . l)
-    background: tuple[int, int, int] = (0, 0, 0)  # RGB where a ray hits nothing (depth 0, instance 0)
-
-    def validate(self) -> None:
-        if self.width < 1 or self.height < 1:
-            raise SimkitError(f"camera size must be positive (got {self.width}x{self.height})")
-        if not 0.0 < self.hfov_deg < 180.0:
-            raise SimkitError(f"camera hfov_deg must be in (0, 180) (got {self.hfov_deg})")
-        if not -90.0 <= self.pitch_deg <= 90.0:
-            raise SimkitError(f"camera pitch_deg must be in [-90, 90] (got {self.pitch_deg})")
-
-    @property
-    def focal_px(self) -> float:
-        """Focal length in pixels."""
-        return 0.5 * self.width / np.tan(np.deg2rad(self.hfov_deg) / 2.0)
-
-
-@dataclass
-class ViewsConfig:
-    """Whether and how views are rendered and filtered (meant to move into simkit.config)."""
-
-    enabled: bool = True  # False = --no-views: no images, no view filters
-    camera: CameraConfig = field(default_factory=CameraConfig)
-    filters: ViewFilterConfig = field(default_factory=ViewFilterConfig)
-    apply_filters: bool = True  # reject view sets that fail the HM3D-SS filters (simkit.vision.filters)
 
 
 @dataclass

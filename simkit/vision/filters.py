@@ -8,20 +8,9 @@ recoverable from the images. Instance 0 (structure, or no surface) never counts 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass
-class ViewFilterConfig:
-    """Thresholds of the HM3D-SS view filters (all configurable)."""
-
-    min_max_depth: float = 4.0  # m, the farthest visible surface must be at least this far
-    min_mean_depth: float = 1.0  # m, mean depth over pixels that hit a surface
-    min_valid_fraction: float = 0.9  # share of pixels that must hit a surface (mesh holes read as depth 0)
-    min_shared_instances: int = 1  # K: objects both partner views must show
-    min_instance_pixels: int = 200  # P: pixels an object needs in a view to count as visible (at 320x240)
+from simkit.config import ViewFilterConfig
 
 
 def depth_ok(depth: np.ndarray, cfg: ViewFilterConfig | None = None) -> bool:

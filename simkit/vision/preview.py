@@ -14,10 +14,11 @@ from pathlib import Path
 
 import h5py
 
+from simkit.config import CameraConfig
 from simkit.conventions import azimuth_to_local_direction
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
-from simkit.vision.camera import CameraConfig, project_points
+from simkit.vision.camera import project_points
 
 SOURCE_COLORS = ("#ff3b30", "#34c759", "#0a84ff", "#ffcc00", "#af52de", "#ff9500", "#64d2ff", "#ffffff")
 
@@ -41,6 +42,7 @@ def contact_sheet(shard_path: str | Path, out_png: str | Path, max_sets: int = 4
         pos, yaw, src, az = (f[k][:max_sets] for k in needed)
         rgb = f["views/rgb"][:max_sets] if "views/rgb" in f else None
         vattrs = dict(f["views"].attrs) if "views" in f else {}
+        passed = f["views/passed_filters"][:max_sets] if "views/passed_filters" in f else None
         scene_id = str(f.attrs.get("scene_id", path.stem))
     n, v = yaw.shape
     if n == 0:
@@ -55,7 +57,8 @@ def contact_sheet(shard_path: str | Path, out_png: str | Path, max_sets: int = 4
     for i in range(n):
         for j in range(v):
             ax = axes[i, j]
-            ax.set_title(f"set {i} view {j}  yaw {yaw[i, j]:+.1f}°", fontsize=8)
+            flag = "  (fails view filters)" if passed is not None and not passed[i] else ""
+            ax.set_title(f"set {i} view {j}  yaw {yaw[i, j]:+.1f}°{flag}", fontsize=8)
             if rgb is not None:
                 ax.imshow(rgb[i, j])
                 px, front = project_points(src[i], pos[i, j], float(yaw[i, j]), cfg)
