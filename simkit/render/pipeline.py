@@ -82,35 +82,51 @@ class SampledSet:
     tries: int
 
 
+COARSE_STEP = 4  # the filter's first look is at 1/4 of the image size (1/16 of the rays)
+COARSE_MARGIN = 0.9  # ...and rejects only draws that miss the depth thresholds by more than 10 %
+
+
 def sample_filtered_set(
     scene: Scene, caster: RayCaster, floor: FloorSampler, cfg: RenderConfig, rng: np.random.Generator
 ) -> SampledSet:
     """Draw view sets until one passes the HM3D-SS view filters (``cfg.views.filter_tries`` at most).
 
-    Views are rendered before any acoustics, so a rejected set costs ~0.1 s of ray casting, not an engine
-    run. When no draw passes, the first is kept and flagged (``views/passed_filters = 0``) rather than
-    failing the scene: small procedural rooms rarely offer 4 m of depth in every view.
+    Views are rendered before any acoustics, so a rejected set costs some ray casting, not an engine run.
+    Most draws in small rooms fail the depth rule (4 m of depth in every view), so each draw is first cast
+    at a coarse resolution, depth only, and dropped when it clearly fails; the verdict that is stored
+    always comes from the full-resolution images. When no draw passes, the first is kept and flagged
+    (``views/passed_filters = 0``) rather than failing the scene.
     """
+    from dataclasses import replace
+
     from simkit.render.sampling import sample_view_set
-    from simkit.vision.camera import render_views
-    from simkit.vision.filters import view_set_ok
+    from simkit.vision.camera import render_depths, render_views
+    from simkit.vision.filters import depth_ok, view_set_ok
 
     vc = cfg.views
-    tries = vc.filter_tries if vc.enabled and vc.apply_filters else 1
-    first: SampledSet | None = None
+    if not vc.enabled:
+        return SampledSet(sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor), None, True, 1)
+    cam, flt = vc.camera, vc.filters
+    coarse = replace(cam, width=max(8, cam.width // COARSE_STEP), height=max(6, cam.height // COARSE_STEP))
+    lenient = replace(flt, min_max_depth=flt.min_max_depth * COARSE_MARGIN,
+                      min_mean_depth=flt.min_mean_depth * COARSE_MARGIN,
+                      min_valid_fraction=flt.min_valid_fraction * COARSE_MARGIN)
+    tries = vc.filter_tries if vc.apply_filters else 1
+    first: ViewSet | None = None
     for t in range(1, tries + 1):
         vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor)
-        if not vc.enabled:
-            return SampledSet(vs, None, True, t)
-        view = render_views(scene, caster, vs.positions, vs.yaws_deg, vc.camera)
-        ok = view_set_ok(view.depth, view.instance, vc.filters)
+        first = first or vs
+        if vc.apply_filters:
+            depths = render_depths(caster, vs.positions, vs.yaws_deg, coarse)
+            if not all(depth_ok(d, lenient) for d in depths):
+                continue
+        view = render_views(scene, caster, vs.positions, vs.yaws_deg, cam)
+        ok = view_set_ok(view.depth, view.instance, flt)
         if ok or not vc.apply_filters:  # without filtering the verdict is still recorded
             return SampledSet(vs, view, ok, t)
-        if first is None:
-            first = SampledSet(vs, view, False, 0)
     assert first is not None
-    first.tries = tries
-    return first
+    view = render_views(scene, caster, first.positions, first.yaws_deg, cam)
+    return SampledSet(first, view, False, tries)
 
 
 def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:

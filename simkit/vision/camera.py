@@ -187,3 +187,22 @@ def render_view(
     """Render one view from ``position`` (world, m) at ``yaw_deg`` (deg, + = turned left)."""
     views = render_views(scene, caster, np.asarray(position, dtype=np.float64)[None], np.array([yaw_deg]), cfg)
     return View(rgb=views.rgb[0], depth=views.depth[0], instance=views.instance[0])
+
+
+def render_depths(
+    caster: RayCaster, positions: np.ndarray, yaws_deg: np.ndarray, cfg: CameraConfig | None = None
+) -> np.ndarray:
+    """Depth images only (V, H, W) float32, as :func:`render_views` computes them but without colour or
+    instances: the cheap first look the render's view filter takes at a coarse resolution."""
+    cfg = cfg or CameraConfig()
+    cfg.validate()
+    positions = np.atleast_2d(np.asarray(positions, dtype=np.float64))
+    yaws = np.atleast_1d(np.asarray(yaws_deg, dtype=np.float64))
+    local = _pixel_rays(cfg.width, cfg.height, float(cfg.hfov_deg)).reshape(-1, 3)
+    axis_cos = (-local[:, 2]).astype(np.float32)
+    out = np.empty((len(yaws), cfg.height * cfg.width), dtype=np.float32)
+    for i, yaw in enumerate(yaws):
+        dirs = (local @ yaw_pitch_to_matrix(float(yaw), cfg.pitch_deg).T).astype(np.float32)
+        dist, face = caster.first_hit(positions[i], dirs)
+        out[i] = np.where(face >= 0, dist * axis_cos, np.float32(0.0))
+    return out.reshape(len(yaws), cfg.height, cfg.width)
