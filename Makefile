@@ -24,12 +24,12 @@ install: $(STAMP)
 # A re-run resumes the render and reuses the bench results (delete $(DEMO_RESULTS) to bench again).
 demo: install
 	$(SIMKIT) render --out $(DEMO_OUT) --scenes 10 --sets-per-scene 4 --preset fast
-	$(SIMKIT) inspect $(DEMO_OUT)
+	$(SIMKIT) inspect $(DEMO_OUT) --preview $(DEMO_OUT)/preview.png
 	test -f $(DEMO_RESULTS)/leaderboard.csv || { \
 	  $(SIMKIT) bench --model iid --data $(DEMO_OUT) --results $(DEMO_RESULTS) --quick && \
 	  $(SIMKIT) bench --model ours_full --data $(DEMO_OUT) --results $(DEMO_RESULTS) --quick; }
 	$(SIMKIT) leaderboard $(DEMO_RESULTS)/leaderboard.csv
-	@echo "dataset:     $(abspath $(DEMO_OUT))"
+	@echo "dataset:     $(abspath $(DEMO_OUT))  (contact sheet of views: $(abspath $(DEMO_OUT))/preview.png)"
 	@echo "leaderboard: $(abspath $(DEMO_RESULTS))/leaderboard.csv  (runs in $(abspath $(DEMO_RESULTS))/runs)"
 
 test: install
@@ -43,6 +43,8 @@ lint: install
 
 bench: install
 	$(PY) benchmarks/bench_render_engine.py
+	$(PY) benchmarks/bench_render_split.py
+	$(PY) benchmarks/bench_views.py
 
 clean:
 	rm -rf out
