@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _default_file_mode() -> int:
+    # mkstemp creates 0600 files; finished outputs get the mode an ordinary open() would give them
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it over ``final`` only if the block succeeds.
@@ -27,6 +34,7 @@ def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _default_file_mode())
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
