@@ -30,6 +30,16 @@ SR = 16000
 TINY = {"residual_channels": 4.0, "vggish_width": 4.0, "vggish_hidden": 32.0, "loc_dim": 16.0}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # On the 2-core CI VM two OpenMP threads per process contend (measured: this module took 158 s with
+    # torch's default 2 threads, single steps stalling for 10+ s, and 8 s with one thread).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def render(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("binaural_render")
