@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable, Mapping
+import numbers
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +40,15 @@ class BenchModel(torch.nn.Module, abc.ABC):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model."""
+    """A registered model; ``options`` names the ``--option`` keys it accepts (None: not declared, it gets
+    every given option and rejects unknown ones itself)."""
 
     name: str
     task: str
     build: Callable[[BenchConfig, Mapping[str, Any]], BenchModel]
     trainable: bool
     description: str
+    options: frozenset[str] | None = None
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -63,15 +66,49 @@ _loaded = False
 
 
 def register_model(
-    name: str, *, task: str, trainable: bool, description: str
+    name: str, *, task: str, trainable: bool, description: str, options: Iterable[str] | None = None
 ) -> Callable[[Callable[..., BenchModel]], Callable[..., BenchModel]]:
-    """Decorator registering a ``BenchModel`` class (or factory) taking ``(cfg, info)`` as model ``name``."""
+    """Decorator registering a ``BenchModel`` class (or factory) taking ``(cfg, info)`` as model ``name``.
+
+    ``options``: the ``--option`` keys the model accepts (its defaults' keys), so ``--model all`` can give
+    every model only its own options (:func:`options_for`).
+    """
+    declared = None if options is None else frozenset(options)
 
     def deco(build: Callable[..., BenchModel]) -> Callable[..., BenchModel]:
-        MODELS.add(name, ModelSpec(name, task, build, trainable, description))
+        MODELS.add(name, ModelSpec(name, task, build, trainable, description, declared))
         return build
 
     return deco
+
+
+def number_option(model: str, key: str, value: Any) -> float:
+    """``value`` of a numeric model option as a float; a string or boolean is a one-line SimkitError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SimkitError(f"model {model} option {key} must be a number (got {value!r})")
+    return float(value)
+
+
+def options_for(specs: Iterable[ModelSpec], given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``--option`` values each model of ``specs`` receives: the keys it declares.
+
+    A model that declares nothing (``options=None``) receives every option and judges them itself. A key
+    that no model of ``specs`` accepts is an error (a typo must not pass silently because the option list
+    was shared by several models).
+    """
+    specs = list(specs)
+    out: dict[str, dict[str, Any]] = {}
+    accepted: set[str] = set()
+    for s in specs:
+        keys = set(given) if s.options is None else set(given) & s.options
+        out[s.name] = {k: given[k] for k in given if k in keys}
+        accepted |= keys
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        known = ", ".join(sorted(set().union(*(s.options or () for s in specs)))) or "none"
+        who = f"model {specs[0].name} has" if len(specs) == 1 else f"no selected model ({len(specs)}) has"
+        raise SimkitError(f"{who} no option(s) {', '.join(unknown)} (known: {known})")
+    return out
 
 
 def load_builtin() -> None:

@@ -17,7 +17,7 @@ from torch import nn
 
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
 from simkit.errors import SimkitError
-from simkit.models import Batch, BenchModel
+from simkit.models import Batch, BenchModel, number_option
 from simkit.models.features import binaural_features, swap_ears
 from simkit.models.nets import ResNet18
 
@@ -28,7 +28,7 @@ def model_options(name: str, given: Mapping[str, Any], defaults: Mapping[str, fl
     if unknown:
         known = ", ".join(sorted(defaults)) or "none"
         raise SimkitError(f"model {name} has no option(s) {', '.join(unknown)} (known: {known})")
-    return {k: float(given.get(k, v)) for k, v in defaults.items()}
+    return {k: number_option(name, k, given.get(k, v)) for k, v in defaults.items()}
 
 
 def iid_pseudo_label(audio: torch.Tensor) -> torch.Tensor:

@@ -50,6 +50,7 @@ def woodworth_lateral(itd_s: np.ndarray, head_radius: float) -> np.ndarray:
     task="direction",
     trainable=False,
     description="GCC-PHAT interaural time difference + Woodworth spherical head (front hemisphere)",
+    options=DEFAULTS,
 )
 class GccPhatModel(BenchModel):
     """GCC-PHAT ITD estimator (no parameters)."""

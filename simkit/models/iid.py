@@ -20,6 +20,7 @@ from simkit.models.direction import iid_pseudo_label, model_options
     task="direction",
     trainable=False,
     description="interaural intensity difference: louder ear = side (+-90 deg), no training",
+    options=(),
 )
 class IIDModel(BenchModel):
     """The IID rule as a model (no parameters)."""

@@ -30,6 +30,8 @@ from simkit.models.direction import (
     translation_loss,
 )
 
+OPTIONS = ("lambda1", "lambda2", "translation_margin", "mirror")  # the keys of EgomotionModel's defaults
+
 
 class EgomotionModel(DirectionModel):
     """Rotation + translation + IID supervision with weights ``lambda1``, ``lambda2``."""
@@ -61,6 +63,7 @@ class EgomotionModel(DirectionModel):
     task="direction",
     trainable=True,
     description="seed 000 Ours-full: 0.9 rotation + 0.1 translation + 1.0 IID pseudo label",
+    options=OPTIONS,
 )
 def build_ours_full(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
     """Ours-full (lambda1 = 0.9, lambda2 = 1)."""
@@ -72,6 +75,7 @@ def build_ours_full(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
     task="direction",
     trainable=True,
     description="seed 000 Ours-R&T: 0.9 rotation + 0.1 translation, no IID pseudo label",
+    options=OPTIONS,
 )
 def build_ours_rt(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
     """Ours-R&T (lambda1 = 0.9, lambda2 = 0)."""

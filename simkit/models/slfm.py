@@ -33,6 +33,7 @@ DEFAULTS = {"symmetry_weight": 1.0, "iid_weight": 1.0, "mirror": 1.0}
     task="direction",
     trainable=True,
     description="SLfM self-supervision: rotation consistency + ear-swap symmetry + IID pseudo label",
+    options=DEFAULTS,
 )
 class SLfMModel(DirectionModel):
     """Self-supervised by known camera rotation."""

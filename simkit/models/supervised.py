@@ -16,18 +16,21 @@ from simkit.conventions import azimuth_class, class_center_deg
 from simkit.models import Batch, register_model
 from simkit.models.direction import DirectionModel, model_options, rotation_outputs
 
+DEFAULTS = {"n_classes": 16.0}
+
 
 @register_model(
     "supervised",
     task="direction",
     trainable=True,
     description="ResNet-18 audio net trained on true azimuth (16 classes): supervised upper reference",
+    options=DEFAULTS,
 )
 class SupervisedModel(DirectionModel):
     """Cross-entropy on azimuth classes."""
 
     def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
-        opts = model_options("supervised", cfg.model_options, {"n_classes": 16.0})
+        opts = model_options("supervised", cfg.model_options, DEFAULTS)
         self.n_classes = int(opts["n_classes"])
         super().__init__(cfg, n_out=self.n_classes)
 

@@ -41,7 +41,7 @@ from simkit.metrics.binaural import (
     WINDOW_SECONDS,
     sliding_window_binauralize,
 )
-from simkit.models import Batch, BenchModel
+from simkit.models import Batch, BenchModel, number_option
 from simkit.models.nets import ResNet18
 
 # (H, W) fed to ResNet-18: the 240 x 320 views halved (aspect kept), giving a 4 x 5 feature map
@@ -52,22 +52,26 @@ PATH_OPTIONS = ("vggish_weights", "resnet_weights")
 
 
 def binaural_options(
-    name: str, given: Mapping[str, Any], defaults: Mapping[str, float]
+    name: str, given: Mapping[str, Any], defaults: Mapping[str, float], path_options: tuple[str, ...] = PATH_OPTIONS
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Numeric options (``defaults`` updated with ``given``) and weight-file paths; unknown keys raise."""
-    unknown = sorted(set(given) - set(defaults) - set(PATH_OPTIONS))
+    """Numeric options (``defaults`` updated with ``given``) and weight-file paths (strings, e.g. from
+    ``--option resnet_weights=FILE``); unknown keys and values of the wrong type raise."""
+    unknown = sorted(set(given) - set(defaults) - set(path_options))
     if unknown:
-        known = ", ".join(sorted([*defaults, *PATH_OPTIONS]))
+        known = ", ".join(sorted([*defaults, *path_options]))
         raise SimkitError(f"model {name} has no option(s) {', '.join(unknown)} (known: {known})")
-    numbers: dict[str, float] = {}
-    for key, default in defaults.items():
-        value = given.get(key, default)
-        try:
-            numbers[key] = float(value)
-        except (TypeError, ValueError):
-            raise SimkitError(f"model {name} option {key} must be a number (got {value!r})") from None
-    paths = {k: str(given[k]) for k in PATH_OPTIONS if given.get(k)}
+    numbers = {key: number_option(name, key, given.get(key, default)) for key, default in defaults.items()}
+    paths: dict[str, str] = {}
+    for key in path_options:
+        value = given.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, (str, Path)):
+            raise SimkitError(f"model {name} option {key} must be a file path (got {value!r})")
+        paths[key] = str(value)
     return numbers, paths
+
+
 
 
 def sized(option: float, width: int, factor: int) -> int:

@@ -49,6 +49,7 @@ from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
 from simkit.models import Batch, register_model
 from simkit.models.binaural import (
+    PATH_OPTIONS,
     BinauralModel,
     VisualEncoder,
     binaural_from_difference,
@@ -77,6 +78,12 @@ FAMILY_DEFAULTS: dict[str, float] = {
     "upmix_crop_seconds": 0.2,  # the upmix trains on a random crop of each 0.63 s window (3x cheaper)
     "loc_hop_seconds": 0.1,  # hop of the 0.63 s windows scored by av_localize ("all 0.1 s sliding windows")
 }
+CLUP_DEFAULTS = {"lambda_cyc": 0.1}  # clup and clup_loc only: weight of the cycle loss
+
+
+def family_options(extra: Mapping[str, float]) -> tuple[str, ...]:
+    """Every ``--option`` key of a CLUP-family model: numbers, ``extra`` numbers and the weight files."""
+    return (*FAMILY_DEFAULTS, *extra, *PATH_OPTIONS)
 
 
 def pair_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
@@ -339,12 +346,13 @@ class ClupFamily(BinauralModel):
     task="binauralize",
     trainable=True,
     description="CLUP: object-aware localisation (OSA + SSM) + DiffWave upmix of L - R, cyclic loss",
+    options=family_options(CLUP_DEFAULTS),
 )
 class Clup(ClupFamily):
     """CLUP with the cycle loss (option ``lambda_cyc``)."""
 
     name = "clup"
-    extra_defaults = {"lambda_cyc": 0.1}
+    extra_defaults = CLUP_DEFAULTS
 
     def cycle_loss(
         self, fmap: torch.Tensor, generated: torch.Tensor, true: torch.Tensor, alpha_bar: torch.Tensor
@@ -363,6 +371,7 @@ class Clup(ClupFamily):
     task="av_localize",
     trainable=True,
     description="CLUP's localisation model (OSA + SSM) trained alone",
+    options=family_options(CLUP_DEFAULTS),
 )
 class ClupLocalizer(Clup):
     """The localisation part of ``clup`` (no upmix, no cycle)."""

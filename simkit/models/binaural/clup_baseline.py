@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from simkit.models import register_model
-from simkit.models.binaural.clup import ClupFamily, LocOutput, pair_loss
+from simkit.models.binaural.clup import ClupFamily, LocOutput, family_options, pair_loss
 
 
 class BaselineLocalizer(nn.Module):
@@ -55,6 +55,7 @@ class BaselineLocalizer(nn.Module):
     task="binauralize",
     trainable=True,
     description="CLUP's additional baseline (supp. eq. 1-3) guiding CLUP's DiffWave upmix",
+    options=family_options({}),
 )
 class ClupBaseline(ClupFamily):
     """Baseline localisation + object-aware upmix."""
@@ -71,6 +72,7 @@ class ClupBaseline(ClupFamily):
     task="av_localize",
     trainable=True,
     description="CLUP's additional baseline localiser (supp. eq. 1-3) trained alone",
+    options=family_options({}),
 )
 class ClupBaselineLocalizer(ClupBaseline):
     """The localisation part of ``clup_baseline``."""

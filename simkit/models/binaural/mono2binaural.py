@@ -38,6 +38,7 @@ DEFAULTS = {
     "ngf": 0.0,  # first U-Net width, 0 = 2 x --width (64 at the default width 32, the paper's value)
     "eval_hop_seconds": WINDOW_HOP_SECONDS,
 }
+PATHS = ("resnet_weights",)  # weight-file options (the U-Net always trains from scratch)
 LEVELS = 5  # down-sampling steps of the U-Net: frames are padded to a multiple of 2^5
 
 
@@ -97,12 +98,13 @@ class MaskUNet(nn.Module):
     task="binauralize",
     trainable=True,
     description="2.5D Visual Sound: U-Net complex mask on the mono STFT for L - R, ResNet-18 image",
+    options=(*DEFAULTS, *PATHS),
 )
 class Mono2Binaural(BinauralModel):
     """Visually conditioned spectrogram-mask upmixer (options: ngf, eval_hop_seconds, resnet_weights)."""
 
     def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
-        opts, paths = binaural_options("mono2binaural", cfg.model_options, DEFAULTS)
+        opts, paths = binaural_options("mono2binaural", cfg.model_options, DEFAULTS, PATHS)
         super().__init__(opts["eval_hop_seconds"])
         self.visual = VisualEncoder(cfg.width, weights=paths.get("resnet_weights"))
         self.unet = MaskUNet(sized(opts["ngf"], cfg.width, 2), self.visual.code_dim)
