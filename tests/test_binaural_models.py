@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +50,9 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def cfg_for(model: str, render: Path, **kw: object) -> object:
     opts = kw.pop("model_options", {})
+    kw.setdefault("batch_size", 4)
     return make_config(
-        model=model,
-        task="binauralize",
-        data=str(render),
-        width=4,
-        batch_size=4,
-        num_workers=0,
-        model_options=opts,
-        **kw,
+        model=model, task="binauralize", data=str(render), width=4, num_workers=0, model_options=opts, **kw
     )
 
 
@@ -233,16 +228,133 @@ def test_bench_runs_the_binaural_task_end_to_end(render: Path, tmp_path: Path) -
     from simkit.bench.harness import run_bench
 
     cfg = cfg_for(
-        "mono2binaural", render, model_options={"ngf": 4.0}, epochs=1, results=str(tmp_path / "res")
+        "mono2binaural",
+        render,
+        model_options={"ngf": 4.0},
+        epochs=1,
+        batch_size=5,
+        epoch_val_items=3,
+        results=str(tmp_path / "res"),
     )
-    runs = run_bench(cfg)
+    log: list[str] = []
+    runs = run_bench(cfg, log=log.append)
     test = runs[0].metrics["test"]
     assert set(test) == {"stft_distance", "env_distance", "wav_l2", "amp_l2", "pha_l2", "snr_db"}
     assert test["stft_distance"].n == 8 and np.isfinite(test["stft_distance"].value)
-    model = get_model("mono2binaural").build(cfg, {})
-    png = plot_examples(model, open_split(render, "test", cfg, False), tmp_path / "examples.png", n_clips=2)
-    assert png.stat().st_size > 10_000
+    # the final val score uses every val clip although each epoch scored only 3 of them
+    assert runs[0].metrics["val"]["stft_distance"].n == 8
+    assert any("per-epoch validation on 3 of 8 val items" in line for line in log)
+    # 16 training windows in batches of 5, 5, 5, 1: throughput counts items (batch["mono"]), not batches x 5
+    assert runs[0].history[0]["items"] == 16
+    # the task's figure hook wrote the example figure into the run directory
+    png = runs[0].run_dir / "examples.png"
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
     av = run_bench(
         dataclasses.replace(cfg, task="av_localize", model="clup_baseline_loc", model_options=TINY)
     )
     assert set(av[0].metrics["test"]) == {"av_distance", "av_accuracy"}
+    assert not (av[0].run_dir / "examples.png").exists()  # av_localize has no figure hook
+
+
+def test_plot_examples_draws_the_requested_clips(render: Path, tmp_path: Path) -> None:
+    cfg = cfg_for("mono_copy", render)
+    model = get_model("mono_copy").build(cfg, {})
+    png = plot_examples(model, open_split(render, "test", cfg, False), tmp_path / "examples.png", n_clips=2)
+    assert png.stat().st_size > 10_000
+
+
+def test_epoch_val_subset_is_evenly_spaced_and_configurable(render: Path) -> None:
+    from simkit.bench.harness import epoch_val_subset
+    from simkit.bench.tasks import get_task
+
+    task = get_task("binauralize")
+    val = open_split(render, "val", make_config(), False)  # 8 clips
+    sub = epoch_val_subset(val, cfg_for("mono_copy", render, epoch_val_items=3), task)
+    assert list(sub.indices) == [0, 4, 7]
+    assert epoch_val_subset(val, cfg_for("mono_copy", render, epoch_val_items=0), task) is val  # 0 = all
+    # -1 (default) = the task's cap, larger than this tiny split
+    assert task.epoch_val_items > 0 and epoch_val_subset(val, cfg_for("mono_copy", render), task) is val
+    with pytest.raises(SimkitError, match="--val-items"):
+        cfg_for("mono_copy", render, epoch_val_items=-2)
+
+
+def test_an_option_no_selected_model_declares_is_an_error(render: Path, tmp_path: Path) -> None:
+    from simkit.bench.harness import run_bench
+
+    # (that each model of --model all gets its own options is checked by the CLI runs below)
+    with pytest.raises(SimkitError, match=r"no selected model \(4\) has no option\(s\) ngff"):
+        run_bench(cfg_for("all", render, model_options={"ngff": 4.0}, results=str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(SimkitError, match="model mono_copy has no option"):
+        run_bench(cfg_for("mono_copy", render, model_options={"ngf": 4.0}, results=str(tmp_path / "x")))
+
+
+def test_option_values_are_numbers_booleans_or_strings(render: Path, tmp_path: Path) -> None:
+    from simkit.bench.harness import run_bench
+    from simkit.cli.bench import _parse_options, parse_option_value
+
+    assert parse_option_value("4") == 4.0 and isinstance(parse_option_value("4"), float)
+    assert parse_option_value("1e-3") == 1e-3 and parse_option_value(" TRUE ") is True
+    assert parse_option_value("false") is False and parse_option_value("w/vggish.pt") == "w/vggish.pt"
+    missing = tmp_path / "missing.pt"
+    parsed = _parse_options([f"resnet_weights={missing}", "ngf=4"])
+    assert parsed == {"resnet_weights": str(missing), "ngf": 4.0}
+    # a string reaches the model as a weights path (this one does not exist)
+    with pytest.raises(SimkitError, match="ResNet-18 weights file .* does not exist"):
+        run_bench(cfg_for("mono2binaural", render, model_options=parsed, results=str(tmp_path)))
+    with pytest.raises(SimkitError, match="option ngf must be a number"):
+        get_model("mono2binaural").build(cfg_for("mono2binaural", render, model_options={"ngf": True}), {})
+    with pytest.raises(SimkitError, match="option resnet_weights must be a file path"):
+        get_model("mono2binaural").build(
+            cfg_for("mono2binaural", render, model_options={"resnet_weights": 3.0}), {}
+        )
+    with pytest.raises(SimkitError, match="KEY=VALUE"):
+        _parse_options(["ngf"])
+    with pytest.raises(SimkitError, match="given twice"):
+        _parse_options(["ngf=4", "ngf=8"])
+
+
+def _cli_quick_all(data: Path, results: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """``simkit bench --task binauralize --model all --quick`` (1 epoch, tiny nets); the run directories."""
+    import sys
+
+    from simkit.bench.leaderboard import read_leaderboard
+    from simkit.cli import main
+
+    tiny = [f"--option={k}={v:g}" for k, v in {**TINY, "ngf": 4.0, "infer_steps": 1.0}.items()]
+    argv = ["simkit", "bench", "--task", "binauralize", "--model", "all", "--data", str(data), "--quick"]
+    argv += ["--epochs", "1", "--max-items", "6", "--val-items", "2", "--results", str(results), *tiny]
+    monkeypatch.setattr(sys, "argv", argv)
+    main()
+    rows = read_leaderboard(results / "leaderboard.csv")
+    models = {"mono_copy", "mono2binaural", "clup_baseline", "clup"}
+    assert {r["model"] for r in rows} == models
+    assert {(r["model"], r["split"]) for r in rows if r["metric"] == "stft_distance"} == {
+        (m, s) for m in models for s in ("val", "test")
+    }
+    runs = sorted((results / "runs").iterdir())
+    assert len(runs) == 4 and all((r / "examples.png").is_file() for r in runs)
+    # --model all: every model got the options it declares, and only those
+    seen = {}
+    for r in runs:
+        meta = json.loads((r / "config.json").read_text())
+        seen[meta["model"]] = meta["config"]["model_options"]
+    assert seen["mono_copy"] == {} and seen["mono2binaural"] == {"ngf": 4.0}
+    assert seen["clup"] == {**TINY, "infer_steps": 1.0} == seen["clup_baseline"]
+    return runs
+
+
+def test_cli_quick_bench_of_every_binaural_model(
+    render: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cli_quick_all(render, tmp_path, monkeypatch)
+
+
+def test_cli_quick_bench_on_a_real_render_with_views(
+    tiny_render: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        render_info(tiny_render)
+    except SimkitError as e:  # the render gains views/rgb with the render side's views work
+        pytest.skip(f"tiny_render cannot feed the binaural tasks yet: {e}")
+    _cli_quick_all(tiny_render, tmp_path, monkeypatch)

@@ -45,8 +45,11 @@ class BenchConfig:
         0.5  # chance a training item is re-rendered with another utterance ("online render")
     )
     max_items: int = 0  # cap on items per split (0 = all); --quick uses a small cap
+    # val items scored after each epoch for selection/early stopping: -1 = the task's default, 0 = all
+    epoch_val_items: int = -1
     quick: bool = False  # smoke-test preset (QUICK_OVERRIDES)
-    model_options: dict[str, float] = field(default_factory=dict)  # per-model knobs, e.g. {"lambda1": 0.9}
+    # per-model knobs, e.g. {"lambda1": 0.9}; numbers, booleans or strings (docs/bench.md, "Options")
+    model_options: dict[str, float | bool | str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,6 +112,10 @@ def validate_config(cfg: BenchConfig) -> None:
         (cfg.views_per_item == 0 or cfg.views_per_item >= 2, "views_per_item must be 0 (all) or >= 2"),
         (0.0 <= cfg.reconvolve_prob <= 1.0, f"reconvolve_prob must be in [0, 1] (got {cfg.reconvolve_prob})"),
         (cfg.max_items >= 0, f"max_items must be >= 0 (got {cfg.max_items})"),
+        (
+            cfg.epoch_val_items >= -1,
+            f"--val-items must be >= 0, or -1 for the task's default (got {cfg.epoch_val_items})",
+        ),
         (cfg.features.n_fft >= 16 and cfg.features.hop >= 1, "features: n_fft must be >= 16 and hop >= 1"),
         (cfg.features.clip_seconds > 0, "features.clip_seconds must be > 0"),
     ]

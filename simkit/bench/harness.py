@@ -2,7 +2,8 @@
 
 Every run gets ``<results>/runs/<run_id>/`` with ``config.json`` (resolved config, hash, versions, commit),
 ``best.pt`` and ``last.pt`` (atomic), ``predictions.csv`` (one row per scored sample of val and test),
-``curves.png`` and ``metrics.json``; its metric rows go to ``<results>/leaderboard.csv``.
+``curves.png``, ``metrics.json`` and, for tasks with a figure hook (``TaskSpec.plot_examples``),
+``examples.png``; its metric rows go to ``<results>/leaderboard.csv``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Subset
 
 import simkit
 from simkit.bench.config import BenchConfig, make_config, validate_config
@@ -32,7 +33,7 @@ from simkit.bench.tasks import TaskSpec, get_task
 from simkit.errors import SimkitError
 from simkit.io import atomic_path, atomic_write_json, check_writable_dir, package_versions
 from simkit.metrics import MetricValue, evaluate, get_metric
-from simkit.models import BenchModel, ModelSpec, get_model, models_for_task
+from simkit.models import BenchModel, ModelSpec, get_model, models_for_task, options_for
 
 Log = Callable[[str], None]
 EVAL_SPLITS = ("val", "test")
@@ -151,6 +152,26 @@ def evaluate_split(
     return records, float(np.mean(losses)) if losses else float("nan")
 
 
+def batch_items(batch: Mapping[str, Any], task: TaskSpec) -> int:
+    """Items in a batch: the first dimension of its ``task.item_key`` entry (``audio``, ``mono``, ...)."""
+    if task.item_key not in batch:
+        raise SimkitError(f"task {task.name}: batches have no {task.item_key!r} entry to count items by")
+    return len(batch[task.item_key])
+
+
+def epoch_val_subset(ds: Dataset, cfg: BenchConfig, task: TaskSpec) -> Dataset:
+    """The val items scored after every epoch: all, or ``n`` evenly spaced ones (the same every epoch).
+
+    ``cfg.epoch_val_items`` (-1 = the task's ``epoch_val_items``; 0 = all). Evenly spaced rather than the
+    first ``n`` so every val scene stays in the subset (items are ordered by scene).
+    """
+    n = task.epoch_val_items if cfg.epoch_val_items < 0 else cfg.epoch_val_items
+    total = len(ds)  # type: ignore[arg-type]
+    if n <= 0 or n >= total:
+        return ds
+    return Subset(ds, np.linspace(0, total - 1, n).round().astype(int).tolist())
+
+
 def _select_value(cfg: BenchConfig, task: TaskSpec, records: Mapping[str, np.ndarray], loss: float) -> float:
     name = cfg.select_metric or task.select_metric
     if name == "loss":
@@ -179,9 +200,13 @@ def train_model(
     """
     data = Path(cfg.data)
     train_ds = task.open_split(data, "train", cfg, True)
-    val_ds = task.open_split(data, "val", cfg, False)
+    full_val = task.open_split(data, "val", cfg, False)
+    val_ds = epoch_val_subset(full_val, cfg, task)
     train_loader = make_loader(train_ds, cfg, device, shuffle=True, task=task)
     val_loader = make_loader(val_ds, cfg, device, shuffle=False, task=task)
+    if log and val_ds is not full_val:
+        n_val, n_full = len(val_ds), len(full_val)  # type: ignore[arg-type]
+        log(f"  per-epoch validation on {n_val} of {n_full} val items (--val-items); final scores use all")
     sel_name = cfg.select_metric or task.select_metric
     higher = False if sel_name == "loss" else get_metric(sel_name).higher_is_better
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -205,7 +230,7 @@ def train_model(
             scaler.update()
             sched.step()
             losses.append(float(loss.detach()))
-            n_items += len(batch["audio"]) if "audio" in batch else cfg.batch_size
+            n_items += batch_items(batch, task)
         train_s = time.perf_counter() - t0
         records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True)
         value = _select_value(cfg, task, records, val_loss)
@@ -216,6 +241,7 @@ def train_model(
             "val_select": value,
             "lr": opt.param_groups[0]["lr"],
             "train_seconds": train_s,
+            "items": n_items,
             "items_per_s": n_items / train_s,
         }
         history.append(entry)
@@ -326,9 +352,11 @@ def run_model(
     per_split: dict[str, dict[str, np.ndarray]] = {}
     metrics: dict[str, dict[str, MetricValue]] = {}
     eval_seconds: dict[str, float] = {}
+    eval_sets: dict[str, Dataset] = {}
     for split in EVAL_SPLITS:
         t1 = time.perf_counter()
-        loader = make_loader(task.open_split(data, split, cfg, False), cfg, device, shuffle=False, task=task)
+        eval_sets[split] = task.open_split(data, split, cfg, False)
+        loader = make_loader(eval_sets[split], cfg, device, shuffle=False, task=task)
         records, _ = evaluate_split(model, loader, task, device, cfg, with_loss=False)
         eval_seconds[split] = time.perf_counter() - t1
         per_split[split] = records
@@ -336,6 +364,8 @@ def run_model(
     _write_predictions(run_dir / "predictions.csv", per_split)
     if history:
         plot_curves(history, run_dir / "curves.png", cfg.select_metric or task.select_metric)
+    if task.plot_examples is not None:
+        task.plot_examples(model, eval_sets["test"], run_dir / "examples.png", device=device)
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     rows = []
@@ -416,6 +446,8 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
             raise SimkitError(f"model {s.name} is for task {s.task}, not {task.name} (see --task)")
     if not specs:
         raise SimkitError(f"no models registered for task {task.name}")
+    # every model gets the options it declares; an option no selected model declares is an error
+    per_model = options_for(specs, cfg.model_options)
     sel = cfg.select_metric
     if sel and sel != "loss" and get_metric(sel).task != task.name:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
@@ -425,7 +457,10 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     try:
-        return [run_model(cfg, s, task, device, log) for s in specs]
+        return [
+            run_model(dataclasses.replace(cfg, model_options=per_model[s.name]), s, task, device, log)
+            for s in specs
+        ]
     finally:
         torch.set_num_threads(threads)
 

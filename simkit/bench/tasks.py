@@ -32,6 +32,13 @@ class TaskSpec:
     ``records(batch, outputs)`` turns one batch and the model's ``predict`` outputs into per-sample columns
     (1-D arrays of equal length: the rows of ``predictions.csv`` and the metrics' input);
     ``select_metric`` is the validation metric used for checkpoint selection and early stopping.
+
+    Optional parts: ``collate`` (the DataLoader's collate function); ``item_key``, the batch entry whose
+    first dimension counts the items of a batch (training throughput, ``items_per_s``);
+    ``epoch_val_items``, how many val items are scored after each training epoch (0 = all; an evenly spaced,
+    fixed subset otherwise; ``BenchConfig.epoch_val_items`` overrides it) - the final val/test scores always
+    use the whole split; ``plot_examples(model, test_dataset, path, device=device)``, a figure of a few test items
+    that every run of the task writes to ``<run_dir>/examples.png`` after scoring.
     """
 
     name: str
@@ -41,6 +48,9 @@ class TaskSpec:
     records: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, np.ndarray]]
     select_metric: str
     collate: Callable[[list[Any]], Any] | None = None
+    item_key: str = "audio"
+    epoch_val_items: int = 0
+    plot_examples: Callable[..., Any] | None = None
 
 
 TASKS: Registry[TaskSpec] = Registry("task")

@@ -11,8 +11,10 @@ Records: one row per clip with the six metric columns.
 0.63 s window; the metrics softmax-scale them and report AV distance and accuracy (supp. eq. 10-11).
 Records: one row per (clip, window).
 
-Both read :class:`simkit.data.binaural_dataset.BinauralClips` and need a render with views.
-:func:`plot_examples` draws predicted vs true difference spectrograms and envelopes for a few test clips.
+Both read :class:`simkit.data.binaural_dataset.BinauralClips` and need a render with views. After each
+training epoch only a fixed subset of val is scored (:data:`EPOCH_VAL_ITEMS`; the final scores use all). Every
+``binauralize`` run writes ``examples.png`` through the task's figure hook: :func:`plot_examples` draws
+predicted vs true difference spectrograms and envelopes for a few test clips.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ from simkit.metrics.binaural import SAMPLE_RATE, binaural_metrics, envelope, stf
 from simkit.models import BenchModel
 
 _CACHE: dict[tuple[str, int], RenderInfo] = {}
+# Val clips scored after each training epoch (checkpoint selection, early stopping); the final val and test
+# scores use every clip, and ``--val-items`` overrides both. binauralize: whole-clip generation (6 DiffWave
+# passes per 0.63 s window for the CLUP models, ~0.12 s per clip at --quick width on one CPU thread) would
+# otherwise dominate a run; av_localize scores cheap localiser passes, so it keeps more.
+EPOCH_VAL_ITEMS = 8
+EPOCH_VAL_ITEMS_AV = 32
 
 
 def render_info(data_dir: Path) -> RenderInfo:
@@ -110,29 +118,6 @@ def av_records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str
     return cols
 
 
-BINAURALIZE = register_task(
-    TaskSpec(
-        name="binauralize",
-        description="mono (L + R) / 2 + RGB view -> binaural clip, FAIR-Play metrics (CLUP supp. eq. 4-9)",
-        open_split=open_split,
-        data_info=data_info,
-        records=binauralize_records,
-        select_metric="stft_distance",
-    )
-)
-
-AV_LOCALIZE = register_task(
-    TaskSpec(
-        name="av_localize",
-        description="matched vs mismatched (image, mono audio) pairs: AV distance, accuracy (CLUP eq. 10-11)",
-        open_split=open_split,
-        data_info=data_info,
-        records=av_records,
-        select_metric="av_distance",
-    )
-)
-
-
 def _log_spec(x: np.ndarray) -> np.ndarray:
     return 20.0 * np.log10(np.abs(stft(x)) + 1e-4)
 
@@ -145,8 +130,9 @@ def plot_examples(
     n_clips: int = 3,
     device: str | torch.device = "cpu",
 ) -> Path:
-    """PNG of true vs predicted difference spectrograms (L - R, dB) and L/R Hilbert envelopes of the first
-    ``n_clips`` items of ``dataset`` (as CLUP supp. Fig. 3-4), all on peak-normalised clips like the metrics.
+    """PNG of true vs predicted difference spectrograms (L - R, dB) and L/R Hilbert envelopes of ``n_clips``
+    evenly spaced items of ``dataset`` (the first, the last, ...: different view sets and views rather than
+    the sources of one view; as CLUP supp. Fig. 3-4), all on peak-normalised clips like the metrics.
     """
     import matplotlib
 
@@ -156,7 +142,8 @@ def plot_examples(
     n = min(n_clips, len(dataset))  # type: ignore[arg-type]
     if n == 0:
         raise SimkitError("no clips to plot (empty split)")
-    batch = default_collate([dataset[i] for i in range(n)])
+    picks = np.linspace(0, len(dataset) - 1, n).round().astype(int)  # type: ignore[arg-type]
+    batch = default_collate([dataset[int(i)] for i in picks])
     batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     model.eval()
     pred = _np(model.predict(batch)["binaural"])
@@ -177,7 +164,11 @@ def plot_examples(
                 cmap="magma",
                 extent=(0, t.shape[-1] / sr, 0, sr / 2000),
             )
-            ax.set_title(f"{batch['scene_id'][i]} v{int(batch['view_index'][i])}: {title} (dB)", fontsize=8)
+            item = (
+                f"{batch['scene_id'][i]} set {int(batch['set_index'][i])} view {int(batch['view_index'][i])} "
+                f"source {int(batch['source_index'][i])}"
+            )
+            ax.set_title(f"{item}: {title} (dB)", fontsize=8)
             ax.set_ylabel("kHz")
         time = np.arange(t.shape[-1]) / sr
         for c, (ax, ear) in enumerate(zip(axes[i, 2:], ("left", "right"), strict=True)):
@@ -192,3 +183,31 @@ def plot_examples(
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return Path(path)
+
+
+BINAURALIZE = register_task(
+    TaskSpec(
+        name="binauralize",
+        description="mono (L + R) / 2 + RGB view -> binaural clip, FAIR-Play metrics (CLUP supp. eq. 4-9)",
+        open_split=open_split,
+        data_info=data_info,
+        records=binauralize_records,
+        select_metric="stft_distance",
+        item_key="mono",
+        epoch_val_items=EPOCH_VAL_ITEMS,
+        plot_examples=plot_examples,
+    )
+)
+
+AV_LOCALIZE = register_task(
+    TaskSpec(
+        name="av_localize",
+        description="matched vs mismatched (image, mono audio) pairs: AV distance, accuracy (CLUP eq. 10-11)",
+        open_split=open_split,
+        data_info=data_info,
+        records=av_records,
+        select_metric="av_distance",
+        item_key="mono",
+        epoch_val_items=EPOCH_VAL_ITEMS_AV,
+    )
+)

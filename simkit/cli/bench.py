@@ -15,16 +15,29 @@ def _log(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def _parse_options(values: list[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def parse_option_value(text: str) -> float | bool | str:
+    """``--option`` value: a number (always a float, so ``4`` and ``4.0`` hash alike) when it parses as one,
+    ``true``/``false`` (any case) as a boolean, anything else as the string itself (e.g. a weights file)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def _parse_options(values: list[str]) -> dict[str, float | bool | str]:
+    out: dict[str, float | bool | str] = {}
     for item in values:
         key, sep, val = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[key.strip()] = float(val)
-        except ValueError:
-            raise SimkitError(f"--option expects KEY=NUMBER (got {item!r})") from None
+        key = key.strip()
+        if not sep or not key or not val.strip():
+            raise SimkitError(f"--option expects KEY=VALUE (got {item!r})")
+        if key in out:
+            raise SimkitError(f"--option {key} given twice")
+        out[key] = parse_option_value(val)
     return out
 
 
@@ -33,7 +46,7 @@ def bench(
     model: str = typer.Option("ours_full", help="Model name, or 'all' for every model of the task."),
     task: str = typer.Option("direction", help="Benchmark task."),
     data: Path = typer.Option(None, help="Render directory (output of `simkit render`)."),
-    epochs: int = typer.Option(None, help="Maximum training epochs [default: 30; --quick: 3]."),
+    epochs: int = typer.Option(None, help="Maximum training epochs [default: 30; --quick: 5]."),
     batch_size: int = typer.Option(None, help="View sets per training step [default: 16]."),
     device: str = typer.Option("auto", help="auto | cuda | cpu."),
     seed: int = typer.Option(None, help="Seed of init, shuffling and augmentation [default: 0]."),
@@ -45,7 +58,19 @@ def bench(
     workers: int = typer.Option(None, help="DataLoader workers [default: 2; --quick: 0]."),
     width: int = typer.Option(None, help="ResNet-18 first-stage width [default: 32; --quick: 8]."),
     threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) [default: 0]."),
-    option: list[str] = typer.Option([], help="Model option KEY=VALUE (e.g. lambda1=0.9); repeatable."),
+    max_items: int = typer.Option(
+        None, help="Cap on items per split, a seeded subset (0 = all) [default: 0; --quick: 160]."
+    ),
+    val_items: int = typer.Option(
+        None,
+        help="Val items scored after each epoch (0 = all) "
+        "[default: the task's: direction all, binauralize 8, av_localize 32].",
+    ),
+    option: list[str] = typer.Option(
+        [],
+        help="Model option KEY=VALUE, repeatable; VALUE is a number, true/false, or a string (e.g. a path). "
+        "With --model all each model gets the options it declares; one no selected model declares is an error.",
+    ),
 ) -> None:
     """Train (if the model trains), select on val, score on test and append rows to the leaderboard."""
     from simkit.bench.config import make_config
@@ -65,6 +90,8 @@ def bench(
         num_workers=workers,
         width=width,
         cpu_threads=threads,
+        max_items=max_items,
+        epoch_val_items=val_items,
         model_options=_parse_options(option) or None,
     )
     runs = run_bench(cfg, log=_log)
