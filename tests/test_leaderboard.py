@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from simkit.bench.leaderboard import REFERENCE_ROWS, append_rows, format_pivot, pivot, read_leaderboard
+from simkit.bench.leaderboard import (
+    REFERENCE_FILES,
+    REFERENCE_ROWS,
+    append_rows,
+    format_pivot,
+    pivot,
+    read_leaderboard,
+    with_references,
+)
 from simkit.bench.schema import FIELDNAMES
 from simkit.errors import SimkitError
 
@@ -190,3 +198,41 @@ def test_leaderboard_cli_table_and_plot(
         main()
     assert e.value.code == 2
     assert f"error: {path}:4: 1 fields" in capsys.readouterr().err
+
+
+def test_reference_files_cover_both_benchmarks() -> None:
+    tasks = {r["task"] for p in REFERENCE_FILES for r in read_leaderboard(p)}
+    assert {"direction", "binauralize", "av_localize"} <= tasks
+    own = [row("r1", "iid", "lr_accuracy", 0.7)]
+    # without --task: the references of the tasks the leaderboard holds (a direction board gets no CLUP rows)
+    assert {r["task"] for r in with_references(own)} == {"direction"}
+    added = with_references(own, task="binauralize")
+    assert added[0] is own[0] and {r["task"] for r in added[1:]} == {"binauralize"}
+    assert with_references(own, exclude=[REFERENCE_ROWS]) == own
+
+
+def test_leaderboard_cli_shows_binaural_references(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simkit.cli import main
+
+    path = tmp_path / "leaderboard.csv"
+    bin_row = {**row("b1", "mono2binaural", "stft_distance", 2.7, False, unit="STFT units^2"), "task": "binauralize"}
+    append_rows(path, [row("r1", "iid", "lr_accuracy", 0.7), bin_row])
+    monkeypatch.setattr(sys, "argv", ["simkit", "leaderboard", str(path), "--task", "binauralize"])
+    main()
+    out = capsys.readouterr().out
+    assert "mono2binaural" in out and "CLUP (paper)" in out and "0.787" in out and "iid" not in out
+    monkeypatch.setattr(
+        sys, "argv", ["simkit", "leaderboard", str(path), "--task", "binauralize", "--dataset", "d1"]
+    )
+    main()
+    out = capsys.readouterr().out
+    assert "mono2binaural" in out and "CLUP" not in out  # --dataset filters the references too
+    # nothing benched yet: --task shows the published rows alone
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["simkit", "leaderboard", "--task", "av_localize", "--format", "csv"])
+    main()
+    captured = capsys.readouterr()
+    assert "showing the published reference rows of av_localize only" in captured.err
+    assert {r["model"] for r in csv.DictReader(captured.out.splitlines())} >= {"CLUP"}

@@ -24,7 +24,10 @@ from simkit.errors import SimkitError
 from simkit.io import atomic_path
 
 LOCK_TIMEOUT_S = 120.0
-REFERENCE_ROWS = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_rows.csv"
+_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+REFERENCE_ROWS = _BENCHMARKS / "reference_rows.csv"  # direction (seed 000)
+# Every file of published reference rows `simkit leaderboard` adds (those present: a wheel install has none).
+REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _BENCHMARKS / "reference_rows_binaural.csv")
 
 
 def _rows_text(cells: Sequence[Mapping[str, str]], header: bool) -> str:
@@ -116,6 +119,23 @@ def read_many(paths: Sequence[Path | str]) -> list[dict[str, Any]]:
     for p in paths:
         out.extend(read_leaderboard(p))
     return out
+
+
+def with_references(
+    rows: Sequence[Mapping[str, Any]],
+    task: str | None = None,
+    files: Sequence[Path | str] | None = None,
+    exclude: Sequence[Path | str] = (),
+) -> list[dict[str, Any]]:
+    """``rows`` plus the published reference rows of ``files`` (default :data:`REFERENCE_FILES`, those that
+    exist; ``exclude``: files already among ``rows``) for ``task``, or, without a task, for the tasks that
+    ``rows`` hold - so a direction leaderboard does not grow binaural reference rows and vice versa.
+    """
+    skip = {Path(p).resolve() for p in exclude}
+    paths = [Path(p) for p in (REFERENCE_FILES if files is None else files)]
+    refs = read_many([p for p in paths if p.is_file() and p.resolve() not in skip])
+    tasks = {task} if task else {r["task"] for r in rows}
+    return [*rows, *(r for r in refs if r["task"] in tasks)]
 
 
 @dataclass

@@ -112,25 +112,34 @@ def leaderboard(
     references: bool = typer.Option(
         True,
         "--references/--no-references",
-        help="Add the published reference rows (benchmarks/reference_rows.csv).",
+        help="Add the published reference rows (benchmarks/reference_rows*.csv) of --task, or of the tasks "
+        "in the given leaderboards.",
     ),
 ) -> None:
     """Model x metric table of the leaderboard: best per column marked, published reference rows included."""
-    from simkit.bench.leaderboard import REFERENCE_ROWS, format_pivot, pivot, read_many
+    from simkit.bench.leaderboard import format_pivot, pivot, read_many, with_references
     from simkit.bench.plots import plot_pivot
+    from simkit.bench.tasks import TASKS, load_builtin
 
     paths = list(csv_files or [Path("results/leaderboard.csv")])
     for p in paths:
         if not p.is_file():
+            if not csv_files and references and task:  # nothing benched yet: the published rows alone
+                typer.echo(f"{p} does not exist: showing the published reference rows of {task} only", err=True)
+                paths = []
+                break
             raise SimkitError(f"leaderboard {p} does not exist (run `simkit bench` first)")
-    if (
-        references
-        and REFERENCE_ROWS.is_file()
-        and REFERENCE_ROWS.resolve() not in {p.resolve() for p in paths}
-    ):
-        paths.append(REFERENCE_ROWS)
+    rows = read_many(paths)
+    if references:
+        rows = with_references(rows, task=task, exclude=paths)
+    # Best run per model: ranked by the first --metric, else by the task's selection metric (one task shown).
+    load_builtin()
+    tasks = {r["task"] for r in rows if task is None or r["task"] == task}
+    primary = None
+    if not metric and len(tasks) == 1 and next(iter(tasks)) in TASKS:
+        primary = TASKS.get(next(iter(tasks))).select_metric
     table = pivot(
-        read_many(paths), task=task, dataset=dataset, metrics=metric or None, split=split, aggregate=aggregate
+        rows, task=task, dataset=dataset, metrics=metric or None, split=split, aggregate=aggregate, primary=primary
     )
     sys.stdout.write(format_pivot(table, fmt))
     if plot:
