@@ -10,7 +10,10 @@ for 6 and 50 steps = steps x pass). The real-time factor is seconds of compute p
 faster than real time). On a shared machine every figure is the fastest of several timings (the least
 disturbed); training also reports the median step.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_binaural.py --out bench_binaural.json
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_binaural.py --threads 1 --out bench_binaural.json
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_binaural.py --threads 1 --width 8 --batch 4   # --quick sizes
+
+On small shared CPUs use ``--threads 1`` (two OpenMP threads contended on the 2-core CI VM; docs/bench.md).
 """
 
 from __future__ import annotations
