@@ -46,25 +46,25 @@ def bench(
     model: str = typer.Option("ours_full", help="Model name, or 'all' for every model of the task."),
     task: str = typer.Option("direction", help="Benchmark task."),
     data: Path = typer.Option(None, help="Render directory (output of `simkit render`)."),
-    epochs: int = typer.Option(None, help="Maximum training epochs [default: 30; --quick: 5]."),
-    batch_size: int = typer.Option(None, help="View sets per training step [default: 16]."),
+    epochs: int = typer.Option(None, help="Maximum training epochs (default: 30; --quick: 5)."),
+    batch_size: int = typer.Option(None, help="View sets per training step (default: 16)."),
     device: str = typer.Option("auto", help="auto | cuda | cpu."),
-    seed: int = typer.Option(None, help="Seed of init, shuffling and augmentation [default: 0]."),
+    seed: int = typer.Option(None, help="Seed of init, shuffling and augmentation (default: 0)."),
     results: Path = typer.Option(Path("results"), help="Leaderboard and run directories go here."),
     quick: bool = typer.Option(
         False, "--quick", help="Smoke test: small subset, network and epochs (~1 min CPU)."
     ),
-    patience: int = typer.Option(None, help="Early-stopping patience in epochs [default: 5]."),
-    workers: int = typer.Option(None, help="DataLoader workers [default: 2; --quick: 0]."),
-    width: int = typer.Option(None, help="ResNet-18 first-stage width [default: 32; --quick: 8]."),
-    threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) [default: 0]."),
+    patience: int = typer.Option(None, help="Early-stopping patience in epochs (default: 5)."),
+    workers: int = typer.Option(None, help="DataLoader workers (default: 2; --quick: 0)."),
+    width: int = typer.Option(None, help="ResNet-18 first-stage width (default: 32; --quick: 8)."),
+    threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) (default: 0)."),
     max_items: int = typer.Option(
-        None, help="Cap on items per split, a seeded subset (0 = all) [default: 0; --quick: 160]."
+        None, help="Cap on items per split, a seeded subset (0 = all) (default: 0; --quick: 160)."
     ),
     val_items: int = typer.Option(
         None,
         help="Val items scored after each epoch (0 = all) "
-        "[default: the task's: direction all, binauralize 8, av_localize 32].",
+        "(default: the task's: direction all, binauralize 8, av_localize 32).",
     ),
     option: list[str] = typer.Option(
         [],
@@ -101,7 +101,7 @@ def bench(
 
 @app.command()
 def leaderboard(
-    csv_files: list[Path] = typer.Argument(None, help="Leaderboard CSVs [default: results/leaderboard.csv]."),
+    csv_files: list[Path] = typer.Argument(None, help="Leaderboard CSVs (default: results/leaderboard.csv)."),
     task: str = typer.Option(None, help="Only this task."),
     dataset: str = typer.Option(None, help="Only this dataset."),
     metric: list[str] = typer.Option([], help="Only these metrics (repeatable); the first ranks runs."),
