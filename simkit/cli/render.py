@@ -49,13 +49,13 @@ def render(
     out: Path = typer.Option(Path("out/render"), help="Dataset directory (created; re-runs resume)."),
     scenes: str = typer.Option(None, help="N (a split-preserving subset) or a comma list of scene ids; "
                                           "default: every scene of the set (embedded: 100 scenes, 81/9/10)."),
-    sets_per_scene: int = typer.Option(None, help=f"View sets per scene [default: {_DEF.sets_per_scene}]."),
-    views: int = typer.Option(None, help=f"Views per view set [default: {_DEF.sampling.views}]."),
-    sources: int = typer.Option(None, help=f"Sources per view set [default: {_DEF.sampling.sources}]."),
-    preset: str = typer.Option(None, help=f"Ray-count preset: fast | default | high [default: "
-                                          f"{_DEF.acoustics.preset}]."),
+    sets_per_scene: int = typer.Option(None, help=f"View sets per scene (default: {_DEF.sets_per_scene})."),
+    views: int = typer.Option(None, help=f"Views per view set (default: {_DEF.sampling.views})."),
+    sources: int = typer.Option(None, help=f"Sources per view set (default: {_DEF.sampling.sources})."),
+    preset: str = typer.Option(None, help=f"Ray-count preset: fast | default | high (default: "
+                                          f"{_DEF.acoustics.preset})."),
     engine: str = typer.Option(None, help="Acoustic engine: rlr (SoundSpaces 2.0) | pyroomacoustics (shoebox "
-                                          "rooms only, a cross-check) [default: rlr]."),
+                                          "rooms only, a cross-check) (default: rlr)."),
     speech: Path = typer.Option(None, help="LibriSpeech root; default: built-in espeak-ng speech."),
     hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine; default: the engine's built-in HRTF."),
     no_views: bool = typer.Option(False, "--no-views", help="Skip RGB/depth/instance views and view filters."),
@@ -64,14 +64,14 @@ def render(
                                               "view filters (the verdict is still stored)."),
     scene_dir: Path = typer.Option(None, help="Root of a real mesh dataset (with --scene-format)."),
     scene_format: str = typer.Option(None, help="procedural | hm3d | replica | mp3d | gibson | mesh "
-                                                "[default: procedural]."),
+                                                "(default: procedural)."),
     split_file: Path = typer.Option(None, help="Scene splits: JSON {train,val,test} or a folder/file of "
                                                "train.txt/val.txt/test.txt; default: embedded splits, or a "
                                                "seeded 81:9:10 split of the meshes found."),
     config: Path = typer.Option(None, help="JSON file of render settings (see docs/configuration.md); "
                                            "command-line options override it."),
     workers: int = typer.Option(1, help="Scenes rendered in parallel processes (data do not depend on it)."),
-    seed: int = typer.Option(None, help=f"Seed every random choice flows from [default: {_DEF.seed}]."),
+    seed: int = typer.Option(None, help=f"Seed every random choice flows from (default: {_DEF.seed})."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Render the simulated binaural set (SoundSpaces 2.0 engine) with views into HDF5 shards, one per scene."""
@@ -123,7 +123,7 @@ def inspect(
     data: Path = typer.Argument(..., help="A render directory."),
     preview: Path = typer.Option(None, help="Write a contact sheet PNG of one shard's views with each "
                                             "source's azimuth drawn."),
-    preview_scene: str = typer.Option(None, help="Scene of the contact sheet [default: the first shard]."),
+    preview_scene: str = typer.Option(None, help="Scene of the contact sheet (default: the first shard)."),
     preview_sets: int = typer.Option(4, help="View sets (rows) on the contact sheet."),
 ) -> None:
     """Validate every shard of a render; print counts per split and RT60/azimuth histograms."""
