@@ -197,14 +197,15 @@ def test_diffwave_schedule_alignment() -> None:
     assert x.shape == (2, 1, 500) and torch.isfinite(x).all()
 
 
-def test_mono2binaural_beats_mono_copy_on_stft_distance(render: Path) -> None:
+def _mono2binaural_vs_copy(render: Path, epochs: int) -> tuple[float, float]:
+    """Test-split STFT distance of a briefly trained mono2binaural and of the mono_copy floor."""
     torch.manual_seed(0)
     cfg = cfg_for("mono2binaural", render, model_options={"ngf": 8.0})
     model = get_model("mono2binaural").build(cfg, {})
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     ds = open_split(render, "train", make_config(), True)
     model.train()
-    for epoch in range(12):
+    for epoch in range(epochs):
         ds.set_epoch(epoch)
         for batch in DataLoader(
             ds, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(epoch)
@@ -216,12 +217,24 @@ def test_mono2binaural_beats_mono_copy_on_stft_distance(render: Path) -> None:
     model.eval()
     test = open_split(render, "test", make_config(), False)
     batch = next(iter(DataLoader(test, batch_size=len(test))))
-    pred = model.predict(batch)["binaural"].numpy()
+    with torch.no_grad():
+        pred = model.predict(batch)["binaural"].numpy()
     copy = torch.stack([batch["mono"], batch["mono"]], 1).numpy()
     true = batch["binaural"].numpy()
-    learned = np.mean([stft_distance(p, t) for p, t in zip(pred, true, strict=True)])
-    floor = np.mean([stft_distance(p, t) for p, t in zip(copy, true, strict=True)])
+    learned = float(np.mean([stft_distance(p, t) for p, t in zip(pred, true, strict=True)]))
+    floor = float(np.mean([stft_distance(p, t) for p, t in zip(copy, true, strict=True)]))
+    return learned, floor
+
+
+def test_mono2binaural_beats_mono_copy_on_stft_distance(render: Path) -> None:
+    learned, floor = _mono2binaural_vs_copy(render, epochs=12)
     assert learned < 0.8 * floor, (learned, floor)
+
+
+def test_mono2binaural_beats_mono_copy_on_a_real_render(tiny_render: Path) -> None:
+    # RLR binaural clips of espeak speech in held-out scenes; measured 0.90 x the floor after 6-12 epochs
+    learned, floor = _mono2binaural_vs_copy(tiny_render, epochs=8)
+    assert learned < 0.95 * floor, (learned, floor)
 
 
 def test_bench_runs_the_binaural_task_end_to_end(render: Path, tmp_path: Path) -> None:
@@ -353,8 +366,5 @@ def test_cli_quick_bench_of_every_binaural_model(
 def test_cli_quick_bench_on_a_real_render_with_views(
     tiny_render: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    try:
-        render_info(tiny_render)
-    except SimkitError as e:  # the render gains views/rgb with the render side's views work
-        pytest.skip(f"tiny_render cannot feed the binaural tasks yet: {e}")
+    render_info(tiny_render)  # the real render carries views/rgb, so the binaural tasks can read it
     _cli_quick_all(tiny_render, tmp_path, monkeypatch)
