@@ -152,6 +152,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         (["render", "--views", "1", "--scenes", "3"], "--views"),
         (["render", "--scenes", "proc_000,nope"], "nope"),
         (["render", "--workers", "0", "--scenes", "3"], "--workers"),
+        (["render", "--engine", "bogus", "--scenes", "3"], "bogus"),
+        (["render", "--scene-format", "hm3d"], "--scene-dir"),
+        (["render", "--scene-dir", "/nonexistent-meshes", "--scene-format", "hm3d"], "/nonexistent-meshes"),
+        (["render", "--scene-dir", ".", "--scene-format", "blender"], "blender"),
+        (["render", "--split-file", "/nonexistent-split.json"], "/nonexistent-split.json"),
+        (["render", "--config", "/nonexistent-config.json"], "/nonexistent-config.json"),
     ],
 )
 def test_cli_bad_options_exit_nonzero_with_one_line(args, needle, tmp_path):
@@ -159,7 +165,7 @@ def test_cli_bad_options_exit_nonzero_with_one_line(args, needle, tmp_path):
     assert proc.returncode != 0
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and needle in err[0], proc.stderr
-    assert not (tmp_path / "o" / "shards").exists()
+    assert not (tmp_path / "o").exists()
 
 
 def test_inspect_reports_counts_and_names_a_malformed_shard(reference_render, two_scenes, tmp_path):
