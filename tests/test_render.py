@@ -153,6 +153,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         (["render", "--scenes", "proc_000,nope"], "nope"),
         (["render", "--workers", "0", "--scenes", "3"], "--workers"),
         (["render", "--engine", "bogus", "--scenes", "3"], "bogus"),
+        (["render", "--max-translation", "-1", "--scenes", "3"], "max_translation"),
         (["render", "--scene-format", "hm3d"], "--scene-dir"),
         (["render", "--scene-dir", "/nonexistent-meshes", "--scene-format", "hm3d"], "/nonexistent-meshes"),
         (["render", "--scene-dir", ".", "--scene-format", "blender"], "blender"),

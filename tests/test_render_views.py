@@ -109,13 +109,17 @@ def test_config_file_sets_camera_and_sampling_and_rejects_unknown_keys(tmp_path)
                                 "sampling": {"views": 2, "sources": 1},
                                 "views": {"camera": {"width": 64, "height": 48}, "apply_filters": False}}))
     out = tmp_path / "r"
-    r = run_cli("render", "--out", str(out), "--scenes", scene, "--config", str(conf), "--quiet")
+    r = run_cli("render", "--out", str(out), "--scenes", scene, "--config", str(conf), "--max-translation", "0.4",
+                "--quiet")
     assert r.returncode == 0, r.stderr
     with h5py.File(out / "shards" / f"{scene}.h5", "r") as f:
         assert f["views/rgb"].shape == (1, 2, 48, 64, 3)
         assert f["views/filter_tries"][0] == 1
+        moved = np.linalg.norm(f["pairs/rel_translation"][0, 0, 1])
+        assert 0 < moved <= 0.8 + 1e-6  # two views each within 0.4 m of the set's position
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["views"]["camera"]["width"] == 64
+    assert manifest["config"]["sampling"]["max_translation"] == 0.4
     conf.write_text(json.dumps({"views": {"camera": {"widht": 64}}}))
     r = run_cli("render", "--out", str(tmp_path / "r2"), "--scenes", scene, "--config", str(conf))
     assert r.returncode != 0 and "widht" in r.stderr and not (tmp_path / "r2").exists()

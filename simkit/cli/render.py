@@ -52,6 +52,9 @@ def render(
     sets_per_scene: int = typer.Option(None, help=f"View sets per scene (default: {_DEF.sets_per_scene})."),
     views: int = typer.Option(None, help=f"Views per view set (default: {_DEF.sampling.views})."),
     sources: int = typer.Option(None, help=f"Sources per view set (default: {_DEF.sampling.sources})."),
+    max_translation: float = typer.Option(
+        None, help="Move each view up to this many metres from the set's position (default: 0, the HM3D-SS "
+                   "protocol; seed 000's simulated set has rotation and translation)."),
     preset: str = typer.Option(None, help=f"Ray-count preset: fast | default | high (default: "
                                           f"{_DEF.acoustics.preset})."),
     engine: str = typer.Option(None, help="Acoustic engine: rlr (SoundSpaces 2.0) | pyroomacoustics (shoebox "
@@ -81,6 +84,7 @@ def render(
     d = _merge(RenderConfig().to_dict(), _load_config(config))
     overrides = {
         "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
+        "sampling.max_translation": max_translation,
         "acoustics.preset": preset, "acoustics.engine": engine, "acoustics.hrtf": str(hrtf) if hrtf else None,
         "speech.corpus": str(speech) if speech else None, "scene_set.scene_dir": str(scene_dir) if scene_dir else None,
         "scene_set.format": scene_format, "scene_set.split_file": str(split_file) if split_file else None,

@@ -285,6 +285,9 @@ def render_dataset(
         raise SimkitError(f"--workers must be >= 1 (got {workers})")
     if cfg.sets_per_scene < 1:
         raise SimkitError(f"--sets-per-scene must be >= 1 (got {cfg.sets_per_scene})")
+    from simkit.render.sampling import check_sampling_config
+
+    check_sampling_config(cfg.sampling)  # before anything is written: a bad setting would fail every scene
     if cfg.views.enabled:
         cfg.views.camera.validate()
         if cfg.views.filter_tries < 1:
