@@ -21,6 +21,7 @@ from simkit.config import (
     ScenesConfig,
     ViewsConfig,
 )
+from simkit.data.render_dataset import open_render
 from simkit.render.pipeline import render_dataset
 from simkit.render.shard import validate_shard
 from simkit.scenes.catalog import SceneSet, load_scene, load_splits
@@ -144,6 +145,8 @@ def test_mesh_directory_renders_and_a_corrupt_scene_fails_alone(tmp_path):
     assert manifest["scene_source"]["format"] == "hm3d"
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["failed"]) == ["zzzzzzzzzzz"]
+    # readers leave the reported failure out (an unreported missing shard stays an error)
+    assert open_render(out).splits["train"] == ["abcdefghijk"]
     with h5py.File(out / "shards" / "abcdefghijk.h5", "r") as f:
         assert f["views/instance"][()].max() > 0  # the table is an object instance from the semantic mesh
         assert (f["poses/position"][()][..., 1] > 1.4).all()  # sensor 1.5 m above the scanned floor (y = 0)

@@ -115,10 +115,10 @@ def render(
         typer.echo(f"  views: {s['view_filter_pass_rate']:.0%} of view sets pass the HM3D-SS view filters")
     typer.echo(f"dataset: {result.out.resolve()}")
     if result.failed:
-        for scene_id, message in result.failed.items():
-            typer.echo(f"failed: scene {scene_id}: {message}", err=True)
-        first = next(iter(result.failed.items()))
-        raise SimkitError(f"{len(result.failed)} of {len(cfg.scenes)} scenes failed (first: {first[0]}: {first[1]}); "
+        named = {sid: msg if sid in msg else f"scene {sid}: {msg}" for sid, msg in result.failed.items()}
+        for message in named.values():
+            typer.echo(f"failed: {message}", err=True)
+        raise SimkitError(f"{len(named)} of {len(cfg.scenes)} scenes failed (first: {next(iter(named.values()))}); "
                           "the others are complete and a re-run retries only the failed ones")
 
 

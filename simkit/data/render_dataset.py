@@ -8,6 +8,7 @@ lazily, once per process, so DataLoader workers each hold their own h5py handles
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from torch.utils.data import Dataset
 
 from simkit.errors import SimkitError
 from simkit.io import file_sha256
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 # Everything an item reads; tasks may ask for more through ``require``.
@@ -58,6 +61,14 @@ class RenderInfo:
         return self.root / "shards" / f"{scene_id}.h5"
 
 
+def _failed_scenes(root: Path) -> dict[str, str]:
+    try:
+        failed = json.loads((root / "summary.json").read_text()).get("failed", {})
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in failed.items()} if isinstance(failed, dict) else {}
+
+
 def open_render(root: Path | str, require: tuple[str, ...] = ITEM_DATASETS) -> RenderInfo:
     """Validate a render directory and the datasets ``require`` lists; SimkitError naming what is wrong."""
     root = Path(root)
@@ -82,6 +93,14 @@ def open_render(root: Path | str, require: tuple[str, ...] = ITEM_DATASETS) -> R
         if not spath.is_file():
             raise SimkitError(f"{root} is not a complete simkit render (missing splits/{split}.txt)")
         splits[split] = [s.strip() for s in spath.read_text().splitlines() if s.strip()]
+    # scenes the render reported as failed (summary.json) are left out with a warning; any other missing
+    # shard means an unfinished render and stays an error
+    failed = _failed_scenes(root)
+    for split, scenes in splits.items():
+        gone = [s for s in scenes if s in failed and not (root / "shards" / f"{s}.h5").is_file()]
+        for s in gone:
+            log.warning("scene %s (%s) failed to render and is left out: %s", s, split, failed[s])
+        splits[split] = [s for s in scenes if s not in gone]
     info: RenderInfo | None = None
     for split, scenes in splits.items():
         for scene in scenes:
