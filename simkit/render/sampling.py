@@ -30,6 +30,7 @@ SOURCE_MIN_SEPARATION = 0.3  # m between two sources of one set
 CAMERA_BATCH = 32  # floor candidates tested per ray-cast batch
 SOURCE_BATCH = 128  # source candidates tested per batch
 SOURCE_BATCHES = 4  # source batches tried around one camera before moving the camera
+TRANSLATION_TRIES = 8  # draws per view for its offset before the camera position is given up
 FLOOR_CELL = 0.25  # m, grid cell of the free-floor search on meshes without a layout
 
 
@@ -275,6 +276,28 @@ def _sample_sources(
     return np.asarray(chosen, dtype=np.float64).reshape(-1, 3)
 
 
+def _translated_feet(
+    caster: RayCaster, base: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator
+) -> np.ndarray | None:
+    """Feet (V, 3) of the views, each uniform in the disc of radius ``max_translation`` around ``base`` and
+    valid (camera tests, seen from the set's position); a view that fails is redrawn on its own up to
+    ``TRANSLATION_TRIES`` times, so tight rooms do not need all V draws to succeed at once."""
+    feet = np.repeat(base[None, :], cfg.views, axis=0)
+    head = np.array([0.0, cfg.sensor_height, 0.0])
+    pending = np.arange(cfg.views)
+    for _ in range(TRANSLATION_TRIES):
+        n = len(pending)
+        r = cfg.max_translation * np.sqrt(rng.random(n))
+        a = rng.uniform(0.0, 2.0 * np.pi, n)
+        cand = base + np.stack([r * np.cos(a), np.zeros(n), r * np.sin(a)], axis=1)
+        ok = _cameras_ok(caster, cand, cfg) & caster.visible(np.repeat((base + head)[None], n, axis=0), cand + head)
+        feet[pending[ok]] = cand[ok]
+        pending = pending[~ok]
+        if len(pending) == 0:
+            return feet
+    return None
+
+
 def sample_view_set(
     scene: Scene,
     cfg: SamplingConfig,
@@ -304,15 +327,10 @@ def sample_view_set(
             yaws = sample_yaws(rng, cfg.views, cfg.min_yaw_diff, cfg.max_yaw_diff)
             feet = np.repeat(base[None, :], cfg.views, axis=0)
             if cfg.max_translation > 0:
-                r = cfg.max_translation * np.sqrt(rng.random(cfg.views))
-                a = rng.uniform(0.0, 2.0 * np.pi, cfg.views)
-                feet = feet + np.stack([r * np.cos(a), np.zeros(cfg.views), r * np.sin(a)], axis=1)
-                sensor0 = base + np.array([0.0, cfg.sensor_height, 0.0])
-                moved_ok = _cameras_ok(caster, feet, cfg)
-                moved_ok &= caster.visible(np.repeat(sensor0[None], cfg.views, axis=0),
-                                           feet + np.array([0.0, cfg.sensor_height, 0.0]))
-                if not moved_ok.all():
+                moved = _translated_feet(caster, base, cfg, rng)
+                if moved is None:
                     continue
+                feet = moved
             views = feet + np.array([0.0, cfg.sensor_height, 0.0])
             sources = _sample_sources(caster, views, float(base[1]), cfg, rng)
             if sources is None:
