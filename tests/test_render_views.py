@@ -147,6 +147,8 @@ def test_mesh_directory_renders_and_a_corrupt_scene_fails_alone(tmp_path):
     assert list(summary["failed"]) == ["zzzzzzzzzzz"]
     # readers leave the reported failure out (an unreported missing shard stays an error)
     assert open_render(out).splits["train"] == ["abcdefghijk"]
+    r = run_cli("inspect", str(out))
+    assert r.returncode == 0 and "failed to render: 1 scenes (zzzzzzzzzzz)" in r.stdout
     with h5py.File(out / "shards" / "abcdefghijk.h5", "r") as f:
         assert f["views/instance"][()].max() > 0  # the table is an object instance from the semantic mesh
         assert (f["poses/position"][()][..., 1] > 1.4).all()  # sensor 1.5 m above the scanned floor (y = 0)

@@ -26,6 +26,7 @@ class InspectReport:
     view_filter_passed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # per set with views
     view_filter_tries: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     shards: list[Path] = field(default_factory=list)  # complete shards, in scene order
+    failed: dict[str, str] = field(default_factory=dict)  # scenes the render reported as failed, with the error
 
 
 def inspect_dataset(out: Path | str) -> InspectReport:
@@ -63,8 +64,14 @@ def inspect_dataset(out: Path | str) -> InspectReport:
         counts[split]["scenes"] += 1
         counts[split]["view_sets"] += info.n_sets
         counts[split]["clips"] += info.n_sets * info.n_views * info.n_sources
-    return InspectReport(out, config_hash, counts, _concat(rt60), _concat(az), missing,
-                         _concat(passed, np.uint8), _concat(tries, np.int32), shards)
+    failed: dict[str, str] = {}
+    try:
+        reported = json.loads((out / "summary.json").read_text()).get("failed", {})
+        failed = {str(k): str(v) for k, v in reported.items() if k in missing}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        pass
+    return InspectReport(out, config_hash, counts, _concat(rt60), _concat(az), [m for m in missing if m not in failed],
+                         _concat(passed, np.uint8), _concat(tries, np.int32), shards, failed)
 
 
 def _concat(parts: list[np.ndarray], dtype: type = np.float32) -> np.ndarray:
@@ -87,6 +94,10 @@ def format_report(rep: InspectReport) -> str:
     lines = [f"render {rep.out}  (config {rep.config_hash})", "split    scenes  view_sets  clips"]
     for split, c in rep.counts.items():
         lines.append(f"{split:<8} {c['scenes']:>6}  {c['view_sets']:>9}  {c['clips']:>5}")
+    if rep.failed:
+        first = next(iter(rep.failed.values()))
+        lines.append(f"failed to render: {len(rep.failed)} scenes ({', '.join(list(rep.failed)[:5])}"
+                     f"{', ...' if len(rep.failed) > 5 else ''}); first error: {first}")
     if rep.missing:
         lines.append(f"not rendered yet: {len(rep.missing)} scenes ({', '.join(rep.missing[:5])}"
                      f"{', ...' if len(rep.missing) > 5 else ''})")

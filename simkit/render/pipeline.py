@@ -359,7 +359,7 @@ def summarize(out: Path) -> dict:
         "rt60_mean_s": round(float(rt.mean()), 6) if rt.size else None,
         "rt60_median_s": round(float(np.median(rt)), 6) if rt.size else None,
         "n_rirs": int(rt.size),
-        "not_rendered": rep.missing,
+        "not_rendered": sorted([*rep.missing, *rep.failed]),  # every listed scene without a shard
         "view_filter_pass_rate": round(float(rep.view_filter_passed.mean()), 4) if rep.view_filter_passed.size
         else None,
     }
