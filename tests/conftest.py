@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,21 @@ def librispeech_corpus(tmp_path: Path) -> Callable[..., Path]:
         return write_librispeech(tmp_path / f"LibriSpeech{next(counter)}", speakers, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Run a module's torch work on one thread.
+
+    On the 2-core CI VM two OpenMP threads per process contend: the binaural model tests took 158 s with
+    torch's default two threads (single steps stalling for 10+ s) and 8 s with one.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

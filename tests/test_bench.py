@@ -28,13 +28,8 @@ from simkit.models.nets import ResNet18
 SCENES = {"s0": "train", "s1": "train", "s2": "val", "s3": "test"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Shared CI cores: several OpenMP threads per process spin against each other and run 10x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one torch thread for the whole module (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

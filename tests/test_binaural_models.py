@@ -31,14 +31,8 @@ SR = 16000
 TINY = {"residual_channels": 4.0, "vggish_width": 4.0, "vggish_hidden": 32.0, "loc_dim": 16.0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # On the 2-core CI VM two OpenMP threads per process contend (measured: this module took 158 s with
-    # torch's default 2 threads, single steps stalling for 10+ s, and 8 s with one thread).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one torch thread for the whole module (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

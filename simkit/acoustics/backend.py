@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from simkit.config import AcousticsConfig
+from simkit.errors import SimkitError
 from simkit.registry import Registry
 from simkit.scenes.scene import Scene
 
@@ -57,3 +59,12 @@ BACKENDS: Registry = Registry("acoustic engine")
 def make_backend(cfg: AcousticsConfig, materials: object) -> AcousticBackend:
     """Instantiate the backend named by ``cfg.engine``."""
     return BACKENDS.get(cfg.engine)(cfg, materials)
+
+
+def check_rir_settings(cfg: AcousticsConfig) -> int:
+    """Validate the settings every backend shares; returns the RIR length in samples."""
+    if isinstance(cfg.sample_rate, bool) or not isinstance(cfg.sample_rate, int) or cfg.sample_rate <= 0:
+        raise SimkitError(f"acoustics.sample_rate must be a positive integer, got {cfg.sample_rate!r}")
+    if not (isinstance(cfg.rir_seconds, (int, float)) and math.isfinite(cfg.rir_seconds) and cfg.rir_seconds > 0):
+        raise SimkitError(f"acoustics.rir_seconds must be positive, got {cfg.rir_seconds!r}")
+    return int(round(cfg.rir_seconds * cfg.sample_rate))

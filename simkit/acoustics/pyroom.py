@@ -22,13 +22,12 @@ pyroomacoustics' fractional-delay latency (``frac_delay_length // 2`` samples) i
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
 
-from simkit.acoustics.backend import BACKENDS, BinauralRIRs
+from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
 from simkit.acoustics.hrtf import Hrir, load_hrir
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.config import AcousticsConfig
@@ -146,14 +145,10 @@ class PyroomBackend:
             raise TypeError(f"PyroomBackend needs a MaterialDatabase, got {type(materials).__name__}")
         if cfg.preset not in PYROOM_PRESETS:
             raise SimkitError(f"unknown preset {cfg.preset!r} for pyroomacoustics (known: {', '.join(PYROOM_PRESETS)})")
-        if isinstance(cfg.sample_rate, bool) or not isinstance(cfg.sample_rate, int) or cfg.sample_rate <= 0:
-            raise SimkitError(f"acoustics.sample_rate must be a positive integer, got {cfg.sample_rate!r}")
-        if not (isinstance(cfg.rir_seconds, (int, float)) and math.isfinite(cfg.rir_seconds) and cfg.rir_seconds > 0):
-            raise SimkitError(f"acoustics.rir_seconds must be positive, got {cfg.rir_seconds!r}")
+        self.n_samples = check_rir_settings(cfg)
         self.cfg = cfg
         self.materials = materials
         self.preset = PYROOM_PRESETS[cfg.preset]
-        self.n_samples = int(round(cfg.rir_seconds * cfg.sample_rate))
         self.hrir: Hrir | None = None
         if cfg.hrtf:
             hrir = load_hrir(cfg.hrtf)

@@ -20,7 +20,6 @@ import ctypes
 import hashlib
 import importlib.util
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import rlr_audio_propagation as rlr
 
-from simkit.acoustics.backend import BACKENDS, BinauralRIRs
+from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
 from simkit.acoustics.hrtf import validate_sofa
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.acoustics.presets import PRESETS, Preset
@@ -118,16 +117,10 @@ class RLRBackend:
         self.cfg = cfg
         self.materials = materials
         self.preset: Preset = PRESETS.get(cfg.preset)
-        if isinstance(cfg.sample_rate, bool) or not isinstance(cfg.sample_rate, int) or cfg.sample_rate <= 0:
-            raise SimkitError(f"acoustics.sample_rate must be a positive integer, got {cfg.sample_rate!r}")
-        if not (isinstance(cfg.rir_seconds, (int, float)) and math.isfinite(cfg.rir_seconds)) or (
-            cfg.rir_seconds <= 0
-        ):
-            raise SimkitError(f"acoustics.rir_seconds must be positive, got {cfg.rir_seconds!r}")
+        self.n_samples = check_rir_settings(cfg)
         threads = cfg.thread_count
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise SimkitError(f"acoustics.thread_count must be an integer >= 1, got {cfg.thread_count!r}")
-        self.n_samples = int(round(cfg.rir_seconds * cfg.sample_rate))
         self._hrtf: Path | None = None
         self._hrtf_id = "builtin"
         if cfg.hrtf:
