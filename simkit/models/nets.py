@@ -2,6 +2,12 @@
 
 ``ResNet18(in_channels=3, num_outputs=1000, width=64)`` has the layer shapes of torchvision's ResNet-18
 (no pretrained weights are loaded anywhere in simkit); smaller ``width`` scales every stage for CPU runs.
+
+Inputs are always made contiguous (NCHW) before any convolution. oneDNN's 1x1 stride-2 backward-weights
+kernel (the projection shortcut) writes past its scratch buffer on channels_last input with fewer input
+channels than its channel block (AVX2: 2-7, AVX-512: 4-15; oneDNN issue #6035): a heap corruption, or
+silently wrong weight gradients with several threads. A (B, H, W, 3) image permuted to (B, 3, H, W) is
+channels_last, so the guard sits here, where no caller can get around it.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
-        return self.relu(y + self.shortcut(x))
+        # the 1x1 stride-2 projection is the kernel that fails on channels_last (module docstring)
+        return self.relu(y + self.shortcut(x.contiguous()))
 
 
 class ResNet18(nn.Module):
@@ -76,9 +83,13 @@ class ResNet18(nn.Module):
             if isinstance(m, BasicBlock):
                 nn.init.zeros_(m.bn2.weight)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last-stage feature map (B, 8w, H/32, W/32) of (B, C, H, W) input in any memory layout."""
+        return self.stages(self.stem(x.contiguous()))
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled feature vector (B, embed_dim) of images/spectrograms (B, C, H, W)."""
-        return torch.flatten(self.pool(self.stages(self.stem(x))), 1)
+        return torch.flatten(self.pool(self.features(x)), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.embed(x))

@@ -170,7 +170,7 @@ def prepare_image(image: torch.Tensor, size: tuple[int, int] = IMAGE_SIZE) -> to
         raise SimkitError(
             f"images must be a batch (B, H, W, 3) or (B, 3, H, W), got shape {tuple(image.shape)}"
         )
-    x = image if image.shape[1] == 3 else image.permute(0, 3, 1, 2)
+    x = image if image.shape[1] == 3 else image.permute(0, 3, 1, 2).contiguous()
     x = x.float() / 255.0
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
@@ -207,7 +207,7 @@ class VisualEncoder(nn.Module):
 
     def feature_map(self, image: torch.Tensor) -> torch.Tensor:
         x = prepare_image(image, self.image_size)
-        return self.resnet.stages(self.resnet.stem(x))
+        return self.resnet.features(x)
 
     def layout_code(self, fmap: torch.Tensor) -> torch.Tensor:
         return torch.flatten(F.adaptive_avg_pool2d(self.reduce(fmap), self.code_grid), 1)
