@@ -15,6 +15,9 @@ Colour of a hit (:func:`albedo`), first source that applies:
    ``scene.metadata.get("procedural_texture", True)`` - i.e. by default for every scene that has only
    face colours (procedural and box scenes); loaders set it False for real meshes without textures.
 
+``scene.metadata["surface_detail"]`` (optional, default 0) multiplies the colour with world-anchored grain
+(:func:`simkit.vision.textures.surface_detail`), the fine texture a feature matcher needs.
+
 Shading is Lambertian: ``ambient + headlight * |n.v| + sun * max(0, n.l)`` with a headlight at the camera
 and a fixed light from above; every factor is deterministic, so equal poses give equal bytes.
 """
@@ -30,7 +33,7 @@ from simkit.config import CameraConfig
 from simkit.conventions import yaw_pitch_to_matrix
 from simkit.scenes.raycast import RayCaster
 from simkit.scenes.scene import Scene
-from simkit.vision.textures import procedural_albedo, sample_texture
+from simkit.vision.textures import procedural_albedo, sample_texture, surface_detail
 
 _SUN = np.array([0.35, 1.0, 0.55]) / np.linalg.norm([0.35, 1.0, 0.55])
 
@@ -119,6 +122,9 @@ def albedo(scene: Scene, faces: np.ndarray, points: np.ndarray, normals: np.ndar
                 sel = tid == t
                 cols[sel] = sample_texture(textures[int(t)], uv[sel])
             out[textured] = cols
+    detail = float(md.get("surface_detail", 0.0) or 0.0)
+    if detail > 0:
+        out = np.clip(out * surface_detail(points, detail)[:, None], 0.0, 1.0)
     return out
 
 

@@ -1,0 +1,1 @@
+"""Video: PyAV file I/O, the simulated egomotion video generator and camera-motion estimation."""
