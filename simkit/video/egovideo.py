@@ -372,7 +372,7 @@ def clip_rows(name: str, traj_times: np.ndarray, yaws: np.ndarray, az0: np.ndarr
 
 def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> list[Path]:
     """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic."""
-    from simkit.render.pipeline import _progress
+    from simkit.curate.pipeline import progress_bar
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -400,8 +400,7 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
     caster = RayCaster(scene)
     floor = FloorSampler(scene, caster, SamplingConfig())
     paths, rows = [], []
-    bar = _progress(cfg.videos, progress)
-    bar.set_description("egovideo")
+    bar = progress_bar(cfg.videos, progress, "egovideo", "video")
     try:
         for i in range(cfg.videos):
             name = f"ego_{i:04d}"

@@ -147,21 +147,35 @@ def procedural_albedo(scene: Scene, face_ids: np.ndarray, points: np.ndarray, no
     return out
 
 
+_PERM: dict[int, np.ndarray] = {}
+
+
+def _perm(salt: int) -> np.ndarray:
+    """A fixed permutation of 0..255 (from :func:`_hash`, so it does not depend on numpy's generators), doubled."""
+    if salt not in _PERM:
+        p = np.argsort(_hash(np.arange(256), salt), kind="stable").astype(np.int64)
+        _PERM[salt] = np.concatenate([p, p])
+    return _PERM[salt]
+
+
 def _value_noise(p: np.ndarray, cell: float, salt: int) -> np.ndarray:
-    """Trilinear value noise in [0, 1] on a cubic lattice of ``cell`` metres (world-anchored)."""
+    """Trilinear value noise in [0, 1] on a cubic lattice of ``cell`` metres (world-anchored, period 256 cells)."""
+    perm = _perm(salt)
     q = p / np.float32(cell)
-    i0 = np.floor(q).astype(np.int64)
-    f = (q - i0).astype(np.float32)
+    fl = np.floor(q)
+    i0 = fl.astype(np.int64) & 255
+    f = (q - fl).astype(np.float32)
     f = f * f * (3 - 2 * f)  # smooth the lattice so features are blobs, not cube edges
     out = np.zeros(len(p), dtype=np.float32)
     for dx in (0, 1):
         wx = f[:, 0] if dx else 1 - f[:, 0]
+        px = perm[i0[:, 0] + dx]
         for dy in (0, 1):
-            wy = f[:, 1] if dy else 1 - f[:, 1]
+            wxy = wx * (f[:, 1] if dy else 1 - f[:, 1])
+            pxy = perm[px + i0[:, 1] + dy]
             for dz in (0, 1):
                 wz = f[:, 2] if dz else 1 - f[:, 2]
-                h = _hash(i0[:, 0] + dx, i0[:, 1] + dy, i0[:, 2] + dz, salt).astype(np.float32)
-                out += wx * wy * wz * h
+                out += wxy * wz * (perm[pxy + i0[:, 2] + dz] & 255).astype(np.float32) * np.float32(1 / 255)
     return out
 
 

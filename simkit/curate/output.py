@@ -1,0 +1,100 @@
+"""The kept clips of ``simkit curate`` in the common dataset format (docs/dataset-format.md, docs/curation.md).
+
+One shard per video (shard id = the video's id), one set per kept clip, V views = the clip's time points,
+one "source" (the recording's mixture). Groups: ``audio`` (the stereo window around each time point),
+``labels`` (azimuth NaN everywhere: curated clips carry no direction labels), ``pairs`` (estimated
+relative yaw and translation between the time points), ``frames`` (the frame at each time point) and
+``meta`` (clip id, start in the video). Root attributes ``iid_score`` and ``yaw_change_deg`` (one value
+per set) carry the curation's figures. Splits: by video, as in ``curation.csv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from simkit.curate.pipeline import SPLIT_NAMES, Candidate, CurateConfig, progress_bar
+from simkit.video.io import read_audio, read_frames
+
+GROUPS = ("audio", "labels", "pairs", "frames", "meta")
+VERSION = "1"
+
+
+def clip_arrays(path: Path, clips: list[Candidate], cfg: CurateConfig) -> dict[str, np.ndarray]:
+    """Shard arrays of the kept clips of one video (decoded again: the analysis keeps no samples)."""
+    audio = read_audio(path, cfg.sample_rate, channels=2)
+    sr = cfg.sample_rate
+    n_win = int(round(cfg.view_seconds * sr))
+    vt = cfg.view_times()
+    centres = np.array([[c.start_s + t for t in vt] for c in clips])  # (N, V) seconds in the video
+    wins = np.zeros((len(clips), len(vt), 1, 2, n_win), dtype=np.float32)
+    for n, row in enumerate(centres):
+        for v, t in enumerate(row):
+            a = int(round((t - cfg.view_seconds / 2) * sr))
+            seg = audio[:, max(0, a) : a + n_win]
+            wins[n, v, 0, :, : seg.shape[1]] = seg
+    order = np.argsort(centres.reshape(-1), kind="stable")
+    flat = read_frames(path, centres.reshape(-1)[order], width=cfg.frame_width)
+    frames = np.empty_like(flat)
+    frames[order] = flat
+    frames = frames.reshape(len(clips), len(vt), 1, *flat.shape[1:])
+    return {
+        "audio/binaural": wins,
+        "labels/azimuth_deg": np.full((len(clips), len(vt), 1), np.nan, dtype=np.float32),
+        "pairs/rel_yaw_deg": np.stack([c.rel_yaw for c in clips]).astype(np.float32),
+        "pairs/rel_translation": np.stack([c.rel_translation for c in clips]).astype(np.float32),
+        "frames/rgb": frames,
+        "frames/time_s": np.broadcast_to(vt[None, :, None], (len(clips), len(vt), 1)).astype(np.float32),
+        "meta/set_id": np.array([c.clip_id for c in clips], dtype=object),
+        "meta/start_s": np.array([c.start_s for c in clips], dtype=np.float64),
+    }
+
+
+def write_curated(out: Path, paths: list[Path], ids: list[str], cands: list[Candidate], cfg: CurateConfig,
+                  progress: bool = True) -> dict:
+    """Write the kept clips of ``cands`` into ``out`` through the dataset writer; returns the summary."""
+    from simkit.data import layout
+    from simkit.data.writer import DatasetWriter, new_manifest
+
+    kept: dict[str, list[Candidate]] = {}
+    for c in cands:
+        if c.kept:
+            kept.setdefault(c.video_id, []).append(c)
+    by_id = dict(zip(ids, paths, strict=True))
+    # the selection is part of the content: a changed input set must not mix with this directory
+    selection_hash = _selection_hash(kept)
+    manifest = new_manifest(
+        origin=layout.origin("adapter", "curate", VERSION, source=None,
+                             licence="the licences of the input videos", videos=len(paths)),
+        config=cfg.to_dict(), groups=list(GROUPS), config_hash=f"{cfg.config_hash()}-{selection_hash}",
+        tool="simkit curate",
+        curation={"csv": "curation.csv", "labels": "none (estimated camera motion only)",
+                  "splits": "by video, shares " + ",".join(f"{f:g}" for f in cfg.split_fractions)},
+    )
+    splits: dict[str, list[str]] = {s: [] for s in SPLIT_NAMES}
+    bar = progress_bar(len(kept), progress, "curate: write clips", "video")
+    with DatasetWriter(out, manifest) as w:
+        try:
+            for vid in sorted(kept):
+                clips = sorted(kept[vid], key=lambda c: c.start_s)
+                splits[clips[0].split].append(vid)
+                if not w.is_done(vid):
+                    attrs = {
+                        "sample_rate": cfg.sample_rate, "split": clips[0].split, "source_video": by_id[vid].name,
+                        "iid_score": np.array([c.score for c in clips]),
+                        "yaw_change_deg": np.array([c.yaw for c in clips]),
+                    }
+                    w.write_shard(vid, clip_arrays(by_id[vid], clips, cfg), attrs,
+                                  group_attrs={"frames": {"fps": 0.0, "width": cfg.frame_width}})
+                bar.update(1)
+        finally:
+            bar.close()
+        w.write_splits(splits)
+        return w.finish()
+
+
+def _selection_hash(kept: dict[str, list[Candidate]]) -> str:
+    from simkit.io import stable_hash
+
+    return stable_hash(sorted(c.clip_id for v in kept.values() for c in v), length=8)
