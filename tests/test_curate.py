@@ -1,0 +1,203 @@
+"""simkit egovideo + simkit curate on generated videos with known motion (seed 000, A.1.1, A.1.2, A.2.1)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simkit.curate.iid import iid, iid_change, iid_score, iid_track
+from simkit.curate.pipeline import CurateConfig, agrees, curate
+from simkit.errors import SimkitError
+from simkit.video.egomotion import EgomotionConfig, MotionTrack, estimate_track
+from simkit.video.egovideo import EgoVideoConfig, generate_egovideos, read_truth
+from simkit.video.io import probe, read_audio, read_frames, write_video
+
+# One 11 s video at 320x240: hold, a 20 deg pan to the left, hold, a 90 deg pan to the right. A noise
+# source starts at +20 deg (front left), so every turn moves it the opposite way in front of the camera.
+KEYFRAMES = "0:0,0.5:0,4.5:20,6:20,10.5:-70,11:-70"
+# Measured on this video (docs/curation.md): yaw errors of the three clips <= 0.5 deg; the test allows 2.
+YAW_TOLERANCE = 2.0
+
+
+@pytest.fixture(scope="module")
+def ego(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ego")
+    cfg = EgoVideoConfig(seconds=11, fps=5, keyframes=KEYFRAMES, source_azimuths=(20.0,), signal="noise")
+    generate_egovideos(cfg, out, progress=False)
+    return out
+
+
+def _variant(src: Path, dst: Path, *, swap: bool = False, portrait: bool = False, mono: bool = False) -> Path:
+    """Re-mux a video with its channels swapped, turned to portrait or with one audio channel."""
+    info = probe(src)
+    n = int(round(info.duration_s * info.fps))
+    frames = read_frames(src, np.arange(n) / info.fps)
+    audio = read_audio(src, 16000)
+    if swap:
+        audio = audio[::-1].copy()
+    if portrait:
+        frames = np.ascontiguousarray(np.transpose(frames, (0, 2, 1, 3)))
+    if mono:
+        audio = audio.mean(axis=0, keepdims=True)
+    return write_video(dst, frames, int(round(info.fps)), audio, 16000)
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "curation.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_generator_truth_and_determinism(ego: Path, tmp_path: Path) -> None:
+    times, pos, yaws, az = read_truth(ego, "ego_0000")
+    assert len(times) == 55 and np.allclose(pos, pos[0])  # 11 s at 5 fps, rotation only
+    assert yaws[-1] - yaws[0] == pytest.approx(-70.0, abs=1e-3)
+    # a static source: azimuth = start azimuth - camera turn (simkit.conventions)
+    assert np.allclose(az[:, 0], 20.0 - (yaws - yaws[0]), atol=1e-3)
+    info = probe(ego / "videos" / "ego_0000.mp4")
+    assert (info.width, info.height, info.audio_channels) == (320, 240, 2)
+    labels = list(csv.DictReader((ego / "labels.csv").read_text().splitlines()))
+    assert [r["start_s"] for r in labels] == ["0.0000", "3.0000", "6.0000"]
+    # the source starts front left, ends front right after the net 70 deg right turn
+    assert float(labels[0]["azimuth"]) == pytest.approx(az[12, 0], abs=1e-3)
+    # same command -> same bytes (a short video)
+    cfg = EgoVideoConfig(seconds=1, fps=5, keyframes="0:0,1:10", source_azimuths=(30.0,), signal="noise",
+                         camera=EgoVideoConfig().camera.__class__(width=64, height=48, pitch_deg=0.0))
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate_egovideos(cfg, a, progress=False)
+    generate_egovideos(cfg, b, progress=False)
+    for rel in ("videos/ego_0000.mp4", "truth/ego_0000.poses.csv", "labels.csv"):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_egomotion_recovers_pans(ego: Path) -> None:
+    mcfg = EgomotionConfig()
+    times, _, yaws, _ = read_truth(ego, "ego_0000")
+    t = np.arange(55) / mcfg.fps
+    track = estimate_track(read_frames(ego / "videos" / "ego_0000.mp4", t, width=320, gray=True), mcfg)
+    errors = []
+    for start in (0.0, 3.0, 6.0):
+        est, trans = track.between(start, min(start + 5, t[-1]))
+        true = np.interp(min(start + 5, t[-1]), times, yaws) - np.interp(start, times, yaws)
+        errors.append(abs(est - true))
+        assert np.allclose(trans, 0.0)  # pure rotation: no translation is invented
+    assert max(errors) < YAW_TOLERANCE, errors
+    # time order reverses the sign
+    assert track.between(5.0, 0.0)[0] == pytest.approx(-track.between(0.0, 5.0)[0])
+
+
+def test_accumulation_is_proportional_over_partial_steps() -> None:
+    n = 12
+    yaw = {1: np.full(n, 1.0), 3: np.full(n, 3.0), 6: np.full(n, 6.0)}
+    yaw[3][3] = np.nan  # a failed 3-frame pair falls back to 6-frame minus the next 3-frame pair
+    trans = {k: np.zeros((n, 3)) for k in yaw}
+    tr = MotionTrack(5.0, n, yaw, trans)
+    assert tr.between(0.0, 1.0)[0] == pytest.approx(5.0)  # 5 frames = one 3-step + 2/3 of the next
+    assert tr.between(0.2, 1.0)[0] == pytest.approx(4.0)
+    yaw[1][:] = np.nan
+    yaw[6][:] = np.nan
+    assert np.isnan(tr.between(0.0, 2.0)[0])  # no estimate for frames 3..6 at all
+
+
+def test_iid_score_and_agreement() -> None:
+    sr = 1000
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(5 * sr)
+    gain = np.linspace(2.0, 0.5, 5 * sr)  # the left ear gets quieter: the sound moves right
+    audio = np.stack([x * gain, x])
+    tr = iid_track(audio, sr)
+    assert len(tr) == 4 and np.all(np.diff(tr) < 0)
+    assert iid_change(tr) < 0 and iid_score(tr) == pytest.approx(abs(np.prod(np.diff(tr))))
+    assert iid(audio[::-1]) == pytest.approx(-iid(audio))
+    assert agrees(yaw=30.0, change=-0.2) and not agrees(yaw=30.0, change=0.2) and not agrees(-30.0, -0.2)
+
+
+def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, tmp_path: Path) -> None:
+    videos = tmp_path / "in"
+    videos.mkdir()
+    src = ego / "videos" / "ego_0000.mp4"
+    (videos / "agree.mp4").write_bytes(src.read_bytes())
+    _variant(src, videos / "swapped.mp4", swap=True)
+    _variant(src, videos / "portrait.mp4", portrait=True)
+    _variant(src, videos / "mono.mp4", mono=True)
+    out = tmp_path / "cur"
+    cfg = CurateConfig(split_fractions=(1.0, 0.0, 0.0))
+    res = curate(videos, out, cfg, progress=False, write_dataset=False)
+    rows = _rows(out)
+    by = {(Path(r["video"]).name, r["start_s"]): r for r in rows}
+    assert "portrait" in by[("portrait.mp4", "")]["reason"] and by[("portrait.mp4", "")]["kept"] == "0"
+    assert "mono audio" in by[("mono.mp4", "")]["reason"]
+    assert set(res.refused) == {str(videos / "portrait.mp4"), str(videos / "mono.mp4")}
+    times, _, yaws, _ = read_truth(ego, "ego_0000")
+    for start in ("0", "3", "6"):
+        a, s = by[("agree.mp4", start)], by[("swapped.mp4", start)]
+        true = np.interp(min(float(start) + 5, 11), times, yaws) - np.interp(float(start), times, yaws)
+        assert float(a["yaw_change_deg"]) == pytest.approx(true, abs=YAW_TOLERANCE)
+        assert a["kept"] == "1", a
+        assert s["kept"] == "0" and "disagrees" in s["reason"], s
+        assert float(s["iid_change"]) == pytest.approx(-float(a["iid_change"]), rel=0.05)  # AAC re-encoded
+    # a rerun reuses the analysis and writes the same file
+    before = (out / "curation.csv").read_bytes()
+    curate(videos, out, cfg, progress=False, write_dataset=False)
+    assert (out / "curation.csv").read_bytes() == before
+    # thresholds are options: 25 deg drops the 20 deg pan only
+    out2 = tmp_path / "cur25"
+    curate([videos / "agree.mp4"], out2, CurateConfig(split_fractions=(1.0, 0.0, 0.0), min_rotation_train=25),
+           progress=False, write_dataset=False)
+    kept = {r["start_s"]: r["kept"] for r in _rows(out2)}
+    assert kept == {"0": "0", "3": "1", "6": "1"}
+
+
+def test_curate_refuses_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(SimkitError, match="does not exist"):
+        curate([tmp_path / "nope"], tmp_path / "o", progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SimkitError, match="no videos"):
+        curate([tmp_path / "empty"], tmp_path / "o", progress=False)
+    with pytest.raises(SimkitError, match="--views"):
+        curate([tmp_path / "empty"], tmp_path / "o", CurateConfig(views=1), progress=False)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.mp4").write_bytes(b"not a video at all")
+    short = write_video(bad / "short.mp4", np.zeros((5, 32, 32, 3), np.uint8), 5,
+                        np.zeros((2, 16000), np.float32) + np.array([[0.1], [0.2]], np.float32), 16000)
+    assert short.is_file()
+    out = tmp_path / "o2"
+    curate([bad], out, progress=False, write_dataset=False)
+    reasons = {Path(r["video"]).name: r["reason"] for r in _rows(out)}
+    assert reasons["broken.mp4"].startswith("unreadable")
+    assert reasons["short.mp4"].startswith("shorter than one clip")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "precious.txt").write_text("keep")
+    with pytest.raises(SimkitError, match="not empty"):
+        curate([bad], tmp_path / "taken", progress=False)
+    assert (tmp_path / "taken" / "precious.txt").read_text() == "keep"
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "simkit", "curate", str(tmp_path / "nope"), "--out",
+                        str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode != 0 and r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([sys.executable, "-m", "simkit", "egovideo", "--out", str(tmp_path / "e"), "--keyframes",
+                        "1:0,2:30"], capture_output=True, text=True)
+    assert r.returncode != 0 and "keyframe times must start at 0" in r.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_write_video_roundtrip(tmp_path: Path) -> None:
+    frames = np.zeros((10, 48, 64, 3), np.uint8)
+    frames[:, :, :32] = 200
+    t = np.arange(16000) / 16000
+    audio = np.stack([0.3 * np.sin(2 * np.pi * 300 * t), 0.1 * np.sin(2 * np.pi * 300 * t)]).astype(np.float32)
+    p = write_video(tmp_path / "v.mkv", frames, 10, audio, 16000)
+    got = read_audio(p, 16000)
+    assert got.shape == (2, 16000) and np.allclose(got, audio, atol=1e-3)  # PCM in mkv is lossless
+    assert read_frames(p, [0.0, 0.55]).shape == (2, 48, 64, 3)
+    assert Fraction(probe(p).fps).limit_denominator(100) == 10
+    with pytest.raises(SimkitError, match="even"):
+        write_video(tmp_path / "odd.mp4", np.zeros((2, 5, 5, 3), np.uint8), 5)
