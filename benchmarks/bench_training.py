@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 
 from simkit.bench.config import make_config
 from simkit.bench.harness import resolve_device, to_device
-from simkit.bench.synthetic import write_synthetic_render
 from simkit.bench.tasks import get_task
+from simkit.data.synthetic import write_synthetic_render
 from simkit.models import get_model
 
 

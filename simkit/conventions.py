@@ -26,6 +26,11 @@ SPEED_OF_SOUND = 343.0  # m/s, used for delay bounds and the spherical-head mode
 HEAD_RADIUS = 0.0875  # m, spherical-head (Woodworth) model and the two-ear fallback microphone spacing
 
 
+def mono_of(binaural):  # numpy array or torch tensor (..., 2, T) -> (..., T)
+    """simkit's mono of a binaural clip: ``(L + R) / 2`` of (..., 2, T) audio (numpy or torch)."""
+    return 0.5 * (binaural[..., LEFT_CHANNEL, :] + binaural[..., RIGHT_CHANNEL, :])
+
+
 def wrap_deg(angle: np.ndarray | float) -> np.ndarray | float:
     """Wrap degrees into (-180, 180]."""
     a = np.mod(np.asarray(angle, dtype=np.float64) + 180.0, 360.0) - 180.0

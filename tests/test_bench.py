@@ -16,9 +16,9 @@ import torch
 from simkit.bench.config import make_config
 from simkit.bench.harness import run_bench
 from simkit.bench.leaderboard import read_leaderboard
-from simkit.bench.synthetic import write_synthetic_render
 from simkit.conventions import wrap_deg
 from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError
 from simkit.models import get_model, models_for_task
 from simkit.models.direction import iid_loss, rotation_loss, symmetry_loss, translation_loss
@@ -124,7 +124,7 @@ def test_bad_datasets_are_one_line_errors(synth: Path, tmp_path: Path) -> None:
     with pytest.raises(SimkitError, match="does not exist"):
         open_render(tmp_path / "missing")
     (tmp_path / "plain").mkdir()
-    with pytest.raises(SimkitError, match="not a simkit render"):
+    with pytest.raises(SimkitError, match="not a simkit dataset"):
         open_render(tmp_path / "plain")
     broken = write_synthetic_render(tmp_path / "broken", {"a": "train", "b": "val", "c": "test"}, 1)
     (broken / "shards" / "c.h5").unlink()
@@ -133,7 +133,7 @@ def test_bad_datasets_are_one_line_errors(synth: Path, tmp_path: Path) -> None:
     write_synthetic_render(broken, {"a": "train", "b": "val", "c": "test"}, 1)
     with h5py.File(broken / "shards" / "b.h5", "a") as f:
         del f["labels/azimuth_deg"]
-    with pytest.raises(SimkitError, match=r"b\.h5 lacks dataset labels/azimuth_deg"):
+    with pytest.raises(SimkitError, match=r"b\.h5: group labels: dataset labels/azimuth_deg missing"):
         open_render(broken)
 
 

@@ -19,7 +19,8 @@ from simkit.bench.tasks_binaural import (
     plot_examples,
     render_info,
 )
-from simkit.data.binaural_dataset import BinauralClips, write_synthetic_render
+from simkit.data.binaural_dataset import BinauralClips
+from simkit.data.synthetic import write_synthetic_binaural
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS, stft_distance
 from simkit.models import get_model
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def render(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("binaural_render")
     splits = {"train": ["tr0", "tr1"], "val": ["va0"], "test": ["te0"]}
-    return write_synthetic_render(root, np.random.default_rng(0), splits=splits, n_sets=4, n_views=2)
+    return write_synthetic_binaural(root, np.random.default_rng(0), splits=splits, n_sets=4, n_views=2)
 
 
 def cfg_for(model: str, render: Path, **kw: object) -> object:
@@ -74,8 +75,9 @@ def test_dataset_items_follow_the_mono_convention(render: Path) -> None:
 
 
 def test_render_without_views_is_a_clear_error(tmp_path: Path) -> None:
-    root = write_synthetic_render(tmp_path / "noviews", np.random.default_rng(1), views=False)
-    with pytest.raises(SimkitError, match=r"render has no views \(rendered with --no-views\?\)"):
+    root = write_synthetic_binaural(tmp_path / "noviews", np.random.default_rng(1), views=False)
+    msg = r"binaural tasks .* needs group views or frames, which dataset .* lacks \(it has audio; a render made with"
+    with pytest.raises(SimkitError, match=msg):
         render_info(root)
 
 

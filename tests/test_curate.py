@@ -127,7 +127,7 @@ def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, tmp_path: Path)
     _variant(src, videos / "mono.mp4", mono=True)
     out = tmp_path / "cur"
     cfg = CurateConfig(split_fractions=(1.0, 0.0, 0.0))
-    res = curate(videos, out, cfg, progress=False, write_dataset=False)
+    res = curate(videos, out, cfg, progress=False)
     rows = _rows(out)
     by = {(Path(r["video"]).name, r["start_s"]): r for r in rows}
     assert "portrait" in by[("portrait.mp4", "")]["reason"] and by[("portrait.mp4", "")]["kept"] == "0"
@@ -141,14 +141,30 @@ def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, tmp_path: Path)
         assert a["kept"] == "1", a
         assert s["kept"] == "0" and "disagrees" in s["reason"], s
         assert float(s["iid_change"]) == pytest.approx(-float(a["iid_change"]), rel=0.05)  # AAC re-encoded
-    # a rerun reuses the analysis and writes the same file
-    before = (out / "curation.csv").read_bytes()
-    curate(videos, out, cfg, progress=False, write_dataset=False)
-    assert (out / "curation.csv").read_bytes() == before
+    # the kept clips are a dataset the direction task can open: V time points, estimated motion, no labels
+    from simkit.data.opener import open_dataset
+
+    info = open_dataset(out, ("audio", "pairs"))
+    assert info.splits["train"] == ["agree"] and info.n_views == cfg.views and info.shard_sets["agree"] == 3
+    import h5py
+
+    with h5py.File(info.shard("agree"), "r") as f:
+        rel = f["pairs/rel_yaw_deg"][()]
+        assert np.all(np.isnan(f["labels/azimuth_deg"][()]))
+        assert f["frames/rgb"].shape[1:3] == (cfg.views, 1)
+    vt = cfg.view_times()
+    for n, start in enumerate((0.0, 3.0, 6.0)):  # first to last time point of each clip
+        true = np.interp(start + vt[-1], times, yaws) - np.interp(start + vt[0], times, yaws)
+        assert rel[n, 0, -1] == pytest.approx(true, abs=YAW_TOLERANCE)
+        assert rel[n, -1, 0] == pytest.approx(-rel[n, 0, -1], abs=1e-4)
+    # a rerun reuses the analysis and the shards and writes the same files
+    before = {p.name: p.read_bytes() for p in [out / "curation.csv", info.shard("agree")]}
+    curate(videos, out, cfg, progress=False)
+    assert {p.name: p.read_bytes() for p in [out / "curation.csv", info.shard("agree")]} == before
     # thresholds are options: 25 deg drops the 20 deg pan only
     out2 = tmp_path / "cur25"
     curate([videos / "agree.mp4"], out2, CurateConfig(split_fractions=(1.0, 0.0, 0.0), min_rotation_train=25),
-           progress=False, write_dataset=False)
+           progress=False)
     kept = {r["start_s"]: r["kept"] for r in _rows(out2)}
     assert kept == {"0": "0", "3": "1", "6": "1"}
 
@@ -168,7 +184,7 @@ def test_curate_refuses_bad_inputs(tmp_path: Path) -> None:
                         np.zeros((2, 16000), np.float32) + np.array([[0.1], [0.2]], np.float32), 16000)
     assert short.is_file()
     out = tmp_path / "o2"
-    curate([bad], out, progress=False, write_dataset=False)
+    curate([bad], out, progress=False)
     reasons = {Path(r["video"]).name: r["reason"] for r in _rows(out)}
     assert reasons["broken.mp4"].startswith("unreadable")
     assert reasons["short.mp4"].startswith("shorter than one clip")

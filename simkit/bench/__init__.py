@@ -2,7 +2,7 @@
 
 Modules: :mod:`~simkit.bench.config` (BenchConfig), :mod:`~simkit.bench.tasks` (task registry),
 :mod:`~simkit.bench.harness` (``run_bench``, ``run_demo_bench``), :mod:`~simkit.bench.leaderboard` and
-:mod:`~simkit.bench.schema` (the tidy CSV), :mod:`~simkit.bench.plots`, :mod:`~simkit.bench.synthetic`
-(a free-field stand-in render for tests and benchmarks). Imported lazily: ``import simkit.bench`` loads
+:mod:`~simkit.bench.schema` (the tidy CSV), :mod:`~simkit.bench.plots` (synthetic stand-in datasets for
+tests live in :mod:`simkit.data.synthetic`). Imported lazily: ``import simkit.bench`` loads
 no torch.
 """

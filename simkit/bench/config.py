@@ -25,7 +25,8 @@ class BenchConfig:
 
     model: str = "ours_full"  # name in simkit.models.MODELS, or "all" for every model of the task
     task: str = "direction"  # name in simkit.bench.tasks.TASKS
-    data: str = ""  # render directory (output of `simkit render`); required
+    data: str = ""  # dataset directory (output of `simkit render` or `simkit prepare`); required
+    protocol: str = ""  # split protocol of the dataset ("" = its default; a name, a family or "all")
     results: str = "results"  # leaderboard.csv and runs/<run_id>/ go here
     epochs: int = 30  # maximum training epochs (early stopping usually ends sooner)
     batch_size: int = 16  # view sets (items) per step; every item holds V views of one source
@@ -59,6 +60,8 @@ class BenchConfig:
         d = self.to_dict()
         for k in ("data", "results", "num_workers", "cpu_threads"):
             d.pop(k)
+        if d["protocol"] in ("", "default"):
+            d.pop("protocol")  # hashes of runs on a dataset's default split stay what they were
         return stable_hash(d)
 
 

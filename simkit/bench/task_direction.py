@@ -16,23 +16,18 @@ import numpy as np
 import torch
 
 from simkit.bench.tasks import TaskSpec, register_task
-from simkit.data.render_dataset import ITEM_DATASETS, RenderInfo, RenderViewSets, open_render
+from simkit.data.opener import DatasetInfo, open_dataset
+from simkit.data.render_dataset import ITEM_DATASETS, RenderViewSets
 
-_CACHE: dict[tuple[str, int], RenderInfo] = {}
 
-
-def render_info(data_dir: Path) -> RenderInfo:
-    """Validated render info, cached per directory and manifest modification time."""
-    mpath = Path(data_dir) / "manifest.json"
-    key = (str(Path(data_dir).resolve()), mpath.stat().st_mtime_ns if mpath.exists() else -1)
-    if key not in _CACHE:
-        _CACHE[key] = open_render(data_dir, ITEM_DATASETS)
-    return _CACHE[key]
+def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
+    """The dataset opened for this task (cached by :func:`simkit.data.opener.open_dataset`)."""
+    return open_dataset(data_dir, ITEM_DATASETS, protocol or None)
 
 
 def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> RenderViewSets:
     """The view-set dataset of ``split``: training items get random crops, view subsets and re-rendering."""
-    info = render_info(data_dir)
+    info = render_info(data_dir, cfg.protocol)
     return RenderViewSets(
         info,
         split,
@@ -46,15 +41,8 @@ def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> RenderViewS
 
 
 def data_info(data_dir: Path, cfg: Any) -> dict[str, Any]:
-    """Facts models and the leaderboard need: sample rate, views, dataset name and manifest hash."""
-    info = render_info(data_dir)
-    return {
-        "sample_rate": info.sample_rate,
-        "n_views": info.n_views,
-        "clip_samples": info.clip_samples,
-        "dataset": info.name,
-        "manifest_hash": info.manifest_hash,
-    }
+    """Facts models and the leaderboard need: sample rate, views, dataset name, manifest hash, protocol."""
+    return render_info(data_dir, cfg.protocol).facts()
 
 
 def _np(x: Any) -> np.ndarray:
@@ -79,6 +67,8 @@ def records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, n
         "source_index": np.repeat(_np(batch["source_index"]).astype(np.int64), v),
         "view": _np(batch["view_index"]).astype(np.int64).reshape(-1),
         "true_azimuth_deg": true_az.reshape(-1).astype(np.float64),
+        "true_side": _np(batch["side"]).reshape(-1).astype(np.float64) if "side" in batch
+        else np.sign(np.round(np.sin(np.deg2rad(true_az.reshape(-1))), 12)).astype(np.float64),
         "pred_azimuth_deg": pred_az.reshape(-1).astype(np.float64),
         "true_elevation_deg": _np(batch["elevation_deg"]).reshape(-1).astype(np.float64),
         "true_distance_m": _np(batch["distance_m"]).reshape(-1).astype(np.float64),

@@ -7,7 +7,6 @@ A new task is one module defining a :class:`TaskSpec` and calling ``TASKS.add`` 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +52,9 @@ class TaskSpec:
     plot_examples: Callable[..., Any] | None = None
 
 
-TASKS: Registry[TaskSpec] = Registry("task")
-
 # Modules defining the built-in tasks; each registers itself on import.
 BUILTIN_MODULES: tuple[str, ...] = ("simkit.bench.task_direction", "simkit.bench.tasks_binaural")
-_loaded = False
+TASKS: Registry[TaskSpec] = Registry("task", modules=BUILTIN_MODULES)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -66,22 +63,14 @@ def register_task(spec: TaskSpec) -> TaskSpec:
     return spec
 
 
-def load_builtin() -> None:
-    """Import the built-in task modules once (they register on import)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in BUILTIN_MODULES:
-            importlib.import_module(mod)
+load_builtin = TASKS.load_builtin
 
 
 def get_task(name: str) -> TaskSpec:
     """The task registered as ``name`` (SimkitError listing the known ones otherwise)."""
-    load_builtin()
     return TASKS.get(name)
 
 
 def task_names() -> list[str]:
     """Every registered task name."""
-    load_builtin()
     return TASKS.names()

@@ -29,15 +29,14 @@ from torch.utils.data import Dataset, default_collate
 
 from simkit.audio.dsp import peak_normalize
 from simkit.bench.tasks import TaskSpec, register_task
-from simkit.data.binaural_dataset import BinauralClips, open_binaural_render
-from simkit.data.render_dataset import RenderInfo
+from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
 from simkit.metrics import av_localization  # noqa: F401  (registers the av_localize metrics)
 from simkit.metrics.binaural import SAMPLE_RATE, binaural_metrics, envelope, stft
 from simkit.models import BenchModel
 
-_CACHE: dict[tuple[str, int], RenderInfo] = {}
 # Val clips scored after each training epoch (checkpoint selection, early stopping); the final val and test
 # scores use every clip, and ``--val-items`` overrides both. binauralize: whole-clip generation (6 DiffWave
 # passes per 0.63 s window for the CLUP models, ~0.12 s per clip at --quick width on one CPU thread) would
@@ -46,38 +45,28 @@ EPOCH_VAL_ITEMS = 8
 EPOCH_VAL_ITEMS_AV = 32
 
 
-def render_info(data_dir: Path) -> RenderInfo:
-    """Validated render info (views required, 16 kHz), cached per directory and manifest modification time."""
-    mpath = Path(data_dir) / "manifest.json"
-    key = (str(Path(data_dir).resolve()), mpath.stat().st_mtime_ns if mpath.exists() else -1)
-    if key not in _CACHE:
-        info = open_binaural_render(data_dir)
-        if info.sample_rate != SAMPLE_RATE:
-            raise SimkitError(
-                f"render {data_dir} is at {info.sample_rate} Hz; the binaural tasks follow the FAIR-Play "
-                f"protocol at {SAMPLE_RATE} Hz"
-            )
-        _CACHE[key] = info
-    return _CACHE[key]
+def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
+    """The dataset opened for the binaural tasks (views or frames required, 16 kHz); cached by the opener."""
+    info = open_binaural_dataset(data_dir, protocol or None)
+    if info.sample_rate != SAMPLE_RATE:
+        raise SimkitError(
+            f"dataset {data_dir} is at {info.sample_rate} Hz; the binaural tasks follow the FAIR-Play "
+            f"protocol at {SAMPLE_RATE} Hz"
+        )
+    return info
 
 
 def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> BinauralClips:
     """Clips of ``split``: random 0.63 s windows when training, whole clips otherwise; with negatives."""
     return BinauralClips(
-        render_info(data_dir), split, train=train, negatives=True, seed=cfg.seed, max_items=cfg.max_items
+        render_info(data_dir, cfg.protocol), split, train=train, negatives=True, seed=cfg.seed,
+        max_items=cfg.max_items,
     )
 
 
 def data_info(data_dir: Path, cfg: Any) -> dict[str, Any]:
-    """Sample rate, clip length, views, dataset name and manifest hash of the render."""
-    info = render_info(data_dir)
-    return {
-        "sample_rate": info.sample_rate,
-        "n_views": info.n_views,
-        "clip_samples": info.clip_samples,
-        "dataset": info.name,
-        "manifest_hash": info.manifest_hash,
-    }
+    """Sample rate, clip length, views, dataset name, manifest hash and protocol of the dataset."""
+    return render_info(data_dir, cfg.protocol).facts()
 
 
 def _np(x: Any) -> np.ndarray:

@@ -51,50 +51,52 @@ def clip_arrays(path: Path, clips: list[Candidate], cfg: CurateConfig) -> dict[s
     }
 
 
-def write_curated(out: Path, paths: list[Path], ids: list[str], cands: list[Candidate], cfg: CurateConfig,
-                  progress: bool = True) -> dict:
-    """Write the kept clips of ``cands`` into ``out`` through the dataset writer; returns the summary."""
+def manifest_for(cfg: CurateConfig, paths: list[Path], inputs: str) -> dict:
+    """The manifest of a curated dataset: config + input-set hash, origin, groups, the default protocol."""
     from simkit.data import layout
-    from simkit.data.writer import DatasetWriter, new_manifest
+    from simkit.data.writer import new_manifest
+
+    return new_manifest(
+        origin=layout.origin("adapter", "curate", VERSION, source=", ".join(sorted({str(p.parent) for p in paths})),
+                             licence="the licences of the input videos", videos=len(paths)),
+        config={**cfg.to_dict(), "inputs": inputs}, groups=list(GROUPS),
+        protocols={"default": layout.protocol_entry("by video, seeded shares " +
+                                                    ",".join(f"{f:g}" for f in cfg.split_fractions))},
+        tool="simkit curate", tasks=["direction"],
+        curation={"csv": "curation.csv", "labels": "none (azimuth NaN; estimated camera motion only)",
+                  "work": "work/<video>.json: the per-video analysis cache"},
+    )
+
+
+def write_clips(w, paths: list[Path], ids: list[str], cands: list[Candidate], cfg: CurateConfig,
+                refused: dict[str, str], progress: bool = True) -> dict:
+    """Write the kept clips of ``cands`` through the open writer ``w``, then splits and summary."""
+    from simkit.data.validate import summarize
 
     kept: dict[str, list[Candidate]] = {}
     for c in cands:
         if c.kept:
             kept.setdefault(c.video_id, []).append(c)
     by_id = dict(zip(ids, paths, strict=True))
-    # the selection is part of the content: a changed input set must not mix with this directory
-    selection_hash = _selection_hash(kept)
-    manifest = new_manifest(
-        origin=layout.origin("adapter", "curate", VERSION, source=None,
-                             licence="the licences of the input videos", videos=len(paths)),
-        config=cfg.to_dict(), groups=list(GROUPS), config_hash=f"{cfg.config_hash()}-{selection_hash}",
-        tool="simkit curate",
-        curation={"csv": "curation.csv", "labels": "none (estimated camera motion only)",
-                  "splits": "by video, shares " + ",".join(f"{f:g}" for f in cfg.split_fractions)},
-    )
     splits: dict[str, list[str]] = {s: [] for s in SPLIT_NAMES}
     bar = progress_bar(len(kept), progress, "curate: write clips", "video")
-    with DatasetWriter(out, manifest) as w:
-        try:
-            for vid in sorted(kept):
-                clips = sorted(kept[vid], key=lambda c: c.start_s)
-                splits[clips[0].split].append(vid)
-                if not w.is_done(vid):
-                    attrs = {
-                        "sample_rate": cfg.sample_rate, "split": clips[0].split, "source_video": by_id[vid].name,
-                        "iid_score": np.array([c.score for c in clips]),
-                        "yaw_change_deg": np.array([c.yaw for c in clips]),
-                    }
-                    w.write_shard(vid, clip_arrays(by_id[vid], clips, cfg), attrs,
-                                  group_attrs={"frames": {"fps": 0.0, "width": cfg.frame_width}})
-                bar.update(1)
-        finally:
-            bar.close()
-        w.write_splits(splits)
-        return w.finish()
-
-
-def _selection_hash(kept: dict[str, list[Candidate]]) -> str:
-    from simkit.io import stable_hash
-
-    return stable_hash(sorted(c.clip_id for v in kept.values() for c in v), length=8)
+    try:
+        for vid in sorted(kept):
+            clips = sorted(kept[vid], key=lambda c: c.start_s)
+            splits[clips[0].split].append(vid)
+            if not w.is_done(vid):
+                attrs = {
+                    "sample_rate": cfg.sample_rate, "split": clips[0].split, "source_video": by_id[vid].name,
+                    "iid_score": np.array([c.score for c in clips]),
+                    "yaw_change_deg": np.array([c.yaw for c in clips]),
+                }
+                w.write_shard(vid, clip_arrays(by_id[vid], clips, cfg), attrs,
+                              group_attrs={"frames": {"fps": 0.0, "width": cfg.frame_width}})
+            bar.update(1)
+    finally:
+        bar.close()
+    w.write_splits(splits)
+    summary = summarize(w.root)
+    summary.update(refused=dict(sorted(refused.items())), candidates=len(cands),
+                   kept={s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLIT_NAMES})
+    return w.finish(summary)

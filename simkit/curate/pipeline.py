@@ -37,7 +37,7 @@ import numpy as np
 
 from simkit.curate.iid import iid_change, iid_score, iid_track
 from simkit.errors import SimkitError
-from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, stable_hash
+from simkit.io import atomic_write_json, atomic_write_text, stable_hash
 from simkit.video.egomotion import EgomotionConfig, MotionTrack, estimate_track, make_matcher
 from simkit.video.io import VIDEO_SUFFIXES, probe, read_audio, read_frames
 
@@ -380,60 +380,49 @@ def _load_or_analyse(path: Path, vid: str, cfg: CurateConfig, work: Path) -> dic
     return data
 
 
-def _prepare_out(out: Path, cfg: CurateConfig) -> None:
-    """Refuse an output directory that holds something else (nothing is touched then)."""
-    cpath = out / "curate.json"
-    if cpath.is_file():
-        try:
-            old = json.loads(cpath.read_text()).get("config_hash")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            old = None
-        if old != cfg.config_hash():
-            raise SimkitError(f"{out} holds a curation with another config (hash {old}, this run "
-                              f"{cfg.config_hash()}); choose another --out or repeat the original options")
-    elif out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".")):
-        raise SimkitError(f"output directory {out} is not empty and holds no curate.json; choose another --out")
-    check_writable_dir(out)
+def inputs_hash(paths: list[Path], ids: list[str]) -> str:
+    """Identity of the input set (ids and byte sizes): a changed set of videos is another dataset."""
+    return stable_hash([[i, p.stat().st_size] for p, i in zip(paths, ids, strict=True)], length=8)
 
 
 def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None = None,
-           progress: bool = True, write_dataset: bool = True) -> CurateResult:
-    """Curate the videos of ``inputs`` into ``out`` (resumable, deterministic); see the module docstring."""
-    from simkit.io import package_versions
+           progress: bool = True) -> CurateResult:
+    """Curate the videos of ``inputs`` into ``out`` (resumable, deterministic); see the module docstring.
+
+    The output directory is a simkit dataset (manifest first, through :class:`simkit.data.writer.DatasetWriter`,
+    which refuses a directory holding anything else); ``curation.csv`` and the analysis cache ``work/`` lie
+    beside the shards.
+    """
+    from simkit.curate.output import manifest_for, write_clips
 
     cfg = cfg or CurateConfig()
     cfg.validate()
     paths = discover([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
     ids = video_ids(paths)
     out = Path(out)
-    _prepare_out(out, cfg)
-    atomic_write_json(out / "curate.json", {
-        "tool": "simkit curate", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
-        "versions": package_versions((*_VERSIONED,)),
-    })
-    work = out / WORK
-    analyses = []
-    total = sum(_duration_hint(p) for p in paths)
-    bar = progress_bar(int(math.ceil(total)) or len(paths), progress, "curate", "video s")
-    try:
-        for p, vid in zip(paths, ids, strict=True):
-            a = _load_or_analyse(p, vid, cfg, work)
-            a["split"] = split_of_video(vid, cfg.split_fractions, cfg.seed)
-            analyses.append(a)
-            bar.update(int(math.ceil(_duration_hint(p))) or 1)
-    finally:
-        bar.close()
-    cands = [c for a in analyses if not a["refused"] for c in candidates_of(a, a["split"])]
-    select(cands, cfg)
-    csv_path = out / CURATION_CSV
-    atomic_write_text(csv_path, curation_rows(analyses, cands))
-    kept = {s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLIT_NAMES}
-    if write_dataset:
-        from simkit.curate.output import write_curated
+    from simkit.data.writer import DatasetWriter
 
-        write_curated(out, paths, ids, cands, cfg, progress=progress)
-    return CurateResult(out, len(paths), {a["video"]: a["refused"] for a in analyses if a["refused"]},
-                        len(cands), kept, csv_path)
+    with DatasetWriter(out, manifest_for(cfg, paths, inputs_hash(paths, ids))) as w:
+        work = out / WORK
+        analyses = []
+        total = sum(_duration_hint(p) for p in paths)
+        bar = progress_bar(int(math.ceil(total)) or len(paths), progress, "curate", "video s")
+        try:
+            for p, vid in zip(paths, ids, strict=True):
+                a = _load_or_analyse(p, vid, cfg, work)
+                a["split"] = split_of_video(vid, cfg.split_fractions, cfg.seed)
+                analyses.append(a)
+                bar.update(int(math.ceil(_duration_hint(p))) or 1)
+        finally:
+            bar.close()
+        cands = [c for a in analyses if not a["refused"] for c in candidates_of(a, a["split"])]
+        select(cands, cfg)
+        csv_path = out / CURATION_CSV
+        atomic_write_text(csv_path, curation_rows(analyses, cands))
+        kept = {s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLIT_NAMES}
+        refused = {a["video"]: a["refused"] for a in analyses if a["refused"]}
+        write_clips(w, paths, ids, cands, cfg, refused, progress=progress)
+    return CurateResult(out, len(paths), refused, len(cands), kept, csv_path)
 
 
 _VERSIONED = ("simkit", "numpy", "av", "opencv-python-headless")

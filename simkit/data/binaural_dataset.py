@@ -21,27 +21,25 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from simkit.data.render_dataset import RenderInfo, open_render
+from simkit.conventions import mono_of
+from simkit.data.opener import DatasetInfo, open_dataset
+from simkit.data.schema import decode
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
-from simkit.models.binaural import mono_of
 
-REQUIRED = ("audio/binaural",)
-VIEWS = "views/rgb"
+# binaural clips and an image per view (renders) or video frames along each clip (FAIR-Play)
+REQUIRED = ("audio", "views|frames")
 
 
-def open_binaural_render(root: Path | str) -> RenderInfo:
-    """Validate a render for the binaural tasks: binaural clips and RGB views in every shard."""
-    info = open_render(root, REQUIRED)
-    for split, scenes in info.splits.items():
-        for scene in scenes:
-            with h5py.File(info.shard(scene), "r") as f:
-                if VIEWS not in f:
-                    raise SimkitError(
-                        f"render has no views (rendered with --no-views?): shard {info.shard(scene)} "
-                        f"of split {split} lacks {VIEWS}, which the binaural tasks need"
-                    )
-    return info
+def open_binaural_dataset(root: Path | str, protocol: str | None = None) -> DatasetInfo:
+    """Validate a dataset for the binaural tasks: binaural clips and views or frames in every shard."""
+    return open_dataset(root, REQUIRED, protocol, who="the binaural tasks (binauralize, av_localize)")
+
+
+def nearest_frames(times_s: np.ndarray, centres_s: np.ndarray) -> np.ndarray:
+    """Index of the frame (times ``times_s``) nearest each of ``centres_s`` (ties: the earlier frame)."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    return np.abs(np.asarray(centres_s, dtype=np.float64)[:, None] - times_s[None, :]).argmin(axis=1)
 
 
 class BinauralClips(Dataset):
@@ -54,7 +52,7 @@ class BinauralClips(Dataset):
 
     def __init__(
         self,
-        info: RenderInfo,
+        info: DatasetInfo,
         split: str,
         *,
         train: bool = False,
@@ -67,14 +65,15 @@ class BinauralClips(Dataset):
             raise SimkitError(f"unknown split {split!r} (known: {', '.join(info.splits)})")
         scenes = info.splits[split]
         if not scenes:
-            raise SimkitError(f"split {split} of {info.root} has no scenes; render more scenes")
+            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) is empty")
+        self.frames = "views" not in info.groups  # recorded video: the image comes from the frames
         self.info, self.split, self.train, self.seed, self.negatives = info, split, train, seed, negatives
         self.scenes = scenes
         self.window = min(int(round(window_seconds * info.sample_rate)), info.clip_samples) if train else None
         rows = [
             (si, n, v, s)
             for si, scene in enumerate(scenes)
-            for n in range(info.shard_sets[scene])
+            for n in info.sets(split, scene)
             for v in range(info.n_views)
             for s in range(info.shard_sources[scene])
         ]
@@ -108,14 +107,26 @@ class BinauralClips(Dataset):
             self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
         return self._files[si]
 
-    def _audio(self, row: np.ndarray, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _audio(
+        self, row: np.ndarray, rng: np.random.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Mono, binaural and the centre (s from the clip start) of the window or whole clip."""
         si, n, v, s = (int(x) for x in row)
-        binaural = np.asarray(self._file(si)["audio/binaural"][n, v, s], dtype=np.float32)
+        binaural = decode(self._file(si)["audio/binaural"], (n, v, s)).astype(np.float32)
+        off, length = 0, binaural.shape[-1]
         if self.window is not None and rng is not None:
             off = int(rng.integers(0, binaural.shape[-1] - self.window + 1))
             binaural = binaural[:, off : off + self.window]
+            length = self.window
         clip = torch.from_numpy(np.ascontiguousarray(binaural))
-        return mono_of(clip), clip
+        return mono_of(clip), clip, (off + length / 2) / self.info.sample_rate
+
+    def _image(self, si: int, n: int, v: int, centre_s: float) -> np.ndarray:
+        f = self._file(si)
+        if not self.frames:
+            return np.asarray(f["views/rgb"][n, v], dtype=np.uint8)
+        k = int(nearest_frames(f["frames/time_s"][n, v], np.array([centre_s]))[0])
+        return np.asarray(f["frames/rgb"][n, v, k], dtype=np.uint8)
 
     def _negative_row(self, idx: int, rng: np.random.Generator) -> np.ndarray:
         """Another item, from a different view set when the split has one."""
@@ -131,100 +142,21 @@ class BinauralClips(Dataset):
         si, n, v, s = (int(x) for x in row)
         # Evaluation items draw their negative from a fixed stream so every run scores the same pairs.
         rng = np.random.default_rng([self.seed, self.epoch if self.train else 0, idx])
-        mono, binaural = self._audio(row, rng)
+        mono, binaural, centre = self._audio(row, rng)
         item: dict[str, Any] = {
             "mono": mono,
             "binaural": binaural,
-            "image": torch.from_numpy(np.asarray(self._file(si)[VIEWS][n, v], dtype=np.uint8)),
+            "image": torch.from_numpy(self._image(si, n, v, centre)),
             "scene_id": self.scenes[si],
             "set_index": n,
             "view_index": v,
             "source_index": s,
         }
+        if self.frames and not self.train:
+            # whole-clip evaluation: every frame, so each 0.63 s window sees the frame nearest its centre
+            f = self._file(si)
+            item["frames"] = torch.from_numpy(np.asarray(f["frames/rgb"][n, v], dtype=np.uint8))
+            item["frame_times"] = torch.from_numpy(f["frames/time_s"][n, v].astype(np.float32))
         if self.negatives:
-            item["neg_mono"], item["neg_binaural"] = self._audio(self._negative_row(idx, rng), rng)
+            item["neg_mono"], item["neg_binaural"], _ = self._audio(self._negative_row(idx, rng), rng)
         return item
-
-
-def write_synthetic_render(
-    root: Path | str,
-    rng: np.random.Generator,
-    *,
-    splits: dict[str, list[str]] | None = None,
-    n_sets: int = 2,
-    n_views: int = 2,
-    clip_seconds: float = 1.0,
-    sample_rate: int = 16000,
-    image_size: tuple[int, int] = (48, 64),
-    views: bool = True,
-) -> Path:
-    """Write a tiny render directory (docs/dataset-format.md) whose binaural cues follow the image.
-
-    No acoustic engine: every (set, view) has one source at a random pan ``p`` in [-1, 1] (+1 = left, the
-    azimuth convention's sign), drawn as a bright square at image column ``(1 - p) / 2`` of the width (the
-    camera's left is the image's left). The left/right clips are the dry noise-burst source with an
-    interaural level difference (gains ``1 +- 0.6 p``) and time difference (the far ear delayed by up to 8
-    samples, 0.5 ms at 16 kHz). Each view set's source also has a timbre ``c`` in [0, 1] - noise bursts in a
-    band around ``500 + 4500 c`` Hz - shown as the square's colour (red ``c = 0`` to blue ``c = 1``), so the
-    mono audio and the image match (what ``av_localize`` scores) although the mono carries no pan.
-    ``views=False`` writes no ``views/rgb``, like ``simkit render --no-views``. For tests and benchmarks.
-    """
-    from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
-    from simkit.io import atomic_write_json, atomic_write_text
-
-    root = Path(root)
-    splits = splits or {"train": ["syn_train"], "val": ["syn_val"], "test": ["syn_test"]}
-    (root / "shards").mkdir(parents=True, exist_ok=True)
-    (root / "splits").mkdir(exist_ok=True)
-    t = int(round(clip_seconds * sample_rate))
-    h, w = image_size
-    for split, scenes in splits.items():
-        atomic_write_text(root / "splits" / f"{split}.txt", "".join(f"{s}\n" for s in scenes))
-        for scene in scenes:
-            timbre = rng.uniform(0.0, 1.0, n_sets)
-            freqs = np.fft.rfftfreq(t, 1.0 / sample_rate)
-            band = np.exp(-(((freqs[None, :] - (500.0 + 4500.0 * timbre[:, None])) / 800.0) ** 2))
-            noise = np.fft.irfft(np.fft.rfft(rng.standard_normal((n_sets, t))) * band, t)
-            gate = np.mod(np.arange(t) / sample_rate, 0.35) < 0.25  # syllable-like bursts
-            source = noise * gate / np.sqrt(np.mean((noise * gate) ** 2, axis=1, keepdims=True)) * 0.1
-            source = source[:, None, :].astype(np.float32)
-            pan = rng.uniform(-1.0, 1.0, (n_sets, n_views))
-            binaural = np.zeros((n_sets, n_views, 1, 2, t), dtype=np.float32)
-            rgb = np.full((n_sets, n_views, h, w, 3), 30, dtype=np.uint8)
-            for n in range(n_sets):
-                for v in range(n_views):
-                    p = pan[n, v]
-                    delay = int(round(8 * abs(p)))
-                    near, far = source[n, 0], np.concatenate([np.zeros(delay, np.float32), source[n, 0]])[:t]
-                    left_sig, right_sig = (near, far) if p >= 0 else (far, near)
-                    binaural[n, v, 0, LEFT_CHANNEL] = (1 + 0.6 * p) * left_sig
-                    binaural[n, v, 0, RIGHT_CHANNEL] = (1 - 0.6 * p) * right_sig
-                    cx, side = int(round((1 - p) / 2 * (w - 1))), max(2, h // 4)
-                    colour = (int(240 * (1 - timbre[n])), 200, int(240 * timbre[n]))
-                    rgb[n, v, h // 2 - side : h // 2 + side, max(0, cx - side) : cx + side] = colour
-            with h5py.File(root / "shards" / f"{scene}.h5", "w") as f:
-                f.attrs.update(
-                    schema_version=1,
-                    scene_id=scene,
-                    split=split,
-                    config_hash="synthetic",
-                    sample_rate=sample_rate,
-                    n_sets=n_sets,
-                    n_views=n_views,
-                    n_sources=1,
-                    indirect_gain=0.0,
-                )
-                f["audio/binaural"] = binaural
-                f["audio/source"] = source
-                if views:
-                    f["views/rgb"] = rgb
-                f.attrs["complete"] = 1
-    atomic_write_json(
-        root / "manifest.json",
-        {
-            "config_hash": "synthetic",
-            "schema_version": 1,
-            "source": "simkit.data.binaural_dataset.write_synthetic_render",
-        },
-    )
-    return root

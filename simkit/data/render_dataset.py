@@ -7,10 +7,7 @@ lazily, once per process, so DataLoader workers each hold their own h5py handles
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,124 +16,20 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from simkit.data.layout import SPLITS
+from simkit.data.opener import DatasetInfo, open_dataset
+from simkit.data.schema import decode
 from simkit.errors import SimkitError
-from simkit.io import file_sha256
 
-log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-# Everything an item reads; tasks may ask for more through ``require``.
-ITEM_DATASETS = (
-    "audio/binaural",
-    "labels/azimuth_deg",
-    "labels/elevation_deg",
-    "labels/distance_m",
-    "pairs/rel_yaw_deg",
-    "pairs/rel_translation",
-)
+# The groups an item reads (elevation, distance and the translation are NaN when a dataset lacks them).
+ITEM_DATASETS = ("audio", "labels", "pairs")
 RECONVOLVE_DATASETS = ("audio/source", "rir/direct", "rir/indirect")
 
 
-@dataclass
-class RenderInfo:
-    """What a render directory holds, checked against the format."""
-
-    root: Path
-    manifest: dict
-    manifest_hash: str
-    splits: dict[str, list[str]]
-    sample_rate: int
-    n_views: int
-    clip_samples: int
-    indirect_gain: float
-    shard_sets: dict[str, int] = field(default_factory=dict)  # scene id -> view sets
-    shard_sources: dict[str, int] = field(default_factory=dict)  # scene id -> sources per set
-
-    @property
-    def name(self) -> str:
-        """Dataset name used on the leaderboard: directory name + manifest hash prefix."""
-        return f"{self.root.name}@{self.manifest_hash[:8]}"
-
-    def shard(self, scene_id: str) -> Path:
-        return self.root / "shards" / f"{scene_id}.h5"
-
-
-def _failed_scenes(root: Path) -> dict[str, str]:
-    try:
-        failed = json.loads((root / "summary.json").read_text()).get("failed", {})
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        return {}
-    return {str(k): str(v) for k, v in failed.items()} if isinstance(failed, dict) else {}
-
-
-def open_render(root: Path | str, require: tuple[str, ...] = ITEM_DATASETS) -> RenderInfo:
-    """Validate a render directory and the datasets ``require`` lists; SimkitError naming what is wrong."""
-    root = Path(root)
-    if not str(root) or not root.exists():
-        raise SimkitError(
-            f"dataset directory {root} does not exist (pass --data DIR, the output of `simkit render`)"
-        )
-    if not root.is_dir():
-        raise SimkitError(f"dataset path {root} is not a directory")
-    mpath = root / "manifest.json"
-    if not mpath.is_file():
-        raise SimkitError(f"{root} is not a simkit render (no manifest.json)")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SimkitError(f"{mpath} is not valid JSON ({e})") from None
-    if not isinstance(manifest, dict) or "config_hash" not in manifest:
-        raise SimkitError(f"{mpath} is not a simkit manifest (no config_hash)")
-    splits: dict[str, list[str]] = {}
-    for split in SPLITS:
-        spath = root / "splits" / f"{split}.txt"
-        if not spath.is_file():
-            raise SimkitError(f"{root} is not a complete simkit render (missing splits/{split}.txt)")
-        splits[split] = [s.strip() for s in spath.read_text().splitlines() if s.strip()]
-    # scenes the render reported as failed (summary.json) are left out with a warning; any other missing
-    # shard means an unfinished render and stays an error
-    failed = _failed_scenes(root)
-    for split, scenes in splits.items():
-        gone = [s for s in scenes if s in failed and not (root / "shards" / f"{s}.h5").is_file()]
-        for s in gone:
-            log.warning("scene %s (%s) failed to render and is left out: %s", s, split, failed[s])
-        splits[split] = [s for s in scenes if s not in gone]
-    info: RenderInfo | None = None
-    for split, scenes in splits.items():
-        for scene in scenes:
-            path = root / "shards" / f"{scene}.h5"
-            if not path.is_file():
-                raise SimkitError(
-                    f"shard {path} listed in splits/{split}.txt is missing (render incomplete?)"
-                )
-            try:
-                f = h5py.File(path, "r")
-            except OSError as e:
-                raise SimkitError(f"shard {path} cannot be read as HDF5 ({e})") from None
-            with f:
-                if int(f.attrs.get("complete", 0)) != 1:
-                    raise SimkitError(f"shard {path} is incomplete (attribute complete != 1)")
-                for name in require:
-                    if name not in f:
-                        raise SimkitError(f"shard {path} lacks dataset {name} needed here")
-                sr, nv = int(f.attrs["sample_rate"]), int(f.attrs["n_views"])
-                t = int(f["audio/binaural"].shape[-1]) if "audio/binaural" in f else 0
-                if info is None:
-                    if "indirect_gain" not in f.attrs:
-                        raise SimkitError(f"shard {path} lacks root attribute indirect_gain")
-                    info = RenderInfo(
-                        root, manifest, file_sha256(mpath), splits, sr, nv, t, float(f.attrs["indirect_gain"])
-                    )
-                elif (sr, nv, t) != (info.sample_rate, info.n_views, info.clip_samples):
-                    raise SimkitError(
-                        f"shard {path} has sample_rate/views/clip length {(sr, nv, t)}, other shards "
-                        f"{(info.sample_rate, info.n_views, info.clip_samples)}"
-                    )
-                info.shard_sets[scene] = int(f.attrs["n_sets"])
-                info.shard_sources[scene] = int(f.attrs["n_sources"])
-    if info is None:
-        raise SimkitError(f"{root} holds no shards (empty splits)")
-    return info
+def open_render(root: Path | str, require: tuple[str, ...] = ITEM_DATASETS, protocol: str | None = None
+                ) -> DatasetInfo:
+    """The dataset at ``root`` opened for view-set items (:func:`simkit.data.opener.open_dataset`)."""
+    return open_dataset(root, require, protocol)
 
 
 class RenderViewSets(Dataset):
@@ -153,7 +46,7 @@ class RenderViewSets(Dataset):
 
     def __init__(
         self,
-        info: RenderInfo,
+        info: DatasetInfo,
         split: str,
         *,
         clip_samples: int | None = None,
@@ -167,7 +60,7 @@ class RenderViewSets(Dataset):
             raise SimkitError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
         scenes = info.splits[split]
         if not scenes:
-            raise SimkitError(f"split {split} of {info.root} has no scenes; render more scenes")
+            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) is empty")
         self.info, self.split, self.train, self.seed = info, split, train, seed
         self.scenes = scenes
         self.clip = min(clip_samples or info.clip_samples, info.clip_samples)
@@ -185,7 +78,7 @@ class RenderViewSets(Dataset):
         rows = [
             (si, n, s)
             for si, scene in enumerate(scenes)
-            for n in range(info.shard_sets[scene])
+            for n in info.sets(split, scene)
             for s in range(info.shard_sources[scene])
         ]
         index = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
@@ -229,17 +122,19 @@ class RenderViewSets(Dataset):
         if rng is not None and rng.random() < self.reconvolve_prob:
             audio = self._reconvolve(f, idx, n, s, sel, rng)
         else:
-            audio = np.stack([f["audio/binaural"][n, v, s] for v in sel]).astype(np.float32)
+            audio = np.stack([decode(f["audio/binaural"], (n, v, s)) for v in sel]).astype(np.float32)
         # Training crops anywhere (same offset for every view); evaluation takes the centre.
         off = (t_total - self.clip) // 2 if rng is None else int(rng.integers(0, t_total - self.clip + 1))
         audio = audio[..., off : off + self.clip]
         rel_yaw = f["pairs/rel_yaw_deg"][n][np.ix_(sel, sel)]
-        rel_t = f["pairs/rel_translation"][n][np.ix_(sel, sel)]
+        rel_t = (f["pairs/rel_translation"][n][np.ix_(sel, sel)] if "pairs/rel_translation" in f
+                 else np.full((len(sel), len(sel), 3), np.nan, np.float32))
         return {
             "audio": torch.from_numpy(np.ascontiguousarray(audio)),
-            "azimuth_deg": torch.from_numpy(f["labels/azimuth_deg"][n, :, s][sel].astype(np.float32)),
-            "elevation_deg": torch.from_numpy(f["labels/elevation_deg"][n, :, s][sel].astype(np.float32)),
-            "distance_m": torch.from_numpy(f["labels/distance_m"][n, :, s][sel].astype(np.float32)),
+            "azimuth_deg": torch.from_numpy(self._label(f, "labels/azimuth_deg", n, s, sel)),
+            "elevation_deg": torch.from_numpy(self._label(f, "labels/elevation_deg", n, s, sel)),
+            "distance_m": torch.from_numpy(self._label(f, "labels/distance_m", n, s, sel)),
+            "side": torch.from_numpy(self._side(f, n, s, sel)),
             "rel_yaw_deg": torch.from_numpy(rel_yaw.astype(np.float32)),
             "rel_translation": torch.from_numpy(rel_t.astype(np.float32)),
             "view_index": torch.from_numpy(sel.astype(np.int64)),
@@ -247,6 +142,24 @@ class RenderViewSets(Dataset):
             "set_index": n,
             "source_index": s,
         }
+
+    @staticmethod
+    def _label(f: h5py.File, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+        if name not in f:
+            return np.full(len(sel), np.nan, np.float32)
+        return f[name][n, :, s][sel].astype(np.float32)
+
+    @staticmethod
+    def _side(f: h5py.File, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+        """+1 left / -1 right / 0 unknown: ``labels/side`` where given, else the azimuth's side."""
+        if "labels/side" in f:
+            side = f["labels/side"][n, :, s][sel].astype(np.float32)
+        else:
+            side = np.zeros(len(sel), np.float32)
+        az = f["labels/azimuth_deg"][n, :, s][sel].astype(np.float64)
+        known = np.isfinite(az)
+        side[known] = np.sign(np.round(np.sin(np.deg2rad(az[known])), 12))
+        return side
 
     def _reconvolve(
         self, f: h5py.File, idx: int, n: int, s: int, sel: np.ndarray, rng: np.random.Generator

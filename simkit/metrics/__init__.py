@@ -9,7 +9,6 @@ value is NaN). Metrics whose ``requires`` columns are absent or all-NaN for a mo
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -41,20 +40,18 @@ class Metric:
     description: str
 
     def applicable(self, records: Records) -> bool:
-        """True when every required column is present and has at least one finite value."""
-        for col in self.requires:
-            arr = records.get(col)
-            if arr is None or len(arr) == 0:
-                return False
-            if np.issubdtype(np.asarray(arr).dtype, np.floating) and not np.isfinite(arr).any():
-                return False
-        return True
+        """True when every required column (``"a|b"``: either) is present and has at least one finite value."""
+        return all(any(self._usable(records.get(c)) for c in col.split("|")) for col in self.requires)
+
+    @staticmethod
+    def _usable(arr: np.ndarray | None) -> bool:
+        if arr is None or len(arr) == 0:
+            return False
+        return not (np.issubdtype(np.asarray(arr).dtype, np.floating) and not np.isfinite(arr).any())
 
     def __call__(self, records: Records) -> MetricValue:
         return self.fn(records)
 
-
-METRICS: Registry[Metric] = Registry("metric")
 
 # Modules holding the built-in metrics; each registers itself on import. Add a module name here to add a file.
 BUILTIN_MODULES: tuple[str, ...] = (
@@ -62,7 +59,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "simkit.metrics.binaural",
     "simkit.metrics.av_localization",
 )
-_loaded = False
+METRICS: Registry[Metric] = Registry("metric", modules=BUILTIN_MODULES)
 
 
 def register_metric(
@@ -77,25 +74,17 @@ def register_metric(
     return deco
 
 
-def load_builtin() -> None:
-    """Import the built-in metric modules once (they register on import)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in BUILTIN_MODULES:
-            importlib.import_module(mod)
+load_builtin = METRICS.load_builtin
 
 
 def get_metric(name: str) -> Metric:
     """The metric registered as ``name`` (SimkitError listing the known ones otherwise)."""
-    load_builtin()
     return METRICS.get(name)
 
 
 def metrics_for_task(task: str) -> list[Metric]:
     """Every metric registered for ``task``, in name order."""
-    load_builtin()
-    return [METRICS.get(n) for n in METRICS.names() if METRICS.get(n).task == task]
+    return [m for _, m in METRICS.items() if m.task == task]
 
 
 def evaluate(task: str, records: Records) -> dict[str, MetricValue]:

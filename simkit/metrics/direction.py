@@ -41,17 +41,25 @@ def _stat(values: np.ndarray, fn) -> MetricValue:
     task="direction",
     higher_is_better=True,
     unit="fraction",
-    requires=AZ,
+    requires=("true_azimuth_deg|true_side", "pred_azimuth_deg"),
     description=f"left/right accuracy; true azimuths within {MEDIAN_PLANE_MARGIN_DEG:g} deg of "
     "the median plane are excluded",
 )
 def lr_accuracy(records: Records) -> MetricValue:
-    """Share of samples whose predicted side (left/right) is the true side."""
-    true, pred = _finite(records, AZ)
-    true_sin = np.sin(np.deg2rad(true))
-    keep = np.abs(true_sin) > np.sin(np.deg2rad(MEDIAN_PLANE_MARGIN_DEG))
+    """Share of samples whose predicted side (left/right) is the true side.
+
+    Samples without a true azimuth but with a side label (column ``true_side``: +1 left, -1 right, 0
+    unknown; StereoCRW's L/R labels) are scored on that side."""
+    true = np.asarray(records[AZ[0]], dtype=np.float64)
+    pred = np.asarray(records[AZ[1]], dtype=np.float64)
+    side = np.asarray(records["true_side"], dtype=np.float64) if "true_side" in records else np.zeros_like(true)
+    true_sin = np.sin(np.deg2rad(np.where(np.isfinite(true), true, 0.0)))
+    by_angle = np.isfinite(true) & (np.abs(true_sin) > np.sin(np.deg2rad(MEDIAN_PLANE_MARGIN_DEG)))
+    by_side = ~np.isfinite(true) & np.isfinite(side) & (side != 0)
+    keep = (by_angle | by_side) & np.isfinite(pred)
+    truth = np.where(by_angle, np.sign(true_sin), side)[keep]
     pred_side = np.sign(np.round(np.sin(np.deg2rad(pred[keep])), 12))  # +-180 deg must give 0, not 1e-16
-    return _stat((pred_side == np.sign(true_sin[keep])).astype(np.float64), np.mean)
+    return _stat((pred_side == truth).astype(np.float64), np.mean)
 
 
 @register_metric(

@@ -9,7 +9,6 @@ dataset; ``predict`` returns a dict of tensors whose keys the task turns into ev
 from __future__ import annotations
 
 import abc
-import importlib
 import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -51,8 +50,6 @@ class ModelSpec:
     options: frozenset[str] | None = None
 
 
-MODELS: Registry[ModelSpec] = Registry("model")
-
 # Modules holding the built-in models; each registers itself on import. Add a module name here to add a file.
 BUILTIN_MODULES: tuple[str, ...] = (
     "simkit.models.iid",
@@ -62,7 +59,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "simkit.models.ours",
     "simkit.models.binaural",
 )
-_loaded = False
+MODELS: Registry[ModelSpec] = Registry("model", modules=BUILTIN_MODULES)
 
 
 def register_model(
@@ -111,22 +108,14 @@ def options_for(specs: Iterable[ModelSpec], given: Mapping[str, Any]) -> dict[st
     return out
 
 
-def load_builtin() -> None:
-    """Import the built-in model modules once (they register on import)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for mod in BUILTIN_MODULES:
-            importlib.import_module(mod)
+load_builtin = MODELS.load_builtin
 
 
 def get_model(name: str) -> ModelSpec:
     """The model registered as ``name`` (SimkitError listing the known ones otherwise)."""
-    load_builtin()
     return MODELS.get(name)
 
 
 def models_for_task(task: str) -> list[str]:
     """Names of every model registered for ``task``, sorted."""
-    load_builtin()
-    return [n for n in MODELS.names() if MODELS.get(n).task == task]
+    return [n for n, m in MODELS.items() if m.task == task]

@@ -1,1 +1,158 @@
+"""``simkit prepare`` adapters: one module per published dataset, lhotse-recipe style.
 
+An adapter is one file in this package defining an :class:`Adapter` subclass decorated with
+:func:`register_adapter` - nothing else to edit (the registry imports every module of the package). It has
+two steps, both pure functions of the source and the options:
+
+* :meth:`Adapter.scan` checks the source layout *before anything is written* (every file the dataset
+  needs exists, has the published sample rate/shape, every split entry names a clip that exists) and
+  returns a :class:`Plan`: the units (one shard each), the split protocols and facts for the manifest.
+  Any problem is a SimkitError naming the first bad file.
+* :meth:`Adapter.build` turns one unit into a :class:`ShardData` (decoding, resampling, labels).
+
+:func:`simkit.data.prepare.prepare` drives them through :class:`simkit.data.writer.DatasetWriter`:
+idempotent, resumable per unit, atomic, deterministic, with a progress bar; the split files are written
+last, so an interrupted or failed prepare never looks complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from simkit.errors import SimkitError
+from simkit.registry import Registry
+
+TASK_SAMPLE_RATE = 16000  # the tasks' rate (the binaural protocol and the direction models)
+
+
+@dataclass
+class Unit:
+    """One shard to write: its id and whatever :meth:`Adapter.build` needs (picklable, e.g. paths)."""
+
+    shard_id: str
+    payload: Any = None
+
+
+@dataclass
+class Protocol:
+    """A named split protocol: entries (``shard`` or ``shard#set``) per split, a description and a family."""
+
+    splits: dict[str, list[str]]
+    description: str
+    family: str | None = None
+
+
+@dataclass
+class Plan:
+    """What :meth:`Adapter.scan` found: units in write order, protocols (``default`` = the one used when a
+    bench gives no ``--protocol``; ``default_alias`` names the protocol it repeats) and manifest facts."""
+
+    units: list[Unit]
+    protocols: dict[str, Protocol]
+    default_alias: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ShardData:
+    """The arrays and attributes of one shard (see :meth:`simkit.data.writer.DatasetWriter.write_shard`)."""
+
+    arrays: dict[str, Any]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    group_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dataset_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: list[str] | None = None
+
+
+@dataclass
+class CommonOptions:
+    """Options every adapter takes (``simkit prepare`` flags)."""
+
+    sample_rate: int = TASK_SAMPLE_RATE  # audio is resampled to this rate (soxr, very high quality)
+    max_units: int = 0  # prepare only the first N units of each split protocol's union (0 = all); for trials
+
+
+class Adapter:
+    """Base class of the ``simkit prepare`` adapters; see the module docstring."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    licence: ClassVar[str] = ""
+    homepage: ClassVar[str] = ""
+    groups: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ()  # the bench tasks the prepared set serves
+    Options: ClassVar[type] = dataclasses.make_dataclass("NoOptions", [])
+
+    def __init__(self, options: Any, common: CommonOptions) -> None:
+        self.options = options
+        self.common = common
+
+    def scan(self, src: Path) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def build(self, unit: Unit) -> ShardData:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+ADAPTERS: Registry[type[Adapter]] = Registry("adapter", package="simkit.data.adapters")
+
+
+def register_adapter(cls: type[Adapter]) -> type[Adapter]:
+    """Class decorator: add an :class:`Adapter` subclass to the registry under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"adapter class {cls.__name__} has no name")
+    ADAPTERS.add(cls.name, cls)
+    return cls
+
+
+def get_adapter(name: str) -> type[Adapter]:
+    """The adapter class registered as ``name`` (SimkitError listing the known ones otherwise)."""
+    return ADAPTERS.get(name)
+
+
+def _coerce(name: str, key: str, text: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if text is None or (isinstance(text, str) and text.lower() in ("", "none")):
+            return None
+        tp = args[0]
+    if not isinstance(text, str):
+        return text
+    try:
+        if tp is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if tp in (int, float, str):
+            return tp(text)
+        if tp is Path:
+            return Path(text).expanduser()
+    except ValueError:
+        raise SimkitError(f"adapter {name} option {key} must be {getattr(tp, '__name__', tp)} "
+                          f"(got {text!r})") from None
+    return text
+
+
+def parse_options(adapter: type[Adapter], given: Mapping[str, Any]) -> Any:
+    """The adapter's Options dataclass from ``KEY=VALUE`` strings (or typed values); unknown keys raise."""
+    opts_cls = adapter.Options
+    hints = typing.get_type_hints(opts_cls)
+    names = [f.name for f in dataclasses.fields(opts_cls)]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        known = ", ".join(names) or "none"
+        raise SimkitError(f"adapter {adapter.name} has no option(s) {', '.join(unknown)} (known: {known})")
+    return opts_cls(**{k: _coerce(adapter.name, k, v, hints[k]) for k, v in given.items()})
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    """Options as JSON-ready values (paths as strings) for the manifest's config."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(options).items()}

@@ -20,23 +20,25 @@ split 80/10/10 at random (seeded by --seed), as the seed does for its fountain a
 
 Output: one shard per video, one set per clip, one view and one source: ``audio`` (5 s, 16 kHz),
 ``labels`` (azimuth, side), ``pairs`` (zeros: one view), ``frames`` (``frames_per_clip`` frames evenly
-spaced over the clip) and ``meta`` (clip id, start); category and motion are root attributes per set.
+spaced over the clip) and ``meta`` (clip id, start); category and motion are root attributes (JSON lists,
+one entry per set).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from simkit.conventions import class_center_deg, wrap_deg
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
-from simkit.io import stable_hash
 
 NAME = "video-folder"
 VERSION = "1"
@@ -47,28 +49,34 @@ UNKNOWN = ("", "unknown", "nan", "na", "n/a", "?")
 LICENCE_FILES = ("LICENSE", "LICENCE", "licence.txt", "license.txt", "LICENSE.txt")
 
 
-@dataclass(frozen=True)
-class VideoFolderConfig:
-    """Options of the adapter (``simkit prepare video-folder``)."""
+@dataclass
+class VideoFolderOptions:
+    """``--option`` keys of the adapter (``simkit prepare video-folder SRC --out DIR --option KEY=VALUE``)."""
 
     clip_seconds: float = 5.0  # seed 000: 5 s clips ...
     clip_hop: float = 3.0  # ... every 3 s
-    sample_rate: int = 16000
     frames_per_clip: int = 5  # frames stored per clip, evenly spaced (0 = none)
-    frame_width: int = 320
-    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # without split lists: random per clip
+    frame_width: int = 320  # stored frame width (height keeps the aspect)
+    split: str = "0.8,0.1,0.1"  # without split lists: seeded random train,val,test shares of the clips
     seed: int = 0
     min_stereo_difference: float = 1e-4  # relative RMS difference of the channels below which audio is mono
 
+    @property
+    def split_fractions(self) -> tuple[float, float, float]:
+        try:
+            fr = tuple(float(v) for v in self.split.split(","))
+        except ValueError:
+            fr = ()
+        if len(fr) != 3 or abs(sum(fr) - 1) > 1e-6 or any(f < 0 for f in fr):
+            raise SimkitError(f"video-folder option split must be three shares >= 0 summing to 1 (got {self.split!r})")
+        return fr  # type: ignore[return-value]
+
     def validate(self) -> None:
         if not (self.clip_seconds > 0 and self.clip_hop > 0):
-            raise SimkitError("video-folder: clip seconds and hop must be positive")
+            raise SimkitError("video-folder options clip_seconds and clip_hop must be positive")
         if self.frames_per_clip < 0 or self.frame_width < 16 or self.frame_width % 2:
-            raise SimkitError("video-folder: --frames-per-clip must be >= 0 and --frame-width even, >= 16")
-        if len(self.split_fractions) != 3 or abs(sum(self.split_fractions) - 1) > 1e-6 or \
-                any(f < 0 for f in self.split_fractions):
-            raise SimkitError(f"video-folder: split shares must be three numbers >= 0 summing to 1 "
-                              f"(got {self.split_fractions})")
+            raise SimkitError("video-folder options: frames_per_clip must be >= 0 and frame_width even, >= 16")
+        self.split_fractions  # noqa: B018  (validates)
 
 
 @dataclass
@@ -151,7 +159,7 @@ def read_labels(src: Path) -> list[LabelRow]:
     return rows
 
 
-def clip_windows(start: float, end: float, duration: float, cfg: VideoFolderConfig) -> list[float]:
+def clip_windows(start: float, end: float, duration: float, cfg: VideoFolderOptions) -> list[float]:
     """Starts of the 5 s clips of a labelled span (see the module docstring); [] if the video is too short."""
     if duration + 1e-6 < cfg.clip_seconds:
         return []
@@ -201,7 +209,7 @@ class Clip:
     split: str = ""
 
 
-def plan(src: Path, cfg: VideoFolderConfig) -> tuple[dict[str, list[Clip]], dict[str, str], list[LabelRow]]:
+def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dict[str, str], list[LabelRow]]:
     """Clips per video file, refused videos (name -> reason) and the labels; nothing is decoded but probes."""
     from simkit.curate.pipeline import CurateConfig, refusal  # the same A.1.1 rules as curate
 
@@ -232,7 +240,7 @@ def plan(src: Path, cfg: VideoFolderConfig) -> tuple[dict[str, list[Clip]], dict
     return clips, refused, rows
 
 
-def assign_splits(clips: dict[str, list[Clip]], lists: dict[str, list[str]] | None, cfg: VideoFolderConfig) -> None:
+def assign_splits(clips: dict[str, list[Clip]], lists: dict[str, list[str]] | None, cfg: VideoFolderOptions) -> None:
     """Split of every clip: the lists (by clip id, label clip id or video name) or seeded random shares."""
     lookup: dict[str, str] = {}
     if lists:
@@ -252,105 +260,97 @@ def assign_splits(clips: dict[str, list[Clip]], lists: dict[str, list[str]] | No
                 c.split = random_split(c.clip, cfg.split_fractions, cfg.seed)
 
 
-def _mono(audio: np.ndarray, cfg: VideoFolderConfig) -> bool:
+def _mono(audio: np.ndarray, min_difference: float) -> bool:
     level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) + 1e-12
-    return float(np.sqrt(np.mean((audio[0].astype(np.float64) - audio[1]) ** 2))) / level < cfg.min_stereo_difference
+    return float(np.sqrt(np.mean((audio[0].astype(np.float64) - audio[1]) ** 2))) / level < min_difference
 
 
-def video_arrays(path: Path, clips: list[Clip], cfg: VideoFolderConfig) -> dict[str, np.ndarray] | str:
-    """Shard arrays of one video's clips, or the reason the audio is refused (identical channels)."""
-    from simkit.video.io import read_audio, read_frames
+def _read_stereo(path: Path, sample_rate: int) -> np.ndarray:
+    from simkit.video.io import read_audio
 
-    audio = read_audio(path, cfg.sample_rate, channels=2)
-    if _mono(audio, cfg):
-        return "mono audio (two identical channels)"
-    sr, n = cfg.sample_rate, int(round(cfg.clip_seconds * cfg.sample_rate))
-    wins = np.zeros((len(clips), 1, 1, 2, n), dtype=np.float32)
-    for i, c in enumerate(clips):
-        a = int(round(c.start_s * sr))
-        seg = audio[:, a : a + n]
-        wins[i, 0, 0, :, : seg.shape[1]] = seg
-    out = {
-        "audio/binaural": wins,
-        "labels/azimuth_deg": np.array([c.label.azimuth_deg for c in clips], np.float32).reshape(-1, 1, 1),
-        "labels/side": np.array([c.label.side for c in clips], np.int8).reshape(-1, 1, 1),
-        "pairs/rel_yaw_deg": np.zeros((len(clips), 1, 1), np.float32),
-        "pairs/rel_translation": np.zeros((len(clips), 1, 1, 3), np.float32),
-        "meta/set_id": np.array([c.clip for c in clips], dtype=object),
-        "meta/start_s": np.array([c.start_s for c in clips], np.float64),
-    }
-    if cfg.frames_per_clip:
-        f = cfg.frames_per_clip
-        rel = (np.arange(f) + 0.5) * cfg.clip_seconds / f
-        times = np.array([c.start_s + rel for c in clips]).reshape(-1)
-        order = np.argsort(times, kind="stable")
-        flat = read_frames(path, times[order], width=cfg.frame_width)
-        frames = np.empty_like(flat)
-        frames[order] = flat
-        out["frames/rgb"] = frames.reshape(len(clips), 1, f, *flat.shape[1:])
-        out["frames/time_s"] = np.broadcast_to(rel[None, None, :], (len(clips), 1, f)).astype(np.float32)
-    return out
+    return read_audio(path, sample_rate, channels=2)
 
 
-def source_fingerprint(src: Path, rows: list[LabelRow]) -> str:
-    """Hash of labels.csv, the split lists and each labelled video's size: a changed source is a new config."""
-    parts: dict[str, Any] = {"labels": hashlib.sha256((src / "labels.csv").read_bytes()).hexdigest()}
-    for s in ("train", "val", "test"):
-        p = src / "splits" / f"{s}.txt"
-        if p.is_file():
-            parts[s] = hashlib.sha256(p.read_bytes()).hexdigest()
-    parts["videos"] = {v: (src / "videos" / v).stat().st_size for v in sorted({r.video for r in rows})}
-    return stable_hash(parts)
+@register_adapter
+class VideoFolder(Adapter):
+    name = NAME
+    version = VERSION
+    description = ("labelled stereo/binaural videos (seed 000's YT-Stereo, Stereo-Fountain, Binaural-Fountain, "
+                   "Stereo-Music, L/R Binaural; simkit egovideo): 5 s clips with azimuth labels")
+    licence = "the source's own (LICENSE file in SRC, copied into the manifest)"
+    homepage = "docs/datasets.md#video-folder"
+    groups = ("audio", "labels", "pairs", "frames", "meta")
+    tasks = ("direction",)
+    Options = VideoFolderOptions
 
+    def scan(self, src: Path) -> Plan:
+        o: VideoFolderOptions = self.options
+        o.validate()
+        clips, refused, rows = plan(src, o)
+        lists = read_split_lists(src)
+        sr = self.common.sample_rate
+        for video in sorted(clips):  # identical channels are mono too: decode the audio once here
+            if _mono(_read_stereo(src / "videos" / video, sr), o.min_stereo_difference):
+                refused[video] = "mono audio (two identical channels)"
+                del clips[video]
+        if not clips:
+            why = "; ".join(f"{v}: {r}" for v, r in sorted(refused.items())) or "no labelled clip fits a video"
+            raise SimkitError(f"video-folder source {src} holds no usable clip ({why})")
+        assign_splits(clips, lists, o)
+        units, default = [], {"train": [], "val": [], "test": []}
+        for video in sorted(clips):
+            sid = _shard_id(video)
+            cs = clips[video]
+            units.append(Unit(sid, {"path": str(src / "videos" / video), "video": video, "clips": [
+                {"clip": c.clip, "start_s": c.start_s, "azimuth_deg": c.label.azimuth_deg, "side": c.label.side,
+                 "category": c.label.category, "motion": c.label.motion} for c in cs]}))
+            for i, c in enumerate(cs):
+                default[c.split].append(format_entry(sid, i))
+        how = "the split lists of SRC/splits/" if lists else f"seeded random {o.split} of the clips"
+        licence = next(((src / n).read_text(errors="replace").strip()[:2000] for n in LICENCE_FILES
+                        if (src / n).is_file()), None)
+        facts = {"refused": dict(sorted(refused.items())), "labelled_rows": len(rows),
+                 "source_licence": licence or "not given (no LICENSE file in SRC)"}
+        return Plan(units, {"default": Protocol(default, f"video-folder: {how}")}, facts=facts)
 
-def prepare(src: Path | str, out: Path | str, cfg: VideoFolderConfig | None = None, progress: bool = True) -> dict:
-    """Prepare a video-folder source into ``out`` (resumable, atomic, deterministic); returns the summary."""
-    from simkit.curate.pipeline import progress_bar
-    from simkit.data import layout
-    from simkit.data.writer import DatasetWriter, new_manifest
+    def build(self, unit: Unit) -> ShardData:
+        from simkit.video.io import read_frames
 
-    cfg = cfg or VideoFolderConfig()
-    cfg.validate()
-    src, out = Path(src), Path(out)
-    if not src.is_dir():
-        raise SimkitError(f"video-folder source {src} is not a directory")
-    clips, refused, rows = plan(src, cfg)
-    assign_splits(clips, read_split_lists(src), cfg)
-    licence = next(((src / n).read_text(errors="replace").strip()[:2000] for n in LICENCE_FILES
-                    if (src / n).is_file()), "see the source's own licence")
-    config = {**asdict(cfg), "source_fingerprint": source_fingerprint(src, rows)}
-    groups = ["audio", "labels", "pairs", "meta"] + (["frames"] if cfg.frames_per_clip else [])
-    manifest = new_manifest(
-        origin=layout.origin("adapter", NAME, VERSION, source=str(src.resolve()), licence=licence),
-        config=config, groups=groups,
-    )
-    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
-    bar = progress_bar(len(clips), progress, "prepare video-folder", "video")
-    with DatasetWriter(out, manifest) as w:
-        try:
-            for video in sorted(clips):
-                sid = _shard_id(video)
-                cs = clips[video]
-                if not w.is_done(sid):
-                    arrays = video_arrays(src / "videos" / video, cs, cfg)
-                    if isinstance(arrays, str):
-                        refused[video] = arrays
-                        bar.update(1)
-                        continue
-                    attrs = {"sample_rate": cfg.sample_rate, "source_video": video,
-                             "category": np.array([c.label.category for c in cs], dtype=object).astype(str),
-                             "motion": np.array([c.label.motion for c in cs], dtype=object).astype(str)}
-                    w.write_shard(sid, arrays, attrs, groups=groups,
-                                  group_attrs={"frames": {"fps": cfg.frames_per_clip / cfg.clip_seconds}}
-                                  if cfg.frames_per_clip else None)
-                for i, c in enumerate(cs):
-                    splits[c.split].append(layout.format_entry(sid, i))
-                bar.update(1)
-        finally:
-            bar.close()
-        w.write_splits(splits)
-        from simkit.data.validate import summarize
-
-        summary = summarize(out)
-        summary["refused"] = dict(sorted(refused.items()))
-        return w.finish(summary)
+        o: VideoFolderOptions = self.options
+        p = unit.payload
+        path, cs = Path(p["path"]), p["clips"]
+        sr = self.common.sample_rate
+        audio = _read_stereo(path, sr)
+        n = int(round(o.clip_seconds * sr))
+        wins = np.zeros((len(cs), 1, 1, 2, n), dtype=np.float32)
+        for i, c in enumerate(cs):
+            a = int(round(c["start_s"] * sr))
+            seg = audio[:, a : a + n]
+            wins[i, 0, 0, :, : seg.shape[1]] = seg
+        arrays = {
+            "audio/binaural": wins,
+            "labels/azimuth_deg": np.array([c["azimuth_deg"] for c in cs], np.float32).reshape(-1, 1, 1),
+            "labels/side": np.array([c["side"] for c in cs], np.int8).reshape(-1, 1, 1),
+            "pairs/rel_yaw_deg": np.zeros((len(cs), 1, 1), np.float32),
+            "pairs/rel_translation": np.zeros((len(cs), 1, 1, 3), np.float32),
+            "meta/set_id": np.array([c["clip"] for c in cs], dtype=object),
+            "meta/start_s": np.array([c["start_s"] for c in cs], np.float64),
+        }
+        groups = ["audio", "labels", "pairs", "meta"]
+        group_attrs: dict = {}
+        if o.frames_per_clip:
+            f = o.frames_per_clip
+            rel = (np.arange(f) + 0.5) * o.clip_seconds / f
+            times = np.array([c["start_s"] + rel for c in cs]).reshape(-1)
+            order = np.argsort(times, kind="stable")
+            flat = read_frames(path, times[order], width=o.frame_width)
+            frames = np.empty_like(flat)
+            frames[order] = flat
+            arrays["frames/rgb"] = frames.reshape(len(cs), 1, f, *flat.shape[1:])
+            arrays["frames/time_s"] = np.broadcast_to(rel[None, None, :], (len(cs), 1, f)).astype(np.float32)
+            groups.append("frames")
+            group_attrs["frames"] = {"fps": f / o.clip_seconds}
+        # per-set strings outside the schema: JSON lists in root attributes (category and motion of set n)
+        attrs = {"source_video": p["video"], "category": json.dumps([c["category"] for c in cs]),
+                 "motion": json.dumps([c["motion"] for c in cs])}
+        return ShardData(arrays, attrs, group_attrs, groups=groups)

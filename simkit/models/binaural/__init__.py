@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
+from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL, mono_of  # noqa: F401  (mono_of: re-exported)
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import (
     HOP_LENGTH,
@@ -40,6 +40,7 @@ from simkit.metrics.binaural import (
     WINDOW_HOP_SECONDS,
     WINDOW_SECONDS,
     sliding_window_binauralize,
+    window_starts,
 )
 from simkit.models import Batch, BenchModel, number_option
 from simkit.models.nets import ResNet18
@@ -108,11 +109,6 @@ def binaural_from_difference(mono: torch.Tensor, diff: torch.Tensor) -> torch.Te
     """(..., 2, T) binaural from mono (..., T) = (L + R) / 2 and difference (..., T) = L - R."""
     channels = {LEFT_CHANNEL: mono + diff / 2, RIGHT_CHANNEL: mono - diff / 2}
     return torch.stack([channels[0], channels[1]], dim=-2)
-
-
-def mono_of(binaural: torch.Tensor) -> torch.Tensor:
-    """(L + R) / 2 of (..., 2, T) binaural audio."""
-    return 0.5 * (binaural[..., LEFT_CHANNEL, :] + binaural[..., RIGHT_CHANNEL, :])
 
 
 def difference_of(binaural: torch.Tensor) -> torch.Tensor:
@@ -237,14 +233,30 @@ class BinauralModel(BenchModel, abc.ABC):
         One image (batch 1) is shared by all windows: its visual features are computed once and broadcast.
         """
 
+    def _window_frames(self, n_samples: int, frame_times: torch.Tensor) -> np.ndarray:
+        """Per sliding window of a clip of ``n_samples``, the index of the frame nearest the window's centre."""
+        from simkit.data.binaural_dataset import nearest_frames
+
+        window = self.window
+        hop = int(round(self.eval_hop_seconds * self.sample_rate))
+        starts = np.asarray(window_starts(max(n_samples, window), window, hop), dtype=np.float64)
+        return nearest_frames(frame_times.detach().cpu().numpy(), (starts + window / 2) / self.sample_rate)
+
     @torch.no_grad()
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """``binaural`` (B, 2, T) for whole clips, window by window (FAIR-Play sliding-window protocol)."""
+        """``binaural`` (B, 2, T) for whole clips, window by window (FAIR-Play sliding-window protocol).
+
+        One image per clip (``image``), or with ``frames``/``frame_times`` (recorded video) the frame nearest
+        each window's centre."""
         mono = batch["mono"]
         image = batch["image"]
+        frames = batch.get("frames")  # recorded video (B, F, H, W, 3): the frame nearest each window's centre
         out = []
         for i in range(mono.shape[0]):
             img = image[i : i + 1]
+            if frames is not None:
+                img = frames[i][torch.as_tensor(self._window_frames(mono.shape[-1], batch["frame_times"][i]),
+                                                device=frames.device)]
 
             def run(windows: np.ndarray, img: torch.Tensor = img) -> np.ndarray:
                 w = torch.as_tensor(windows, dtype=torch.float32, device=mono.device)

@@ -1,0 +1,133 @@
+"""``simkit prepare NAME SRC --out DIR``: run an adapter (:mod:`simkit.data.adapters`) through the writer.
+
+Order of work: parse options -> ``scan`` the source (every check that can fail on the input, before the
+output is touched) -> manifest -> one shard per unit, skipping shards already complete with the same
+config hash -> split files of every protocol -> ``summary.json``. The split files come last, so a prepare
+that stops early (a corrupt file found while decoding, Ctrl-C) leaves finished shards for the re-run but no
+dataset that the opener or ``simkit inspect`` would take for complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import simkit
+from simkit.data import layout
+from simkit.data.adapters import CommonOptions, Plan, get_adapter, options_dict, parse_options
+from simkit.data.writer import DatasetWriter, new_manifest, scene_splits
+from simkit.errors import SimkitError
+
+
+@dataclass
+class PrepareResult:
+    """What a prepare wrote: where, which units were written or skipped, and the summary."""
+
+    out: Path
+    written: list[str]
+    skipped: list[str]
+    summary: dict[str, Any]
+    plan: Plan
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="shard", disable=not enabled or total == 0,
+                file=None if os.environ.get("CI") is None else open(os.devnull, "w"))
+
+
+def _limit(plan: Plan, max_units: int) -> Plan:
+    """The first ``max_units`` units and the protocol entries that name them (a trial subset)."""
+    if max_units <= 0 or max_units >= len(plan.units):
+        return plan
+    keep = plan.units[:max_units]
+    ids = {u.shard_id for u in keep}
+    protos = {
+        name: dataclasses.replace(p, splits={s: [e for e in es if layout.parse_entry(e, name)[0] in ids]
+                                             for s, es in p.splits.items()})
+        for name, p in plan.protocols.items()
+    }
+    return dataclasses.replace(plan, units=keep, protocols=protos)
+
+
+def prepare(
+    name: str,
+    src: Path | str,
+    out: Path | str,
+    options: Mapping[str, Any] | None = None,
+    common: CommonOptions | None = None,
+    progress: bool = True,
+    on_unit: Callable[[str], None] | None = None,
+) -> PrepareResult:
+    """Prepare dataset ``name`` from the release at ``src`` into ``out`` (see the module docstring)."""
+    cls = get_adapter(name)
+    opts = parse_options(cls, options or {})
+    common = common or CommonOptions()
+    if common.sample_rate < 8000:
+        raise SimkitError(f"--sample-rate must be >= 8000 Hz (got {common.sample_rate})")
+    if common.max_units < 0:
+        raise SimkitError(f"--max-units must be >= 0 (got {common.max_units})")
+    src = Path(src).expanduser()
+    if not src.exists():
+        raise SimkitError(f"{name} source {src} does not exist")
+    if not src.is_dir():
+        raise SimkitError(f"{name} source {src} is not a directory")
+    adapter = cls(opts, common)
+    plan = _limit(adapter.scan(src), common.max_units)
+    if not plan.units:
+        raise SimkitError(f"{name} source {src} holds no clips to prepare")
+    if "default" not in plan.protocols:
+        raise SimkitError(f"adapter {name} defined no default protocol")  # a bug in the adapter, said plainly
+    out = Path(out)
+    if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
+        raise SimkitError(f"--out {out} lies inside the source {src}; choose a directory outside it")
+    config = {"adapter": name, "adapter_version": cls.version, "options": options_dict(opts),
+              "common": dataclasses.asdict(common), "units": len(plan.units)}
+    manifest = new_manifest(
+        origin=layout.origin("adapter", name, cls.version, str(src.resolve()), cls.licence,
+                             homepage=cls.homepage, simkit_version=simkit.__version__, **plan.facts),
+        config=config,
+        groups=list(cls.groups),
+        protocols={k: layout.protocol_entry(p.description, p.family,
+                                            plan.default_alias if k == layout.DEFAULT_PROTOCOL else None)
+                   for k, p in plan.protocols.items()},
+        scenes={**{u.shard_id: "none" for u in plan.units},
+                **scene_splits(plan.protocols[layout.DEFAULT_PROTOCOL].splits)},
+        tool=f"simkit prepare {name}",
+        tasks=list(cls.tasks),
+    )
+    written, skipped = [], []
+    with DatasetWriter(out, manifest) as w:
+        todo = [u for u in plan.units if not w.is_done(u.shard_id)]
+        skipped = [u.shard_id for u in plan.units if w.is_done(u.shard_id)]
+        bar = _progress(len(todo), progress, f"prepare {name}")
+        try:
+            for unit in todo:
+                data = adapter.build(unit)
+                attrs = {"sample_rate": common.sample_rate, **data.attrs}
+                w.write_shard(unit.shard_id, data.arrays, attrs, group_attrs=data.group_attrs,
+                              dataset_attrs=data.dataset_attrs, groups=data.groups)
+                written.append(unit.shard_id)
+                bar.update(1)
+                if on_unit:
+                    on_unit(unit.shard_id)
+        finally:
+            bar.close()
+        for pname, proto in plan.protocols.items():
+            if pname != layout.DEFAULT_PROTOCOL:
+                w.write_splits(proto.splits, pname)
+        w.write_splits(plan.protocols[layout.DEFAULT_PROTOCOL].splits)
+        summary = w.finish()
+    return PrepareResult(out, written, skipped, summary, plan)
+
+
+def adapter_names() -> list[str]:
+    """Every registered adapter."""
+    from simkit.data.adapters import ADAPTERS
+
+    return ADAPTERS.names()

@@ -1,0 +1,95 @@
+"""``simkit data stats``: one seed-000-Table-7 row of a dataset - clips, hours, split sizes, IID binaural accuracy.
+
+IID binaural accuracy (seed 000, Table 7 and A.1.2): the share of labelled clips whose interaural
+intensity difference ``d = sign(log(E_L / E_R))`` over the whole clip points to the labelled side. Clips
+without a side (azimuth within 5 deg of the median plane, "unknown" labels, datasets without labels) are not
+counted; the row says how many were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
+from simkit.data.layout import SPLITS
+from simkit.data.opener import open_dataset
+from simkit.data.schema import decode
+
+MEDIAN_PLANE_MARGIN_DEG = 5.0  # as the lr_accuracy metric
+
+
+@dataclass
+class DatasetStats:
+    """A Table-7 row: totals, per-split clip counts and the IID accuracy (NaN when nothing is labelled)."""
+
+    name: str
+    protocol: str
+    clips: int
+    hours: float
+    split_clips: dict[str, int]
+    iid_accuracy: float
+    iid_scored: int
+    per_split_iid: dict[str, float] = field(default_factory=dict)
+
+
+def _sides(f: h5py.File, n: int) -> np.ndarray:
+    """(V, S) true side of set n: +1 left, -1 right, 0 unknown."""
+    if "labels/azimuth_deg" not in f:
+        return np.zeros(f["audio/binaural"].shape[1:3], np.float64)
+    az = f["labels/azimuth_deg"][n].astype(np.float64)
+    side = f["labels/side"][n].astype(np.float64) if "labels/side" in f else np.zeros_like(az)
+    s = np.sin(np.deg2rad(np.where(np.isfinite(az), az, 0.0)))
+    by_angle = np.isfinite(az) & (np.abs(s) > np.sin(np.deg2rad(MEDIAN_PLANE_MARGIN_DEG)))
+    return np.where(by_angle, np.sign(s), np.where(np.isfinite(az), 0.0, side))
+
+
+def iid_side(audio: np.ndarray) -> np.ndarray:
+    """Seed 000's IID label ``sign(log(E_L / E_R))`` of (..., 2, T) clips; a tie counts as left (+1)."""
+    e = np.square(audio.astype(np.float64)).sum(-1)
+    d = np.sign(np.log(e[..., LEFT_CHANNEL] + 1e-12) - np.log(e[..., RIGHT_CHANNEL] + 1e-12))
+    return np.where(d == 0, 1.0, d)
+
+
+def dataset_stats(root: Path | str, protocol: str | None = None) -> DatasetStats:
+    """Count clips and hours per split and score the IID rule against the labels."""
+    info = open_dataset(root, ("audio",), protocol)
+    seconds = info.clip_samples / info.sample_rate
+    split_clips: dict[str, int] = {}
+    hits: dict[str, list[float]] = {}
+    for split in SPLITS:
+        n_clips, h = 0, []
+        for shard in info.splits[split]:
+            with h5py.File(info.shard(shard), "r") as f:
+                for n in info.sets(split, shard):
+                    audio = decode(f["audio/binaural"], n)  # (V, S, 2, T)
+                    n_clips += audio.shape[0] * audio.shape[1]
+                    sides = _sides(f, n)
+                    pred = iid_side(audio)
+                    keep = sides != 0
+                    h.extend((pred[keep] == sides[keep]).astype(np.float64).tolist())
+        split_clips[split], hits[split] = n_clips, h
+    every = [x for s in SPLITS for x in hits[s]]
+    return DatasetStats(
+        info.name, info.protocol, sum(split_clips.values()), sum(split_clips.values()) * seconds / 3600.0,
+        split_clips, float(np.mean(every)) if every else float("nan"), len(every),
+        {s: float(np.mean(v)) if v else float("nan") for s, v in hits.items()},
+    )
+
+
+def format_stats(st: DatasetStats) -> str:
+    """The row as text, in Table 7's order."""
+    acc = "-" if not st.iid_scored else f"{100 * st.iid_accuracy:.1f} % of {st.iid_scored} labelled clips"
+    splits = ", ".join(f"{s} {n}" for s, n in st.split_clips.items())
+    lines = [
+        f"dataset {st.name}  (protocol {st.protocol})",
+        f"clips {st.clips}  duration {st.hours:.2f} h  splits: {splits}",
+        f"IID binaural acc: {acc}",
+    ]
+    per = [f"{s} {100 * v:.1f} %" for s, v in st.per_split_iid.items() if np.isfinite(v)]
+    if per:
+        lines.append("  per split: " + ", ".join(per))
+    return "\n".join(lines)
