@@ -217,3 +217,87 @@ def test_write_video_roundtrip(tmp_path: Path) -> None:
     assert Fraction(probe(p).fps).limit_denominator(100) == 10
     with pytest.raises(SimkitError, match="even"):
         write_video(tmp_path / "odd.mp4", np.zeros((2, 5, 5, 3), np.uint8), 5)
+
+
+def _video_folder(ego: Path, root: Path) -> Path:
+    """A video-folder source: the generated video, a portrait and a two-identical-channel one, labels, splits."""
+    src = root / "src"
+    (src / "videos").mkdir(parents=True)
+    video = ego / "videos" / "ego_0000.mp4"
+    (src / "videos" / "walk.mp4").write_bytes(video.read_bytes())
+    _variant(video, src / "videos" / "tall.mp4", portrait=True)
+    info = probe(video)
+    frames = read_frames(video, np.arange(25) / 5)
+    same = np.repeat(read_audio(video, 16000)[:1, : 5 * 16000], 2, axis=0)
+    write_video(src / "videos" / "dual.mkv", frames, int(info.fps), same, 16000)
+    (src / "labels.csv").write_text(
+        "video,start_s,end_s,azimuth,clip,category,motion\n"
+        "walk.mp4,0,8,class:2,pan,noise,camera rotation\n"
+        "walk.mp4,6,11,-45,late,noise,\n"
+        "walk.mp4,2,3,unknown,u1,,\n"
+        "tall.mp4,0,5,left,tall1,,\n"
+        "dual.mkv,0,5,90,dual1,,\n"
+    )
+    (src / "splits").mkdir()
+    for split, names in {"train": "pan\ntall1\n", "val": "u1\ndual1\n", "test": "late"}.items():
+        (src / "splits" / f"{split}.txt").write_text(names)  # the last list has no final newline
+    (src / "LICENSE").write_text("CC BY 4.0 (test fixture)")
+    return src
+
+
+def test_video_folder_adapter_end_to_end(ego: Path, tmp_path: Path) -> None:
+    import h5py
+
+    from simkit.data.layout import read_manifest, read_splits
+    from simkit.data.prepare import prepare
+
+    src = _video_folder(ego, tmp_path)
+    out = tmp_path / "vf"
+    res = prepare("video-folder", src, out, {"frames_per_clip": "2", "frame_width": "160"}, progress=False)
+    man = read_manifest(out)
+    refused = man["origin"]["refused"]
+    assert "portrait" in refused["tall.mp4"] and "identical channels" in refused["dual.mkv"]
+    assert man["origin"]["source_licence"].startswith("CC BY 4.0")
+    assert res.written == ["walk"]
+    splits = read_splits(out)
+    assert splits == {"train": [("walk", 0), ("walk", 1)], "val": [("walk", 3)], "test": [("walk", 2)]}
+    with h5py.File(out / "shards" / "walk.h5", "r") as f:
+        ids = [x.decode() for x in f["meta/set_id"][()]]
+        assert ids == ["pan:0", "pan:1", "late", "u1"]
+        assert list(f["meta/start_s"][()]) == [0.0, 3.0, 6.0, 0.0]  # u1's 1 s span -> the 5 s clip around it
+        az = f["labels/azimuth_deg"][()].reshape(-1)
+        assert az[:3].tolist() == [45.0, 45.0, -45.0] and np.isnan(az[3])  # class:2 = 45 deg (left)
+        assert f["labels/side"][()].reshape(-1).tolist() == [1, 1, -1, 0]
+        assert f["audio/binaural"].shape == (4, 1, 1, 2, 5 * 16000)
+        assert f["frames/rgb"].shape == (4, 1, 2, 120, 160, 3)
+    # bench a cheap model on it: the direction task reads the prepared set, the leaderboard gets rows
+    r = subprocess.run([sys.executable, "-m", "simkit", "bench", "--model", "iid", "--data", str(out),
+                        "--results", str(tmp_path / "res"), "--quick"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    board = list(csv.DictReader((tmp_path / "res" / "leaderboard.csv").read_text().splitlines()))
+    assert any(row["split"] == "test" and row["model"] == "iid" for row in board)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no_labels", "has no labels.csv"),
+    ("absent_video", "labels.csv:2: video ghost.mp4 not found"),
+    ("bad_azimuth", "labels.csv:2: azimuth 'north'"),
+    ("split_gap", "in none of the split lists"),
+])
+def test_video_folder_bad_sources(ego: Path, tmp_path: Path, damage: str, message: str) -> None:
+    from simkit.data.prepare import prepare
+
+    src = _video_folder(ego, tmp_path)
+    labels = src / "labels.csv"
+    if damage == "no_labels":
+        labels.unlink()
+    elif damage == "absent_video":
+        labels.write_text("video,start_s,end_s,azimuth\nghost.mp4,0,5,10\n")
+    elif damage == "bad_azimuth":
+        labels.write_text("video,start_s,end_s,azimuth\nwalk.mp4,0,5,north\n")
+    else:
+        (src / "splits" / "test.txt").write_text("")
+    out = tmp_path / "out"
+    with pytest.raises(SimkitError, match=message):
+        prepare("video-folder", src, out, progress=False)
+    assert not (out / "splits").exists()  # nothing complete-looking

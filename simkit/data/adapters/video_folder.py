@@ -203,7 +203,7 @@ def random_split(key: str, fractions: tuple[float, float, float], seed: int) -> 
 
 @dataclass
 class Clip:
-    clip: str  # clip id (label clip id, with @k for the k-th 5 s cut of a longer span)
+    clip: str  # clip id: the label's, with ``:k`` for the k-th 5 s cut of a longer span
     label: LabelRow
     start_s: float
     split: str = ""
@@ -235,8 +235,8 @@ def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dic
             continue
         starts = clip_windows(r.start_s, r.end_s, durations[r.video], cfg)
         for k, s in enumerate(starts):
-            cid = r.clip if len(starts) == 1 else f"{r.clip}#{k}"
-            clips.setdefault(r.video, []).append(Clip(cid.replace("#", "."), r, s))
+            cid = r.clip if len(starts) == 1 else f"{r.clip}:{k}"
+            clips.setdefault(r.video, []).append(Clip(cid, r, s))
     return clips, refused, rows
 
 
