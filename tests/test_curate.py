@@ -301,3 +301,33 @@ def test_video_folder_bad_sources(ego: Path, tmp_path: Path, damage: str, messag
     with pytest.raises(SimkitError, match=message):
         prepare("video-folder", src, out, progress=False)
     assert not (out / "splits").exists()  # nothing complete-looking
+
+
+def test_bench_trains_on_curated_and_scores_test_data(ego: Path, tmp_path: Path, one_torch_thread: None) -> None:
+    from simkit.curate.pipeline import split_of_video
+    from simkit.data.synthetic import write_synthetic_render
+
+    shares = (0.5, 0.5, 0.0)
+    names = [f"walk{i}" for i in range(40)]
+    pick = [next(n for n in names if split_of_video(n, shares, 0) == s) for s in ("train", "val")]
+    videos = tmp_path / "in"
+    videos.mkdir()
+    for n in pick:
+        (videos / f"{n}.mp4").write_bytes((ego / "videos" / "ego_0000.mp4").read_bytes())
+    curated = tmp_path / "curated"
+    res = curate(videos, curated, CurateConfig(split_fractions=shares), progress=False)
+    assert res.kept["train"] == 3 and res.kept["val"] >= 1
+    render = write_synthetic_render(tmp_path / "render", {"a": "train", "b": "val", "c": "test"}, clip_seconds=1.5)
+    results = tmp_path / "res"
+    r = subprocess.run([sys.executable, "-m", "simkit", "bench", "--model", "ours_full", "--data", str(curated),
+                        "--test-data", str(render), "--results", str(results), "--quick", "--epochs", "1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "no labels: selecting and early-stopping on val loss" in r.stderr
+    board = list(csv.DictReader((results / "leaderboard.csv").read_text().splitlines()))
+    datasets = {row["dataset"] for row in board}
+    assert datasets == {f"render@{row['data_manifest_hash'][:8]}" for row in board}  # only the labelled set
+    assert {row["split"] for row in board} == {"test"}
+    assert all(row["source"].startswith("simkit bench (trained on curated@") for row in board)
+    lr = [float(row["value"]) for row in board if row["metric"] == "lr_accuracy"]
+    assert len(lr) == 1 and 0.0 <= lr[0] <= 1.0

@@ -28,6 +28,9 @@ class BenchConfig:
     data: str = ""  # dataset directory (output of `simkit render` or `simkit prepare`); required
     protocol: str = ""  # split protocol of the dataset ("" = its default; a name, a family or "all")
     results: str = "results"  # leaderboard.csv and runs/<run_id>/ go here
+    # labelled datasets the trained model is also scored on (their test split), comma-separated; one
+    # leaderboard block each (e.g. train on a `simkit curate` set, test on renders / prepared sets)
+    test_data: str = ""
     epochs: int = 30  # maximum training epochs (early stopping usually ends sooner)
     batch_size: int = 16  # view sets (items) per step; every item holds V views of one source
     lr: float = 1e-4  # AdamW learning rate (seed 000, A.2.2)
@@ -58,7 +61,7 @@ class BenchConfig:
     def config_hash(self) -> str:
         """Hash of everything that determines the result (paths and the model list are not)."""
         d = self.to_dict()
-        for k in ("data", "results", "num_workers", "cpu_threads"):
+        for k in ("data", "results", "num_workers", "cpu_threads", "test_data"):
             d.pop(k)
         if d["protocol"] in ("", "default"):
             d.pop("protocol")  # hashes of runs on a dataset's default split stay what they were

@@ -172,8 +172,22 @@ def epoch_val_subset(ds: Dataset, cfg: BenchConfig, task: TaskSpec) -> Dataset:
     return Subset(ds, np.linspace(0, total - 1, n).round().astype(int).tolist())
 
 
-def _select_value(cfg: BenchConfig, task: TaskSpec, records: Mapping[str, np.ndarray], loss: float) -> float:
-    name = cfg.select_metric or task.select_metric
+def labelled(ds: Dataset, probe: int = 8) -> bool:
+    """False when the first items of ``ds`` carry direction truth that is all unknown (NaN azimuth and
+    side 0, as in a curated video set); datasets of other tasks count as labelled."""
+    n = min(probe, len(ds))  # type: ignore[arg-type]
+    for i in range(n):
+        item = ds[i]
+        if "azimuth_deg" not in item:
+            return True
+        if bool(torch.isfinite(torch.as_tensor(item["azimuth_deg"])).any()):
+            return True
+        if "side" in item and bool((torch.as_tensor(item["side"]) != 0).any()):
+            return True
+    return n == 0
+
+
+def _select_value(name: str, records: Mapping[str, np.ndarray], loss: float) -> float:
     if name == "loss":
         return loss
     return get_metric(name)(records).value
@@ -208,6 +222,10 @@ def train_model(
         n_val, n_full = len(val_ds), len(full_val)  # type: ignore[arg-type]
         log(f"  per-epoch validation on {n_val} of {n_full} val items (--val-items); final scores use all")
     sel_name = cfg.select_metric or task.select_metric
+    if sel_name != "loss" and not labelled(full_val):
+        sel_name = "loss"  # e.g. a `simkit curate` set: estimated motion, no direction labels to score
+        if log:
+            log("  val split has no labels: selecting and early-stopping on val loss")
     higher = False if sel_name == "loss" else get_metric(sel_name).higher_is_better
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * len(train_loader)))
@@ -233,7 +251,7 @@ def train_model(
             n_items += batch_items(batch, task)
         train_s = time.perf_counter() - t0
         records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True)
-        value = _select_value(cfg, task, records, val_loss)
+        value = _select_value(sel_name, records, val_loss)
         entry = {
             "epoch": epoch,
             "train_loss": float(np.mean(losses)),
@@ -349,27 +367,47 @@ def run_model(
     if not history:
         _save({"model": model.state_dict(), "epoch": 0}, run_dir / "best.pt")
         _save({"model": model.state_dict(), "epoch": 0}, run_dir / "last.pt")
+    # (dataset info, split) -> records / metrics / seconds: the training set's val and test (when they carry
+    # labels), then the test split of every --test-data set
+    blocks: list[tuple[dict[str, Any], str, Dataset]] = []
+    for split in EVAL_SPLITS:
+        try:
+            ds = task.open_split(data, split, cfg, False)
+        except SimkitError:
+            if not cfg.test_data:
+                raise
+            continue  # with --test-data the training set's own val/test are scored only where they exist
+        if not cfg.test_data or labelled(ds):
+            blocks.append((info, split, ds))
+    for other in test_sets(cfg):
+        oinfo = task.data_info(other, cfg)
+        if oinfo.get("sample_rate") != info.get("sample_rate"):
+            raise SimkitError(f"--test-data {other} is at {oinfo.get('sample_rate')} Hz, the training data at "
+                              f"{info.get('sample_rate')} Hz")
+        blocks.append((oinfo, "test", task.open_split(other, "test", dataclasses.replace(cfg, protocol=""), False)))
     per_split: dict[str, dict[str, np.ndarray]] = {}
     metrics: dict[str, dict[str, MetricValue]] = {}
     eval_seconds: dict[str, float] = {}
-    eval_sets: dict[str, Dataset] = {}
-    for split in EVAL_SPLITS:
+    scored: list[tuple[dict[str, Any], str, dict[str, MetricValue], float]] = []
+    for binfo, split, ds in blocks:
         t1 = time.perf_counter()
-        eval_sets[split] = task.open_split(data, split, cfg, False)
-        loader = make_loader(eval_sets[split], cfg, device, shuffle=False, task=task)
+        loader = make_loader(ds, cfg, device, shuffle=False, task=task)
         records, _ = evaluate_split(model, loader, task, device, cfg, with_loss=False)
-        eval_seconds[split] = time.perf_counter() - t1
-        per_split[split] = records
-        metrics[split] = evaluate(task.name, records)
+        seconds = time.perf_counter() - t1
+        ms = evaluate(task.name, records)
+        key = split if binfo is info else f"{binfo['dataset']}:{split}"
+        per_split[key], metrics[key], eval_seconds[key] = records, ms, seconds
+        scored.append((binfo, split, ms, seconds))
     _write_predictions(run_dir / "predictions.csv", per_split)
     if history:
         plot_curves(history, run_dir / "curves.png", cfg.select_metric or task.select_metric)
     if task.plot_examples is not None:
-        task.plot_examples(model, eval_sets["test"], run_dir / "examples.png", device=device)
+        task.plot_examples(model, blocks[-1][2], run_dir / "examples.png", device=device)
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    source = "simkit bench" if not cfg.test_data else f"simkit bench (trained on {info['dataset']})"
     rows = []
-    for split, ms in metrics.items():
+    for binfo, split, ms, seconds in scored:
         for name, mv in ms.items():
             m = get_metric(name)
             rows.append(
@@ -378,7 +416,7 @@ def run_model(
                     "timestamp_utc": now,
                     "model": spec.name,
                     "task": task.name,
-                    "dataset": info["dataset"],
+                    "dataset": binfo["dataset"],
                     "split": split,
                     "metric": name,
                     "value": mv.value,
@@ -388,15 +426,15 @@ def run_model(
                     "seed": cfg.seed,
                     "epochs": len(history),
                     "train_seconds": round(train_seconds, 3),
-                    "eval_seconds": round(eval_seconds[split], 3),
+                    "eval_seconds": round(seconds, 3),
                     "device": device_name,
                     "params": params,
                     "git_commit": commit,
                     "config_hash": cfg.config_hash(),
-                    "data_manifest_hash": info["manifest_hash"],
+                    "data_manifest_hash": binfo["manifest_hash"],
                     "simkit_version": simkit.__version__,
                     "is_reference": False,
-                    "source": "simkit bench",
+                    "source": source,
                 }
             )
     written = append_rows(results / "leaderboard.csv", rows)
@@ -425,12 +463,23 @@ def run_model(
         },
     )
     if log:
-        test = metrics.get("test", {})
-        shown = ", ".join(f"{k} {v.value:.3f}" for k, v in sorted(test.items()))
-        log(f"{spec.name}: test {shown}  -> {run_dir}")
+        for key, ms in metrics.items():
+            if key.endswith("test"):
+                shown = ", ".join(f"{k} {v.value:.3f}" for k, v in sorted(ms.items()))
+                log(f"{spec.name}: {key} {shown}")
+        log(f"{spec.name}: -> {run_dir}")
     return RunResult(
         run_id, spec.name, run_dir, metrics, len(history), best_epoch, train_seconds, written, history
     )
+
+
+def test_sets(cfg: BenchConfig) -> list[Path]:
+    """The ``--test-data`` directories (comma-separated), in order, without repeats."""
+    out: list[Path] = []
+    for part in cfg.test_data.split(","):
+        if part.strip() and Path(part.strip()) not in out:
+            out.append(Path(part.strip()))
+    return out
 
 
 def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
@@ -453,6 +502,8 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
     device = resolve_device(cfg.device)
     task.data_info(Path(cfg.data), cfg)  # validate the dataset once before any run starts
+    for other in test_sets(cfg):  # ... and every --test-data set
+        task.data_info(other, dataclasses.replace(cfg, protocol=""))
     threads = torch.get_num_threads()
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)

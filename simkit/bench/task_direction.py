@@ -34,7 +34,8 @@ def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> RenderViewS
         clip_samples=int(round(cfg.features.clip_seconds * info.sample_rate)),
         views=cfg.views_per_item if train else 0,
         train=train,
-        reconvolve_prob=cfg.reconvolve_prob if train else 0.0,
+        # online re-rendering needs the dry sources and RIRs: renders have them, recordings do not
+        reconvolve_prob=cfg.reconvolve_prob if train and info.has("rir") else 0.0,
         seed=cfg.seed,
         max_items=cfg.max_items,
     )

@@ -46,6 +46,9 @@ def bench(
     model: str = typer.Option("ours_full", help="Model name, or 'all' for every model of the task."),
     task: str = typer.Option("direction", help="Benchmark task."),
     data: Path = typer.Option(None, help="Render directory (output of `simkit render`)."),
+    test_data: str = typer.Option(
+        None, help="Also score the trained model on the test split of these labelled datasets, comma-separated "
+                   "(renders, prepared sets, generated video); one leaderboard block each."),
     epochs: int = typer.Option(None, help="Maximum training epochs (default: 30; --quick: 5)."),
     batch_size: int = typer.Option(None, help="View sets per training step (default: 16)."),
     device: str = typer.Option("auto", help="auto | cuda | cpu."),
@@ -81,6 +84,7 @@ def bench(
         model=model,
         task=task,
         data=str(data) if data else None,
+        test_data=test_data,
         epochs=epochs,
         batch_size=batch_size,
         device=device,
