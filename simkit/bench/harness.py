@@ -32,7 +32,8 @@ from simkit.bench.config import BenchConfig, make_config, validate_config
 from simkit.bench.leaderboard import append_rows, check_appendable, format_pivot, pivot, read_leaderboard
 from simkit.bench.plots import plot_curves
 from simkit.bench.tasks import TaskSpec, get_task
-from simkit.data.render_dataset import verify_render
+from simkit.data.opener import open_dataset
+from simkit.data.validate import verify_dataset
 from simkit.errors import SimkitError
 from simkit.io import atomic_path, atomic_write_json, check_writable_dir, package_versions
 from simkit.metrics import MetricValue, evaluate, get_metric
@@ -348,6 +349,7 @@ def _run_model_in(
         "device": str(device),
         "dataset": info["dataset"],
         "data_manifest_hash": info["manifest_hash"],
+        "data_protocol": info.get("protocol_label", ""),
         "data_dir": str(data.resolve()),
         "started_utc": stamp.isoformat(),
     }
@@ -415,6 +417,7 @@ def _run_model_in(
                     "simkit_version": simkit.__version__,
                     "is_reference": False,
                     "source": "simkit bench",
+                    "protocol": info.get("protocol_label", ""),
                 }
             )
     atomic_write_json(  # the run's own record first: whatever then happens to the shared CSV
@@ -462,7 +465,7 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
     validate_config(cfg)
     task = get_task(cfg.task)
     if not cfg.data:
-        raise SimkitError("no dataset given: pass --data DIR (the output of `simkit render`)")
+        raise SimkitError("no dataset given: pass --data DIR (the output of `simkit render` or `simkit prepare`)")
     names = models_for_task(task.name) if cfg.model == "all" else [cfg.model]
     specs = [get_model(n) for n in names]
     for s in specs:
@@ -476,8 +479,14 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
     if sel and sel != "loss" and get_metric(sel).task != task.name:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
     device = resolve_device(cfg.device)
-    task.data_info(Path(cfg.data), cfg)  # validate the dataset once before any run starts
-    verify_render(cfg.data)  # ... every chunk of it: a corrupt shard is an error line, not a worker crash
+    protocols = bench_protocols(cfg)
+    for proto in protocols:
+        pcfg = dataclasses.replace(cfg, protocol=proto)
+        groups = open_dataset(cfg.data, (), proto or None).groups
+        for s in specs:  # what the task and each model need, named with the dataset, before any run
+            require_groups_of(groups, [*task.groups, *s.groups], f"model {s.name} (task {task.name})", cfg.data)
+        task.data_info(Path(cfg.data), pcfg)  # validate the dataset once before any run starts
+        verify_dataset(cfg.data, proto or None)  # every chunk: a corrupt shard is an error line, not a crash
     results = check_writable_dir(cfg.results)
     check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
     threads = torch.get_num_threads()
@@ -485,11 +494,33 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         torch.set_num_threads(cfg.cpu_threads)
     try:
         return [
-            run_model(dataclasses.replace(cfg, model_options=per_model[s.name]), s, task, device, log)
+            run_model(dataclasses.replace(cfg, protocol=proto, model_options=per_model[s.name]), s, task, device,
+                      log)
+            for proto in protocols
             for s in specs
         ]
     finally:
         torch.set_num_threads(threads)
+
+
+def bench_protocols(cfg: BenchConfig) -> list[str]:
+    """The split protocols ``cfg.protocol`` names on ``cfg.data``: "" (the default), one name, a family's
+    members or ``all`` (:func:`simkit.data.layout.resolve_protocols`)."""
+    if not cfg.protocol:
+        return [""]
+    from simkit.data.layout import DEFAULT_PROTOCOL, read_manifest, resolve_protocols
+
+    names = resolve_protocols(read_manifest(cfg.data), cfg.protocol, str(cfg.data))
+    return ["" if n == DEFAULT_PROTOCOL else n for n in names]
+
+
+def require_groups_of(have: list[str], needs: list[str], who: str, data: str) -> None:
+    """SimkitError naming ``who`` and the first needed group (``a|b``: either) the dataset lacks."""
+    for need in needs:
+        options = need.split("|")
+        if not any(o in have for o in options):
+            raise SimkitError(f"{who} needs group {' or '.join(options)}, which dataset {data} lacks "
+                              f"(it has {', '.join(have) or 'none'})")
 
 
 def run_demo_bench(data_dir: Path | str, results_dir: Path | str, log: Log | None = None) -> str:

@@ -45,7 +45,10 @@ def _parse_options(values: list[str]) -> dict[str, float | bool | str]:
 def bench(
     model: str = typer.Option("ours_full", help="Model name, or 'all' for every model of the task."),
     task: str = typer.Option("direction", help="Benchmark task."),
-    data: Path = typer.Option(None, help="Render directory (output of `simkit render`)."),
+    data: Path = typer.Option(None, help="Dataset directory (output of `simkit render` or `simkit prepare`)."),
+    protocol: str = typer.Option(None, help="Split protocol of the dataset: a name (e.g. split3), a family "
+                                            "(runs each member), or 'all' (the default protocol's family) "
+                                            "(default: the dataset's default split)."),
     epochs: int = typer.Option(None, help="Maximum training epochs (default: 30; --quick: 5)."),
     batch_size: int = typer.Option(None, help="View sets per training step (default: 16)."),
     device: str = typer.Option("auto", help="auto | cuda | cpu."),
@@ -81,6 +84,7 @@ def bench(
         model=model,
         task=task,
         data=str(data) if data else None,
+        protocol=protocol,
         epochs=epochs,
         batch_size=batch_size,
         device=device,

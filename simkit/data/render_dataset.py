@@ -67,7 +67,8 @@ class RenderViewSets(Dataset):
         if views and not 2 <= views <= info.n_views:
             raise SimkitError(f"views per item must be between 2 and {info.n_views} (got {views})")
         self.views = views or info.n_views
-        self.reconvolve_prob = reconvolve_prob if train else 0.0
+        # online re-rendering needs the stored RIRs: recorded datasets (no rir group) train on their clips
+        self.reconvolve_prob = reconvolve_prob if train and "rir" in info.groups else 0.0
         if self.reconvolve_prob > 0:
             with h5py.File(info.shard(scenes[0]), "r") as f:
                 missing = [d for d in RECONVOLVE_DATASETS if d not in f]
@@ -180,15 +181,3 @@ class RenderViewSets(Dataset):
         )  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
 
-
-def verify_render(root: Path | str) -> int:
-    """Read every chunk of every shard the splits list (checksums included); SimkitError naming the first
-    corrupt shard and dataset. Returns the number of shards read. The bench runs it before training, so a
-    damaged file is one error line rather than a crash in a DataLoader worker."""
-    from simkit.render.shard import verify_shard
-
-    info = open_render(root, require=())
-    scenes = [s for split in SPLITS for s in info.splits[split]]
-    for scene in scenes:
-        verify_shard(info.shard(scene))
-    return len(scenes)

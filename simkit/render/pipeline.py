@@ -8,11 +8,9 @@ the data does not depend on ``workers`` or on the order in which scenes finish.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,9 +19,18 @@ import numpy as np
 
 import simkit
 from simkit.config import RenderConfig, from_dict, validate_render_config
+from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path
+from simkit.data.validate import summarize  # noqa: F401  (the render summary; re-exported)
+from simkit.data.writer import WRITE_LOCK as RENDER_LOCK  # noqa: F401  (re-exported)
+from simkit.data.writer import (  # noqa: F401  (output_lock, remove_stale_temporaries: re-exported)
+    DatasetWriter,
+    new_manifest,
+    output_lock,
+    remove_stale_temporaries,
+    shard_is_complete,  # noqa: F401
+    write_shard,
+)
 from simkit.errors import SimkitError
-from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, package_versions
-from simkit.render.shard import SCHEMA_VERSION, shard_is_complete, write_shard
 
 if TYPE_CHECKING:
     from simkit.render.sampling import FloorSampler, ViewSet
@@ -56,10 +63,6 @@ class RenderResult:
 def scene_seed(seed: int, scene_id: str, index: int) -> np.random.Generator:
     """The generator for view set ``index`` of ``scene_id``; independent of worker count and order."""
     return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(scene_id.encode()), index]))
-
-
-def _shard_path(out: Path, scene_id: str) -> Path:
-    return out / "shards" / f"{scene_id}.h5"
 
 
 def _engine_objects(cfg: RenderConfig):  # -> (backend, speech source); imported lazily for worker start-up
@@ -200,8 +203,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         cam = cfg.views.camera
         group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
-    path = _shard_path(out, scene_id)
-    write_shard(path, arrays, attrs, cfg.compression, group_attrs)
+    path = shard_path(out, scene_id)
+    write_shard(path, arrays, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs)
     return path
 
 
@@ -209,6 +212,11 @@ def _render_worker(cfg_dict: dict, scene_id: str, out: str) -> str:
     # Runs in a fresh process: rebuild the config from plain data so nothing unpicklable crosses over.
     cfg = from_dict(RenderConfig, cfg_dict)
     return str(render_scene(cfg, scene_id, Path(out)))
+
+
+def render_groups(cfg: RenderConfig) -> list[str]:
+    """The shard groups (simkit.data.schema) a render with ``cfg`` writes."""
+    return ["audio", "rir", "poses", "labels", "pairs", *(["views"] if cfg.views.enabled else [])]
 
 
 def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSet | None = None) -> dict:
@@ -219,79 +227,25 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
         source.update(scene_dir=str(Path(cfg.scene_set.scene_dir or "").resolve()),
                       split_file=cfg.scene_set.split_file or "seeded 81:9:10 of the scenes found",
                       found_not_in_split=len(scene_set.unlisted), in_split_not_found=len(scene_set.absent))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": "simkit render",
-        "config": cfg.content_dict(),
-        "config_hash": cfg.config_hash(),
-        "seed": cfg.seed,
-        "versions": package_versions(),
-        "engine": {"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
-        "speech_source": speech.identity(),
-        "scene_source": source,
-        "licences": {
-            "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
-            "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
-        },
-        "scenes": dict(sorted(scenes.items())),
+    licences = {
+        "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
+        "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
     }
-
-
-def _prepare_out(cfg: RenderConfig, out: Path, manifest: dict) -> dict:
-    """Create/extend the manifest; refuse to mix configs in one directory (nothing existing is touched)."""
-    scenes = manifest["scenes"]
-    manifest_path = out / "manifest.json"
-    known: dict[str, str] = {}
-    if manifest_path.exists():
-        try:
-            old = json.loads(manifest_path.read_text())
-            old_hash, known = old["config_hash"], dict(old["scenes"])
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise SimkitError(f"{manifest_path} is not a simkit manifest ({e}); choose another --out") from None
-        if old_hash != cfg.config_hash():
-            raise SimkitError(
-                f"{out} holds a render with another config (hash {old_hash}, this run {cfg.config_hash()}); "
-                "choose another --out or repeat the original options"
-            )
-    elif any(p.name != RENDER_LOCK for p in out.iterdir()):
-        raise SimkitError(f"output directory {out} is not empty and holds no simkit manifest; choose another --out")
-    manifest["scenes"] = dict(sorted({**known, **scenes}.items()))
-    atomic_write_json(manifest_path, manifest)
-    for split in ("train", "val", "test"):
-        ids = [s for s, sp in manifest["scenes"].items() if sp == split]
-        atomic_write_text(out / "splits" / f"{split}.txt", "".join(f"{s}\n" for s in ids))
-    return manifest
-
-
-RENDER_LOCK = ".simkit-render.lock"  # held for the whole render: one writer per output directory
-
-
-@contextlib.contextmanager
-def output_lock(out: Path) -> Iterator[None]:
-    """Hold the output directory's lock; a second render into it is one error line, not a race."""
-    from filelock import FileLock, Timeout
-
-    check_writable_dir(out)
-    lock = FileLock(str(out / RENDER_LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise SimkitError(f"another simkit render is writing into {out} (lock {out / RENDER_LOCK}); wait for it "
-                          "to finish or choose another --out") from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def remove_stale_temporaries(out: Path) -> list[Path]:
-    """Delete the temporary files (``.<name>.*.tmp``) that killed runs left in ``out``; call under the lock,
-    when no other writer can own them."""
-    stale = [p for d in (out, out / "shards", out / "splits") if d.is_dir() for p in d.glob(".*.tmp")]
-    for p in stale:
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
-    return stale
+    return new_manifest(
+        origin=origin("render", "simkit render", simkit.__version__, source.get("scene_dir"),
+                      "; ".join(licences.values())),
+        config=cfg.content_dict(),
+        config_hash=cfg.config_hash(),
+        groups=render_groups(cfg),
+        protocols={DEFAULT_PROTOCOL: protocol_entry("the scene set's train/val/test split")},
+        scenes=scenes,
+        tool="simkit render",
+        seed=cfg.seed,
+        engine={"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
+        speech_source=speech.identity(),
+        scene_source=source,
+        licences=licences,
+    )
 
 
 def render_dataset(
@@ -324,10 +278,11 @@ def render_dataset(
     scene_set.resolve(",".join(scene_ids))  # unknown ids fail here, before anything is written
     scenes = {s: scene_set.split_of(s) for s in scene_ids}
     manifest = build_manifest(cfg, scenes, scene_set)  # validates engine, HRTF and corpus first
-    with output_lock(out):
-        _prepare_out(cfg, out, manifest)  # proves the directory is this render's before anything is removed
-        remove_stale_temporaries(out)
-        todo = [s for s in scene_ids if not shard_is_complete(_shard_path(out, s), cfg.config_hash())]
+    # the writer holds the directory's lock, refuses another config and removes stale temporaries
+    with DatasetWriter(out, manifest) as writer:
+        known = writer.manifest["scenes"]
+        writer.write_splits({sp: [s for s, x in known.items() if x == sp] for sp in SPLITS})
+        todo = [s for s in scene_ids if not writer.is_done(s)]
         skipped = [s for s in scene_ids if s not in todo]
         bar = _progress(len(todo), progress)
         done: list[str] = []
@@ -349,7 +304,7 @@ def render_dataset(
             bar.close()
         summary = summarize(out)
         summary["failed"] = dict(sorted(failed.items()))
-        atomic_write_json(out / "summary.json", summary)
+        writer.finish(summary)
     return RenderResult(out, sorted(done), skipped, summary, dict(sorted(failed.items())))
 
 
@@ -358,21 +313,3 @@ def _progress(total: int, enabled: bool):
 
     return tqdm(total=total, desc="render scenes", unit="scene", disable=not enabled or total == 0,
                 file=None if os.environ.get("CI") is None else open(os.devnull, "w"))
-
-
-def summarize(out: Path) -> dict:
-    """Counts per split and RT60/azimuth statistics over every complete shard of a render."""
-    from simkit.render.inspect import inspect_dataset
-
-    rep = inspect_dataset(out)
-    rt = rep.rt60[np.isfinite(rep.rt60)]
-    return {
-        "config_hash": rep.config_hash,
-        "splits": rep.counts,
-        "rt60_mean_s": round(float(rt.mean()), 6) if rt.size else None,
-        "rt60_median_s": round(float(np.median(rt)), 6) if rt.size else None,
-        "n_rirs": int(rt.size),
-        "not_rendered": sorted([*rep.missing, *rep.failed]),  # every listed scene without a shard
-        "view_filter_pass_rate": round(float(rep.view_filter_passed.mean()), 4) if rep.view_filter_passed.size
-        else None,
-    }
