@@ -22,8 +22,8 @@ from simkit.config import (
     ViewsConfig,
 )
 from simkit.data.render_dataset import open_render
+from simkit.data.validate import validate_shard
 from simkit.render.pipeline import render_dataset
-from simkit.render.shard import validate_shard
 from simkit.scenes.catalog import SceneSet, load_scene, load_splits
 from simkit.scenes.raycast import RayCaster
 from simkit.vision.camera import project_points, render_views

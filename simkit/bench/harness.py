@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import os
 import random
+import shutil
 import subprocess
 import time
 import uuid
@@ -27,9 +29,11 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 import simkit
 from simkit.bench.config import BenchConfig, make_config, validate_config
-from simkit.bench.leaderboard import append_rows, format_pivot, pivot, read_leaderboard
+from simkit.bench.leaderboard import append_rows, check_appendable, format_pivot, pivot, read_leaderboard
 from simkit.bench.plots import plot_curves
 from simkit.bench.tasks import TaskSpec, get_task
+from simkit.data.opener import open_dataset
+from simkit.data.validate import verify_dataset
 from simkit.errors import SimkitError
 from simkit.io import atomic_path, atomic_write_json, check_writable_dir, package_versions
 from simkit.metrics import MetricValue, evaluate, get_metric
@@ -37,6 +41,7 @@ from simkit.models import BenchModel, ModelSpec, get_model, models_for_task, opt
 
 Log = Callable[[str], None]
 EVAL_SPLITS = ("val", "test")
+LEADERBOARD = "leaderboard.csv"  # under --results
 
 
 @dataclass
@@ -334,8 +339,22 @@ def run_model(
     stamp = datetime.now(timezone.utc)
     # The run id is a label only; its random suffix never feeds any result.
     run_id = f"{stamp:%Y%m%dT%H%M%SZ}-{spec.name}-s{cfg.seed}-{uuid.uuid4().hex[:6]}"
-    run_dir = results / "runs" / run_id
+    # Work happens in a hidden .partial directory, renamed when metrics.json is written; a failed or
+    # interrupted run removes it (runs/ only ever shows complete runs).
+    run_dir = results / "runs" / f".{run_id}.partial"
     run_dir.mkdir(parents=True)
+    try:
+        return _run_model_in(cfg, spec, task, device, log, info, results, run_id, run_dir, stamp)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run_model_in(
+    cfg: BenchConfig, spec: ModelSpec, task: TaskSpec, device: torch.device, log: Log | None,
+    info: dict[str, Any], results: Path, run_id: str, run_dir: Path, stamp: datetime,
+) -> RunResult:
+    data = Path(cfg.data)
     commit = git_commit()
     meta = {
         "run_id": run_id,
@@ -348,6 +367,7 @@ def run_model(
         "device": str(device),
         "dataset": info["dataset"],
         "data_manifest_hash": info["manifest_hash"],
+        "data_protocol": info.get("protocol_label", ""),
         "data_dir": str(data.resolve()),
         "started_utc": stamp.isoformat(),
     }
@@ -379,12 +399,13 @@ def run_model(
             continue  # with --test-data the training set's own val/test are scored only where they exist
         if not cfg.test_data or labelled(ds):
             blocks.append((info, split, ds))
+    ocfg = dataclasses.replace(cfg, protocol="")  # test sets are scored on their default split
     for other in test_sets(cfg):
-        oinfo = task.data_info(other, cfg)
+        oinfo = task.data_info(other, ocfg)
         if oinfo.get("sample_rate") != info.get("sample_rate"):
             raise SimkitError(f"--test-data {other} is at {oinfo.get('sample_rate')} Hz, the training data at "
                               f"{info.get('sample_rate')} Hz")
-        blocks.append((oinfo, "test", task.open_split(other, "test", dataclasses.replace(cfg, protocol=""), False)))
+        blocks.append((oinfo, "test", task.open_split(other, "test", ocfg, False)))
     per_split: dict[str, dict[str, np.ndarray]] = {}
     metrics: dict[str, dict[str, MetricValue]] = {}
     eval_seconds: dict[str, float] = {}
@@ -435,10 +456,10 @@ def run_model(
                     "simkit_version": simkit.__version__,
                     "is_reference": False,
                     "source": source,
+                    "protocol": binfo.get("protocol_label", ""),
                 }
             )
-    written = append_rows(results / "leaderboard.csv", rows)
-    atomic_write_json(
+    atomic_write_json(  # the run's own record first: whatever then happens to the shared CSV
         run_dir / "metrics.json",
         {
             "run_id": run_id,
@@ -462,6 +483,13 @@ def run_model(
             },
         },
     )
+    final_dir = results / "runs" / run_id
+    os.replace(run_dir, final_dir)  # complete: the run directory appears under its own name
+    run_dir = final_dir
+    try:
+        written = append_rows(results / LEADERBOARD, rows)
+    except SimkitError as e:
+        raise type(e)(f"{e} (the run's scores are in {run_dir / 'metrics.json'})") from None
     if log:
         for key, ms in metrics.items():
             if key.endswith("test"):
@@ -487,7 +515,7 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
     validate_config(cfg)
     task = get_task(cfg.task)
     if not cfg.data:
-        raise SimkitError("no dataset given: pass --data DIR (the output of `simkit render`)")
+        raise SimkitError("no dataset given: pass --data DIR (the output of `simkit render` or `simkit prepare`)")
     names = models_for_task(task.name) if cfg.model == "all" else [cfg.model]
     specs = [get_model(n) for n in names]
     for s in specs:
@@ -501,19 +529,51 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
     if sel and sel != "loss" and get_metric(sel).task != task.name:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
     device = resolve_device(cfg.device)
-    task.data_info(Path(cfg.data), cfg)  # validate the dataset once before any run starts
-    for other in test_sets(cfg):  # ... and every --test-data set
+    protocols = bench_protocols(cfg)
+    for proto in protocols:
+        pcfg = dataclasses.replace(cfg, protocol=proto)
+        groups = open_dataset(cfg.data, (), proto or None).groups
+        for s in specs:  # what the task and each model need, named with the dataset, before any run
+            require_groups_of(groups, [*task.groups, *s.groups], f"model {s.name} (task {task.name})", cfg.data)
+        task.data_info(Path(cfg.data), pcfg)  # validate the dataset once before any run starts
+        verify_dataset(cfg.data, proto or None)  # every chunk: a corrupt shard is an error line, not a crash
+    results = check_writable_dir(cfg.results)
+    check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
+    for other in test_sets(cfg):  # every --test-data set is validated before any run too
         task.data_info(other, dataclasses.replace(cfg, protocol=""))
+        verify_dataset(other, None)
     threads = torch.get_num_threads()
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     try:
         return [
-            run_model(dataclasses.replace(cfg, model_options=per_model[s.name]), s, task, device, log)
+            run_model(dataclasses.replace(cfg, protocol=proto, model_options=per_model[s.name]), s, task, device,
+                      log)
+            for proto in protocols
             for s in specs
         ]
     finally:
         torch.set_num_threads(threads)
+
+
+def bench_protocols(cfg: BenchConfig) -> list[str]:
+    """The split protocols ``cfg.protocol`` names on ``cfg.data``: "" (the default), one name, a family's
+    members or ``all`` (:func:`simkit.data.layout.resolve_protocols`)."""
+    if not cfg.protocol:
+        return [""]
+    from simkit.data.layout import DEFAULT_PROTOCOL, read_manifest, resolve_protocols
+
+    names = resolve_protocols(read_manifest(cfg.data), cfg.protocol, str(cfg.data))
+    return ["" if n == DEFAULT_PROTOCOL else n for n in names]
+
+
+def require_groups_of(have: list[str], needs: list[str], who: str, data: str) -> None:
+    """SimkitError naming ``who`` and the first needed group (``a|b``: either) the dataset lacks."""
+    for need in needs:
+        options = need.split("|")
+        if not any(o in have for o in options):
+            raise SimkitError(f"{who} needs group {' or '.join(options)}, which dataset {data} lacks "
+                              f"(it has {', '.join(have) or 'none'})")
 
 
 def run_demo_bench(data_dir: Path | str, results_dir: Path | str, log: Log | None = None) -> str:

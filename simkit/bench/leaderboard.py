@@ -1,13 +1,15 @@
 """The leaderboard: a tidy CSV appended by every bench run, and the model x metric pivot shown to people.
 
 Appends take a file lock (``<csv>.lock``) around read-validate-append so concurrent benches never lose or
-interleave rows; the new rows are written with one ``write`` and fsynced. A malformed file is reported
-(file and line) and never rewritten.
+interleave rows; the new rows are written in full, fsynced and read back, and a failed append cuts the file
+back to what it was. A malformed file is reported (file and line) and never rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import math
 import os
@@ -19,15 +21,16 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from simkit.bench.schema import FIELDNAMES, format_row, parse_row, validate_cells
+from simkit.bench.schema import FIELDNAMES, LEGACY_FIELDNAMES, format_row, parse_row, validate_cells
 from simkit.errors import SimkitError
-from simkit.io import atomic_path
+from simkit.io import atomic_write_bytes, output_error, write_all
 
 LOCK_TIMEOUT_S = 120.0
-_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-REFERENCE_ROWS = _BENCHMARKS / "reference_rows.csv"  # direction (seed 000)
-# Every file of published reference rows `simkit leaderboard` adds (those present: a wheel install has none).
-REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _BENCHMARKS / "reference_rows_binaural.csv")
+# The papers' published rows in the leaderboard schema, shipped inside the package (wheels included).
+_REFERENCES = Path(__file__).resolve().parent / "references"
+REFERENCE_ROWS = _REFERENCES / "direction.csv"  # direction (seed 000)
+# Every file of published reference rows `simkit leaderboard` adds.
+REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _REFERENCES / "binaural.csv")
 
 
 def _rows_text(cells: Sequence[Mapping[str, str]], header: bool) -> str:
@@ -55,7 +58,8 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
         raise SimkitError(f"{path}:1: empty file, expected the leaderboard header") from None
     except csv.Error as e:
         raise SimkitError(f"{path}:1: malformed CSV ({e})") from None
-    if tuple(header) != FIELDNAMES:
+    names = tuple(header)
+    if names not in (FIELDNAMES, LEGACY_FIELDNAMES):
         raise SimkitError(
             f"{path}:1: header does not match the leaderboard schema (columns {', '.join(FIELDNAMES)})"
         )
@@ -69,9 +73,9 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
             raise SimkitError(f"{path}:{reader.line_num}: malformed CSV ({e})") from None
         if not cells:
             continue
-        if len(cells) != len(FIELDNAMES):
-            raise SimkitError(f"{path}:{reader.line_num}: {len(cells)} fields, expected {len(FIELDNAMES)}")
-        row = dict(zip(FIELDNAMES, cells, strict=True))
+        if len(cells) != len(names):
+            raise SimkitError(f"{path}:{reader.line_num}: {len(cells)} fields, expected {len(names)}")
+        row = {"protocol": "", **dict(zip(names, cells, strict=True))}
         problem = validate_cells(row)
         if problem:
             raise SimkitError(f"{path}:{reader.line_num}: {problem}")
@@ -81,35 +85,72 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
+def _is_legacy(path: Path) -> bool:
+    with open(path, encoding="utf-8", newline="") as f:
+        return tuple(next(csv.reader(f), [])) == LEGACY_FIELDNAMES
+
+
+def check_appendable(path: Path | str) -> None:
+    """Refuse, before any training, a leaderboard that a run could not append to: malformed, or in a
+    directory that cannot be written. A missing file is fine (the first append creates it)."""
+    path = Path(path)
+    if path.exists():
+        if path.stat().st_size > 0:
+            read_leaderboard(path)
+        if not os.access(path, os.W_OK):
+            raise SimkitError(f"leaderboard {path} is not writable")
+
+
+def _append_checked(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path``: every byte written, fsynced and read back; on any failure the file is cut
+    back to its old length, so a full disk never leaves half a row."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+            if os.pread(fd, len(data) + 1, size) != data:
+                raise OSError(errno.EIO, "appended rows did not read back")
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise output_error(path, e) from None
+    finally:
+        os.close(fd)
+
+
 def append_rows(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Append ``rows`` to the leaderboard at ``path`` (created with a header if absent); returns the count."""
+    """Append ``rows`` to the leaderboard at ``path`` (created with a header if absent); returns the count.
+
+    Under the lock the file is validated, the rows appended in full, fsynced and read back; a failed write
+    leaves the file exactly as it was (:class:`OutputError`).
+    """
     path = Path(path)
     cells = [format_row(r) for r in rows]
     for c in cells:
         problem = validate_cells(c)
         if problem:
             raise ValueError(f"refusing to write an invalid leaderboard row: {problem}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
             if path.exists() and path.stat().st_size > 0:
-                read_leaderboard(path)  # never append to (or rewrite) a file that is already broken
-                data = _rows_text(cells, header=False).encode()
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(fd, data)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                old = read_leaderboard(path)  # never append to (or rewrite) a file that is already broken
+                if _is_legacy(path):  # written before the protocol column: rewrite it whole, atomically
+                    old_cells = [format_row(r) for r in old]
+                    atomic_write_bytes(path, _rows_text([*old_cells, *cells], header=True).encode())
+                else:
+                    _append_checked(path, _rows_text(cells, header=False).encode())
             else:
-                with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-                    f.write(_rows_text(cells, header=True))
-                    f.flush()
-                    os.fsync(f.fileno())
+                atomic_write_bytes(path, _rows_text(cells, header=True).encode())
     except Timeout:
         raise SimkitError(
             f"could not lock {path}.lock within {LOCK_TIMEOUT_S:g} s (another bench stuck?)"
         ) from None
+    except OSError as e:  # the lock file itself on a full or read-only disk
+        raise output_error(path, e) from None
     return len(cells)
 
 
@@ -155,6 +196,8 @@ class PivotRow:
     is_reference: bool
     source: str
     cells: dict[str, Cell] = field(default_factory=dict)
+    protocol: str = ""  # the protocol, or the family whose members' scores the cells average
+    n_protocols: int = 1
 
     @property
     def label(self) -> str:
@@ -216,49 +259,75 @@ def pivot(
     units = {r["metric"]: r["unit"] for r in sel}
     metric_names = list(metrics) if metrics else sorted(higher)
     metric_names = [m for m in metric_names if m in higher]
-    # group -> run_id -> metric -> value
-    runs: dict[tuple[str, str, bool], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    sources: dict[tuple[str, str, bool], str] = {}
+    # group (dataset, protocol group, model, is_reference) -> protocol -> run_id -> metric -> value
+    runs: dict[tuple[str, str, str, bool], dict[str, dict[str, dict[str, float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(dict)))
+    sources: dict[tuple[str, str, str, bool], str] = {}
     for r in sel:
-        key = (r["dataset"], r["model"], bool(r["is_reference"]))
-        runs[key][r["run_id"]][r["metric"]] = float(r["value"])
+        proto = r.get("protocol") or ""
+        key = (r["dataset"], protocol_group(proto), r["model"], bool(r["is_reference"]))
+        runs[key][proto][r["run_id"]][r["metric"]] = float(r["value"])
         sources[key] = r["source"]
     if primary is None:
         primary = (
             metric_names[0] if metrics else ("lr_accuracy" if "lr_accuracy" in higher else metric_names[0])
         )
     out_rows = []
-    for key in sorted(runs, key=lambda k: (k[0], k[2], k[1])):
-        by_run = runs[key]
-        prow = PivotRow(key[0], key[1], key[2], sources[key])
-        if aggregate == "best":
-            best_run = _best_run(by_run, primary, higher.get(primary, True))
-            for m, v in by_run[best_run].items():
-                prow.cells[m] = Cell(v, n_runs=len(by_run))
-        else:
+    for key in sorted(runs, key=lambda k: (k[0], k[1], k[3], k[2])):
+        by_proto = runs[key]
+        prow = PivotRow(key[0], key[2], key[3], sources[key], protocol=key[1], n_protocols=len(by_proto))
+        if len(by_proto) > 1:
+            # a protocol family: each protocol's best run (or mean over its runs), then mean ± std over protocols
+            per_proto = [_collapse(by_run, aggregate, metric_names, primary, higher) for by_run in by_proto.values()]
             for m in metric_names:
-                vals = [v[m] for v in by_run.values() if m in v and math.isfinite(v[m])]
+                vals = [c[m].value for c in per_proto if m in c and math.isfinite(c[m].value)]
                 if vals:
-                    mean = sum(vals) / len(vals)
-                    std = (
-                        math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1))
-                        if len(vals) > 1
-                        else 0.0
-                    )
-                    prow.cells[m] = Cell(mean, std, len(vals))
+                    prow.cells[m] = Cell(*_mean_std(vals), len(vals))
+        else:
+            prow.cells = _collapse(next(iter(by_proto.values())), aggregate, metric_names, primary, higher)
         out_rows.append(prow)
-    for ds in {r.dataset for r in out_rows}:
+    for ds, grp in {(r.dataset, r.protocol) for r in out_rows}:  # protocols are never ranked together
         for m in metric_names:
             cand = [
                 r.cells[m]
                 for r in out_rows
-                if r.dataset == ds and m in r.cells and math.isfinite(r.cells[m].value)
+                if (r.dataset, r.protocol) == (ds, grp) and m in r.cells and math.isfinite(r.cells[m].value)
             ]
             if cand:
                 best = max(c.value for c in cand) if higher[m] else min(c.value for c in cand)
                 for c in cand:
                     c.best = c.value == best
     return Pivot(metric_names, higher, units, out_rows, aggregate, split)
+
+
+def protocol_group(protocol: str) -> str:
+    """The rows a protocol is averaged and ranked with: its family (``fair-play/split3`` -> ``fair-play``), or
+    the protocol itself."""
+    return protocol.split("/", 1)[0] if "/" in protocol else protocol
+
+
+def _mean_std(vals: list[float]) -> tuple[float, float]:
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return mean, std
+
+
+def _collapse(
+    by_run: Mapping[str, Mapping[str, float]], aggregate: str, metric_names: Sequence[str], primary: str,
+    higher: Mapping[str, bool],
+) -> dict[str, Cell]:
+    """Cells of one protocol's runs: the best run's (``best``) or the mean ± std over runs (``mean``)."""
+    cells: dict[str, Cell] = {}
+    if aggregate == "best":
+        best_run = _best_run(by_run, primary, higher.get(primary, True))
+        for m, v in by_run[best_run].items():
+            cells[m] = Cell(v, n_runs=len(by_run))
+    else:
+        for m in metric_names:
+            vals = [v[m] for v in by_run.values() if m in v and math.isfinite(v[m])]
+            if vals:
+                cells[m] = Cell(*_mean_std(vals), len(vals))
+    return cells
 
 
 def _best_run(by_run: Mapping[str, Mapping[str, float]], primary: str, higher: bool) -> str:
@@ -271,12 +340,12 @@ def _best_run(by_run: Mapping[str, Mapping[str, float]], primary: str, higher: b
     return max(sorted(by_run), key=score)
 
 
-def _fmt(cell: Cell | None, unit: str, aggregate: str) -> str:
+def _fmt(cell: Cell | None, unit: str, aggregate: str, family: bool = False) -> str:
     if cell is None or not math.isfinite(cell.value):
         return "-"
     digits = 1 if unit == "deg" else 3
     text = f"{cell.value:.{digits}f}"
-    if aggregate == "mean" and cell.n_runs > 1:
+    if (aggregate == "mean" and cell.n_runs > 1) or family:
         text += f" ± {cell.std:.{digits}f}"
     return text
 
@@ -287,17 +356,19 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        head = ["dataset", "model", "is_reference", "source", "n_runs"]
+        head = ["dataset", "protocol", "model", "is_reference", "source", "n_runs", "n_protocols"]
         for m in p.metrics:
             head += [m] + ([f"{m}_std"] if p.aggregate == "mean" else [])
         w.writerow(head + ["best_in"])
         for r in p.rows:
             line: list[Any] = [
                 r.dataset,
+                r.protocol,
                 r.model,
                 "true" if r.is_reference else "false",
                 r.source,
                 max((c.n_runs for c in r.cells.values()), default=0),
+                r.n_protocols,
             ]
             for m in p.metrics:
                 c = r.cells.get(m)
@@ -308,13 +379,16 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
         raise SimkitError(f"--format must be table, csv or markdown (got {fmt!r})")
-    header = ["dataset", "model"] + [f"{m} ({p.units[m]}) {arrows[m]}" for m in p.metrics]
+    with_protocol = any(r.protocol for r in p.rows)
+    header = ["dataset", *(["protocol"] if with_protocol else []), "model"]
+    header += [f"{m} ({p.units[m]}) {arrows[m]}" for m in p.metrics]
     body = []
     for r in p.rows:
-        line = [r.dataset, r.label]
+        proto = r.protocol + (f" (mean of {r.n_protocols})" if r.n_protocols > 1 else "")
+        line = [r.dataset, *([proto or "default"] if with_protocol else []), r.label]
         for m in p.metrics:
             c = r.cells.get(m)
-            text = _fmt(c, p.units[m], p.aggregate)
+            text = _fmt(c, p.units[m], p.aggregate, r.n_protocols > 1)
             if c is not None and c.best:
                 text = f"**{text}**" if fmt == "markdown" else f"{text} *"
             line.append(text)
@@ -328,5 +402,7 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
         "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in [header, *body]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    note = f"split={p.split}, aggregate={p.aggregate}; * = best per dataset; (paper) = published reference"
+    note = f"split={p.split}, aggregate={p.aggregate}; * = best per dataset and protocol; (paper) = published reference"
+    if any(r.n_protocols > 1 for r in p.rows):
+        note += "; a protocol family shows mean ± std over its protocols"
     return "\n".join(lines) + "\n" + note + "\n"

@@ -47,8 +47,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("simkit_version", "str", False, "simkit.__version__"),
     Column("is_reference", "bool", True, "true for published numbers copied from a paper"),
     Column("source", "str", True, "'simkit bench' or the paper/table the number comes from"),
+    Column("protocol", "str", False, "split protocol: empty = the dataset's default; `family/name` (e.g. "
+           "`fair-play/split3`) for a member of a protocol family; reference rows: the family averaged over"),
 )
 FIELDNAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+# Leaderboards written before the protocol column: read as protocol "" and upgraded on the next append.
+LEGACY_FIELDNAMES: tuple[str, ...] = FIELDNAMES[:-1]
 _BY_NAME = {c.name: c for c in COLUMNS}
 
 

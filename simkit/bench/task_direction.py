@@ -86,5 +86,6 @@ DIRECTION = register_task(
         data_info=data_info,
         records=records,
         select_metric="lr_accuracy",
+        groups=ITEM_DATASETS,
     )
 )

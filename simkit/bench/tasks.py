@@ -37,7 +37,8 @@ class TaskSpec:
     ``epoch_val_items``, how many val items are scored after each training epoch (0 = all; an evenly spaced,
     fixed subset otherwise; ``BenchConfig.epoch_val_items`` overrides it) - the final val/test scores always
     use the whole split; ``plot_examples(model, test_dataset, path, device=device)``, a figure of a few test items
-    that every run of the task writes to ``<run_dir>/examples.png`` after scoring.
+    that every run of the task writes to ``<run_dir>/examples.png`` after scoring; ``groups``, the dataset
+    groups the task reads (a dataset without one is refused before any run, naming model and group).
     """
 
     name: str
@@ -50,6 +51,7 @@ class TaskSpec:
     item_key: str = "audio"
     epoch_val_items: int = 0
     plot_examples: Callable[..., Any] | None = None
+    groups: tuple[str, ...] = ("audio",)  # dataset groups the task reads ("a|b": either); see simkit.data.schema
 
 
 # Modules defining the built-in tasks; each registers itself on import.

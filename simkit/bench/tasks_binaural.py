@@ -29,7 +29,7 @@ from torch.utils.data import Dataset, default_collate
 
 from simkit.audio.dsp import peak_normalize
 from simkit.bench.tasks import TaskSpec, register_task
-from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.binaural_dataset import REQUIRED, BinauralClips, open_binaural_dataset
 from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
@@ -185,6 +185,7 @@ BINAURALIZE = register_task(
         item_key="mono",
         epoch_val_items=EPOCH_VAL_ITEMS,
         plot_examples=plot_examples,
+        groups=REQUIRED,
     )
 )
 
@@ -198,5 +199,6 @@ AV_LOCALIZE = register_task(
         select_metric="av_distance",
         item_key="mono",
         epoch_val_items=EPOCH_VAL_ITEMS_AV,
+        groups=REQUIRED,
     )
 )

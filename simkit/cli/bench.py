@@ -45,7 +45,10 @@ def _parse_options(values: list[str]) -> dict[str, float | bool | str]:
 def bench(
     model: str = typer.Option("ours_full", help="Model name, or 'all' for every model of the task."),
     task: str = typer.Option("direction", help="Benchmark task."),
-    data: Path = typer.Option(None, help="Render directory (output of `simkit render`)."),
+    data: Path = typer.Option(None, help="Dataset directory (output of `simkit render` or `simkit prepare`)."),
+    protocol: str = typer.Option(None, help="Split protocol of the dataset: a name (e.g. split3), a family "
+                                            "(runs each member), or 'all' (the default protocol's family) "
+                                            "(default: the dataset's default split)."),
     test_data: str = typer.Option(
         None, help="Also score the trained model on the test split of these labelled datasets, comma-separated "
                    "(renders, prepared sets, generated video); one leaderboard block each."),
@@ -84,6 +87,7 @@ def bench(
         model=model,
         task=task,
         data=str(data) if data else None,
+        protocol=protocol,
         test_data=test_data,
         epochs=epochs,
         batch_size=batch_size,
@@ -116,7 +120,7 @@ def leaderboard(
     references: bool = typer.Option(
         True,
         "--references/--no-references",
-        help="Add the published reference rows (benchmarks/reference_rows*.csv) of --task, or of the tasks "
+        help="Add the published reference rows (simkit/bench/references/*.csv) of --task, or of the tasks "
         "in the given leaderboards.",
     ),
 ) -> None:

@@ -74,8 +74,23 @@ class DatasetInfo:
             "dataset": self.name,
             "manifest_hash": self.manifest_hash,
             "protocol": self.protocol,
+            "protocol_label": self.protocol_label,
             "groups": list(self.groups),
         }
+
+    @property
+    def protocol_label(self) -> str:
+        """The protocol as the leaderboard names it: ``family/name`` for a family member (the default
+        protocol under the name it repeats), the name otherwise, "" for a plain default split."""
+        protos = layout.protocols_of(self.manifest)
+        name = self.protocol
+        alias = protos.get(name, {}).get("alias")
+        if name == layout.DEFAULT_PROTOCOL and alias in protos:
+            name = alias
+        family = protos.get(name, {}).get("family")
+        if family:
+            return f"{family}/{name}"
+        return "" if name == layout.DEFAULT_PROTOCOL else name
 
 
 _CACHE: dict[tuple, DatasetInfo] = {}

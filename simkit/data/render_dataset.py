@@ -67,7 +67,8 @@ class RenderViewSets(Dataset):
         if views and not 2 <= views <= info.n_views:
             raise SimkitError(f"views per item must be between 2 and {info.n_views} (got {views})")
         self.views = views or info.n_views
-        self.reconvolve_prob = reconvolve_prob if train else 0.0
+        # online re-rendering needs the stored RIRs: recorded datasets (no rir group) train on their clips
+        self.reconvolve_prob = reconvolve_prob if train and "rir" in info.groups else 0.0
         if self.reconvolve_prob > 0:
             with h5py.File(info.shard(scenes[0]), "r") as f:
                 missing = [d for d in RECONVOLVE_DATASETS if d not in f]
@@ -179,3 +180,4 @@ class RenderViewSets(Dataset):
             np.float64
         )  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
+

@@ -19,9 +19,10 @@ same hash (:meth:`DatasetWriter.is_done`), so a writer is resumable unit by unit
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import simkit
 from simkit.data import layout
 from simkit.data.schema import GROUPS, ROOT_ATTRS, SCHEMA_VERSION, all_fields, check_dtype, check_shapes, chunks
 from simkit.errors import SimkitError
-from simkit.io import atomic_path, atomic_write_json, check_writable_dir, package_versions, stable_hash
+from simkit.io import atomic_write_bytes, atomic_write_json, check_writable_dir, package_versions, stable_hash
 
 DEFAULT_COMPRESSION = 4
 
@@ -74,8 +75,18 @@ def new_manifest(
     return out
 
 
-def write_shard(
-    path: Path | str,
+_MEMORY_FILES = itertools.count()  # unique names for in-memory HDF5 files
+
+
+def _encode_strings(data: Any) -> np.ndarray:
+    """Fixed-length UTF-8 bytes: variable-length HDF5 strings cannot carry a checksum filter."""
+    arr = np.asarray(data, dtype=object)
+    enc = np.vectorize(lambda x: str(x).encode("utf-8"), otypes=[object])(arr) if arr.size else arr
+    width = max([1, *(len(b) for b in enc.ravel())])
+    return np.asarray(enc, dtype=f"S{width}").reshape(arr.shape)
+
+
+def shard_bytes(
     arrays: Mapping[str, Any],
     attrs: Mapping[str, Any],
     *,
@@ -83,17 +94,17 @@ def write_shard(
     compression: int = DEFAULT_COMPRESSION,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-) -> None:
-    """Write one shard atomically: temp file, every dataset, ``complete = 1`` last, then rename.
+) -> bytes:
+    """The complete HDF5 file of a shard, built in memory; see :func:`write_shard`.
 
-    ``groups`` (default: those whose required datasets ``arrays`` holds) are checked against the schema
-    (names, ranks, consistent sizes, dtypes); ``group_attrs`` sets attributes on HDF5 groups (the camera
-    intrinsics on ``views``), ``dataset_attrs`` on datasets (storage attributes, see
-    :data:`simkit.data.schema.STORAGE_ATTRS`). Bulky arrays are chunked per item, gzip-compressed with byte
-    shuffle and fletcher32-checksummed.
+    Built in memory so HDF5 never meets a full disk (it crashed there) and a signal cannot arrive inside
+    the library (:func:`simkit.signals.deferred`).
     """
     from simkit.data.schema import groups_present
+    from simkit.signals import deferred
 
+    if not 0 <= int(compression) <= 9:
+        raise SimkitError(f"compression must be a gzip level 0..9 (got {compression})")
     groups = list(groups) if groups is not None else groups_present(arrays)
     check_shapes(arrays, groups)
     fields = all_fields()
@@ -107,30 +118,31 @@ def write_shard(
         missing_root = [a for a in grp.root_attrs if a not in attrs]
         if missing_root:
             raise ValueError(f"group {g}: root attribute {missing_root[0]} missing")
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    name = f"simkit-shard-{next(_MEMORY_FILES)}"
+    with deferred(), h5py.File(name, "w", driver="core", backing_store=False) as f:
         for key in sorted(attrs):
             f.attrs[key] = attrs[key]
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["groups"] = ",".join(groups)
-        f.attrs.setdefault("simkit_version", simkit.__version__)
-        for name in sorted(arrays, key=list(fields).index):
-            fld = fields[name][1]
-            data = arrays[name]
+        if "simkit_version" not in f.attrs:
+            f.attrs["simkit_version"] = simkit.__version__
+        for dname in sorted(arrays, key=list(fields).index):
+            fld = fields[dname][1]
             if fld.dtype == "str":
-                f.create_dataset(name, data=np.asarray(data, dtype=object), dtype=h5py.string_dtype())
-                continue
-            arr = np.asarray(data)
-            if arr.dtype != np.dtype(fld.dtype) and check_dtype(name, arr.dtype) is not None:
-                arr = arr.astype(fld.dtype)  # logical dtype unless a declared compact storage was given
-            arr = np.ascontiguousarray(arr)
-            filt = bool(arr.size) and arr.ndim > 0
+                arr = _encode_strings(arrays[dname])
+            else:
+                arr = np.asarray(arrays[dname])
+                if check_dtype(dname, arr.dtype) is not None:
+                    arr = arr.astype(fld.dtype)  # the logical dtype unless a declared compact storage was given
+                arr = np.ascontiguousarray(arr)
+            bulky = fld.dtype != "str" and arr.size > 0 and arr.ndim > 0
             f.create_dataset(
-                name, data=arr, chunks=chunks(arr.shape, fld.shape) if filt else None,
-                compression="gzip" if filt else None, compression_opts=compression if filt else None,
-                shuffle=filt, fletcher32=filt,
+                dname, data=arr, chunks=chunks(arr.shape, fld.shape) if arr.size and arr.ndim else None,
+                compression="gzip" if bulky else None, compression_opts=compression if bulky else None,
+                shuffle=bulky, fletcher32=arr.size > 0 and arr.ndim > 0,
             )
-            for key, value in (dataset_attrs or {}).get(name, {}).items():
-                f[name].attrs[key] = value
+            for key, value in (dataset_attrs or {}).get(dname, {}).items():
+                f[dname].attrs[key] = value
         for group, gattrs in (group_attrs or {}).items():
             for key, value in gattrs.items():
                 f.require_group(group).attrs[key] = value
@@ -138,6 +150,31 @@ def write_shard(
         if missing:
             raise ValueError(f"shard root attribute {missing[0]} missing")
         f.attrs["complete"] = 1
+        f.flush()
+        return f.id.get_file_image()
+
+
+def write_shard(
+    path: Path | str,
+    arrays: Mapping[str, Any],
+    attrs: Mapping[str, Any],
+    *,
+    groups: Sequence[str] | None = None,
+    compression: int = DEFAULT_COMPRESSION,
+    group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+    dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Write one shard atomically: built in memory with ``complete = 1`` last, then temp file, length check,
+    fsync, rename (a full disk raises :class:`simkit.errors.OutputError` and leaves no temporary file).
+
+    ``groups`` (default: those whose required datasets ``arrays`` holds) are checked against the schema
+    (names, ranks, consistent sizes, dtypes); ``group_attrs`` sets attributes on HDF5 groups (the camera
+    intrinsics on ``views``), ``dataset_attrs`` on datasets (storage attributes, see
+    :data:`simkit.data.schema.STORAGE_ATTRS`). Every dataset is chunked per item and fletcher32-checksummed,
+    the bulky ones gzip-compressed with byte shuffle; strings are fixed-length UTF-8 bytes.
+    """
+    atomic_write_bytes(path, shard_bytes(arrays, attrs, groups=groups, compression=compression,
+                                         group_attrs=group_attrs, dataset_attrs=dataset_attrs))
 
 
 def shard_is_complete(path: Path | str, config_hash: str) -> bool:
@@ -179,7 +216,16 @@ class DatasetWriter:
         self._open = False
 
     def __enter__(self) -> DatasetWriter:
-        check_writable_dir(self.root)
+        self._lock = output_lock(self.root)
+        self._lock.__enter__()
+        try:
+            self._begin()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def _begin(self) -> None:
         mpath = layout.manifest_path(self.root)
         known: dict[str, str] = {}
         if mpath.exists():
@@ -193,17 +239,18 @@ class DatasetWriter:
                     f"{self.root} holds a dataset with another config (hash {old_hash}, this run "
                     f"{self.config_hash}); choose another --out or repeat the original options"
                 )
-        elif any(p for p in self.root.iterdir() if not p.name.startswith(".")):
+        elif any(p for p in self.root.iterdir() if p.name != WRITE_LOCK):
             raise SimkitError(f"output directory {self.root} is not empty and holds no simkit manifest; "
                               "choose another --out")
         self.manifest["scenes"] = dict(sorted({**known, **self.manifest.get("scenes", {})}.items()))
-        layout.write_manifest(self.root, self.manifest)
+        layout.write_manifest(self.root, self.manifest)  # proves the directory is ours before anything is removed
+        remove_stale_temporaries(self.root)
         (self.root / layout.SHARDS).mkdir(exist_ok=True)
         self._open = True
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._open = False
+        self._lock.__exit__(None, None, None)
 
     def shard_path(self, shard_id: str) -> Path:
         return layout.shard_path(self.root, layout.check_name("shard id", shard_id))
@@ -270,20 +317,37 @@ class DatasetWriter:
         return out
 
 
-def env_versions() -> dict[str, str]:
-    """Package versions recorded in manifests (re-exported for adapters)."""
-    return package_versions()
+WRITE_LOCK = ".simkit-write.lock"  # held by the writer for its whole run: one writer per directory
 
 
-def remove_stale_temps(root: Path | str) -> int:
-    """Delete ``.<name>.*.tmp`` files an interrupted writer left in ``root/shards``; returns how many."""
-    n = 0
-    shards = Path(root) / layout.SHARDS
-    if shards.is_dir():
-        for p in shards.glob(".*.tmp"):
-            try:
-                os.unlink(p)
-                n += 1
-            except OSError:
-                pass
-    return n
+@contextlib.contextmanager
+def output_lock(root: Path | str) -> Iterator[None]:
+    """Hold ``root``'s writer lock; a second writer into it is one error line, not a race."""
+    from filelock import FileLock, Timeout
+
+    root = Path(root)
+    check_writable_dir(root)
+    lock = FileLock(str(root / WRITE_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SimkitError(f"another simkit process is writing into {root} (lock {root / WRITE_LOCK}); wait for "
+                          "it to finish or choose another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def remove_stale_temporaries(root: Path | str) -> list[Path]:
+    """Delete the temporary files (``.<name>.*.tmp``) that killed writers left in ``root``; call under the
+    lock, when no other writer can own them."""
+    root = Path(root)
+    dirs = [root, root / layout.SHARDS, root / layout.SPLITS_DIR]
+    if (root / layout.SPLITS_DIR).is_dir():
+        dirs += [p for p in (root / layout.SPLITS_DIR).iterdir() if p.is_dir()]
+    stale = [p for d in dirs if d.is_dir() for p in d.glob(".*.tmp")]
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return stale

@@ -48,6 +48,7 @@ class ModelSpec:
     trainable: bool
     description: str
     options: frozenset[str] | None = None
+    groups: tuple[str, ...] = ()  # dataset groups the model needs beyond its task's ("a|b": either)
 
 
 # Modules holding the built-in models; each registers itself on import. Add a module name here to add a file.
@@ -63,17 +64,19 @@ MODELS: Registry[ModelSpec] = Registry("model", modules=BUILTIN_MODULES)
 
 
 def register_model(
-    name: str, *, task: str, trainable: bool, description: str, options: Iterable[str] | None = None
+    name: str, *, task: str, trainable: bool, description: str, options: Iterable[str] | None = None,
+    groups: Iterable[str] = (),
 ) -> Callable[[Callable[..., BenchModel]], Callable[..., BenchModel]]:
     """Decorator registering a ``BenchModel`` class (or factory) taking ``(cfg, info)`` as model ``name``.
 
     ``options``: the ``--option`` keys the model accepts (its defaults' keys), so ``--model all`` can give
-    every model only its own options (:func:`options_for`).
+    every model only its own options (:func:`options_for`). ``groups``: dataset groups (simkit.data.schema)
+    the model needs beyond its task's, e.g. ``rir`` for online re-rendering.
     """
     declared = None if options is None else frozenset(options)
 
     def deco(build: Callable[..., BenchModel]) -> Callable[..., BenchModel]:
-        MODELS.add(name, ModelSpec(name, task, build, trainable, description, declared))
+        MODELS.add(name, ModelSpec(name, task, build, trainable, description, declared, tuple(groups)))
         return build
 
     return deco

@@ -8,23 +8,29 @@ the data does not depend on ``workers`` or on the order in which scenes finish.
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 import simkit
-from simkit.config import RenderConfig, from_dict
+from simkit.config import RenderConfig, from_dict, validate_render_config
+from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path
+from simkit.data.validate import summarize  # noqa: F401  (the render summary; re-exported)
+from simkit.data.writer import WRITE_LOCK as RENDER_LOCK  # noqa: F401  (re-exported)
+from simkit.data.writer import (  # noqa: F401  (output_lock, remove_stale_temporaries: re-exported)
+    DatasetWriter,
+    new_manifest,
+    output_lock,
+    remove_stale_temporaries,
+    shard_is_complete,  # noqa: F401
+    write_shard,
+)
 from simkit.errors import SimkitError
-from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, package_versions
-from simkit.render.shard import SCHEMA_VERSION, shard_is_complete, write_shard
 
 if TYPE_CHECKING:
     from simkit.render.sampling import FloorSampler, ViewSet
@@ -57,10 +63,6 @@ class RenderResult:
 def scene_seed(seed: int, scene_id: str, index: int) -> np.random.Generator:
     """The generator for view set ``index`` of ``scene_id``; independent of worker count and order."""
     return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(scene_id.encode()), index]))
-
-
-def _shard_path(out: Path, scene_id: str) -> Path:
-    return out / "shards" / f"{scene_id}.h5"
 
 
 def _engine_objects(cfg: RenderConfig):  # -> (backend, speech source); imported lazily for worker start-up
@@ -201,8 +203,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         cam = cfg.views.camera
         group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
-    path = _shard_path(out, scene_id)
-    write_shard(path, arrays, attrs, cfg.compression, group_attrs)
+    path = shard_path(out, scene_id)
+    write_shard(path, arrays, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs)
     return path
 
 
@@ -210,6 +212,11 @@ def _render_worker(cfg_dict: dict, scene_id: str, out: str) -> str:
     # Runs in a fresh process: rebuild the config from plain data so nothing unpicklable crosses over.
     cfg = from_dict(RenderConfig, cfg_dict)
     return str(render_scene(cfg, scene_id, Path(out)))
+
+
+def render_groups(cfg: RenderConfig) -> list[str]:
+    """The shard groups (simkit.data.schema) a render with ``cfg`` writes."""
+    return ["audio", "rir", "poses", "labels", "pairs", *(["views"] if cfg.views.enabled else [])]
 
 
 def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSet | None = None) -> dict:
@@ -220,50 +227,25 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
         source.update(scene_dir=str(Path(cfg.scene_set.scene_dir or "").resolve()),
                       split_file=cfg.scene_set.split_file or "seeded 81:9:10 of the scenes found",
                       found_not_in_split=len(scene_set.unlisted), in_split_not_found=len(scene_set.absent))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": "simkit render",
-        "config": cfg.content_dict(),
-        "config_hash": cfg.config_hash(),
-        "seed": cfg.seed,
-        "versions": package_versions(),
-        "engine": {"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
-        "speech_source": speech.identity(),
-        "scene_source": source,
-        "licences": {
-            "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
-            "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
-        },
-        "scenes": dict(sorted(scenes.items())),
+    licences = {
+        "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
+        "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
     }
-
-
-def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str], scene_set: SceneSet) -> dict:
-    """Create/extend the manifest; refuse to mix configs in one directory (nothing existing is touched)."""
-    # validates engine, HRTF and corpus before anything is written
-    manifest = build_manifest(cfg, scenes, scene_set)
-    check_writable_dir(out)
-    manifest_path = out / "manifest.json"
-    known: dict[str, str] = {}
-    if manifest_path.exists():
-        try:
-            old = json.loads(manifest_path.read_text())
-            old_hash, known = old["config_hash"], dict(old["scenes"])
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise SimkitError(f"{manifest_path} is not a simkit manifest ({e}); choose another --out") from None
-        if old_hash != cfg.config_hash():
-            raise SimkitError(
-                f"{out} holds a render with another config (hash {old_hash}, this run {cfg.config_hash()}); "
-                "choose another --out or repeat the original options"
-            )
-    elif any(out.iterdir()):
-        raise SimkitError(f"output directory {out} is not empty and holds no simkit manifest; choose another --out")
-    manifest["scenes"] = dict(sorted({**known, **scenes}.items()))
-    atomic_write_json(manifest_path, manifest)
-    for split in ("train", "val", "test"):
-        ids = [s for s, sp in manifest["scenes"].items() if sp == split]
-        atomic_write_text(out / "splits" / f"{split}.txt", "".join(f"{s}\n" for s in ids))
-    return manifest
+    return new_manifest(
+        origin=origin("render", "simkit render", simkit.__version__, source.get("scene_dir"),
+                      "; ".join(licences.values())),
+        config=cfg.content_dict(),
+        config_hash=cfg.config_hash(),
+        groups=render_groups(cfg),
+        protocols={DEFAULT_PROTOCOL: protocol_entry("the scene set's train/val/test split")},
+        scenes=scenes,
+        tool="simkit render",
+        seed=cfg.seed,
+        engine={"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
+        speech_source=speech.identity(),
+        scene_source=source,
+        licences=licences,
+    )
 
 
 def render_dataset(
@@ -272,71 +254,57 @@ def render_dataset(
     workers: int = 1,
     progress: bool = True,
     on_scene: Callable[[str], None] | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> RenderResult:
     """Render ``cfg.scenes`` into ``out`` (resumable); returns what was rendered and the dataset summary.
 
-    A scene that fails with a SimkitError (corrupt mesh, no free floor, a scene the engine refuses) is
-    reported in ``RenderResult.failed`` and in ``summary.json``; the other scenes still render.
+    ``executor`` is a name of :data:`simkit.render.executors.EXECUTORS` (default: ``process`` for several
+    workers, else ``serial``); the data do not depend on it. A scene that fails with a SimkitError (corrupt
+    mesh, no free floor, a scene the engine refuses) is reported in ``RenderResult.failed`` and in
+    ``summary.json`` while the other scenes still render; a failed write (full disk) or an interrupt stops
+    the render, keeping every finished shard.
     """
+    from simkit.render.executors import EXECUTORS, ExecutorOptions, default_executor
     from simkit.scenes.catalog import SceneSet
 
     out = Path(out)
     if workers < 1:
         raise SimkitError(f"--workers must be >= 1 (got {workers})")
-    if cfg.sets_per_scene < 1:
-        raise SimkitError(f"--sets-per-scene must be >= 1 (got {cfg.sets_per_scene})")
-    from simkit.render.sampling import check_sampling_config
-
-    check_sampling_config(cfg.sampling)  # before anything is written: a bad setting would fail every scene
-    if cfg.views.enabled:
-        cfg.views.camera.validate()
-        if cfg.views.filter_tries < 1:
-            raise SimkitError(f"views.filter_tries must be >= 1 (got {cfg.views.filter_tries})")
+    run_units = EXECUTORS.get(executor or default_executor(workers))
+    validate_render_config(cfg)  # before anything is written: a bad setting would fail every scene
     scene_set = SceneSet.from_config(cfg.scene_set)
     scene_ids = cfg.scenes or scene_set.resolve(None)
     scene_set.resolve(",".join(scene_ids))  # unknown ids fail here, before anything is written
     scenes = {s: scene_set.split_of(s) for s in scene_ids}
-    _prepare_out(cfg, out, scenes, scene_set)
-    todo = [s for s in scene_ids if not shard_is_complete(_shard_path(out, s), cfg.config_hash())]
-    skipped = [s for s in scene_ids if s not in todo]
-    bar = _progress(len(todo), progress)
-    done: list[str] = []
-    failed: dict[str, str] = {}
+    manifest = build_manifest(cfg, scenes, scene_set)  # validates engine, HRTF and corpus first
+    # the writer holds the directory's lock, refuses another config and removes stale temporaries
+    with DatasetWriter(out, manifest) as writer:
+        known = writer.manifest["scenes"]
+        writer.write_splits({sp: [s for s, x in known.items() if x == sp] for sp in SPLITS})
+        todo = [s for s in scene_ids if not writer.is_done(s)]
+        skipped = [s for s in scene_ids if s not in todo]
+        bar = _progress(len(todo), progress)
+        done: list[str] = []
+        failed: dict[str, str] = {}
 
-    def finished(scene_id: str, error: SimkitError | None) -> None:
-        if error is None:
-            done.append(scene_id)
-        else:
-            failed[scene_id] = str(error)
-        bar.update(1)
-        if on_scene:
-            on_scene(scene_id)
+        def finished(scene_id: str, error: SimkitError | None) -> None:
+            if error is None:
+                done.append(scene_id)
+            else:
+                failed[scene_id] = str(error)
+            bar.update(1)
+            if on_scene:
+                on_scene(scene_id)
 
-    try:
-        if workers == 1 or len(todo) <= 1:
-            for s in todo:
-                try:
-                    render_scene(cfg, s, out)
-                except SimkitError as e:
-                    finished(s, e)
-                else:
-                    finished(s, None)
-        else:
-            # spawn: the engine and espeak hold native state that must not be forked mid-use
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_render_worker, cfg.to_dict(), s, str(out)): s for s in todo}
-                for fut in as_completed(futures):
-                    try:
-                        fut.result()
-                    except SimkitError as e:
-                        finished(futures[fut], e)
-                    else:
-                        finished(futures[fut], None)
-    finally:
-        bar.close()
-    summary = summarize(out)
-    summary["failed"] = dict(sorted(failed.items()))
-    atomic_write_json(out / "summary.json", summary)
+        try:
+            run_units(_render_worker, todo, [(cfg.to_dict(), s, str(out)) for s in todo], finished,
+                      ExecutorOptions(workers=workers, ray_address=ray_address))
+        finally:
+            bar.close()
+        summary = summarize(out)
+        summary["failed"] = dict(sorted(failed.items()))
+        writer.finish(summary)
     return RenderResult(out, sorted(done), skipped, summary, dict(sorted(failed.items())))
 
 
@@ -345,21 +313,3 @@ def _progress(total: int, enabled: bool):
 
     return tqdm(total=total, desc="render scenes", unit="scene", disable=not enabled or total == 0,
                 file=None if os.environ.get("CI") is None else open(os.devnull, "w"))
-
-
-def summarize(out: Path) -> dict:
-    """Counts per split and RT60/azimuth statistics over every complete shard of a render."""
-    from simkit.render.inspect import inspect_dataset
-
-    rep = inspect_dataset(out)
-    rt = rep.rt60[np.isfinite(rep.rt60)]
-    return {
-        "config_hash": rep.config_hash,
-        "splits": rep.counts,
-        "rt60_mean_s": round(float(rt.mean()), 6) if rt.size else None,
-        "rt60_median_s": round(float(np.median(rt)), 6) if rt.size else None,
-        "n_rirs": int(rt.size),
-        "not_rendered": sorted([*rep.missing, *rep.failed]),  # every listed scene without a shard
-        "view_filter_pass_rate": round(float(rep.view_filter_passed.mean()), 4) if rep.view_filter_passed.size
-        else None,
-    }
