@@ -188,7 +188,7 @@ def plan_trajectory(scene, caster, floor, cfg: EgoVideoConfig, rng: np.random.Ge
     times = np.arange(int(round(cfg.seconds * cfg.fps))) / cfg.fps
     keys = parse_keyframes(cfg.keyframes) if cfg.keyframes else random_keyframes(cfg, rng)
     motion = interpolate_keyframes(keys, times)
-    samp = SamplingConfig(views=1, sources=cfg.sources, max_tries=50)
+    samp = SamplingConfig(views=2, sources=cfg.sources, max_tries=50)  # view 0 is the start pose
     for _ in range(cfg.max_tries):
         vs = sample_view_set(scene, samp, rng, caster=caster, floor=floor)
         start, yaw0 = vs.positions[0], float(vs.yaws_deg[0])
