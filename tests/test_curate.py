@@ -331,3 +331,35 @@ def test_bench_trains_on_curated_and_scores_test_data(ego: Path, tmp_path: Path,
     assert all(row["source"].startswith("simkit bench (trained on curated@") for row in board)
     lr = [float(row["value"]) for row in board if row["metric"] == "lr_accuracy"]
     assert len(lr) == 1 and 0.0 <= lr[0] <= 1.0
+
+
+def test_generator_portrait_and_mono_variants(tmp_path: Path) -> None:
+    cam = EgoVideoConfig().camera.__class__(width=64, height=48, pitch_deg=0.0)
+    cfg = EgoVideoConfig(seconds=1, fps=5, keyframes="0:0,1:5", signal="noise", camera=cam, portrait=True,
+                         mono=True, container=".mkv")
+    generate_egovideos(cfg, tmp_path / "v", progress=False)
+    info = probe(tmp_path / "v" / "videos" / "ego_0000.mkv")
+    assert (info.width, info.height, info.audio_channels) == (48, 64, 1) and info.portrait
+
+
+def test_a_learned_matcher_plugs_in_with_local_weights(ego: Path, tmp_path: Path) -> None:
+    from simkit.video.egomotion import MATCHERS, OpenCVMatcher
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"\0" * 16)
+    seen: list[str | None] = []
+
+    def factory(path: str | None) -> OpenCVMatcher:
+        if not path or not Path(path).is_file():
+            raise SimkitError(f"matcher weights {path} not found")
+        seen.append(path)
+        return OpenCVMatcher("sift")  # stands in for a network loaded from ``path``
+
+    MATCHERS.add("test-learned", factory)
+    mcfg = EgomotionConfig(matcher="test-learned", matcher_weights=str(weights))
+    t = np.arange(26) / 5
+    frames = read_frames(ego / "videos" / "ego_0000.mp4", t, width=320, gray=True)
+    track = estimate_track(frames, mcfg)
+    assert seen == [str(weights)] and track.between(0, 5)[0] == pytest.approx(20.0, abs=YAW_TOLERANCE)
+    with pytest.raises(SimkitError, match="unknown feature matcher"):
+        EgomotionConfig(matcher="superglue").validate()
