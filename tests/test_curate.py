@@ -161,12 +161,15 @@ def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, tmp_path: Path)
     before = {p.name: p.read_bytes() for p in [out / "curation.csv", info.shard("agree")]}
     curate(videos, out, cfg, progress=False)
     assert {p.name: p.read_bytes() for p in [out / "curation.csv", info.shard("agree")]} == before
-    # thresholds are options: 25 deg drops the 20 deg pan only
-    out2 = tmp_path / "cur25"
-    curate([videos / "agree.mp4"], out2, CurateConfig(split_fractions=(1.0, 0.0, 0.0), min_rotation_train=25),
-           progress=False)
-    kept = {r["start_s"]: r["kept"] for r in _rows(out2)}
+    # thresholds are options: 25 deg drops the 20 deg pan only; a fresh directory gets the same bytes
+    cfg25 = CurateConfig(split_fractions=(1.0, 0.0, 0.0), min_rotation_train=25)
+    outs = [tmp_path / "cur25a", tmp_path / "cur25b"]
+    for o in outs:
+        curate([videos / "agree.mp4"], o, cfg25, progress=False)
+    kept = {r["start_s"]: r["kept"] for r in _rows(outs[0])}
     assert kept == {"0": "0", "3": "1", "6": "1"}
+    for rel in ("curation.csv", "manifest.json", "shards/agree.h5", "splits/train.txt"):
+        assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
 
 
 def test_curate_refuses_bad_inputs(tmp_path: Path) -> None:
@@ -363,3 +366,18 @@ def test_a_learned_matcher_plugs_in_with_local_weights(ego: Path, tmp_path: Path
     assert seen == [str(weights)] and track.between(0, 5)[0] == pytest.approx(20.0, abs=YAW_TOLERANCE)
     with pytest.raises(SimkitError, match="unknown feature matcher"):
         EgomotionConfig(matcher="superglue").validate()
+
+
+def test_walking_camera_gives_forward_translation(tmp_path: Path) -> None:
+    cfg = EgoVideoConfig(seconds=5, fps=5, keyframes="0:0,0.5:0,4.5:30:1.2,5:30:1.2", source_azimuths=(10.0,),
+                         signal="noise")
+    generate_egovideos(cfg, tmp_path / "walk", progress=False)
+    _, pos, yaws, _ = read_truth(tmp_path / "walk", "ego_0000")
+    assert np.linalg.norm(pos[-1] - pos[0]) == pytest.approx(1.2, abs=1e-3)
+    out = tmp_path / "cur"
+    curate([tmp_path / "walk"], out, CurateConfig(split_fractions=(1.0, 0.0, 0.0)), progress=False)
+    (row,) = _rows(out)
+    t = np.array([float(row[f"translation_{a}"]) for a in "xyz"])
+    assert float(row["yaw_change_deg"]) == pytest.approx(30.0, abs=2.0)  # measured 29.1 (1.2 m walk + turn)
+    # forward along the start heading = -z in the first frame (x right, y up, -z forward)
+    assert t[2] < 0 and abs(t[2]) > 5 * max(abs(t[0]), abs(t[1])), t
