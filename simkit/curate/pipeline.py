@@ -38,7 +38,7 @@ import numpy as np
 from simkit.curate.iid import iid_change, iid_score, iid_track
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, stable_hash
-from simkit.video.egomotion import EgomotionConfig, MotionTrack, estimate_track, make_matcher
+from simkit.video.egomotion import EgomotionConfig, estimate_track, make_matcher
 from simkit.video.io import VIDEO_SUFFIXES, probe, read_audio, read_frames
 
 CURATION_CSV = "curation.csv"
@@ -443,13 +443,3 @@ def _duration_hint(path: Path) -> float:
         return probe(path).duration_s
     except SimkitError:
         return 0.0
-
-
-def load_track(analysis: dict[str, Any]) -> MotionTrack | None:
-    """The cached yaw track of an analysis (translations are not cached; None for refused videos)."""
-    t = analysis.get("track")
-    if not t:
-        return None
-    yaw = {int(k): np.array([_num(v) for v in vals]) for k, vals in t["yaw"].items()}
-    n = int(t["n_frames"])
-    return MotionTrack(float(t["fps"]), n, yaw, {k: np.zeros((n, 3)) for k in yaw})
