@@ -140,3 +140,122 @@ def write_hm3d_ss(root: Path, scenes: dict[str, list[dict]], name: str = "hm3d-4
         lines = ['"path"'] + [f'"./data/AI-Habitat/ProcessedData/{name}/{sc}/pair-{p:04d}"' for sc, p in items]
         (split_dir / f"{split}.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def opengl_camera_zup(yaw_deg: float, position: tuple[float, float, float]) -> list[float]:
+    """Row-major camera_to_world of an OpenGL camera (x right, y up, looking along -z) in a z-up world, turned
+    ``yaw_deg`` counter-clockwise from facing +y."""
+    t = np.deg2rad(yaw_deg)
+    fwd = np.array([-np.sin(t), np.cos(t), 0.0])
+    right = np.array([np.cos(t), np.sin(t), 0.0])
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = right, (0.0, 0.0, 1.0), -fwd, position
+    return m.ravel().tolist()
+
+
+def write_rwavs(root: Path, scenes: dict[str, dict], rate: int = 22050, seconds: int = 12, seed: int = 0) -> Path:
+    """RWAVS ``release/``: per scene ``frames`` (frame number = second -> camera yaw), a source position, the
+    binaural recording whose louder ear follows the source side at each second, train/val camera paths and
+    one camera-path entry without a pose."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    positions = {}
+    for scene, spec in scenes.items():
+        d = root / scene
+        (d / "frames").mkdir(parents=True, exist_ok=True)
+        src = np.asarray(spec["source"], float)
+        positions[scene] = {"source_position": src.tolist()}
+        n = seconds * rate
+        mono = bursts(rng, n, rate)
+        left, right = mono.copy(), mono.copy()
+        paths = {"train": [], "val": []}
+        for t in range(seconds):
+            yaw = spec["yaw"](t)
+            fwd = np.array([-np.sin(np.deg2rad(yaw)), np.cos(np.deg2rad(yaw))])
+            s = src[:2] - np.asarray(spec["camera"][:2])
+            side = np.sign(fwd[0] * s[1] - fwd[1] * s[0]) or 1.0  # > 0: the source is to the left
+            seg = slice(max(0, int((t - 0.5) * rate)), int((t + 0.5) * rate))
+            (right if side > 0 else left)[seg] *= 0.3
+            Image.fromarray(np.full((30, 40, 3), 8 * t, np.uint8)).save(d / "frames" / f"{t:05d}.png")
+            split = "val" if t % 5 == 4 else "train"
+            paths[split].append({"camera_to_world": opengl_camera_zup(yaw, tuple(spec["camera"])),
+                                 "file_path": f"frames/{t:05d}.png"})
+        paths["train"].append({"file_path": f"frames/{seconds - 1:05d}.png"})  # an entry without a pose
+        for split, items in paths.items():
+            (d / f"transforms_scale_{split}.json").write_text(json.dumps({"camera_path": items}))
+        sf.write(d / "binaural_syn_re.wav", np.stack([left, right], axis=1), rate, subtype="PCM_16")
+        sf.write(d / "source_syn_re.wav", mono, rate, subtype="PCM_16")
+    (root / "position.json").write_text(json.dumps(positions))
+    return root
+
+
+def write_stereocrw_wild(root: Path, clips: dict[str, list[tuple[int, int, int]]], rate: int = 16000,
+                         seconds: float = 3.0, seed: int = 0) -> Path:
+    """``Youtube-Binaural``: ProcessedData/Youtube-IntheWild/<ytid>/<clip>/{frames, audio/audio.wav, meta.json}
+    and data-split/in-the-wild/test_with_label.csv (header spelled ``if_filp`` as released). ``clips``: clip
+    name (``<ytid>_<start>_<end>``) -> rows (start_time in frames, itd_label, if_flip); the recording is louder
+    on the labelled side of the first row (flipped rows then hold the mirrored label)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    rows = ['"path","start_time","itd_label","if_filp"']
+    for clip, items in clips.items():
+        ytid = clip.rsplit("_", 2)[0]
+        d = root / "ProcessedData" / "Youtube-IntheWild" / ytid / clip
+        (d / "frames").mkdir(parents=True, exist_ok=True)
+        (d / "audio").mkdir(exist_ok=True)
+        side = 1.0 if items[0][1] in (0, 1) else -1.0
+        if items[0][2]:
+            side = -side  # the row is flipped: the recording itself is on the other side
+        sf.write(d / "audio" / "audio.wav", panned(rng, int(seconds * rate), rate, side), rate, subtype="PCM_16")
+        for k in range(int(seconds * 10)):
+            img = np.full((24, 32, 3), 30, np.uint8)
+            img[:, :8 if side > 0 else 32] = 200
+            Image.fromarray(img).save(d / "frames" / f"frame{k + 1:04d}.jpg")
+        (d / "meta.json").write_text(json.dumps({"audio_sample_rate": rate, "frame_rate": 10}))
+        for start, label, flip in items:
+            rows.append(f'"./data/Youtube-Binaural/ProcessedData/Youtube-IntheWild/{ytid}/{clip}","{start}",'
+                        f'"{label}","{flip}"')
+    split = root / "data-split" / "in-the-wild"
+    split.mkdir(parents=True, exist_ok=True)
+    (split / "test_with_label.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def write_soundspaces1(root: Path, scene: str = "apartment_0", dataset: str = "replica", rate: int = 44100,
+                       points: dict[int, tuple[float, float, float]] | None = None, rir_samples: int = 2000,
+                       graph: bool = True) -> Path:
+    """SoundSpaces 1.0: binaural_rirs/<dataset>/<scene>/<heading>/<r>_<s>.wav (float32) for every ordered pair
+    of ``points`` (mesh coordinates, z up) and metadata/<dataset>/<scene>/{points.txt, graph.pkl}. Each RIR's
+    louder ear is the source's side for the heading (clockwise from mesh +Y)."""
+    import pickle
+
+    import networkx as nx
+
+    points = points or {0: (0.0, 0.0, 1.5), 1: (1.0, 0.0, 1.5), 2: (0.0, 2.0, 1.5), 3: (5.0, 5.0, 1.5)}
+    meta = root / "metadata" / dataset / scene
+    meta.mkdir(parents=True, exist_ok=True)
+    (meta / "points.txt").write_text("".join(f"{i}\t{x}\t{y}\t{z}\n" for i, (x, y, z) in points.items()))
+    if graph:
+        g = nx.Graph()
+        for i, (x, y, z) in points.items():
+            g.add_node(i, point=[x, z, -y])
+        with open(meta / "graph.pkl", "wb") as f:
+            pickle.dump(g, f)
+    for a in (0, 90, 180, 270):
+        d = root / "binaural_rirs" / dataset / scene / str(a)
+        d.mkdir(parents=True, exist_ok=True)
+        h = np.deg2rad(a)
+        fwd = np.array([np.sin(h), np.cos(h)])  # clockwise from +Y
+        for r, pr in points.items():
+            for s, ps in points.items():
+                if r == s:
+                    continue
+                v = np.asarray(ps[:2]) - np.asarray(pr[:2])
+                side = np.sign(fwd[0] * v[1] - fwd[1] * v[0]) or 1.0  # > 0: left of the heading
+                x = np.zeros((rir_samples, 2), np.float32)
+                near, far = (0, 1) if side > 0 else (1, 0)
+                x[20, near], x[40, far] = 0.9, 0.3
+                sf.write(d / f"{r}_{s}.wav", x, rate, subtype="FLOAT")
+    return root

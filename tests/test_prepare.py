@@ -12,11 +12,12 @@ import h5py
 import numpy as np
 import pytest
 import soundfile as sf
-from published_layouts import write_fair_play, write_hm3d_ss
+from published_layouts import write_fair_play, write_hm3d_ss, write_rwavs, write_soundspaces1, write_stereocrw_wild
 
 from simkit.bench.config import make_config
 from simkit.bench.harness import run_bench
 from simkit.bench.leaderboard import format_pivot, pivot, read_leaderboard
+from simkit.conventions import wrap_deg
 from simkit.data.opener import open_dataset
 from simkit.data.prepare import prepare
 from simkit.errors import SimkitError
@@ -302,3 +303,119 @@ def test_hm3d_ss_bad_sources(hm3d_src: Path, tmp_path: Path) -> None:
     (src / "data-split/hm3d-4view-rotation/val.csv").write_text('"file"\n"x"\n')
     with pytest.raises(SimkitError, match=r"val\.csv: expected the header \"path\""):
         prepare("hm3d-ss", src, tmp_path / "o5", progress=False)
+
+
+# ---------------------------------------------------------------- rwavs
+
+
+@pytest.fixture(scope="module")
+def rwavs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("rwavs")
+    # the camera at (0, 0) turns 40 deg per second; the source sits at (-1, 1): front-left at yaw 0
+    src = write_rwavs(base / "release", {"1": {"source": [-1.0, 1.0, 0.5], "camera": [0.0, 0.0, 0.5],
+                                               "yaw": lambda t: 40.0 * t}})
+    out = base / "out"
+    prepare("rwavs", src, out, {"image_size": "24x32"}, progress=False)
+    return src, out
+
+
+def test_rwavs_derives_the_source_azimuth_from_each_camera(rwavs: tuple[Path, Path]) -> None:
+    _src, out = rwavs
+    rep = inspect_dataset(out)
+    assert rep.origin["frames_without_pose"] == 1
+    with h5py.File(out / "shards" / "1.h5") as f:
+        t = np.array([int(x) for x in f["meta/set_id"][()].astype(str)])
+        az = f["labels/azimuth_deg"][:, 0, 0]
+        np.testing.assert_allclose(az, wrap_deg(45.0 - 40.0 * t), atol=1e-4)  # +90 = left
+        np.testing.assert_allclose(f["labels/distance_m"][:, 0, 0], np.sqrt(2.0), atol=1e-6)
+        assert f["audio/binaural"].shape[-1] == 16000  # 1 s around the frame, at 16 kHz
+        np.testing.assert_allclose(f["meta/start_s"][:2], [0.0, 0.5], atol=1e-4)  # clamped at the start
+    assert set(rep.protocol_counts) == {"default", "authors", "random-80-10-10"}
+    assert rep.protocol_counts["authors"]["val"] == rep.protocol_counts["authors"]["test"] == 2
+    assert rep.protocol_counts["default"] == {"train": 10, "val": 1, "test": 1}
+
+
+def test_rwavs_bench_iid_is_right_away_from_the_median_plane(rwavs: tuple[Path, Path], tmp_path: Path) -> None:
+    _src, out = rwavs
+    (run,) = bench(out, tmp_path / "r", model="iid", task="direction", protocol="authors")
+    assert run.metrics["test"]["lr_accuracy"].value == 1.0
+    rows = read_leaderboard(tmp_path / "r" / "leaderboard.csv")
+    assert {r["protocol"] for r in rows} == {"authors"}
+
+
+def test_rwavs_bad_sources(rwavs: tuple[Path, Path], tmp_path: Path) -> None:
+    src, _ = rwavs
+    bad = Path(shutil.copytree(src, tmp_path / "rate"))
+    sf.write(bad / "1" / "binaural_syn_re.wav", np.zeros((100, 2)), 16000)
+    with pytest.raises(SimkitError, match=r"binaural_syn_re\.wav is at 16000 Hz; the published layout has 22050"):
+        prepare("rwavs", bad, tmp_path / "o1", progress=False)
+    bad = Path(shutil.copytree(src, tmp_path / "frame"))
+    (bad / "1" / "frames" / "00003.png").unlink()
+    with pytest.raises(SimkitError, match=r"missing frame .*00003\.png"):
+        prepare("rwavs", bad, tmp_path / "o2", progress=False)
+    bad = Path(shutil.copytree(src, tmp_path / "nopos"))
+    (bad / "position.json").unlink()
+    with pytest.raises(SimkitError, match=r"missing .*position\.json"):
+        prepare("rwavs", bad, tmp_path / "o3", progress=False)
+
+
+# ---------------------------------------------------------------- stereocrw-wild
+
+
+def test_stereocrw_wild_flips_and_scores_left_right(tmp_path: Path) -> None:
+    clips = {"I2dP8FmisJQ_1150_1160": [(5, 0, 0), (5, 3, 1)], "lbTNvwGMyFQ_0070_0080": [(10, 3, 0)],
+             "77_BAGxmdSc_0110_0120": [(0, 1, 0), (15, 2, 1)]}
+    src = write_stereocrw_wild(tmp_path / "Youtube-Binaural", clips)
+    out = tmp_path / "out"
+    prepare("stereocrw-wild", src, out, {"image_size": "24x32"}, progress=False)
+    rep = inspect_dataset(out)
+    assert rep.protocol_counts == {"default": {"train": 0, "val": 0, "test": 5}}
+    assert "side labels (no azimuth): left 2, right 3" in format_report(rep)
+    with h5py.File(out / "shards" / "I2dP8FmisJQ__I2dP8FmisJQ_1150_1160.h5") as f:
+        b, side, img = f["audio/binaural"][:, 0, 0], f["labels/side"][:, 0, 0], f["views/rgb"][:, 0]
+        assert side.tolist() == [1, -1]
+        e = (b ** 2).sum(-1)
+        assert e[0, 0] > e[0, 1] and e[1, 1] > e[1, 0]  # the flipped row swaps the channels...
+        assert img[0, :, :4].mean() > 150 and img[1, :, -4:].mean() > 150  # ...and mirrors the image
+        assert np.isnan(f["labels/azimuth_deg"][()]).all()
+    (run,) = bench(out, tmp_path / "r", model="iid", task="direction")
+    assert run.metrics["test"]["lr_accuracy"].value == 1.0 and run.metrics["test"]["lr_accuracy"].n == 5
+    assert "val" not in run.metrics and "angle_error_mean" not in run.metrics["test"]
+    bad = Path(shutil.copytree(src, tmp_path / "absent"))
+    shutil.rmtree(bad / "ProcessedData/Youtube-IntheWild/lbTNvwGMyFQ")
+    with pytest.raises(SimkitError, match=r"clip listed in test_with_label\.csv:4 is absent"):
+        prepare("stereocrw-wild", bad, tmp_path / "o", progress=False)
+
+
+# ---------------------------------------------------------------- soundspaces1
+
+
+def test_soundspaces1_headings_are_clockwise_from_mesh_y(tmp_path: Path) -> None:
+    src = write_soundspaces1(tmp_path / "ss")
+    out = tmp_path / "out"
+    prepare("soundspaces1", src, out, {"clip_seconds": "0.5"}, progress=False)
+    with h5py.File(out / "shards" / "apartment_0.h5") as f:
+        ids = [x.decode() for x in f["meta/set_id"][()]]
+        assert "0_3" not in ids and "0_1" in ids  # point 3 is 7 m away: beyond max_distance
+        k = ids.index("0_1")  # the source 1 m along mesh +X of the receiver
+        np.testing.assert_allclose(f["poses/yaw_deg"][k], [0.0, -90.0, 180.0, 90.0])
+        # heading 0 faces mesh +Y: +X is on the right; heading 90 faces +X: in front
+        np.testing.assert_allclose(f["labels/azimuth_deg"][k, :, 0], [-90.0, 0.0, 90.0, 180.0], atol=1e-4)
+        np.testing.assert_allclose(f["sources/position"][k, 0], [1.0, 1.5, 0.0])  # (x, z, -y)
+        e = (f["audio/binaural"][k, :, 0] ** 2).sum(-1)
+        assert e[0, 1] > e[0, 0] and e[2, 0] > e[2, 1]  # right ear at heading 0, left at 180
+    (run,) = bench(out, tmp_path / "r", model="iid", task="direction")
+    assert run.metrics["test"]["lr_accuracy"].n >= 1
+    bad = write_soundspaces1(tmp_path / "bad", rate=16000)
+    with pytest.raises(SimkitError, match=r"is 16000 Hz / 2 channel\(s\); SoundSpaces 1\.0 replica has 44100 Hz"):
+        prepare("soundspaces1", bad, tmp_path / "o", progress=False)
+    import pickle
+
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_node(0, point=[0.0, 0.0, 1.5])  # z-up coordinates where habitat's y-up belong
+    with open(bad / "metadata/replica/apartment_0/graph.pkl", "wb") as fh:
+        pickle.dump(g, fh)
+    with pytest.raises(SimkitError, match=r"graph\.pkl: node 0 .* is not points\.txt's"):
+        prepare("soundspaces1", bad, tmp_path / "o", progress=False)

@@ -374,6 +374,10 @@ def _run_model_in(
     eval_seconds: dict[str, float] = {}
     eval_sets: dict[str, Dataset] = {}
     for split in EVAL_SPLITS:
+        if info.get("split_sets", {}).get(split, 1) == 0:
+            if log:  # evaluation-only releases (StereoCRW in the wild) have no val split
+                log(f"  {split}: empty in this dataset's protocol, not scored")
+            continue
         t1 = time.perf_counter()
         eval_sets[split] = task.open_split(data, split, cfg, False)
         loader = make_loader(eval_sets[split], cfg, device, shuffle=False, task=task)
@@ -384,7 +388,7 @@ def _run_model_in(
     _write_predictions(run_dir / "predictions.csv", per_split)
     if history:
         plot_curves(history, run_dir / "curves.png", cfg.select_metric or task.select_metric)
-    if task.plot_examples is not None:
+    if task.plot_examples is not None and "test" in eval_sets:
         task.plot_examples(model, eval_sets["test"], run_dir / "examples.png", device=device)
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
