@@ -419,3 +419,18 @@ def test_soundspaces1_headings_are_clockwise_from_mesh_y(tmp_path: Path) -> None
         pickle.dump(g, fh)
     with pytest.raises(SimkitError, match=r"graph\.pkl: node 0 .* is not points\.txt's"):
         prepare("soundspaces1", bad, tmp_path / "o", progress=False)
+
+
+def test_inspect_and_data_stats_cli_on_a_prepared_set(fair_play: Path, tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "simkit"]
+    res = subprocess.run([*run, "inspect", str(fair_play)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "adapter fair-play 1" in res.stdout and "new-split1" in res.stdout
+    res = subprocess.run([*run, "inspect", str(fair_play), "--preview", str(tmp_path / "p.png")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and res.stderr.startswith("error: --preview draws views")
+    res = subprocess.run([*run, "data", "stats", str(fair_play), "--protocol", "split2"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "clips 8  duration 0.00 h  splits: train 4, val 2, test 2" in res.stdout
+    assert "IID binaural acc: -" in res.stdout  # FAIR-Play has no direction labels
