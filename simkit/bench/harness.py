@@ -391,6 +391,10 @@ def _run_model_in(
     # labels), then the test split of every --test-data set
     blocks: list[tuple[dict[str, Any], str, Dataset]] = []
     for split in EVAL_SPLITS:
+        if info.get("split_sets", {}).get(split, 1) == 0:
+            if log:  # evaluation-only releases (StereoCRW in the wild) have no val split
+                log(f"  {split}: empty in this dataset's protocol, not scored")
+            continue
         try:
             ds = task.open_split(data, split, cfg, False)
         except SimkitError:
@@ -422,8 +426,9 @@ def _run_model_in(
     _write_predictions(run_dir / "predictions.csv", per_split)
     if history:
         plot_curves(history, run_dir / "curves.png", cfg.select_metric or task.select_metric)
-    if task.plot_examples is not None:
-        task.plot_examples(model, blocks[-1][2], run_dir / "examples.png", device=device)
+    if task.plot_examples is not None and any(split == "test" for _, split, _ in blocks):
+        test_ds = [ds for _, split, ds in blocks if split == "test"][-1]
+        task.plot_examples(model, test_ds, run_dir / "examples.png", device=device)
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     source = "simkit bench" if not cfg.test_data else f"simkit bench (trained on {info['dataset']})"

@@ -126,13 +126,13 @@ def render(
 
 @app.command()
 def inspect(
-    data: Path = typer.Argument(..., help="A render directory."),
+    data: Path = typer.Argument(..., help="A simkit dataset: a render or a `simkit prepare` output."),
     preview: Path = typer.Option(None, help="Write a contact sheet PNG of one shard's views with each "
                                             "source's azimuth drawn."),
     preview_scene: str = typer.Option(None, help="Scene of the contact sheet (default: the first shard)."),
     preview_sets: int = typer.Option(4, help="View sets (rows) on the contact sheet."),
 ) -> None:
-    """Validate every shard of a render; print counts per split and RT60/azimuth histograms."""
+    """Validate every shard of a dataset; print its origin, groups, protocols, counts and histograms."""
     from simkit.render.inspect import format_report, inspect_dataset
 
     rep = inspect_dataset(data)
@@ -142,6 +142,8 @@ def inspect(
 
         if preview_sets < 1:
             raise SimkitError(f"--preview-sets must be >= 1 (got {preview_sets})")
+        if not {"views", "labels"} <= set(rep.groups):
+            raise SimkitError(f"--preview draws views with their labels; {data} has groups {', '.join(rep.groups)}")
         shards = {p.stem: p for p in rep.shards}
         if not shards:
             raise SimkitError(f"{data} has no complete shard to preview")

@@ -76,6 +76,7 @@ class DatasetInfo:
             "protocol": self.protocol,
             "protocol_label": self.protocol_label,
             "groups": list(self.groups),
+            "split_sets": {s: sum(len(v) for v in sel.values()) for s, sel in self.selection.items()},
         }
 
     @property

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 
@@ -99,6 +101,17 @@ class Adapter:
 
     def build(self, unit: Unit) -> ShardData:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def random_split(n: int, rng: np.random.Generator, val: float = 0.1, test: float = 0.1) -> dict[str, list[int]]:
+    """Seeded split of ``n`` items (sorted indices per split): ``val``/``test`` fractions rounded, at least one
+    item each once there are three, the rest train (seed 000's random 80/10/10)."""
+    order = rng.permutation(n)
+    n_va = max(1, int(round(val * n))) if n >= 3 else 0
+    n_te = max(1, int(round(test * n))) if n >= 3 else 0
+    n_tr = n - n_va - n_te
+    return {"train": sorted(order[:n_tr].tolist()), "val": sorted(order[n_tr:n_tr + n_va].tolist()),
+            "test": sorted(order[n_tr + n_va:].tolist())}
 
 
 ADAPTERS: Registry[type[Adapter]] = Registry("adapter", package="simkit.data.adapters")

@@ -80,13 +80,13 @@ def parse_size(text: str, what: str) -> tuple[int, int]:
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 (H, W, 3) image resized to ``size`` = (H, W) with area averaging (OpenCV)."""
-    import cv2
+    """uint8 (H, W, 3) image resized to ``size`` = (H, W) with box (area) averaging (Pillow)."""
+    from PIL import Image
 
     h, w = size
     if image.shape[:2] == (h, w):
         return np.ascontiguousarray(image, dtype=np.uint8)
-    return cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=cv2.INTER_AREA)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).resize((w, h), Image.BOX))
 
 
 def read_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:

@@ -1,0 +1,220 @@
+"""``soundspaces1``: the pre-rendered binaural RIRs of SoundSpaces 1.0 (Chen et al., ECCV 2020).
+
+Source layout (SRC = the folder holding ``binaural_rirs/`` and ``metadata/``)::
+
+    binaural_rirs/<dataset>/<scene>/<azimuth>/<receiver>_<source>.wav
+        azimuth in {0, 90, 180, 270}: the listener's heading, clockwise from the mesh +Y axis;
+        Replica 44.1 kHz, Matterport3D 16 kHz; float32 stereo
+    metadata/<dataset>/<scene>/points.txt      tab-separated: index, x, y, z (mesh coordinates, z up)
+    metadata/<dataset>/<scene>/graph.pkl       networkx graph, node attribute ``point`` (habitat, y up)
+
+One shard per scene; one set per (receiver, source) pair with the source within ``max_distance`` (3 m) of
+the receiver and an RIR at all four headings: V = 4 views (the headings), S = 1. Speech (``--option
+speech=LIBRISPEECH_ROOT`` or the built-in espeak voice) is convolved with each RIR (resampled to 16 kHz)
+as ``simkit render`` does. Conventions, once: mesh (x, y, z) -> habitat/simkit (x, z, -y) (checked against
+``graph.pkl`` when present), and heading ``a`` clockwise from mesh +Y is simkit yaw ``-a`` (yaw 0 faces
+-z = mesh +Y; + = turned left). Protocol: a seeded 80/10/10 split of each scene's sets.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simkit.conventions import relative_translation, relative_yaw_deg, source_labels, wrap_deg, yaw_to_quat
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, random_split, register_adapter
+from simkit.data.adapters._media import audio_info, read_audio, resample
+from simkit.data.layout import format_entry
+from simkit.errors import SimkitError
+
+HEADINGS = (0, 90, 180, 270)
+RATES = {"replica": 44100, "mp3d": 16000}
+
+
+def mesh_to_simkit(p: np.ndarray) -> np.ndarray:
+    """Mesh points (x, y, z; z up) in habitat/simkit coordinates (x, z, -y; y up)."""
+    p = np.asarray(p, dtype=np.float64)
+    return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
+
+
+@dataclass
+class SoundSpaces1Options:
+    dataset: str = "replica"  # replica | mp3d (the binaural_rirs/ subfolder)
+    scenes: str = ""  # comma list of scenes; "" = every scene with RIRs
+    max_distance: float = 3.0  # sources within this many metres of the receiver
+    max_sources: int = 0  # nearest N sources per receiver (0 = all within max_distance)
+    speech: Path | None = None  # LibriSpeech root; default: the built-in espeak-ng speech
+    clip_seconds: float = 2.55
+    seed: int = 0  # speech draws and the 80/10/10 split
+
+
+def read_points(path: Path) -> dict[int, np.ndarray]:
+    """points.txt: index -> mesh position."""
+    if not path.is_file():
+        raise SimkitError(f"missing {path}")
+    out: dict[int, np.ndarray] = {}
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        try:
+            idx, x, y, z = int(parts[0]), float(parts[1]), float(parts[2]), float(parts[3])
+        except (IndexError, ValueError):
+            raise SimkitError(f"{path}:{i}: expected 'index<TAB>x<TAB>y<TAB>z'") from None
+        out[idx] = np.array([x, y, z])
+    return out
+
+
+@register_adapter
+class SoundSpaces1(Adapter):
+    name = "soundspaces1"
+    version = "1"
+    description = "SoundSpaces 1.0 pre-rendered binaural RIRs (Replica, Matterport3D) on the navigation grid"
+    licence = ("SoundSpaces RIRs: CC-BY 4.0 (facebookresearch/sound-spaces); the scenes: Replica / Matterport3D "
+               "terms of use")
+    homepage = "https://github.com/facebookresearch/sound-spaces"
+    groups = ("audio", "poses", "labels", "pairs", "meta")
+    tasks = ("direction",)
+    Options = SoundSpaces1Options
+
+    def scan(self, src: Path) -> Plan:
+        o: SoundSpaces1Options = self.options
+        if o.dataset not in RATES:
+            raise SimkitError(f"soundspaces1 option dataset must be replica or mp3d (got {o.dataset!r})")
+        root = src / "binaural_rirs" / o.dataset
+        if not root.is_dir():
+            raise SimkitError(f"missing folder {root}")
+        scenes = [s.strip() for s in o.scenes.split(",") if s.strip()] or sorted(p.name for p in root.iterdir()
+                                                                                 if p.is_dir())
+        units, splits = [], {"train": [], "val": [], "test": []}
+        self.sets: dict[str, list[tuple[int, int]]] = {}
+        self.points: dict[str, dict[int, np.ndarray]] = {}
+        for scene in scenes:
+            d = root / scene
+            if not d.is_dir():
+                raise SimkitError(f"missing folder {d}")
+            pts = read_points(src / "metadata" / o.dataset / scene / "points.txt")
+            self._check_graph(src / "metadata" / o.dataset / scene / "graph.pkl", pts)
+            have: dict[int, set[tuple[int, int]]] = {}
+            for a in HEADINGS:
+                hd = d / str(a)
+                if not hd.is_dir():
+                    raise SimkitError(f"missing folder {hd} (headings 0, 90, 180, 270)")
+                pairs = set()
+                for p in hd.glob("*.wav"):
+                    try:
+                        r, s = (int(x) for x in p.stem.split("_"))
+                    except ValueError:
+                        raise SimkitError(f"{p}: expected <receiver>_<source>.wav") from None
+                    pairs.add((r, s))
+                have[a] = pairs
+            common = sorted(set.intersection(*have.values()))
+            chosen: list[tuple[int, int]] = []
+            by_r: dict[int, list[tuple[float, int]]] = {}
+            for r, s in common:
+                if r == s:
+                    continue
+                if r not in pts or s not in pts:
+                    raise SimkitError(f"{d}: RIR {r}_{s}.wav names a point missing from points.txt")
+                dist = float(np.linalg.norm(pts[r] - pts[s]))
+                if dist <= o.max_distance:
+                    by_r.setdefault(r, []).append((dist, s))
+            for r in sorted(by_r):
+                near = sorted(by_r[r])
+                if o.max_sources > 0:
+                    near = near[: o.max_sources]
+                chosen += [(r, s) for _d, s in near]
+            if not chosen:
+                continue
+            rate = RATES[o.dataset]
+            first = d / "0" / f"{chosen[0][0]}_{chosen[0][1]}.wav"
+            sr, ch, _n = audio_info(first)
+            if sr != rate or ch != 2:
+                raise SimkitError(f"RIR {first} is {sr} Hz / {ch} channel(s); SoundSpaces 1.0 {o.dataset} has "
+                                  f"{rate} Hz stereo")
+            self.sets[scene], self.points[scene] = chosen, pts
+            units.append(Unit(scene, {"dir": str(d)}))
+            parts = random_split(len(chosen), np.random.default_rng([o.seed, zlib.crc32(scene.encode())]))
+            for name, idx in parts.items():
+                splits[name] += [format_entry(scene, k) for k in idx]
+        protos = {"default": Protocol(splits, "seeded 80/10/10 split of each scene's (receiver, source) sets")}
+        return Plan(units, protos, facts={"rir_dataset": o.dataset})
+
+    @staticmethod
+    def _check_graph(path: Path, pts: dict[int, np.ndarray]) -> None:
+        """graph.pkl's habitat points must be the points.txt positions turned by :func:`mesh_to_simkit`."""
+        if not path.is_file():
+            return
+        try:
+            with open(path, "rb") as f:
+                graph = pickle.load(f)  # noqa: S301 - the dataset's own graph file, read as its loader does
+            nodes = list(graph.nodes(data=True))
+        except Exception as e:  # a corrupt pickle raises many kinds of error
+            raise SimkitError(f"corrupt {path} ({type(e).__name__}: {e})") from None
+        for node, data in nodes[:20]:
+            known = isinstance(node, int) and node in pts and "point" in data
+            if known and np.linalg.norm(mesh_to_simkit(pts[node]) - np.asarray(data["point"], float)) > 0.05:
+                raise SimkitError(f"{path}: node {node} at {list(data['point'])} is not points.txt's "
+                                  f"{list(pts[node])} in habitat coordinates (x, z, -y)")
+
+    def _speech(self):
+        if not hasattr(self, "_speech_source"):
+            from simkit.audio.speech import make_speech_source
+            from simkit.config import SpeechConfig
+
+            o: SoundSpaces1Options = self.options
+            self._speech_source = make_speech_source(SpeechConfig(corpus=str(o.speech) if o.speech else None,
+                                                                  clip_seconds=o.clip_seconds))
+        return self._speech_source
+
+    def build(self, unit: Unit) -> ShardData:
+        from simkit.audio.dsp import fft_convolve
+
+        o: SoundSpaces1Options = self.options
+        sr = self.common.sample_rate
+        d = Path(unit.payload["dir"])
+        pts = self.points[unit.shard_id]
+        speech = self._speech()
+        n_clip = int(round(o.clip_seconds * sr))
+        yaw = np.array([float(wrap_deg(-a)) for a in HEADINGS])
+        cols: dict[str, list] = {}
+        for r, s in self.sets[unit.shard_id]:
+            rirs = []
+            for a in HEADINGS:
+                x, rate = read_audio(d / str(a) / f"{r}_{s}.wav", RATES[o.dataset], 2)
+                rirs.append(resample(x, rate, sr))
+            n = max(x.shape[-1] for x in rirs)
+            rir = np.stack([np.pad(x, ((0, 0), (0, n - x.shape[-1]))) for x in rirs])  # (V, 2, R)
+            rng = np.random.default_rng([o.seed, zlib.crc32(f"{unit.shard_id}/{r}_{s}".encode())])
+            clip = speech.draw("train", rng, o.clip_seconds, sr)
+            mono = clip.audio.astype(np.float32)
+            rec, src = mesh_to_simkit(pts[r]), mesh_to_simkit(pts[s])
+            pos = np.repeat(rec[None], len(HEADINGS), axis=0)
+            labels = [source_labels(src[None], rec, y) for y in yaw]
+            item = {
+                "audio/binaural": fft_convolve(mono[None, None, None, :], rir[:, None], n_clip).astype(np.float32),
+                "audio/source": mono[None],
+                "audio/source_id": [clip.source_id],
+                "poses/position": pos,
+                "poses/yaw_deg": yaw,
+                "poses/quat_wxyz": yaw_to_quat(yaw),
+                "sources/position": src[None],
+                "labels/azimuth_deg": np.array([lab[0] for lab in labels], np.float32).reshape(4, 1),
+                "labels/elevation_deg": np.array([lab[1] for lab in labels], np.float32).reshape(4, 1),
+                "labels/distance_m": np.array([lab[2] for lab in labels], np.float32).reshape(4, 1),
+                "pairs/rel_yaw_deg": np.array([[relative_yaw_deg(yaw[i], yaw[j]) for j in range(4)]
+                                               for i in range(4)], np.float32),
+                "pairs/rel_translation": np.array([[relative_translation(pos[i], yaw[i], pos[j]) for j in range(4)]
+                                                   for i in range(4)], np.float32),
+                "meta/set_id": f"{r}_{s}",
+            }
+            for key, v in item.items():
+                cols.setdefault(key, []).append(v)
+        arrays = {k: (np.asarray(v, dtype=object) if k == "meta/set_id" else np.stack([np.asarray(x) for x in v]))
+                  for k, v in cols.items()}
+        return ShardData(arrays, attrs={"source_rate": RATES[o.dataset], "speech_source": speech.name,
+                                        "scene_source": f"soundspaces1-{o.dataset}"})
