@@ -428,7 +428,7 @@ def test_inspect_and_data_stats_cli_on_a_prepared_set(fair_play: Path, tmp_path:
     assert "adapter fair-play 1" in res.stdout and "new-split1" in res.stdout
     res = subprocess.run([*run, "inspect", str(fair_play), "--preview", str(tmp_path / "p.png")],
                          capture_output=True, text=True, timeout=120)
-    assert res.returncode != 0 and res.stderr.startswith("error: --preview draws views")
+    assert res.returncode != 0 and res.stderr.strip().endswith("lacks poses/position (see docs/dataset-format.md)")
     res = subprocess.run([*run, "data", "stats", str(fair_play), "--protocol", "split2"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr

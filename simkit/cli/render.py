@@ -142,8 +142,6 @@ def inspect(
 
         if preview_sets < 1:
             raise SimkitError(f"--preview-sets must be >= 1 (got {preview_sets})")
-        if not {"views", "labels"} <= set(rep.groups):
-            raise SimkitError(f"--preview draws views with their labels; {data} has groups {', '.join(rep.groups)}")
         shards = {p.stem: p for p in rep.shards}
         if not shards:
             raise SimkitError(f"{data} has no complete shard to preview")
