@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from simkit.errors import SimkitError
-from simkit.io import atomic_write_bytes
+from simkit.io import atomic_path, fsync_dir, write_file
 
 SCHEMA_VERSION = 1
 _MEMORY_FILES = itertools.count()  # unique names for in-memory HDF5 files
@@ -152,7 +152,12 @@ def write_shard(
     """
     if not 0 <= int(compression) <= 9:
         raise SimkitError(f"compression must be a gzip level 0..9 (got {compression})")
-    atomic_write_bytes(path, shard_bytes(arrays, attrs, compression, group_attrs))
+    # the temporary file is claimed before the (slower) build, so a killed writer always leaves a trace
+    # that resume removes (pipeline.remove_stale_temporaries), never a complete-looking shard
+    with atomic_path(path) as tmp:
+        data = shard_bytes(arrays, attrs, compression, group_attrs)
+        write_file(tmp, data)
+    fsync_dir(Path(path).parent)
 
 
 def validate_shard(path: Path) -> ShardInfo:
@@ -219,6 +224,6 @@ def verify_shard(path: Path) -> None:
                 for chunk in (ds.iter_chunks() if ds.chunks else [()]):
                     ds[chunk]
             except (OSError, RuntimeError, ValueError) as e:
-                reason = "checksum mismatch" if "filter" in str(e).lower() else str(e).splitlines()[0]
+                reason = "checksum or decompression failed" if "filter" in str(e).lower() else str(e).splitlines()[0]
                 raise SimkitError(f"corrupt shard {path}: dataset {name} does not read back ({reason}); "
                                   "re-render that scene (delete the shard and re-run the render)") from None
