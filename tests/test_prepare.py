@@ -434,3 +434,27 @@ def test_inspect_and_data_stats_cli_on_a_prepared_set(fair_play: Path, tmp_path:
     assert res.returncode == 0, res.stderr
     assert "clips 8  duration 0.00 h  splits: train 4, val 2, test 2" in res.stdout
     assert "IID binaural acc: -" in res.stdout  # FAIR-Play has no direction labels
+
+
+def test_fair_play_sep_stereo_frames_and_a_trial_subset(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from simkit.data.adapters import CommonOptions
+
+    src = write_fair_play(tmp_path / "fp", n_clips=4, seconds=1.0, n_splits=1, videos=False)
+    for wav in (src / "binaural_audios").glob("*.wav"):
+        d = src / "sep-frames" / wav.stem
+        d.mkdir(parents=True)
+        for i in range(1, 9):  # a clip with fewer frames than its audio repeats the last one
+            Image.fromarray(np.full((24, 32, 3), 20 * i, np.uint8)).save(d / f"{i}.jpg", quality=95)
+    out = tmp_path / "out"
+    res = prepare("fair-play", src, out, {"clip_seconds": "1.0", "frame_size": "24x32",
+                                          "frames": str(src / "sep-frames")},
+                  common=CommonOptions(max_units=2), progress=False)
+    assert res.written == ["000001", "000002"]
+    rep = inspect_dataset(out)
+    assert rep.origin["frames_from"] == "frames-sep-stereo"
+    assert sum(rep.protocol_counts["split1"].values()) == 2  # entries of clips left out are dropped
+    with h5py.File(out / "shards" / "000001.h5") as f:
+        levels = f["frames/rgb"][0, 0, :, 5, 5, 0].astype(int)
+    assert np.abs(levels - [20, 40, 60, 80, 100, 120, 140, 160, 160, 160]).max() <= 3  # jpeg
