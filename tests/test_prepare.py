@@ -458,3 +458,18 @@ def test_fair_play_sep_stereo_frames_and_a_trial_subset(tmp_path: Path) -> None:
     with h5py.File(out / "shards" / "000001.h5") as f:
         levels = f["frames/rgb"][0, 0, :, 5, 5, 0].astype(int)
     assert np.abs(levels - [20, 40, 60, 80, 100, 120, 140, 160, 160, 160]).max() <= 3  # jpeg
+
+
+def test_hm3d_ss_filterangle_lists_are_a_second_protocol(hm3d_src: Path, tmp_path: Path) -> None:
+    src = Path(shutil.copytree(hm3d_src, tmp_path / "src"))
+    d = src / "data-split" / "hm3d-4view-rotation-filterangle"
+    d.mkdir()
+    base = "./data/AI-Habitat/ProcessedData/hm3d-4view-rotation"
+    for split, pairs in {"train": ["00009-vLpv2VX547B/pair-0000"], "val": ["00025-ixTj1aTMup2/pair-0000"],
+                         "test": ["00009-vLpv2VX547B/pair-0001"]}.items():
+        (d / f"{split}.csv").write_text('"path"\n' + "".join(f'"{base}/{p}"\n' for p in pairs))
+    out = tmp_path / "out"
+    prepare("hm3d-ss", src, out, {"clip_seconds": "0.25"}, progress=False)
+    info = open_dataset(out, ("audio", "labels", "pairs"), "filterangle")
+    assert info.selection == {"train": {"00009-vLpv2VX547B": [0]}, "val": {"00025-ixTj1aTMup2": [0]},
+                              "test": {"00009-vLpv2VX547B": [1]}}
