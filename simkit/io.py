@@ -85,19 +85,25 @@ def fsync_dir(path: Path | str) -> None:
             os.close(fd)
 
 
+def write_file(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` (truncated): every byte written and the length checked, then fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size != len(data):
+        raise OSError(errno.EIO, f"wrote {size} of {len(data)} bytes")
+
+
 def atomic_write_bytes(path: Path | str, data: bytes, fsync: bool = True) -> None:
     """Write ``data`` atomically: every byte written and length-checked, fsynced, then renamed into place."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
-        try:
-            write_all(fd, data)
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        if tmp.stat().st_size != len(data):
-            raise OSError(errno.EIO, f"wrote {tmp.stat().st_size} of {len(data)} bytes")
+        write_file(tmp, data, fsync)
     if fsync:
         fsync_dir(path.parent)
 

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -55,17 +56,18 @@ def deferred() -> Iterator[None]:
             raise Interrupted(signum)
 
 
-def watch_parent(interval_s: float = 0.5) -> None:
+def watch_parent(interval_s: float = 0.5, grace_s: float = 10.0) -> None:
     """In a worker process: SIGTERM ourselves when the parent dies (its PID changes), so a ``kill -9`` of
-    the parent never leaves workers rendering on. The SIGTERM goes through :func:`install`'s handler, so the
-    worker removes its temporary file on the way out."""
+    the parent never leaves workers rendering on. The SIGTERM goes through the worker's handler, so it removes
+    its temporary file on the way out; a worker still alive ``grace_s`` later (stuck in native code) exits
+    hard, and the next run removes what it left."""
     parent = os.getppid()
 
     def poll() -> None:
-        while True:
-            threading.Event().wait(interval_s)
-            if os.getppid() != parent:
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_s)
+        os._exit(128 + signal.SIGTERM)
 
     threading.Thread(target=poll, name="simkit-parent-watch", daemon=True).start()

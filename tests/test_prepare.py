@@ -428,9 +428,48 @@ def test_inspect_and_data_stats_cli_on_a_prepared_set(fair_play: Path, tmp_path:
     assert "adapter fair-play 1" in res.stdout and "new-split1" in res.stdout
     res = subprocess.run([*run, "inspect", str(fair_play), "--preview", str(tmp_path / "p.png")],
                          capture_output=True, text=True, timeout=120)
-    assert res.returncode != 0 and res.stderr.startswith("error: --preview draws views")
+    assert res.returncode != 0 and res.stderr.strip().endswith("lacks poses/position (see docs/dataset-format.md)")
     res = subprocess.run([*run, "data", "stats", str(fair_play), "--protocol", "split2"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "clips 8  duration 0.00 h  splits: train 4, val 2, test 2" in res.stdout
     assert "IID binaural acc: -" in res.stdout  # FAIR-Play has no direction labels
+
+
+def test_fair_play_sep_stereo_frames_and_a_trial_subset(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from simkit.data.adapters import CommonOptions
+
+    src = write_fair_play(tmp_path / "fp", n_clips=4, seconds=1.0, n_splits=1, videos=False)
+    for wav in (src / "binaural_audios").glob("*.wav"):
+        d = src / "sep-frames" / wav.stem
+        d.mkdir(parents=True)
+        for i in range(1, 9):  # a clip with fewer frames than its audio repeats the last one
+            Image.fromarray(np.full((24, 32, 3), 20 * i, np.uint8)).save(d / f"{i}.jpg", quality=95)
+    out = tmp_path / "out"
+    res = prepare("fair-play", src, out, {"clip_seconds": "1.0", "frame_size": "24x32",
+                                          "frames": str(src / "sep-frames")},
+                  common=CommonOptions(max_units=2), progress=False)
+    assert res.written == ["000001", "000002"]
+    rep = inspect_dataset(out)
+    assert rep.origin["frames_from"] == "frames-sep-stereo"
+    assert sum(rep.protocol_counts["split1"].values()) == 2  # entries of clips left out are dropped
+    with h5py.File(out / "shards" / "000001.h5") as f:
+        levels = f["frames/rgb"][0, 0, :, 5, 5, 0].astype(int)
+    assert np.abs(levels - [20, 40, 60, 80, 100, 120, 140, 160, 160, 160]).max() <= 3  # jpeg
+
+
+def test_hm3d_ss_filterangle_lists_are_a_second_protocol(hm3d_src: Path, tmp_path: Path) -> None:
+    src = Path(shutil.copytree(hm3d_src, tmp_path / "src"))
+    d = src / "data-split" / "hm3d-4view-rotation-filterangle"
+    d.mkdir()
+    base = "./data/AI-Habitat/ProcessedData/hm3d-4view-rotation"
+    for split, pairs in {"train": ["00009-vLpv2VX547B/pair-0000"], "val": ["00025-ixTj1aTMup2/pair-0000"],
+                         "test": ["00009-vLpv2VX547B/pair-0001"]}.items():
+        (d / f"{split}.csv").write_text('"path"\n' + "".join(f'"{base}/{p}"\n' for p in pairs))
+    out = tmp_path / "out"
+    prepare("hm3d-ss", src, out, {"clip_seconds": "0.25"}, progress=False)
+    info = open_dataset(out, ("audio", "labels", "pairs"), "filterangle")
+    assert info.selection == {"train": {"00009-vLpv2VX547B": [0]}, "val": {"00025-ixTj1aTMup2": [0]},
+                              "test": {"00009-vLpv2VX547B": [1]}}

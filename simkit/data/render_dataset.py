@@ -181,3 +181,10 @@ class RenderViewSets(Dataset):
         )  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
 
+
+
+def verify_render(root: Path | str, protocol: str | None = None) -> int:
+    """Read every chunk of every shard the splits list; see :func:`simkit.data.validate.verify_dataset`."""
+    from simkit.data.validate import verify_dataset
+
+    return verify_dataset(root, protocol)

@@ -143,6 +143,7 @@ class DatasetReport:
     sample_rate: int = 0
     clip_seconds: float = 0.0
     side_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    verified: bool = False  # every chunk of every shard was read back (``verify=True``)
 
     @property
     def out(self) -> Path:  # the name the render code used
@@ -153,11 +154,12 @@ def _concat(parts: list[np.ndarray], dtype: type = np.float32) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
-def validate_dataset(root: Path | str) -> DatasetReport:
+def validate_dataset(root: Path | str, verify: bool = False) -> DatasetReport:
     """Validate the manifest, every protocol's split files and every shard the manifest names.
 
     Shards not written yet are listed in ``missing`` (or ``failed``, with the writer's error); any other
-    problem is a SimkitError naming the first bad file."""
+    problem is a SimkitError naming the first bad file. ``verify`` also reads every chunk of every shard
+    (:func:`verify_shard`: checksums, decompression)."""
     root = Path(root)
     if not root.is_dir():
         raise SimkitError(f"dataset directory {root} does not exist")
@@ -178,6 +180,8 @@ def validate_dataset(root: Path | str) -> DatasetReport:
             missing.append(scene_id)
             continue
         info = validate_shard(path)
+        if verify:
+            verify_shard(path)
         split = scenes[scene_id]
         if info.scene_id != scene_id or (info.split and info.split != split):
             raise SimkitError(f"malformed shard {path}: says scene {info.scene_id}/{info.split}, "
@@ -229,7 +233,7 @@ def validate_dataset(root: Path | str) -> DatasetReport:
             "tool", "simkit render")}), counts, protocol_counts, _concat(rt60), _concat(az),
         [m for m in missing if m not in failed], _concat(passed, np.uint8), _concat(tries, np.int32), shards, failed,
         first.sample_rate if first else 0, (first.clip_samples / first.sample_rate) if first and first.sample_rate
-        else 0.0, _concat(side, np.int8),
+        else 0.0, _concat(side, np.int8), verify,
     )
 
 
@@ -267,7 +271,7 @@ def verify_shard(path: Path | str) -> None:
                 for chunk in (ds.iter_chunks() if ds.chunks else [()]):
                     ds[chunk]
             except (OSError, RuntimeError, ValueError) as e:
-                reason = "checksum mismatch" if "filter" in str(e).lower() else str(e).splitlines()[0]
+                reason = "checksum or decompression failed" if "filter" in str(e).lower() else str(e).splitlines()[0]
                 raise SimkitError(f"corrupt shard {path}: dataset {name} does not read back ({reason}); "
                                   "delete the shard and re-run the command that wrote it") from None
 

@@ -33,7 +33,15 @@ import simkit
 from simkit.data import layout
 from simkit.data.schema import GROUPS, ROOT_ATTRS, SCHEMA_VERSION, all_fields, check_dtype, check_shapes, chunks
 from simkit.errors import SimkitError
-from simkit.io import atomic_write_bytes, atomic_write_json, check_writable_dir, package_versions, stable_hash
+from simkit.io import (
+    atomic_path,
+    atomic_write_json,
+    check_writable_dir,
+    fsync_dir,
+    package_versions,
+    stable_hash,
+    write_file,
+)
 
 DEFAULT_COMPRESSION = 4
 
@@ -173,8 +181,13 @@ def write_shard(
     :data:`simkit.data.schema.STORAGE_ATTRS`). Every dataset is chunked per item and fletcher32-checksummed,
     the bulky ones gzip-compressed with byte shuffle; strings are fixed-length UTF-8 bytes.
     """
-    atomic_write_bytes(path, shard_bytes(arrays, attrs, groups=groups, compression=compression,
-                                         group_attrs=group_attrs, dataset_attrs=dataset_attrs))
+    # the temporary file is claimed before the (slower) build, so a killed writer always leaves a trace
+    # that the next writer removes (remove_stale_temporaries), never a complete-looking shard
+    with atomic_path(path) as tmp:
+        data = shard_bytes(arrays, attrs, groups=groups, compression=compression, group_attrs=group_attrs,
+                           dataset_attrs=dataset_attrs)
+        write_file(tmp, data)
+    fsync_dir(Path(path).parent)
 
 
 def shard_is_complete(path: Path | str, config_hash: str) -> bool:
@@ -216,7 +229,7 @@ class DatasetWriter:
         self._open = False
 
     def __enter__(self) -> DatasetWriter:
-        self._lock = output_lock(self.root)
+        self._lock = output_lock(self.root, str(self.manifest.get("tool") or "simkit process"))
         self._lock.__enter__()
         try:
             self._begin()
@@ -321,8 +334,8 @@ WRITE_LOCK = ".simkit-write.lock"  # held by the writer for its whole run: one w
 
 
 @contextlib.contextmanager
-def output_lock(root: Path | str) -> Iterator[None]:
-    """Hold ``root``'s writer lock; a second writer into it is one error line, not a race."""
+def output_lock(root: Path | str, tool: str = "simkit process") -> Iterator[None]:
+    """Hold ``root``'s writer lock; a second writer into it is one error line (naming ``tool``), not a race."""
     from filelock import FileLock, Timeout
 
     root = Path(root)
@@ -331,7 +344,7 @@ def output_lock(root: Path | str) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise SimkitError(f"another simkit process is writing into {root} (lock {root / WRITE_LOCK}); wait for "
+        raise SimkitError(f"another {tool} is writing into {root} (lock {root / WRITE_LOCK}); wait for "
                           "it to finish or choose another --out") from None
     try:
         yield

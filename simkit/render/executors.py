@@ -12,6 +12,8 @@ A new executor is one function plus one ``EXECUTORS.add``.
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -55,13 +57,37 @@ def run_serial(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple
         _finish(key, lambda a=a: fn(*a), done)
 
 
+_in_unit = False  # in a worker process: is a unit running (SIGTERM must unwind it) or is it idle
+_stopping = False  # a SIGTERM arrived: units still queued in this worker must not start
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    global _stopping
+    _stopping = True
+    if _in_unit:
+        raise Interrupted(signum)  # unwinds the unit: its temporary file is removed on the way out
+    os._exit(128 + signum)  # idle between units: nothing to clean up, and no traceback from the pool's loop
+
+
+def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one unit in a worker process, marked as busy for the SIGTERM handler."""
+    global _in_unit
+    if _stopping:  # the pool had already handed this worker the next unit
+        os._exit(128 + signal.SIGTERM)
+    _in_unit = True
+    try:
+        return fn(*args)
+    finally:
+        _in_unit = False
+
+
 def worker_init() -> None:
     """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
     process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies."""
     from simkit import signals
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signals.install((signal.SIGTERM,))
+    signal.signal(signal.SIGTERM, _on_sigterm)
     signals.watch_parent()
 
 
@@ -88,7 +114,7 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
     # spawn: the engine and espeak hold native state that must not be forked mid-use
     pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init)
     try:
-        pending: dict[Future, str] = {pool.submit(fn, *a): k for k, a in zip(keys, args, strict=True)}
+        pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -104,6 +130,13 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
     """One Ray task per unit: a local Ray runtime with ``opts.workers`` CPUs, or the cluster at
     ``opts.ray_address``. Every node must see the output directory (a shared filesystem) and have simkit
     installed (docs/scale.md)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
+    host = (opts.ray_address or "").rsplit(":", 1)[0]
+    if not opts.ray_address or host == "localhost" or host.startswith("127."):
+        # a local runtime, or a cluster joined over loopback, is this machine: keep Ray on 127.0.0.1 (Ray
+        # otherwise replaces loopback by the first interface's address; this switch, read when Ray is first
+        # imported, is the one that keeps it on loopback)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -112,9 +145,10 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
     if started:
         try:
             if opts.ray_address:
-                ray.init(address=opts.ray_address, log_to_driver=False)
+                ray.init(address=opts.ray_address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=opts.workers, include_dashboard=False, log_to_driver=False)
+                ray.init(num_cpus=opts.workers, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = opts.ray_address or "a local runtime"
             raise SimkitError(f"cannot start or join Ray at {where}: {str(e).splitlines()[0]}") from None
