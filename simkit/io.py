@@ -42,11 +42,14 @@ def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     an interrupt or error removes the temporary file. A full disk, a file-size limit or a permission problem
     becomes :class:`OutputError` naming ``final``.
     """
+    from simkit.signals import deferred
+
     final = Path(final)
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-        os.close(fd)
+        with deferred():  # an interrupt between creating the file and naming it here would orphan it
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
+            os.close(fd)
     except OSError as e:
         if e.errno in _OUTPUT_ERRNOS:
             raise output_error(final, e) from None

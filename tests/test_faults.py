@@ -52,6 +52,10 @@ def temporaries(out: Path) -> list[Path]:
     return sorted(out.rglob(".*.tmp"))
 
 
+def shard_temporaries(out: Path) -> list[Path]:
+    return sorted((out / "shards").glob(".*.tmp"))
+
+
 def assert_shards_sound(out: Path) -> list[Path]:
     """Every file under a final shard name is complete and reads back in full."""
     shards = sorted((out / "shards").glob("*.h5"))
@@ -157,7 +161,7 @@ def test_interrupt_exits_128_plus_signal_removes_temporaries_and_resumes(
     proc = subprocess.Popen([SIMKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     # interrupt in the middle of a shard write, as a terminal does: the whole process group
-    wait_for(lambda: bool(temporaries(out)), proc, "a shard write")
+    wait_for(lambda: bool(shard_temporaries(out)), proc, "a shard write")
     os.killpg(proc.pid, signum)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, stderr
@@ -190,7 +194,7 @@ def test_kill_9_leaves_no_complete_looking_shard_and_no_orphan_workers(tmp_path:
             "--workers", "2", "--quiet"]
     proc = subprocess.Popen([SIMKIT, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    wait_for(lambda: bool(temporaries(out)), proc, "a shard write")
+    wait_for(lambda: bool(shard_temporaries(out)), proc, "a shard write")
     proc.kill()  # SIGKILL of the parent only: its workers must notice and stop
     proc.wait()
     assert wait_group_gone(proc.pid), "worker processes outlived their killed parent"
@@ -313,3 +317,13 @@ def test_concurrent_bench_appends_keep_every_row(rendered: Path, tmp_path: Path)
     for r in rows:
         per_run[r["run_id"]] = per_run.get(r["run_id"], 0) + 1
     assert len(per_run) == 2 and len(set(per_run.values())) == 1  # both runs, all rows of each
+
+
+def test_directory_left_by_a_writer_killed_before_its_manifest_is_reused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".simkit-write.lock").touch()
+    (out / ".manifest.json.k1ll3d.tmp").write_text("{")
+    proc = run("render", "--out", str(out), *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert temporaries(out) == [] and len(assert_shards_sound(out)) == 3

@@ -252,7 +252,7 @@ class DatasetWriter:
                     f"{self.root} holds a dataset with another config (hash {old_hash}, this run "
                     f"{self.config_hash}); choose another --out or repeat the original options"
                 )
-        elif any(p for p in self.root.iterdir() if p.name != WRITE_LOCK):
+        elif any(not _left_before_manifest(p) for p in self.root.iterdir()):
             raise SimkitError(f"output directory {self.root} is not empty and holds no simkit manifest; "
                               "choose another --out")
         self.manifest["scenes"] = dict(sorted({**known, **self.manifest.get("scenes", {})}.items()))
@@ -350,6 +350,12 @@ def output_lock(root: Path | str, tool: str = "simkit process") -> Iterator[None
         yield
     finally:
         lock.release()
+
+
+def _left_before_manifest(p: Path) -> bool:
+    """The lock, or the temporary manifest of a writer killed before its first rename: a directory holding
+    only these is still an empty one."""
+    return p.name == WRITE_LOCK or (p.name.startswith(f".{layout.MANIFEST}.") and p.name.endswith(".tmp"))
 
 
 def remove_stale_temporaries(root: Path | str) -> list[Path]:
