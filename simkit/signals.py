@@ -27,11 +27,16 @@ def _depth() -> int:
     return getattr(_state, "depth", 0)
 
 
-def _handler(signum: int, frame: FrameType | None) -> None:
+def raise_or_defer(signum: int) -> None:
+    """Raise :class:`Interrupted` now, or when the enclosing :func:`deferred` block ends."""
     if _depth() > 0:
         _pending.append(signum)
         return
     raise Interrupted(signum)
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    raise_or_defer(signum)
 
 
 def install(signals: tuple[int, ...] = HANDLED) -> None:

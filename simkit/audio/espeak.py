@@ -36,6 +36,7 @@ from simkit.audio.speech import (
 )
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
+from simkit.signals import deferred
 
 LICENCE = "GPL-3.0-or-later"
 
@@ -321,7 +322,9 @@ def synthesize(text: str, voice: str) -> tuple[np.ndarray, int]:
             lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
             lib.espeak_ng_SetRandSeed(0)
             buf = text.encode("utf-8") + b"\0"
-            status = lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            # ctypes ignores an exception raised in on_audio: a Ctrl-C must wait for the synthesis to end
+            with deferred():
+                status = lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             if status != 0:
                 raise SimkitError(f"espeak-ng synthesis failed (status {status}) for voice {voice!r}")
         finally:

@@ -65,7 +65,10 @@ def _on_sigterm(signum: int, frame: object) -> None:
     global _stopping
     _stopping = True
     if _in_unit:
-        raise Interrupted(signum)  # unwinds the unit: its temporary file is removed on the way out
+        from simkit.signals import raise_or_defer
+
+        raise_or_defer(signum)  # unwinds the unit (its temporary file is removed), after any critical section
+        return
     os._exit(128 + signum)  # idle between units: nothing to clean up, and no traceback from the pool's loop
 
 

@@ -220,7 +220,7 @@ def layout_clearance(layout: dict, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cameras_ok(caster: RayCaster, floor: np.ndarray, cfg: SamplingConfig) -> np.ndarray:
+def cameras_ok(caster: RayCaster, floor: np.ndarray, cfg: SamplingConfig) -> np.ndarray:
     """Floor points whose sensor point is in free air, has head room and keeps ``wall_clearance``."""
     sensor = floor + np.array([0.0, cfg.sensor_height, 0.0])
     ok = caster.enclosed(sensor)
@@ -238,7 +238,7 @@ def _cameras_ok(caster: RayCaster, floor: np.ndarray, cfg: SamplingConfig) -> np
     return ok
 
 
-def _sample_sources(
+def sample_sources(
     caster: RayCaster, views: np.ndarray, floor_y: float, cfg: SamplingConfig, rng: np.random.Generator
 ) -> np.ndarray | None:
     """``cfg.sources`` source positions valid for every view, or None if the batches run out."""
@@ -291,7 +291,7 @@ def _translated_feet(
         r = cfg.max_translation * np.sqrt(rng.random(n))
         a = rng.uniform(0.0, 2.0 * np.pi, n)
         cand = base + np.stack([r * np.cos(a), np.zeros(n), r * np.sin(a)], axis=1)
-        ok = _cameras_ok(caster, cand, cfg) & caster.visible(np.repeat((base + head)[None], n, axis=0), cand + head)
+        ok = cameras_ok(caster, cand, cfg) & caster.visible(np.repeat((base + head)[None], n, axis=0), cand + head)
         feet[pending[ok]] = cand[ok]
         pending = pending[~ok]
         if len(pending) == 0:
@@ -319,7 +319,7 @@ def sample_view_set(
     while tries < cfg.max_tries:
         batch = min(CAMERA_BATCH, cfg.max_tries - tries)
         cands = floor.sample(rng, batch)
-        ok = _cameras_ok(caster, cands, cfg)
+        ok = cameras_ok(caster, cands, cfg)
         for k in range(batch):
             tries += 1
             if not ok[k]:
@@ -333,7 +333,7 @@ def sample_view_set(
                     continue
                 feet = moved
             views = feet + np.array([0.0, cfg.sensor_height, 0.0])
-            sources = _sample_sources(caster, views, float(base[1]), cfg, rng)
+            sources = sample_sources(caster, views, float(base[1]), cfg, rng)
             if sources is None:
                 continue
             return ViewSet.from_yaws(views, yaws, sources)

@@ -183,7 +183,7 @@ class Trajectory:
 
 def plan_trajectory(scene, caster, floor, cfg: EgoVideoConfig, rng: np.random.Generator) -> Trajectory:
     """A start pose, sources and a path that stays in free air with every source in line of sight."""
-    from simkit.render.sampling import _cameras_ok, _sample_sources, sample_view_set
+    from simkit.render.sampling import cameras_ok, sample_sources, sample_view_set
 
     times = np.arange(int(round(cfg.seconds * cfg.fps))) / cfg.fps
     keys = parse_keyframes(cfg.keyframes) if cfg.keyframes else random_keyframes(cfg, rng)
@@ -197,7 +197,7 @@ def plan_trajectory(scene, caster, floor, cfg: EgoVideoConfig, rng: np.random.Ge
         pos = start + motion[:, 1:2] * fwd + motion[:, 2:3] * right
         if np.ptp(motion[:, 1:], axis=0).max() > 0:
             feet = pos - np.array([0.0, samp.sensor_height, 0.0])
-            if not (_cameras_ok(caster, feet, samp).all()
+            if not (cameras_ok(caster, feet, samp).all()
                     and caster.visible(np.repeat(start[None], len(pos), 0), pos).all()):
                 continue
         probe = pos[:: max(1, len(pos) // 8)]
@@ -210,7 +210,7 @@ def plan_trajectory(scene, caster, floor, cfg: EgoVideoConfig, rng: np.random.Ge
         else:
             src = vs.source_positions
             if len(probe) > 1:
-                src = _sample_sources(caster, probe, float(start[1] - samp.sensor_height), samp, rng)
+                src = sample_sources(caster, probe, float(start[1] - samp.sensor_height), samp, rng)
                 if src is None:
                     continue
         return Trajectory(times, pos, yaw0 + motion[:, 0], src, keys)
