@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from simkit.data.storage import StorageConfig
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
 
@@ -19,7 +20,8 @@ class AcousticsConfig:
     """How binaural RIRs are rendered."""
 
     engine: str = "rlr"  # acoustic backend name (simkit.acoustics.BACKENDS)
-    preset: str = "default"  # ray-count preset: fast | default | high (simkit.acoustics.presets)
+    # ray-count preset: efficient | fast | default (the engine's / SoundSpaces 2.0's) | high (simkit.acoustics.presets)
+    preset: str = "efficient"
     sample_rate: int = 16000  # Hz, as HM3D-SS
     indirect_gain: float = 0.2  # mixed RIR = direct + indirect_gain * indirect (HM3D-SS)
     rir_seconds: float = 1.0  # stored RIR length; longer tails are cut, shorter ones zero-padded
@@ -132,6 +134,7 @@ class RenderConfig:
     views: ViewsConfig = field(default_factory=ViewsConfig)
     scene_set: ScenesConfig = field(default_factory=ScenesConfig)
     compression: int = 4  # gzip level of HDF5 datasets
+    storage: StorageConfig = field(default_factory=StorageConfig)  # audio codec (simkit.data.storage)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -173,4 +176,5 @@ _DATACLASSES: dict[str, type] = {
     "ViewFilterConfig": ViewFilterConfig,
     "ViewsConfig": ViewsConfig,
     "ScenesConfig": ScenesConfig,
+    "StorageConfig": StorageConfig,
 }

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from simkit.data.render_dataset import RenderInfo, open_render
+from simkit.data.storage import read_binaural
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
 from simkit.models.binaural import mono_of
@@ -110,7 +111,7 @@ class BinauralClips(Dataset):
 
     def _audio(self, row: np.ndarray, rng: np.random.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         si, n, v, s = (int(x) for x in row)
-        binaural = np.asarray(self._file(si)["audio/binaural"][n, v, s], dtype=np.float32)
+        binaural = read_binaural(self._file(si), n, [v], s)[0]
         if self.window is not None and rng is not None:
             off = int(rng.integers(0, binaural.shape[-1] - self.window + 1))
             binaural = binaural[:, off : off + self.window]

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from simkit.data.storage import clip_samples, has_dataset, read_binaural, read_rir, read_source
 from simkit.errors import SimkitError
 from simkit.io import file_sha256
 
@@ -117,10 +118,10 @@ def open_render(root: Path | str, require: tuple[str, ...] = ITEM_DATASETS) -> R
                 if int(f.attrs.get("complete", 0)) != 1:
                     raise SimkitError(f"shard {path} is incomplete (attribute complete != 1)")
                 for name in require:
-                    if name not in f:
+                    if not has_dataset(f, name):
                         raise SimkitError(f"shard {path} lacks dataset {name} needed here")
                 sr, nv = int(f.attrs["sample_rate"]), int(f.attrs["n_views"])
-                t = int(f["audio/binaural"].shape[-1]) if "audio/binaural" in f else 0
+                t = clip_samples(f) if has_dataset(f, "audio/binaural") else 0
                 if info is None:
                     if "indirect_gain" not in f.attrs:
                         raise SimkitError(f"shard {path} lacks root attribute indirect_gain")
@@ -229,7 +230,7 @@ class RenderViewSets(Dataset):
         if rng is not None and rng.random() < self.reconvolve_prob:
             audio = self._reconvolve(f, idx, n, s, sel, rng)
         else:
-            audio = np.stack([f["audio/binaural"][n, v, s] for v in sel]).astype(np.float32)
+            audio = read_binaural(f, n, sel, s)
         # Training crops anywhere (same offset for every view); evaluation takes the centre.
         off = (t_total - self.clip) // 2 if rng is None else int(rng.integers(0, t_total - self.clip + 1))
         audio = audio[..., off : off + self.clip]
@@ -260,9 +261,8 @@ class RenderViewSets(Dataset):
             oi = int(rng.integers(0, len(self.index) - 1))
             oi += oi >= idx
         osi, on, os_ = (int(v) for v in self.index[oi])
-        mono = self._file(osi)["audio/source"][on, os_].astype(np.float64)
+        mono = read_source(self._file(osi), on, os_).astype(np.float64)
         g = self.info.indirect_gain
-        rir = np.stack([f["rir/direct"][n, v, s] + g * f["rir/indirect"][n, v, s] for v in sel]).astype(
-            np.float64
-        )  # (V, 2, T_rir)
+        rir = np.stack([read_rir(f, "rir/direct", n, v, s) + g * read_rir(f, "rir/indirect", n, v, s)
+                        for v in sel]).astype(np.float64)  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)

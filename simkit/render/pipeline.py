@@ -202,7 +202,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
     path = _shard_path(out, scene_id)
-    write_shard(path, arrays, attrs, cfg.compression, group_attrs)
+    write_shard(path, arrays, attrs, cfg.compression, group_attrs, cfg.storage)
     return path
 
 

@@ -14,10 +14,12 @@ from typing import Any
 import h5py
 import numpy as np
 
+from simkit.data.storage import StorageConfig, encode, storage_of, stored_schema
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the audio codec of simkit.data.storage (attribute ``storage``); 1 = float32, still read
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 # name -> (dtype, symbolic shape); symbols: N sets, V views, S sources, R rir samples, T clip samples, H, W
 SCHEMA: dict[str, tuple[str, tuple[str | int, ...]]] = {
@@ -96,18 +98,23 @@ def write_shard(
     attrs: Mapping[str, Any],
     compression: int,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+    storage: StorageConfig | None = None,
 ) -> None:
     """Write a shard atomically: temp file, every dataset, ``complete=1`` last, then rename.
 
-    ``group_attrs`` sets attributes on groups (e.g. the camera intrinsics on ``views``).
+    ``group_attrs`` sets attributes on groups (e.g. the camera intrinsics on ``views``); ``storage`` is the
+    audio codec (simkit.data.storage; None = its defaults).
     """
     schema = dict(SCHEMA)
     if any(k.startswith("views/") for k in arrays):
         schema.update(VIEW_SCHEMA)
     _check_shapes(arrays, schema)
+    arrays, schema, codec_attrs = encode(arrays, schema, storage or StorageConfig())
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for key in sorted(attrs):
             f.attrs[key] = attrs[key]
+        for key, value in codec_attrs.items():
+            f.attrs[key] = value
         f.attrs["schema_version"] = SCHEMA_VERSION
         for name, (dtype, sym) in schema.items():
             data = arrays[name]
@@ -139,13 +146,14 @@ def validate_shard(path: Path) -> ShardInfo:
             raise SimkitError(f"malformed shard {path}: missing attribute {missing[0]}")
         if int(f.attrs["complete"]) != 1:
             raise SimkitError(f"malformed shard {path}: not marked complete")
-        if int(f.attrs["schema_version"]) != SCHEMA_VERSION:
+        if int(f.attrs["schema_version"]) not in READABLE_SCHEMA_VERSIONS:
             raise SimkitError(f"malformed shard {path}: schema version {f.attrs['schema_version']}, "
-                              f"this simkit reads {SCHEMA_VERSION}")
+                              f"this simkit reads {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}")
         schema = dict(SCHEMA)
         has_views = "views" in f
         if has_views:
             schema.update(VIEW_SCHEMA)
+        schema = stored_schema(schema, storage_of(f))
         try:
             _check_shapes({k: f[k] for k in schema if k in f}, schema)  # reads shapes only
         except ValueError as e:
