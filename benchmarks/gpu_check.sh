@@ -16,14 +16,18 @@
 #   VENV         venv folder (default .venv-gpu-check); made with --system-site-packages so a GPU image's
 #                CUDA torch is used as it is (simkit is installed with --no-deps next to it)
 #   WHEELS       folder of wheels for an offline machine: missing packages are installed from it only
-#   STEPS        optimizer steps per run (default 60); BATCH (16); WIDTH (32); OUT (out/gpu-check)
+#   STEPS        optimizer steps per run (default 40); BATCH (16); WIDTH (32); OUT (out/gpu-check)
+#   MAX_ITEMS    items per split (default 32: the final val/test scoring, clup's diffusion sampling included,
+#                stays short); WORKERS DataLoader workers (default 4: clips are derived on read)
 #   DEVICES      "cuda cpu" (default) or a subset
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
 DATA=${1:-out/gpu-check-data}
 OUT=${OUT:-out/gpu-check}
-STEPS=${STEPS:-60}
+STEPS=${STEPS:-40}
+MAX_ITEMS=${MAX_ITEMS:-32}
+WORKERS=${WORKERS:-4}
 BATCH=${BATCH:-16}
 WIDTH=${WIDTH:-32}
 DEVICES=${DEVICES:-cuda cpu}
@@ -70,7 +74,7 @@ say "python $("$PY" -c 'import sys, torch; print(sys.version.split()[0], "torch"
 # ---------------------------------------------------------------- data
 if [ ! -f "$DATA/manifest.json" ]; then
   say "no render in $DATA: rendering 10 scenes x 4 sets (needs the engine)"
-  "${SIMKIT[@]}" render --out "$DATA" --scenes 10 --sets-per-scene 4 --quiet \
+  "${SIMKIT[@]}" render --out "$DATA" --scenes 10 --sets-per-scene 4 --workers 2 --quiet \
     || die "no render at $DATA and none could be made here: carry a small render along"
 fi
 say "data $DATA ($(du -sh "$DATA" | cut -f1))"
@@ -96,10 +100,10 @@ for dev in $DEVICES; do
     fi
     say "$model on $dev: $STEPS steps, batch $BATCH, width $WIDTH"
     # --quick's small features and lr 1e-3 (the loss must move within a few dozen steps), the real width and
-    # batch; patience high so only --max-steps ends training; 4 val items per epoch keep clup's sampling short
+    # batch; patience high so only --max-steps ends training; 2 val items per epoch keep clup's sampling short
     "${SIMKIT[@]}" bench --model "$model" --task "$task" --data "$DATA" --results "$res" --device "$dev" \
       --quick --width "$WIDTH" --batch-size "$BATCH" --epochs 100000 --patience 100000 --max-steps "$STEPS" \
-      --max-items 48 --val-items 4 --workers 2 --threads 0 > "$OUT/log-$dev-$model.txt" 2>&1
+      --max-items "$MAX_ITEMS" --val-items 2 --workers "$WORKERS" --threads 0 > "$OUT/log-$dev-$model.txt" 2>&1
     rc=$?
     [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null && wait "$smi_pid" 2>/dev/null
     [ $rc -eq 0 ] || { say "$model on $dev failed (rc $rc), last lines:"; tail -5 "$OUT/log-$dev-$model.txt"; }
