@@ -7,6 +7,9 @@ every run writes its resolved config and hash next to its outputs.
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,30 +154,128 @@ class RenderConfig:
         return stable_hash(self.content_dict())
 
 
-def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) config dataclass from ``to_dict`` output; unknown keys raise ValueError."""
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Rebuild a (nested) config dataclass from ``to_dict`` output (e.g. a ``--config`` JSON file), checking
+    every value's type against the field's annotation. Unknown keys and wrong types raise SimkitError naming
+    the dotted field; ranges are checked by :func:`validate_render_config`."""
+    if not isinstance(data, dict):
+        raise SimkitError(f"config {where or cls.__name__} must be a JSON object (got {_shown(data)})")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
-    fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in data.items():
-        if key not in fields:
-            raise ValueError(f"unknown config field {cls.__name__}.{key}")
-        ftype = fields[key].type
-        sub = _DATACLASSES.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
-        if sub is not None and isinstance(value, dict):
-            value = from_dict(sub, value)
-        elif isinstance(value, list) and key in ("speaker_split", "background"):
-            value = tuple(value)
-        kwargs[key] = value
+        name = f"{where}.{key}" if where else key
+        if key not in names:
+            raise SimkitError(f"unknown config field {name} (known: {', '.join(sorted(names))})")
+        kwargs[key] = _coerce(hints[key], value, name)
     return cls(**kwargs)
 
 
-_DATACLASSES: dict[str, type] = {
-    "AcousticsConfig": AcousticsConfig,
-    "SamplingConfig": SamplingConfig,
-    "SpeechConfig": SpeechConfig,
-    "CameraConfig": CameraConfig,
-    "ViewFilterConfig": ViewFilterConfig,
-    "ViewsConfig": ViewsConfig,
-    "ScenesConfig": ScenesConfig,
-    "StorageConfig": StorageConfig,
-}
+def _shown(value: Any) -> str:
+    return f"{value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
+
+
+def _coerce(tp: Any, value: Any, name: str) -> Any:
+    """``value`` as type ``tp`` (JSON types in, Python types out), or SimkitError naming ``name``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, name)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, name) if len(inner) == 1 else value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise SimkitError(f"config field {name} must be a list (got {_shown(value)})")
+        if origin is tuple and Ellipsis not in args:
+            if len(value) != len(args):
+                raise SimkitError(f"config field {name} must have {len(args)} elements (got {len(value)})")
+            return tuple(_coerce(a, v, f"{name}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+        return origin(_coerce(args[0], v, f"{name}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SimkitError(f"config field {name} must be true or false (got {_shown(value)})")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SimkitError(f"config field {name} must be an integer (got {_shown(value)})")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SimkitError(f"config field {name} must be a number (got {_shown(value)})")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SimkitError(f"config field {name} must be a string (got {_shown(value)})")
+        return value
+    return value
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise SimkitError(message)
+
+
+def validate_render_config(cfg: RenderConfig) -> None:
+    """Every range rule of a render config, one SimkitError naming the first field that breaks one.
+
+    The CLI and the Python API both go through here (``render_dataset`` calls it before anything is
+    written), so they accept exactly the same configs. Types are :func:`from_dict`'s job; a config built in
+    Python with a wrong type is caught here too.
+    """
+    for where, sub in _walk(cfg):
+        hints = typing.get_type_hints(type(sub))
+        for f in dataclasses.fields(sub):
+            value = getattr(sub, f.name)
+            if not dataclasses.is_dataclass(value):  # nested configs are walked on their own
+                _coerce(hints[f.name], value, f"{where}{f.name}")  # type check only
+    _check(cfg.sets_per_scene >= 1, f"sets_per_scene must be >= 1 (got {cfg.sets_per_scene})")
+    _check(cfg.seed >= 0, f"seed must be >= 0 (got {cfg.seed})")
+    _check(0 <= cfg.compression <= 9, f"compression must be a gzip level 0..9 (got {cfg.compression})")
+    ac = cfg.acoustics
+    from simkit.acoustics.presets import PRESETS
+
+    _check(ac.preset in PRESETS, f"acoustics.preset must be one of {', '.join(PRESETS)} (got {ac.preset!r})")
+    _check(8000 <= ac.sample_rate <= 192000, f"acoustics.sample_rate must be in 8000..192000 Hz "
+                                              f"(got {ac.sample_rate})")
+    _check(ac.indirect_gain >= 0, f"acoustics.indirect_gain must be >= 0 (got {ac.indirect_gain})")
+    _check(0 < ac.rir_seconds <= 10, f"acoustics.rir_seconds must be in (0, 10] (got {ac.rir_seconds})")
+    _check(ac.thread_count >= 1, f"acoustics.thread_count must be >= 1 (got {ac.thread_count})")
+    from simkit.render.sampling import check_sampling_config
+
+    check_sampling_config(cfg.sampling)
+    sp = cfg.speech
+    _check(0 < sp.clip_seconds <= 60, f"speech.clip_seconds must be in (0, 60] (got {sp.clip_seconds})")
+    _check(sp.min_utterance_seconds >= 0, f"speech.min_utterance_seconds must be >= 0 "
+                                          f"(got {sp.min_utterance_seconds})")
+    _check(all(x >= 0 for x in sp.speaker_split) and abs(sum(sp.speaker_split) - 1) < 1e-6,
+           f"speech.speaker_split must be three shares >= 0 summing to 1 (got {list(sp.speaker_split)})")
+    vc = cfg.views
+    vc.camera.validate()
+    _check(all(0 <= c <= 255 for c in vc.camera.background),
+           f"views.camera.background must be RGB values 0..255 (got {list(vc.camera.background)})")
+    for k in ("ambient", "headlight", "sun"):
+        _check(getattr(vc.camera, k) >= 0, f"views.camera.{k} must be >= 0 (got {getattr(vc.camera, k)})")
+    fl = vc.filters
+    _check(fl.min_max_depth >= 0 and fl.min_mean_depth >= 0, "views.filters depth thresholds must be >= 0")
+    _check(0 <= fl.min_valid_fraction <= 1, f"views.filters.min_valid_fraction must be in [0, 1] "
+                                            f"(got {fl.min_valid_fraction})")
+    _check(fl.min_shared_instances >= 0 and fl.min_instance_pixels >= 0,
+           "views.filters.min_shared_instances and min_instance_pixels must be >= 0")
+    _check(vc.filter_tries >= 1, f"views.filter_tries must be >= 1 (got {vc.filter_tries})")
+    cfg.storage.validate()
+    sc = cfg.scene_set
+    _check(sc.unit_scale > 0, f"scene_set.unit_scale must be > 0 (got {sc.unit_scale})")
+    _check(sc.up_axis in (None, "x", "y", "z", "-x", "-y", "-z"),
+           f"scene_set.up_axis must be one of x, y, z, -x, -y, -z (got {sc.up_axis!r})")
+
+
+def _walk(obj: Any, where: str = "") -> list[tuple[str, Any]]:
+    """``(dotted prefix, dataclass)`` for ``obj`` and every dataclass nested in it."""
+    out = [(where, obj)]
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out += _walk(value, f"{where}{f.name}.")
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -13,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from simkit.errors import OutputError
+
 
 def _default_file_mode() -> int:
     # mkstemp creates 0600 files; finished outputs get the mode an ordinary open() would give them
@@ -21,30 +24,93 @@ def _default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+# errnos that mean "this output cannot be written here": the run stops with one line naming the path
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
+
+
+def output_error(path: Path | str, e: OSError) -> OutputError:
+    """The one-line error for a failed write of ``path``."""
+    cause = {errno.EFBIG: "file size limit reached"}.get(e.errno or 0, e.strerror or str(e))
+    return OutputError(f"cannot write {path}: {cause}")
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it over ``final`` only if the block succeeds.
 
-    A crash leaves at most a ``*.tmp`` file, never a file under the final name that looks complete.
+    A crash leaves at most a ``.<name>.*.tmp`` file, never a file under the final name that looks complete;
+    an interrupt or error removes the temporary file. A full disk, a file-size limit or a permission problem
+    becomes :class:`OutputError` naming ``final``.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-    os.close(fd)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
+        os.close(fd)
+    except OSError as e:
+        if e.errno in _OUTPUT_ERRNOS:
+            raise output_error(final, e) from None
+        raise
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _default_file_mode())
         os.replace(tmp_path, final)
+    except OSError as e:
+        if e.errno in _OUTPUT_ERRNOS:
+            raise output_error(final, e) from None
+        raise
     finally:
-        if tmp_path.exists():
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a short write is retried, an error raised)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, "short write")
+        view = view[n:]
+
+
+def fsync_dir(path: Path | str) -> None:
+    """fsync a directory so a rename in it survives a power cut (best effort where unsupported)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_file(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` (truncated): every byte written and the length checked, then fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size != len(data):
+        raise OSError(errno.EIO, f"wrote {size} of {len(data)} bytes")
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` atomically: every byte written and length-checked, fsynced, then renamed into place."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        write_file(tmp, data, fsync)
+    if fsync:
+        fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
     """Write text atomically (temp file + rename)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=False)
 
 
 def atomic_write_json(path: Path | str, obj: Any) -> None:
@@ -83,13 +149,11 @@ def package_versions(names: tuple[str, ...] = (
 
 def check_writable_dir(path: Path | str) -> Path:
     """Create ``path`` if needed and prove it is writable; raise SimkitError naming it otherwise."""
-    from simkit.errors import SimkitError
-
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=p, prefix=".write-test-"):
             pass
     except OSError as e:
-        raise SimkitError(f"output directory {p} is not writable ({e.strerror or e})") from None
+        raise OutputError(f"output directory {p} is not writable ({e.strerror or e})") from None
     return p

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import os
 import random
+import shutil
 import subprocess
 import time
 import uuid
@@ -27,9 +29,10 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 import simkit
 from simkit.bench.config import BenchConfig, make_config, validate_config
-from simkit.bench.leaderboard import append_rows, format_pivot, pivot, read_leaderboard
+from simkit.bench.leaderboard import append_rows, check_appendable, format_pivot, pivot, read_leaderboard
 from simkit.bench.plots import plot_curves
 from simkit.bench.tasks import TaskSpec, get_task
+from simkit.data.render_dataset import verify_render
 from simkit.errors import SimkitError
 from simkit.io import atomic_path, atomic_write_json, check_writable_dir, package_versions
 from simkit.metrics import MetricValue, evaluate, get_metric
@@ -37,6 +40,7 @@ from simkit.models import BenchModel, ModelSpec, get_model, models_for_task, opt
 
 Log = Callable[[str], None]
 EVAL_SPLITS = ("val", "test")
+LEADERBOARD = "leaderboard.csv"  # under --results
 
 
 @dataclass
@@ -334,8 +338,22 @@ def run_model(
     stamp = datetime.now(timezone.utc)
     # The run id is a label only; its random suffix never feeds any result.
     run_id = f"{stamp:%Y%m%dT%H%M%SZ}-{spec.name}-s{cfg.seed}-{uuid.uuid4().hex[:6]}"
-    run_dir = results / "runs" / run_id
+    # Work happens in a hidden .partial directory, renamed when metrics.json is written; a failed or
+    # interrupted run removes it (runs/ only ever shows complete runs).
+    run_dir = results / "runs" / f".{run_id}.partial"
     run_dir.mkdir(parents=True)
+    try:
+        return _run_model_in(cfg, spec, task, device, log, info, results, run_id, run_dir, stamp)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run_model_in(
+    cfg: BenchConfig, spec: ModelSpec, task: TaskSpec, device: torch.device, log: Log | None,
+    info: dict[str, Any], results: Path, run_id: str, run_dir: Path, stamp: datetime,
+) -> RunResult:
+    data = Path(cfg.data)
     commit = git_commit()
     meta = {
         "run_id": run_id,
@@ -417,8 +435,7 @@ def run_model(
                     "source": "simkit bench",
                 }
             )
-    written = append_rows(results / "leaderboard.csv", rows)
-    atomic_write_json(
+    atomic_write_json(  # the run's own record first: whatever then happens to the shared CSV
         run_dir / "metrics.json",
         {
             "run_id": run_id,
@@ -442,6 +459,13 @@ def run_model(
             },
         },
     )
+    final_dir = results / "runs" / run_id
+    os.replace(run_dir, final_dir)  # complete: the run directory appears under its own name
+    run_dir = final_dir
+    try:
+        written = append_rows(results / LEADERBOARD, rows)
+    except SimkitError as e:
+        raise type(e)(f"{e} (the run's scores are in {run_dir / 'metrics.json'})") from None
     if log:
         test = metrics.get("test", {})
         shown = ", ".join(f"{k} {v.value:.3f}" for k, v in sorted(test.items()))
@@ -471,6 +495,9 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
     device = resolve_device(cfg.device)
     task.data_info(Path(cfg.data), cfg)  # validate the dataset once before any run starts
+    verify_render(cfg.data)  # ... every chunk of it: a corrupt shard is an error line, not a worker crash
+    results = check_writable_dir(cfg.results)
+    check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
     threads = torch.get_num_threads()
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)

@@ -1,13 +1,15 @@
 """The leaderboard: a tidy CSV appended by every bench run, and the model x metric pivot shown to people.
 
 Appends take a file lock (``<csv>.lock``) around read-validate-append so concurrent benches never lose or
-interleave rows; the new rows are written with one ``write`` and fsynced. A malformed file is reported
-(file and line) and never rewritten.
+interleave rows; the new rows are written in full, fsynced and read back, and a failed append cuts the file
+back to what it was. A malformed file is reported (file and line) and never rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import math
 import os
@@ -21,13 +23,14 @@ from filelock import FileLock, Timeout
 
 from simkit.bench.schema import FIELDNAMES, format_row, parse_row, validate_cells
 from simkit.errors import SimkitError
-from simkit.io import atomic_path
+from simkit.io import atomic_write_bytes, output_error, write_all
 
 LOCK_TIMEOUT_S = 120.0
-_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-REFERENCE_ROWS = _BENCHMARKS / "reference_rows.csv"  # direction (seed 000)
-# Every file of published reference rows `simkit leaderboard` adds (those present: a wheel install has none).
-REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _BENCHMARKS / "reference_rows_binaural.csv")
+# The papers' published rows in the leaderboard schema, shipped inside the package (wheels included).
+_REFERENCES = Path(__file__).resolve().parent / "references"
+REFERENCE_ROWS = _REFERENCES / "direction.csv"  # direction (seed 000)
+# Every file of published reference rows `simkit leaderboard` adds.
+REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _REFERENCES / "binaural.csv")
 
 
 def _rows_text(cells: Sequence[Mapping[str, str]], header: bool) -> str:
@@ -81,35 +84,63 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
+def check_appendable(path: Path | str) -> None:
+    """Refuse, before any training, a leaderboard that a run could not append to: malformed, or in a
+    directory that cannot be written. A missing file is fine (the first append creates it)."""
+    path = Path(path)
+    if path.exists():
+        if path.stat().st_size > 0:
+            read_leaderboard(path)
+        if not os.access(path, os.W_OK):
+            raise SimkitError(f"leaderboard {path} is not writable")
+
+
+def _append_checked(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path``: every byte written, fsynced and read back; on any failure the file is cut
+    back to its old length, so a full disk never leaves half a row."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+            if os.pread(fd, len(data) + 1, size) != data:
+                raise OSError(errno.EIO, "appended rows did not read back")
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise output_error(path, e) from None
+    finally:
+        os.close(fd)
+
+
 def append_rows(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Append ``rows`` to the leaderboard at ``path`` (created with a header if absent); returns the count."""
+    """Append ``rows`` to the leaderboard at ``path`` (created with a header if absent); returns the count.
+
+    Under the lock the file is validated, the rows appended in full, fsynced and read back; a failed write
+    leaves the file exactly as it was (:class:`OutputError`).
+    """
     path = Path(path)
     cells = [format_row(r) for r in rows]
     for c in cells:
         problem = validate_cells(c)
         if problem:
             raise ValueError(f"refusing to write an invalid leaderboard row: {problem}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
             if path.exists() and path.stat().st_size > 0:
                 read_leaderboard(path)  # never append to (or rewrite) a file that is already broken
-                data = _rows_text(cells, header=False).encode()
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(fd, data)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _append_checked(path, _rows_text(cells, header=False).encode())
             else:
-                with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-                    f.write(_rows_text(cells, header=True))
-                    f.flush()
-                    os.fsync(f.fileno())
+                atomic_write_bytes(path, _rows_text(cells, header=True).encode())
     except Timeout:
         raise SimkitError(
             f"could not lock {path}.lock within {LOCK_TIMEOUT_S:g} s (another bench stuck?)"
         ) from None
+    except OSError as e:  # the lock file itself on a full or read-only disk
+        raise output_error(path, e) from None
     return len(cells)
 
 

@@ -116,7 +116,7 @@ def leaderboard(
     references: bool = typer.Option(
         True,
         "--references/--no-references",
-        help="Add the published reference rows (benchmarks/reference_rows*.csv) of --task, or of the tasks "
+        help="Add the published reference rows (simkit/bench/references/*.csv) of --task, or of the tasks "
         "in the given leaderboards.",
     ),
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from simkit.cli import app
-from simkit.config import RenderConfig, from_dict
+from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.errors import SimkitError
 
 _DEF = RenderConfig()
@@ -73,7 +73,12 @@ def render(
                                                "seeded 81:9:10 split of the meshes found."),
     config: Path = typer.Option(None, help="JSON file of render settings (see docs/configuration.md); "
                                            "command-line options override it."),
-    workers: int = typer.Option(1, help="Scenes rendered in parallel processes (data do not depend on it)."),
+    workers: int = typer.Option(1, help="Scenes rendered in parallel (processes, or Ray CPUs of a local "
+                                        "runtime); the data do not depend on it."),
+    executor: str = typer.Option(None, help="serial | process | ray (default: process for --workers > 1, "
+                                            "else serial); the data do not depend on it."),
+    ray_address: str = typer.Option(None, help="Join the Ray cluster at this address (with --executor ray; "
+                                               "default: start a local Ray runtime)."),
     seed: int = typer.Option(None, help=f"Seed every random choice flows from (default: {_DEF.seed})."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -95,16 +100,13 @@ def render(
             _set(d, key, value)
     if scene_dir and not scene_format and d["scene_set"]["format"] == "procedural":
         raise SimkitError("--scene-dir needs --scene-format (hm3d, replica, mp3d, gibson or mesh)")
-    try:
-        cfg: RenderConfig = from_dict(RenderConfig, d)
-    except (ValueError, TypeError) as e:
-        raise SimkitError(f"invalid render settings: {e}") from None
-    if cfg.sampling.views < 2:
-        raise SimkitError(f"--views must be >= 2 (got {cfg.sampling.views}): the set's views give the camera motion")
-    if cfg.sampling.sources < 1:
-        raise SimkitError(f"--sources must be >= 1 (got {cfg.sampling.sources})")
+    cfg: RenderConfig = from_dict(RenderConfig, d)
+    validate_render_config(cfg)
     cfg.scenes = SceneSet.from_config(cfg.scene_set).resolve(scenes) if scenes or not cfg.scenes else cfg.scenes
-    result = render_dataset(cfg, out, workers=workers, progress=not quiet)
+    if ray_address and executor != "ray":
+        raise SimkitError("--ray-address needs --executor ray")
+    result = render_dataset(cfg, out, workers=workers, progress=not quiet, executor=executor,
+                            ray_address=ray_address)
     s = result.summary
     typer.echo(f"rendered {len(result.rendered)} scenes, skipped {len(result.skipped)} already complete")
     for split, c in s["splits"].items():
@@ -129,11 +131,13 @@ def inspect(
                                             "source's azimuth drawn."),
     preview_scene: str = typer.Option(None, help="Scene of the contact sheet (default: the first shard)."),
     preview_sets: int = typer.Option(4, help="View sets (rows) on the contact sheet."),
+    verify: bool = typer.Option(False, "--verify", help="Also read every chunk of every shard (HDF5 "
+                                                        "checksums): names the first corrupt shard and dataset."),
 ) -> None:
     """Validate every shard of a render; print counts per split and RT60/azimuth histograms."""
     from simkit.render.inspect import format_report, inspect_dataset
 
-    rep = inspect_dataset(data)
+    rep = inspect_dataset(data, verify=verify)
     typer.echo(format_report(rep))
     if preview is not None:
         from simkit.vision.preview import contact_sheet

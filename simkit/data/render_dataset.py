@@ -266,3 +266,16 @@ class RenderViewSets(Dataset):
         rir = np.stack([read_rir(f, "rir/direct", n, v, s) + g * read_rir(f, "rir/indirect", n, v, s)
                         for v in sel]).astype(np.float64)  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
+
+
+def verify_render(root: Path | str) -> int:
+    """Read every chunk of every shard the splits list (checksums included); SimkitError naming the first
+    corrupt shard and dataset. Returns the number of shards read. The bench runs it before training, so a
+    damaged file is one error line rather than a crash in a DataLoader worker."""
+    from simkit.render.shard import verify_shard
+
+    info = open_render(root, require=())
+    scenes = [s for split in SPLITS for s in info.splits[split]]
+    for scene in scenes:
+        verify_shard(info.shard(scene))
+    return len(scenes)

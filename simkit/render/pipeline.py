@@ -8,20 +8,19 @@ the data does not depend on ``workers`` or on the order in which scenes finish.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zlib
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 import simkit
-from simkit.config import RenderConfig, from_dict
+from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, package_versions
 from simkit.render.shard import SCHEMA_VERSION, shard_is_complete, write_shard
@@ -238,11 +237,9 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
     }
 
 
-def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str], scene_set: SceneSet) -> dict:
+def _prepare_out(cfg: RenderConfig, out: Path, manifest: dict) -> dict:
     """Create/extend the manifest; refuse to mix configs in one directory (nothing existing is touched)."""
-    # validates engine, HRTF and corpus before anything is written
-    manifest = build_manifest(cfg, scenes, scene_set)
-    check_writable_dir(out)
+    scenes = manifest["scenes"]
     manifest_path = out / "manifest.json"
     known: dict[str, str] = {}
     if manifest_path.exists():
@@ -256,7 +253,7 @@ def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str], scene_set
                 f"{out} holds a render with another config (hash {old_hash}, this run {cfg.config_hash()}); "
                 "choose another --out or repeat the original options"
             )
-    elif any(out.iterdir()):
+    elif any(p.name != RENDER_LOCK for p in out.iterdir()):
         raise SimkitError(f"output directory {out} is not empty and holds no simkit manifest; choose another --out")
     manifest["scenes"] = dict(sorted({**known, **scenes}.items()))
     atomic_write_json(manifest_path, manifest)
@@ -266,77 +263,93 @@ def _prepare_out(cfg: RenderConfig, out: Path, scenes: dict[str, str], scene_set
     return manifest
 
 
+RENDER_LOCK = ".simkit-render.lock"  # held for the whole render: one writer per output directory
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold the output directory's lock; a second render into it is one error line, not a race."""
+    from filelock import FileLock, Timeout
+
+    check_writable_dir(out)
+    lock = FileLock(str(out / RENDER_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SimkitError(f"another simkit render is writing into {out} (lock {out / RENDER_LOCK}); wait for it "
+                          "to finish or choose another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.*.tmp``) that killed runs left in ``out``; call under the lock,
+    when no other writer can own them."""
+    stale = [p for d in (out, out / "shards", out / "splits") if d.is_dir() for p in d.glob(".*.tmp")]
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return stale
+
+
 def render_dataset(
     cfg: RenderConfig,
     out: Path | str,
     workers: int = 1,
     progress: bool = True,
     on_scene: Callable[[str], None] | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> RenderResult:
     """Render ``cfg.scenes`` into ``out`` (resumable); returns what was rendered and the dataset summary.
 
-    A scene that fails with a SimkitError (corrupt mesh, no free floor, a scene the engine refuses) is
-    reported in ``RenderResult.failed`` and in ``summary.json``; the other scenes still render.
+    ``executor`` is a name of :data:`simkit.render.executors.EXECUTORS` (default: ``process`` for several
+    workers, else ``serial``); the data do not depend on it. A scene that fails with a SimkitError (corrupt
+    mesh, no free floor, a scene the engine refuses) is reported in ``RenderResult.failed`` and in
+    ``summary.json`` while the other scenes still render; a failed write (full disk) or an interrupt stops
+    the render, keeping every finished shard.
     """
+    from simkit.render.executors import EXECUTORS, ExecutorOptions, default_executor
     from simkit.scenes.catalog import SceneSet
 
     out = Path(out)
     if workers < 1:
         raise SimkitError(f"--workers must be >= 1 (got {workers})")
-    if cfg.sets_per_scene < 1:
-        raise SimkitError(f"--sets-per-scene must be >= 1 (got {cfg.sets_per_scene})")
-    from simkit.render.sampling import check_sampling_config
-
-    check_sampling_config(cfg.sampling)  # before anything is written: a bad setting would fail every scene
-    if cfg.views.enabled:
-        cfg.views.camera.validate()
-        if cfg.views.filter_tries < 1:
-            raise SimkitError(f"views.filter_tries must be >= 1 (got {cfg.views.filter_tries})")
+    run_units = EXECUTORS.get(executor or default_executor(workers))
+    validate_render_config(cfg)  # before anything is written: a bad setting would fail every scene
     scene_set = SceneSet.from_config(cfg.scene_set)
     scene_ids = cfg.scenes or scene_set.resolve(None)
     scene_set.resolve(",".join(scene_ids))  # unknown ids fail here, before anything is written
     scenes = {s: scene_set.split_of(s) for s in scene_ids}
-    _prepare_out(cfg, out, scenes, scene_set)
-    todo = [s for s in scene_ids if not shard_is_complete(_shard_path(out, s), cfg.config_hash())]
-    skipped = [s for s in scene_ids if s not in todo]
-    bar = _progress(len(todo), progress)
-    done: list[str] = []
-    failed: dict[str, str] = {}
+    manifest = build_manifest(cfg, scenes, scene_set)  # validates engine, HRTF and corpus first
+    with output_lock(out):
+        _prepare_out(cfg, out, manifest)  # proves the directory is this render's before anything is removed
+        remove_stale_temporaries(out)
+        todo = [s for s in scene_ids if not shard_is_complete(_shard_path(out, s), cfg.config_hash())]
+        skipped = [s for s in scene_ids if s not in todo]
+        bar = _progress(len(todo), progress)
+        done: list[str] = []
+        failed: dict[str, str] = {}
 
-    def finished(scene_id: str, error: SimkitError | None) -> None:
-        if error is None:
-            done.append(scene_id)
-        else:
-            failed[scene_id] = str(error)
-        bar.update(1)
-        if on_scene:
-            on_scene(scene_id)
+        def finished(scene_id: str, error: SimkitError | None) -> None:
+            if error is None:
+                done.append(scene_id)
+            else:
+                failed[scene_id] = str(error)
+            bar.update(1)
+            if on_scene:
+                on_scene(scene_id)
 
-    try:
-        if workers == 1 or len(todo) <= 1:
-            for s in todo:
-                try:
-                    render_scene(cfg, s, out)
-                except SimkitError as e:
-                    finished(s, e)
-                else:
-                    finished(s, None)
-        else:
-            # spawn: the engine and espeak hold native state that must not be forked mid-use
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_render_worker, cfg.to_dict(), s, str(out)): s for s in todo}
-                for fut in as_completed(futures):
-                    try:
-                        fut.result()
-                    except SimkitError as e:
-                        finished(futures[fut], e)
-                    else:
-                        finished(futures[fut], None)
-    finally:
-        bar.close()
-    summary = summarize(out)
-    summary["failed"] = dict(sorted(failed.items()))
-    atomic_write_json(out / "summary.json", summary)
+        try:
+            run_units(_render_worker, todo, [(cfg.to_dict(), s, str(out)) for s in todo], finished,
+                      ExecutorOptions(workers=workers, ray_address=ray_address))
+        finally:
+            bar.close()
+        summary = summarize(out)
+        summary["failed"] = dict(sorted(failed.items()))
+        atomic_write_json(out / "summary.json", summary)
     return RenderResult(out, sorted(done), skipped, summary, dict(sorted(failed.items())))
 
 

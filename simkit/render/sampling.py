@@ -99,10 +99,11 @@ class ViewSet:
 
 def check_sampling_config(cfg: SamplingConfig) -> None:
     """Reject inconsistent sampling settings with one SimkitError naming the option."""
-    if cfg.views < 1:
-        raise SimkitError(f"sampling.views must be >= 1 (got {cfg.views})")
-    if cfg.sources < 0:
-        raise SimkitError(f"sampling.sources must be >= 0 (got {cfg.sources})")
+    if cfg.views < 2:
+        raise SimkitError(f"sampling.views (--views) must be >= 2 (got {cfg.views}): the views of a set give "
+                          "the camera motion")
+    if cfg.sources < 1:
+        raise SimkitError(f"sampling.sources (--sources) must be >= 1 (got {cfg.sources})")
     if not 0.0 <= cfg.min_yaw_diff <= cfg.max_yaw_diff <= 180.0:
         raise SimkitError(f"sampling yaw range needs 0 <= min_yaw_diff <= max_yaw_diff <= 180 "
                           f"(got {cfg.min_yaw_diff}, {cfg.max_yaw_diff})")

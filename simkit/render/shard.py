@@ -6,6 +6,7 @@ arrays that do not match it, and :func:`validate_shard` checks a file on disk ag
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,11 @@ import numpy as np
 
 from simkit.data.storage import StorageConfig, encode, storage_of, stored_schema
 from simkit.errors import SimkitError
-from simkit.io import atomic_path
+from simkit.io import atomic_path, fsync_dir, write_file
 
 SCHEMA_VERSION = 2  # 2: the audio codec of simkit.data.storage (attribute ``storage``); 1 = float32, still read
 READABLE_SCHEMA_VERSIONS = (1, 2)
+_MEMORY_FILES = itertools.count()  # unique names for in-memory HDF5 files
 
 # name -> (dtype, symbolic shape); symbols: N sets, V views, S sources, R rir samples, T clip samples, H, W
 SCHEMA: dict[str, tuple[str, tuple[str | int, ...]]] = {
@@ -92,6 +94,56 @@ def _check_shapes(arrays: Mapping[str, np.ndarray], schema: Mapping[str, tuple[s
                 raise ValueError(f"shard array {name}: dimension {s}={size}, elsewhere {dims[s]}")
 
 
+def _encode_strings(data: Any) -> np.ndarray:
+    """Fixed-length UTF-8 bytes: variable-length HDF5 strings cannot carry a checksum filter."""
+    arr = np.asarray(data, dtype=object)
+    enc = np.vectorize(lambda x: str(x).encode("utf-8"), otypes=[object])(arr) if arr.size else arr
+    width = max([1, *(len(b) for b in enc.ravel())])
+    return np.asarray(enc, dtype=f"S{width}").reshape(arr.shape)
+
+
+def shard_bytes(
+    arrays: Mapping[str, np.ndarray],
+    attrs: Mapping[str, Any],
+    compression: int,
+    group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+    storage: StorageConfig | None = None,
+) -> bytes:
+    """The complete HDF5 file of a shard, built in memory (every dataset chunked with a fletcher32
+    checksum, ``complete=1`` last); ``storage`` is the audio codec (simkit.data.storage; None = its defaults).
+
+    Built in memory so HDF5 never meets a full disk (it crashed there) and a signal cannot arrive inside
+    the library (:func:`simkit.signals.deferred`).
+    """
+    from simkit.signals import deferred
+
+    schema = dict(SCHEMA)
+    if any(k.startswith("views/") for k in arrays):
+        schema.update(VIEW_SCHEMA)
+    _check_shapes(arrays, schema)
+    arrays, schema, codec_attrs = encode(arrays, schema, storage or StorageConfig())
+    with deferred(), h5py.File(f"simkit-shard-{next(_MEMORY_FILES)}", "w", driver="core", backing_store=False) as f:
+        for key in sorted(attrs):
+            f.attrs[key] = attrs[key]
+        for key, value in codec_attrs.items():
+            f.attrs[key] = value
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        for name, (dtype, sym) in schema.items():
+            arr = _encode_strings(arrays[name]) if dtype == "str" else np.ascontiguousarray(arrays[name], dtype)
+            bulky = dtype != "str" and arr.size > 0
+            f.create_dataset(
+                name, data=arr, chunks=_chunks(arr.shape, sym) if arr.size else None,
+                compression="gzip" if bulky else None, compression_opts=compression if bulky else None,
+                shuffle=bulky, fletcher32=arr.size > 0,
+            )
+        for group, gattrs in (group_attrs or {}).items():
+            for key, value in gattrs.items():
+                f[group].attrs[key] = value
+        f.attrs["complete"] = 1
+        f.flush()
+        return f.id.get_file_image()
+
+
 def write_shard(
     path: Path,
     arrays: Mapping[str, np.ndarray],
@@ -100,37 +152,20 @@ def write_shard(
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     storage: StorageConfig | None = None,
 ) -> None:
-    """Write a shard atomically: temp file, every dataset, ``complete=1`` last, then rename.
+    """Write a shard atomically (:func:`shard_bytes`, then temp file, length check, fsync, rename).
 
     ``group_attrs`` sets attributes on groups (e.g. the camera intrinsics on ``views``); ``storage`` is the
-    audio codec (simkit.data.storage; None = its defaults).
+    audio codec. A full disk or a file-size limit raises :class:`simkit.errors.OutputError` and leaves no
+    temporary file.
     """
-    schema = dict(SCHEMA)
-    if any(k.startswith("views/") for k in arrays):
-        schema.update(VIEW_SCHEMA)
-    _check_shapes(arrays, schema)
-    arrays, schema, codec_attrs = encode(arrays, schema, storage or StorageConfig())
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        for key in sorted(attrs):
-            f.attrs[key] = attrs[key]
-        for key, value in codec_attrs.items():
-            f.attrs[key] = value
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        for name, (dtype, sym) in schema.items():
-            data = arrays[name]
-            if dtype == "str":
-                f.create_dataset(name, data=np.asarray(data, dtype=object), dtype=h5py.string_dtype())
-                continue
-            arr = np.ascontiguousarray(data, dtype=dtype)
-            f.create_dataset(
-                name, data=arr, chunks=_chunks(arr.shape, sym) if arr.size else None,
-                compression="gzip" if arr.size else None, compression_opts=compression if arr.size else None,
-                shuffle=bool(arr.size),
-            )
-        for group, gattrs in (group_attrs or {}).items():
-            for key, value in gattrs.items():
-                f[group].attrs[key] = value
-        f.attrs["complete"] = 1
+    if not 0 <= int(compression) <= 9:
+        raise SimkitError(f"compression must be a gzip level 0..9 (got {compression})")
+    # the temporary file is claimed before the (slower) build, so a killed writer always leaves a trace
+    # that resume removes (pipeline.remove_stale_temporaries), never a complete-looking shard
+    with atomic_path(path) as tmp:
+        data = shard_bytes(arrays, attrs, compression, group_attrs, storage)
+        write_file(tmp, data)
+    fsync_dir(Path(path).parent)
 
 
 def validate_shard(path: Path) -> ShardInfo:
@@ -179,3 +214,25 @@ def shard_is_complete(path: Path, config_hash: str) -> bool:
             return int(f.attrs.get("complete", 0)) == 1 and str(f.attrs.get("config_hash")) == config_hash
     except OSError:
         return False
+
+
+def verify_shard(path: Path) -> None:
+    """Read every chunk of every dataset (checksums and decompression included); SimkitError naming the
+    shard and the first dataset that does not read back. :func:`validate_shard` checks structure only."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise SimkitError(f"corrupt shard {path}: not a readable HDF5 file ({e})") from None
+    names: list[str] = []
+    with f:
+        f.visit(lambda name: names.append(name) if isinstance(f[name], h5py.Dataset) else None)
+        for name in sorted(names):
+            try:
+                ds = f[name]
+                for chunk in (ds.iter_chunks() if ds.chunks else [()]):
+                    ds[chunk]
+            except (OSError, RuntimeError, ValueError) as e:
+                reason = "checksum or decompression failed" if "filter" in str(e).lower() else str(e).splitlines()[0]
+                raise SimkitError(f"corrupt shard {path}: dataset {name} does not read back ({reason}); "
+                                  "re-render that scene (delete the shard and re-run the render)") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -27,17 +28,22 @@ from simkit.registry import Registry
 from simkit.scenes import procedural
 from simkit.scenes.scene import Scene
 
+log = logging.getLogger(__name__)
+
 SPLITS = ("train", "val", "test")
 SPLIT_SIZES = {"train": 81, "val": 9, "test": 10}
 SPLIT_SEED_KEY = "simkit-splits-v1"  # the permutation's seed is the sha256 of this string
 
 
 def scenes_dir() -> Path:
-    """The scene data directory: ``$SIMKIT_SCENES_DIR`` if set, else ``scenes/`` beside the package."""
+    """The scene data directory: ``$SIMKIT_SCENES_DIR`` if set; else the copy a wheel ships inside the
+    package (``simkit/_embedded/scenes``, made by setup.py); else ``scenes/`` of the source checkout."""
     env = os.environ.get("SIMKIT_SCENES_DIR")
     if env:
         return Path(env).expanduser()
-    return Path(simkit.__file__).resolve().parents[1] / "scenes"
+    package = Path(simkit.__file__).resolve().parent
+    shipped = package / "_embedded" / "scenes"
+    return shipped if shipped.is_dir() else package.parent / "scenes"
 
 
 @dataclass(frozen=True)
@@ -176,8 +182,11 @@ class SceneSet:
             splits = load_split_file(cfg.split_file) if cfg.split_file else load_splits()
             known = set(embedded_scene_ids())
             absent = sorted(s for ids in splits.values() for s in ids if s not in known)
-            splits = {k: [s for s in v if s in known] for k, v in splits.items()}
-            return cls(cfg, splits, {}, [], absent)
+            if absent:
+                raise SimkitError(f"split file {cfg.split_file or scenes_dir() / 'splits.json'} names "
+                                  f"{len(absent)} scene(s) that do not exist: {', '.join(absent[:5])}"
+                                  f"{', ...' if len(absent) > 5 else ''} (embedded scenes are proc_000 .. proc_099)")
+            return cls(cfg, splits, {}, [], [])
         if cfg.format not in FORMATS:
             raise SimkitError(f"unknown scene format {cfg.format!r} (use procedural, {', '.join(FORMATS)})")
         if not cfg.scene_dir:
@@ -187,6 +196,9 @@ class SceneSet:
             listed = load_split_file(cfg.split_file)
             splits = {k: [s for s in v if s in paths] for k, v in listed.items()}
             absent = sorted(s for v in listed.values() for s in v if s not in paths)
+            if absent:  # deliberate: official split files list whole datasets, labs often hold a subset
+                log.warning("split file %s lists %d scene(s) not found under %s, left out: %s%s", cfg.split_file,
+                            len(absent), cfg.scene_dir, ", ".join(absent[:5]), ", ..." if len(absent) > 5 else "")
             in_split = {s for v in splits.values() for s in v}
             unlisted = sorted(s for s in paths if s not in in_split)
             if not in_split:

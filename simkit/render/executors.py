@@ -1,0 +1,193 @@
+"""Executors: how independent units of work (one scene each) are run: ``serial``, ``process`` or ``ray``.
+
+An executor gets a picklable top-level function, one argument tuple per unit and a ``done(key, error)``
+callback, called once per unit in the order units finish. A :class:`SimkitError` raised by a unit is that
+unit's failure (``done(key, error)``) and the others go on; :class:`OutputError` (full disk, permissions)
+and :class:`Interrupted` (SIGINT/SIGTERM) stop the whole run: units still queued are cancelled, running
+workers are told to stop (each removes its temporary file) and the exception reaches the caller.
+
+Data never depends on the executor: every unit derives its randomness from the config's seed and its key.
+A new executor is one function plus one ``EXECUTORS.add``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+from simkit.errors import Interrupted, OutputError, SimkitError
+from simkit.registry import Registry
+
+Done = Callable[[str, SimkitError | None], None]
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """How many units run at once, and where a Ray cluster is (``None``: start a local Ray runtime)."""
+
+    workers: int = 1
+    ray_address: str | None = None
+
+
+Executor = Callable[[Callable[..., Any], Sequence[str], Sequence[tuple], Done, ExecutorOptions], None]
+EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+def _finish(key: str, call: Callable[[], Any], done: Done) -> None:
+    try:
+        call()
+    except OutputError:
+        raise
+    except SimkitError as e:
+        done(key, e)
+    else:
+        done(key, None)
+
+
+def run_serial(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
+               opts: ExecutorOptions) -> None:
+    """Every unit in this process, in order."""
+    for key, a in zip(keys, args, strict=True):
+        _finish(key, lambda a=a: fn(*a), done)
+
+
+_in_unit = False  # in a worker process: is a unit running (SIGTERM must unwind it) or is it idle
+_stopping = False  # a SIGTERM arrived: units still queued in this worker must not start
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    global _stopping
+    _stopping = True
+    if _in_unit:
+        raise Interrupted(signum)  # unwinds the unit: its temporary file is removed on the way out
+    os._exit(128 + signum)  # idle between units: nothing to clean up, and no traceback from the pool's loop
+
+
+def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one unit in a worker process, marked as busy for the SIGTERM handler."""
+    global _in_unit
+    if _stopping:  # the pool had already handed this worker the next unit
+        os._exit(128 + signal.SIGTERM)
+    _in_unit = True
+    try:
+        return fn(*args)
+    finally:
+        _in_unit = False
+
+
+def worker_init() -> None:
+    """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
+    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies."""
+    from simkit import signals
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signals.watch_parent()
+
+
+def _stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 20.0) -> None:
+    """Cancel queued units and SIGTERM running workers; SIGKILL what has not exited after ``timeout_s``."""
+    procs = list(getattr(pool, "_processes", {}).values())  # no public API lists a pool's processes
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout_s)
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
+                opts: ExecutorOptions) -> None:
+    """Units in ``opts.workers`` spawned processes on this machine (serial for one worker or one unit)."""
+    if opts.workers <= 1 or len(keys) <= 1:
+        run_serial(fn, keys, args, done, opts)
+        return
+    # spawn: the engine and espeak hold native state that must not be forked mid-use
+    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init)
+    try:
+        pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                _finish(pending.pop(fut), fut.result, done)
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
+            opts: ExecutorOptions) -> None:
+    """One Ray task per unit: a local Ray runtime with ``opts.workers`` CPUs, or the cluster at
+    ``opts.ray_address``. Every node must see the output directory (a shared filesystem) and have simkit
+    installed (docs/scale.md)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
+    host = (opts.ray_address or "").rsplit(":", 1)[0]
+    if not opts.ray_address or host == "localhost" or host.startswith("127."):
+        # a local runtime, or a cluster joined over loopback, is this machine: keep Ray on 127.0.0.1 (Ray
+        # otherwise replaces loopback by the first interface's address; this switch, read when Ray is first
+        # imported, is the one that keeps it on loopback)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError:
+        raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            if opts.ray_address:
+                ray.init(address=opts.ray_address, log_to_driver=False, logging_level=logging.WARNING)
+            else:
+                ray.init(num_cpus=opts.workers, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = opts.ray_address or "a local runtime"
+            raise SimkitError(f"cannot start or join Ray at {where}: {str(e).splitlines()[0]}") from None
+    remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+    refs: dict[Any, str] = {}
+    try:
+        refs = {remote.remote(*a): k for k, a in zip(keys, args, strict=True)}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                _finish(refs.pop(ref), lambda ref=ref: _ray_result(ray, ref), done)
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_result(ray: Any, ref: Any) -> Any:
+    """``ray.get`` with the unit's own exception re-raised (Ray wraps it in a RayTaskError)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, (SimkitError, Interrupted)):
+            raise cause from None
+        raise SimkitError(f"Ray task failed: {str(e).splitlines()[0]}") from None
+    except ray.exceptions.WorkerCrashedError as e:
+        raise SimkitError(f"Ray worker crashed: {str(e).splitlines()[0]}") from None
+
+
+EXECUTORS.add("serial", run_serial)
+EXECUTORS.add("process", run_process)
+EXECUTORS.add("ray", run_ray)
+
+
+def default_executor(workers: int) -> str:
+    """``process`` when several workers are asked for, else ``serial``."""
+    return "process" if workers > 1 else "serial"
+
