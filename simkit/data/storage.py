@@ -14,8 +14,9 @@ same float32 arrays whatever the choice:
 Measured with the defaults (``benchmarks/bench_storage.py``, docs/dataset-format.md): 0.58 MB per view set
 with views (float32: 5.1 MB), derived clips against the float32 clips of the same render at 76.6 dB mean /
 72.5 dB worst SNR, RT60 (T30) changed by < 0.02 %. Bounds per sample: int16 error <= peak / 65534 of its RIR
-channel or source clip (+ float32 rounding of the scale); float16 <= 2**-11 relative. A shard records its codec in the root attribute
-``storage`` (JSON); shards without it are the float32 layout of schema version 1 and read the same way.
+channel or source clip (+ float32 rounding of the scale); float16 <= 2**-11 relative. A shard records its
+codec in the root attribute ``storage`` (JSON); shards without it are the float32 layout of schema version 1
+and read the same way.
 """
 
 from __future__ import annotations
