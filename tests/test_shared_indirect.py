@@ -35,7 +35,7 @@ def test_decoded_direct_sound_puts_the_louder_ear_on_the_sources_side(efficient)
     # yawed 100 deg hears 16 sources around it at 2 m; the engine's FOA (world frame) is rotated into the
     # listener's frame and decoded. Wrong rotation or axis mapping flips or scrambles the ILDs.
     scene = load_scene("proc_000")
-    vs = sample_view_set(scene, SamplingConfig(views=1, sources=1), scene_seed(0, "proc_000", 0))
+    vs = sample_view_set(scene, SamplingConfig(views=2, sources=1), scene_seed(0, "proc_000", 0))
     pos = vs.positions[:1]
     q = yaw_to_quat(np.array([100.0]))
     az = np.arange(16) * 22.5 - 168.75  # never exactly 0 / 180: a clear side
