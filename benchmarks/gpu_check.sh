@@ -143,12 +143,12 @@ for a in rows:
         gpu = next((b for b in rows if b["device"] == "cuda" and b["model"] == a["model"] and "items_per_s" in b), None)
         if gpu and "items_per_s" in a:
             gpu["speedup_vs_cpu"] = round(gpu["items_per_s"] / a["items_per_s"], 2)
-print(f"{'device':<6}{'model':<11}{'steps':>6}{'items/s':>9}{'peak MB':>9}{'util %':>8}{'loss first':>11}"
+print(f"{'device':<7}{'model':<11}{'steps':>6}{'items/s':>9}{'peak MB':>9}{'util %':>8}{'loss first':>11}"
       f"{'last':>8}  ok")
 for r in rows:
     if "items_per_s" not in r:
-        print(f"{r['device']:<6}{r['model']:<11}  FAILED ({r['error']})"); continue
-    print(f"{r['device']:<6}{r['model']:<11}{r['steps']:>6}{r['items_per_s']:>9.2f}{r['peak_gpu_mem_mb']:>9.1f}"
+        print(f"{r['device']:<7}{r['model']:<11}  FAILED ({r['error']})"); continue
+    print(f"{r['device']:<7}{r['model']:<11}{r['steps']:>6}{r['items_per_s']:>9.2f}{r['peak_gpu_mem_mb']:>9.1f}"
           f"{r.get('gpu_util_mean_pct', float('nan')):>8.1f}{r['loss_first']:>11.4f}{r['loss_last']:>8.4f}  {r['ok']}")
 (out / "gpu_check.json").write_text(json.dumps({"runs": rows, "ok": ok}, indent=1))
 print(f"wrote {out / 'gpu_check.json'}; all checks passed: {ok}")
