@@ -22,7 +22,8 @@ class AcousticsConfig:
     """How binaural RIRs are rendered."""
 
     engine: str = "rlr"  # acoustic backend name (simkit.acoustics.BACKENDS)
-    preset: str = "default"  # ray-count preset: fast | default | high (simkit.acoustics.presets)
+    # ray-count preset: efficient | fast | default (the engine's / SoundSpaces 2.0's) | high (simkit.acoustics.presets)
+    preset: str = "efficient"
     sample_rate: int = 16000  # Hz, as HM3D-SS
     indirect_gain: float = 0.2  # mixed RIR = direct + indirect_gain * indirect (HM3D-SS)
     rir_seconds: float = 1.0  # stored RIR length; longer tails are cut, shorter ones zero-padded

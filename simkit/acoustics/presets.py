@@ -3,7 +3,9 @@
 ``default`` is the engine's own defaults, which are also SoundSpaces 2.0's / habitat-sim's documented
 ``RLRAudioPropagationConfiguration`` defaults (5000 indirect rays of depth 200, 200 source rays of depth 10,
 500 direct rays, diffraction order 10). ``fast`` cuts the rays that dominate cost; ``high`` spends 4x more
-indirect rays and is the reference of the RT60 deviations in the benchmark.
+indirect rays and is the reference of the RT60 deviations in the benchmark. ``efficient`` traces the
+indirect field once per listener position (``shared_indirect``, see :mod:`simkit.acoustics.rlr`) instead of
+once per view, and spends part of the saving on more rays per trace.
 """
 
 from __future__ import annotations
@@ -25,10 +27,15 @@ class Preset:
     source_ray_depth: int
     direct_ray_count: int
     max_diffraction_order: int
+    # trace the indirect field once per distinct listener position as first-order ambisonics and decode it
+    # per view with the listener's HRTF (views of a set share one position); False = one binaural trace per view
+    shared_indirect: bool = False
 
     def engine_fields(self) -> dict[str, int]:
-        """``{Config attribute: value}`` to apply to an engine config."""
-        return dataclasses.asdict(self)
+        """``{Config attribute: value}`` to apply to an engine config (ray counts only)."""
+        d = dataclasses.asdict(self)
+        d.pop("shared_indirect")
+        return d
 
 
 class PresetRegistry(Registry[Preset]):
@@ -59,6 +66,12 @@ ENGINE_DEFAULTS = Preset(
 
 PRESETS.add("default", ENGINE_DEFAULTS)
 PRESETS.add("fast", dataclasses.replace(ENGINE_DEFAULTS, indirect_ray_count=1000, source_ray_count=100))
+# Measured on all 100 embedded scenes against ``high`` (docs/acoustics.md, tests/test_slow.py): >= 5x cheaper
+# per view set than ``default`` within the fidelity bounds of issue 12.
+PRESETS.add(
+    "efficient",
+    dataclasses.replace(ENGINE_DEFAULTS, indirect_ray_count=3000, source_ray_count=200, shared_indirect=True),
+)
 PRESETS.add(
     "high",
     dataclasses.replace(

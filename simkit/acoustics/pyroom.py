@@ -55,6 +55,8 @@ PYROOM_PRESETS = {
     "default": PyroomPreset(max_order=3, n_rays=10000, receiver_radius=0.5),
     "high": PyroomPreset(max_order=5, n_rays=40000, receiver_radius=0.5),
 }
+# the render's default preset name; pyroomacoustics has no shared trace, so it means its fast setting
+PYROOM_PRESETS["efficient"] = PYROOM_PRESETS["fast"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,11 @@ Engine facts this module relies on (measured with rlr-audio-propagation 0.0.1, s
   file is validated first (:func:`simkit.acoustics.hrtf.validate_sofa`) and the engine's log is checked;
 * SOFA files at any sampling rate are resampled by the engine to the render rate;
 * the engine prints to the C-level stdout/stderr; that output is captured and sent to ``logging``;
-* ``Context.sr`` is broken (reads a non-existent field); the sample rate comes from the config.
+* ``Context.sr`` is broken (reads a non-existent field); the sample rate comes from the config;
+* an ``Ambisonics`` listener of 4 channels returns first-order ambisonics in the *world* frame whatever its
+  orientation, N3D-normalised, channels ``(W, sqrt3*y, sqrt3*z, sqrt3*x)`` on the engine's axes (measured with
+  a direct-only context), and costs what one binaural listener costs; the binaural indirect pass costs one
+  trace per listener even when listeners share a position.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from simkit.acoustics.hrtf import validate_sofa
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.acoustics.presets import PRESETS, Preset
 from simkit.config import AcousticsConfig
+from simkit.conventions import quat_to_matrix
 from simkit.errors import SimkitError
 from simkit.io import file_sha256
+from simkit.scenes.raycast import fibonacci_directions
 from simkit.scenes.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,16 @@ ENGINE_FIXED: dict[str, object] = {
     "mesh_simplification": False,
     "temporal_coherence": False,
 }
+
+# Shared indirect field (Preset.shared_indirect): the first-order ambisonic -> binaural decoder is fitted to
+# the engine's own direct path (same HRTF, same normalisation): sources on a sphere around a listener in a
+# free-field box, FOA and binaural direct responses, least squares for 2 x 4 FIR filters.
+DECODER_SECONDS = 0.008  # decoder FIR length (128 taps at 16 kHz; the HRIRs' energy lies within ~3 ms)
+DECODER_LEAD_SECONDS = 0.001  # taps before zero lag, so the fit may place energy just before an onset
+CALIBRATION_DIRECTIONS = 64  # Fibonacci directions on the sphere
+CALIBRATION_DISTANCE = 2.0  # m, source distance from the calibration listener
+CALIBRATION_BOX = 40.0  # m, edge of the calibration box (direct-only: its walls never contribute)
+_DECODERS: dict[tuple, np.ndarray] = {}  # per process: one calibration per (HRTF, rate, threads, direct rays)
 
 # engine log lines that mean a request was not honoured
 _ENGINE_FAILURE_MARKERS = ("error", "was not found", "will be used instead")
@@ -169,8 +185,62 @@ class RLRBackend:
         lq = lq / norms
         vertices, groups = self._mesh(scene)
         direct = self._simulate(vertices, groups, lp, lq, sp, direct=True)
-        indirect = self._simulate(vertices, groups, lp, lq, sp, direct=False)
+        if self.preset.shared_indirect:
+            indirect = self._shared_indirect(vertices, groups, lp, lq, sp)
+        else:
+            indirect = self._simulate(vertices, groups, lp, lq, sp, direct=False)
         return BinauralRIRs(direct=direct, indirect=indirect, sample_rate=self.cfg.sample_rate)
+
+    def _shared_indirect(
+        self, vertices: list[float], groups: list[tuple[str, list[int]]], lp: np.ndarray, lq: np.ndarray,
+        sp: np.ndarray,
+    ) -> np.ndarray:
+        """Indirect binaural RIRs from one first-order ambisonic trace per distinct listener position.
+
+        The engine's indirect field is stored at SH order 1 (``indirect_sh_order``), so a world-frame FOA
+        response holds what every orientation at that point hears; each view rotates it into its own frame
+        and decodes it with :meth:`foa_decoder`. Views that share a position (the default view set) share
+        the trace, which is what makes the ``efficient`` preset cheap.
+        """
+        positions, which = np.unique(lp, axis=0, return_inverse=True)
+        identity = np.tile([1.0, 0.0, 0.0, 0.0], (len(positions), 1))
+        foa = self._simulate(vertices, groups, positions, identity, sp, direct=False, ambisonic=True)
+        return decode_foa(foa[np.ravel(which)], quat_to_matrix(lq), self.foa_decoder(),
+                          int(round(DECODER_LEAD_SECONDS * self.cfg.sample_rate)))
+
+    def foa_decoder(self) -> np.ndarray:
+        """The (2, 4, K) float32 FIR decoder from listener-frame FOA to binaural, fitted to this backend's
+        direct path (its HRTF); computed once per process and setting."""
+        key = (self._hrtf_id, str(self._hrtf), self.cfg.sample_rate, self.cfg.thread_count,
+               tuple(sorted(self.preset.engine_fields().items())))
+        if key not in _DECODERS:
+            _DECODERS[key] = self._fit_decoder()
+        return _DECODERS[key]
+
+    def _fit_decoder(self) -> np.ndarray:
+        sr = self.cfg.sample_rate
+        half = CALIBRATION_BOX / 2.0
+        corners = np.array([[x, y, z] for x in (-half, half) for y in (-half, half) for z in (-half, half)])
+        quads = [[0, 4, 5, 1], [2, 3, 7, 6], [0, 1, 3, 2], [4, 6, 7, 5], [0, 2, 6, 4], [1, 5, 7, 3]]
+        faces = [i for q in quads for i in (q[0], q[1], q[2], q[0], q[2], q[3])]
+        box = (corners.ravel().tolist(), [(self.materials.lookup("default").name, faces)])
+        sources = fibonacci_directions(CALIBRATION_DIRECTIONS) * CALIBRATION_DISTANCE
+        at, ident = np.zeros((1, 3)), np.array([[1.0, 0.0, 0.0, 0.0]])
+        foa = self._simulate(*box, at, ident, sources, direct=True, ambisonic=True)[0].astype(np.float64)
+        binaural = self._simulate(*box, at, ident, sources, direct=True)[0].astype(np.float64)
+        k = int(round(DECODER_SECONDS * sr))
+        lead = int(round(DECODER_LEAD_SECONDS * sr))
+        onset = CALIBRATION_DISTANCE / 343.0 * sr
+        t = np.arange(max(0, int(onset - 0.002 * sr)), int(onset + 0.02 * sr))  # the direct sound only
+        lags = np.arange(-lead, k - lead)
+        padded = np.pad(foa, ((0, 0), (0, 0), (k, k)))
+        # x[t - lag] for every window sample and lag: rows (direction, t), columns (channel, lag)
+        cols = padded[:, :, t[:, None] - lags[None, :] + k]  # (D, 4, W, K)
+        x = cols.transpose(0, 2, 1, 3).reshape(len(sources) * len(t), 4 * k)
+        y = binaural[:, :, t].transpose(0, 2, 1).reshape(len(sources) * len(t), 2)
+        h = np.linalg.solve(x.T @ x + 1e-9 * np.trace(x.T @ x) / x.shape[1] * np.eye(x.shape[1]), x.T @ y)
+        # float32 so that last-bit differences of the solve (BLAS threading) cannot reach the rendered bytes
+        return np.ascontiguousarray(h.T.reshape(2, 4, k), dtype=np.float32)
 
     def _mesh(self, scene: Scene) -> tuple[list[float], list[tuple[str, list[int]]]]:
         v = np.asarray(scene.vertices, dtype=np.float64)
@@ -204,8 +274,12 @@ class RLRBackend:
         lq: np.ndarray,
         sp: np.ndarray,
         direct: bool,
+        ambisonic: bool = False,
     ) -> np.ndarray:
-        out = np.zeros((len(lp), len(sp), 2, self.n_samples), dtype=np.float32)
+        """(L, S, C, T) float32 responses of a fresh context: C = 2 (binaural) or 4 (world-frame FOA)."""
+        n_out = 4 if ambisonic else 2
+        layout = rlr.ChannelLayoutType.Ambisonics if ambisonic else rlr.ChannelLayoutType.Binaural
+        out = np.zeros((len(lp), len(sp), n_out, self.n_samples), dtype=np.float32)
         failure: str | None = None
         with _engine_output() as engine_log:
             ctx = rlr.Context(self.engine_config(direct))
@@ -217,8 +291,8 @@ class RLRBackend:
                     ctx.add_mesh_indices(indices, 3, name)
                 ctx.finalize_object_mesh(0)
                 for i in range(len(lp)):
-                    ctx.add_listener(rlr.ChannelLayout(rlr.ChannelLayoutType.Binaural, 2))
-                    if self._hrtf is not None:
+                    ctx.add_listener(rlr.ChannelLayout(layout, n_out))
+                    if self._hrtf is not None and not ambisonic:
                         ctx.set_listener_hrtf(i, str(self._hrtf))
                     ctx.set_listener_position(i, lp[i].tolist())
                     ctx.set_listener_orientation_quaternion(i, lq[i].tolist())
@@ -229,10 +303,10 @@ class RLRBackend:
                 for i in range(len(lp)):
                     for j in range(len(sp)):
                         n_ch = ctx.get_ir_channel_count(i, j)
-                        if n_ch != 2:
-                            failure = f"engine returned {n_ch} channels for a binaural listener"
+                        if n_ch != n_out:
+                            failure = f"engine returned {n_ch} channels for a {n_out}-channel listener"
                             break
-                        for c in range(2):
+                        for c in range(n_out):
                             ir = np.asarray(ctx.get_ir_channel(i, j, c), dtype=np.float32)
                             n = min(len(ir), self.n_samples)
                             out[i, j, c, :n] = ir[:n]
@@ -247,6 +321,22 @@ class RLRBackend:
             detail = "; ".join(ln.strip() for ln in (problems or engine_log)[-3:])
             raise RuntimeError(f"RLRAudioPropagation: {failure or 'engine reported a problem'}: {detail}")
         return out
+
+
+def decode_foa(foa: np.ndarray, rotations: np.ndarray, decoder: np.ndarray, lead: int) -> np.ndarray:
+    """Binaural (L, S, 2, T) float32 from world-frame engine FOA (L, S, 4, T) heard by listeners whose
+    local -> world rotations are ``rotations`` (L, 3, 3), with a (2, 4, K) decoder whose zero lag is tap
+    ``lead``."""
+    n = foa.shape[-1]
+    a = foa.astype(np.float64)
+    world = a[:, :, [3, 1, 2]]  # engine (x, y, z) components
+    local = np.einsum("lji,lsjt->lsit", rotations, world)  # R^T v: the field in each listener's frame
+    a = np.concatenate([a[:, :, :1], local[:, :, [1, 2, 0]]], axis=2)  # back to (W, y, z, x)
+    k = decoder.shape[-1]
+    size = 1 << int(np.ceil(np.log2(n + k)))
+    spec = np.einsum("lskf,ckf->lscf", np.fft.rfft(a, size, axis=-1),
+                     np.fft.rfft(decoder.astype(np.float64), size, axis=-1))
+    return np.ascontiguousarray(np.fft.irfft(spec, size, axis=-1)[..., lead:lead + n], dtype=np.float32)
 
 
 def _points(x: np.ndarray, what: str) -> np.ndarray:

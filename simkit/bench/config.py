@@ -49,6 +49,7 @@ class BenchConfig:
         0.5  # chance a training item is re-rendered with another utterance ("online render")
     )
     max_items: int = 0  # cap on items per split (0 = all); --quick uses a small cap
+    max_steps: int = 0  # stop training after this many optimizer steps (0 = no cap); speed checks use it
     # val items scored after each epoch for selection/early stopping: -1 = the task's default, 0 = all
     epoch_val_items: int = -1
     quick: bool = False  # smoke-test preset (QUICK_OVERRIDES)
@@ -118,6 +119,7 @@ def validate_config(cfg: BenchConfig) -> None:
         (cfg.views_per_item == 0 or cfg.views_per_item >= 2, "views_per_item must be 0 (all) or >= 2"),
         (0.0 <= cfg.reconvolve_prob <= 1.0, f"reconvolve_prob must be in [0, 1] (got {cfg.reconvolve_prob})"),
         (cfg.max_items >= 0, f"max_items must be >= 0 (got {cfg.max_items})"),
+        (cfg.max_steps >= 0, f"--max-steps must be >= 0 (got {cfg.max_steps})"),
         (
             cfg.epoch_val_items >= -1,
             f"--val-items must be >= 0, or -1 for the task's default (got {cfg.epoch_val_items})",

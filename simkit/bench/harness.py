@@ -233,10 +233,15 @@ def train_model(
             log("  val split has no labels: selecting and early-stopping on val loss")
     higher = False if sel_name == "loss" else get_metric(sel_name).higher_is_better
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * len(train_loader)))
+    total_steps = cfg.epochs * len(train_loader)
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and cfg.amp)
     history: list[dict[str, float]] = []
-    best, best_epoch, since_best = float("nan"), 0, 0
+    best, best_epoch, since_best, steps = float("nan"), 0, 0, 0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     for epoch in range(1, cfg.epochs + 1):
         train_ds.set_epoch(epoch)
         model.train()
@@ -252,9 +257,13 @@ def train_model(
             scaler.step(opt)
             scaler.update()
             sched.step()
-            losses.append(float(loss.detach()))
+            losses.append(float(loss.detach()))  # also a device sync, so step timing is real
             n_items += batch_items(batch, task)
+            steps += 1
+            if cfg.max_steps and steps >= cfg.max_steps:
+                break
         train_s = time.perf_counter() - t0
+        tenth = max(1, len(losses) // 10)
         records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True)
         value = _select_value(sel_name, records, val_loss)
         entry = {
@@ -266,6 +275,11 @@ def train_model(
             "train_seconds": train_s,
             "items": n_items,
             "items_per_s": n_items / train_s,
+            "steps": steps,  # optimizer steps so far
+            "train_loss_first": float(np.mean(losses[:tenth])),  # the epoch's first / last 10 % of steps
+            "train_loss_last": float(np.mean(losses[-tenth:])),
+            # peak bytes the CUDA caching allocator handed out since training began (0 on CPU)
+            "peak_gpu_mem_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0,
         }
         history.append(entry)
         improved = _better(value, best, higher) or (best_epoch == 0)
@@ -299,6 +313,10 @@ def train_model(
                 f"val {sel_name} {value:.4f}{' (best)' if improved else ''}, "
                 f"{entry['items_per_s']:.1f} items/s"
             )
+        if cfg.max_steps and steps >= cfg.max_steps:
+            if log:
+                log(f"  stopped after {steps} steps (--max-steps)")
+            break
         if since_best >= cfg.patience:
             if log:
                 log(f"  early stop: no val improvement for {cfg.patience} epochs (best epoch {best_epoch})")

@@ -67,6 +67,9 @@ def bench(
     max_items: int = typer.Option(
         None, help="Cap on items per split, a seeded subset (0 = all) (default: 0; --quick: 160)."
     ),
+    max_steps: int = typer.Option(
+        None, help="Stop training after this many optimizer steps (0 = no cap) (default: 0)."
+    ),
     val_items: int = typer.Option(
         None,
         help="Val items scored after each epoch (0 = all) "
@@ -99,6 +102,7 @@ def bench(
         width=width,
         cpu_threads=threads,
         max_items=max_items,
+        max_steps=max_steps,
         epoch_val_items=val_items,
         model_options=_parse_options(option) or None,
     )

@@ -55,7 +55,7 @@ def render(
     max_translation: float = typer.Option(
         None, help="Move each view up to this many metres from the set's position (default: 0, the HM3D-SS "
                    "protocol; seed 000's simulated set has rotation and translation)."),
-    preset: str = typer.Option(None, help=f"Ray-count preset: fast | default | high (default: "
+    preset: str = typer.Option(None, help=f"Ray-count preset: efficient | fast | default | high (default: "
                                           f"{_DEF.acoustics.preset})."),
     engine: str = typer.Option(None, help="Acoustic engine: rlr (SoundSpaces 2.0) | pyroomacoustics (shoebox "
                                           "rooms only, a cross-check) (default: rlr)."),
