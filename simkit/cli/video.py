@@ -54,7 +54,7 @@ def egovideo(
     scene: str = typer.Option(_EGO.scene, help="Scene id (embedded proc_000..proc_099, or of --scene-dir)."),
     scene_format: str = typer.Option("procedural", help="Scene format (as `simkit render --scene-format`)."),
     scene_dir: Path = typer.Option(None, help="Mesh dataset root for --scene-format other than procedural."),
-    preset: str = typer.Option(_EGO.acoustics.preset, help="Acoustic ray-count preset: fast | default | high."),
+    preset: str = typer.Option(_EGO.acoustics.preset, help="Ray-count preset: efficient | fast | default | high."),
     engine: str = typer.Option(_EGO.acoustics.engine, help="Acoustic engine: rlr | pyroomacoustics."),
     surface_detail: float = typer.Option(_EGO.surface_detail, help="World-anchored texture grain, 0-1."),
     portrait: bool = typer.Option(False, "--portrait", help="Portrait frames (height > width; curate refuses)."),
