@@ -17,6 +17,7 @@ last, so an interrupted or failed prepare never looks complete.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import types
 import typing
@@ -80,7 +81,7 @@ class CommonOptions:
     max_units: int = 0  # prepare only the first N units of each split protocol's union (0 = all); for trials
 
 
-class Adapter:
+class Adapter(abc.ABC):
     """Base class of the ``simkit prepare`` adapters; see the module docstring."""
 
     name: ClassVar[str] = ""
@@ -96,11 +97,13 @@ class Adapter:
         self.options = options
         self.common = common
 
-    def scan(self, src: Path) -> Plan:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def scan(self, src: Path) -> Plan:
+        """Check the source and list every unit (shard) and split protocol, before anything is written."""
 
-    def build(self, unit: Unit) -> ShardData:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def build(self, unit: Unit) -> ShardData:
+        """Read one unit of the source and return its arrays and attributes."""
 
 
 def random_split(n: int, rng: np.random.Generator, val: float = 0.1, test: float = 0.1) -> dict[str, list[int]]:
