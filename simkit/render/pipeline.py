@@ -20,16 +20,8 @@ import numpy as np
 import simkit
 from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path
-from simkit.data.validate import summarize  # noqa: F401  (the render summary; re-exported)
-from simkit.data.writer import WRITE_LOCK as RENDER_LOCK  # noqa: F401  (re-exported)
-from simkit.data.writer import (  # noqa: F401  (output_lock, remove_stale_temporaries: re-exported)
-    DatasetWriter,
-    new_manifest,
-    output_lock,
-    remove_stale_temporaries,
-    shard_is_complete,  # noqa: F401
-    write_shard,
-)
+from simkit.data.validate import summarize
+from simkit.data.writer import DatasetWriter, new_manifest, write_shard
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
