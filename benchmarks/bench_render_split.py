@@ -95,8 +95,8 @@ def main() -> None:
         attrs = {"scene_id": scene_id, "indirect_gain": ac.indirect_gain, "config_hash": cfg.config_hash(),
                  "sample_rate": ac.sample_rate, "n_sets": args.sets, "n_views": cfg.sampling.views,
                  "n_sources": cfg.sampling.sources, "simkit_version": simkit.__version__}
-        write_shard(path, arrays, attrs,
-                    compression=cfg.compression, group_attrs={"views": {"width": cam.width, "height": cam.height}})
+        write_shard(path, arrays, attrs, compression=cfg.compression, storage=cfg.storage,
+                    group_attrs={"views": {"width": cam.width, "height": cam.height}})
         cost["write"].extend([(clock() - c0) / args.sets] * args.sets)
         written.append(path.stat().st_size / args.sets)
     n = len(tries)

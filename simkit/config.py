@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from simkit.data.storage import StorageConfig
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
 
@@ -136,6 +137,7 @@ class RenderConfig:
     views: ViewsConfig = field(default_factory=ViewsConfig)
     scene_set: ScenesConfig = field(default_factory=ScenesConfig)
     compression: int = 4  # gzip level of HDF5 datasets
+    storage: StorageConfig = field(default_factory=StorageConfig)  # compact: clips derived on read, int16
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -231,6 +233,7 @@ def validate_render_config(cfg: RenderConfig) -> None:
     _check(cfg.sets_per_scene >= 1, f"sets_per_scene must be >= 1 (got {cfg.sets_per_scene})")
     _check(cfg.seed >= 0, f"seed must be >= 0 (got {cfg.seed})")
     _check(0 <= cfg.compression <= 9, f"compression must be a gzip level 0..9 (got {cfg.compression})")
+    cfg.storage.validate()
     ac = cfg.acoustics
     from simkit.acoustics.presets import PRESETS
 

@@ -11,7 +11,7 @@ import pytest
 
 from simkit.data import layout
 from simkit.data.opener import open_dataset
-from simkit.data.schema import GROUPS, check_shapes, decode
+from simkit.data.schema import GROUPS, check_shapes
 from simkit.data.synthetic import write_synthetic_binaural, write_synthetic_render
 from simkit.data.validate import validate_dataset, validate_shard
 from simkit.data.writer import DatasetWriter, new_manifest
@@ -163,14 +163,6 @@ def test_unfinished_dataset_without_split_files_is_refused(tmp_path: Path) -> No
     (root / "splits" / "test.txt").unlink()
     with pytest.raises(SimkitError, match=r"not a complete simkit dataset \(missing splits/test\.txt\)"):
         open_dataset(root)
-
-
-def test_decode_applies_storage_attributes(tmp_path: Path) -> None:
-    with h5py.File(tmp_path / "s.h5", "w") as f:
-        f["audio/binaural"] = np.array([[[[[1, -2]]]]], np.int16)
-        f["audio/binaural"].attrs["scale"] = 0.5
-        out = decode(f["audio/binaural"], ())
-    assert out.dtype == np.float32 and out.ravel().tolist() == [0.5, -1.0]
 
 
 def test_registry_loads_its_modules_lazily() -> None:

@@ -1,14 +1,47 @@
-"""The compact storage codec (simkit.data.storage, not yet wired into the writer): int16/float16 error bounds,
-the decay-floor trim, and its setting checks."""
+"""The shard storage codec (simkit.data.storage): error bounds, the decay-floor trim, the writer's derived-clip
+check, and a real render in both storages read back through every reader against the float32 one."""
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
 import numpy as np
 import pytest
 
 from simkit.acoustics import rt60_t30_batch
-from simkit.data.storage import INT16_MAX, StorageConfig, encode, trim_below_floor
+from simkit.config import (
+    AcousticsConfig,
+    CameraConfig,
+    RenderConfig,
+    SamplingConfig,
+    ViewsConfig,
+    validate_render_config,
+)
+from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.stats import dataset_stats
+from simkit.data.storage import (
+    FLOAT32,
+    INT16_MAX,
+    StorageConfig,
+    derive_clips,
+    encode,
+    read_binaural,
+    read_mixed_rir,
+    trim_below_floor,
+)
+from simkit.data.validate import validate_shard, verify_shard
+from simkit.data.writer import write_shard
 from simkit.errors import SimkitError
+from simkit.render.inspect import format_report, inspect_dataset
+from simkit.render.pipeline import render_dataset
+from simkit.scenes.catalog import load_splits
+
+SIMKIT = str(Path(sys.executable).parent / "simkit")
 
 
 def decaying_rirs(rng: np.random.Generator, shape: tuple[int, ...], rt60: float = 0.4, sr: int = 16000):
@@ -18,20 +51,19 @@ def decaying_rirs(rng: np.random.Generator, shape: tuple[int, ...], rt60: float 
 
 def test_int16_error_is_within_half_a_step_of_each_rows_peak_and_float16_is_relative() -> None:
     rng = np.random.default_rng(0)
-    x = decaying_rirs(rng, (2, 3, 2, 8000)) * rng.uniform(0.01, 3.0, (2, 3, 2, 1)).astype(np.float32)
-    sch = {"rir/indirect": ("float32", ("N", "S", 2, "R"))}
+    x = decaying_rirs(rng, (2, 3, 2, 2, 8000)) * rng.uniform(0.01, 3.0, (2, 3, 2, 2, 1)).astype(np.float32)
     for mode in ("int16", "float16"):
-        out, schema, attrs = encode({"rir/indirect": x}, sch, StorageConfig(rir=mode, rir_floor_db=0.0))
-        assert out["rir/indirect"].dtype == np.dtype(mode) and schema["rir/indirect"][0] == mode
+        out, attrs = encode({"rir/indirect": x}, {}, StorageConfig(rir=mode, rir_floor_db=0.0))
+        assert out["rir/indirect"].dtype == np.dtype(mode)
         scale = out.get("rir/indirect_scale")
         back = out["rir/indirect"].astype(np.float32) * (scale[..., None] if scale is not None else 1)
         err = np.abs(back - x)
         if mode == "int16":
             peak = np.abs(x).max(axis=-1, keepdims=True)
             assert np.all(err <= peak / INT16_MAX / 2 * 1.01)  # + float32 rounding of the scale
-            assert schema["rir/indirect_scale"] == ("float32", ("N", "S", 2))
+            assert scale.shape == x.shape[:-1] and scale.dtype == np.float32
         else:
-            assert np.all(err <= np.abs(x) * 2.0**-11 + 6e-8)
+            assert scale is None and np.all(err <= np.abs(x) * 2.0**-11 + 6e-8)
         assert "storage" in attrs
 
 
@@ -53,6 +85,165 @@ def test_trim_zeroes_only_the_tail_below_the_floor() -> None:
 
 def test_bad_storage_settings_are_one_line_errors() -> None:
     for bad in (StorageConfig(clips="mp3"), StorageConfig(rir="int8"), StorageConfig(rir_floor_db=-1.0),
-                StorageConfig(source="float16")):
-        with pytest.raises(SimkitError, match="storage"):
+                StorageConfig(min_clip_snr_db=True)):
+        with pytest.raises(SimkitError, match=r"^storage\.\w+ must be"):
             bad.validate()
+        with pytest.raises(SimkitError, match=r"storage\.\w+ must be"):
+            validate_render_config(RenderConfig(storage=bad))
+
+
+def _tiny_shard(rng: np.random.Generator, clips: np.ndarray | None = None) -> tuple[dict, dict]:
+    n, v, s, t, r = 1, 2, 1, 3000, 800
+    direct, indirect = decaying_rirs(rng, (n, v, s, 2, r), 0.05), decaying_rirs(rng, (n, v, s, 2, r))
+    src = rng.standard_normal((n, s, t)).astype(np.float32)
+    if clips is None:
+        clips = derive_clips(src[:, None, :, None, :], direct, indirect, 0.2)
+    arrays = {"audio/binaural": clips, "audio/source": src, "rir/direct": direct, "rir/indirect": indirect,
+              "rir/rt60": np.full((n, v, s), 0.4, np.float32)}
+    attrs = {"schema_version": 1, "scene_id": "x", "config_hash": "h", "sample_rate": 16000, "n_sets": n,
+             "n_views": v, "n_sources": s, "indirect_gain": 0.2}
+    return arrays, attrs
+
+
+def test_writer_refuses_derived_clips_that_are_not_source_convolved_with_the_rir(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    arrays, attrs = _tiny_shard(rng)
+    good = tmp_path / "good.h5"
+    write_shard(good, arrays, attrs, groups=["audio", "rir"], storage=StorageConfig())
+    info = validate_shard(good, require=("audio/binaural",))
+    assert info.clip_samples == 3000
+    with h5py.File(good) as f:
+        assert "audio/binaural" not in f and f.attrs["derived_clip_snr_db"] > 60
+        back = read_binaural(f, 0, [0, 1], 0)
+    snr = 10 * np.log10(np.sum(arrays["audio/binaural"][0, :, 0] ** 2) /
+                        np.sum((back - arrays["audio/binaural"][0, :, 0]) ** 2))
+    assert snr > 60
+    # recorded clips (here: noise) are not source ⊛ RIR: a derived storage would lose them, so it is refused
+    noisy, _ = _tiny_shard(np.random.default_rng(2), rng.standard_normal((1, 2, 1, 2, 3000)).astype(np.float32))
+    bad = tmp_path / "bad.h5"
+    with pytest.raises(SimkitError, match="derived clips match the given ones at .* dB SNR"):
+        write_shard(bad, noisy, attrs, groups=["audio", "rir"], storage=StorageConfig())
+    assert not bad.exists() and not list(tmp_path.glob(".*.tmp"))
+    # the same clips stored as int16 are kept within the int16 bound
+    write_shard(bad, noisy, attrs, groups=["audio", "rir"], storage=StorageConfig(clips="int16"))
+    with h5py.File(bad) as f:
+        assert f["audio/binaural"].dtype == np.int16
+        got = read_binaural(f, 0, [1], 0)[0]
+    peak = np.abs(noisy["audio/binaural"][0, 1, 0]).max(-1, keepdims=True)
+    assert np.all(np.abs(got - noisy["audio/binaural"][0, 1, 0]) <= peak / INT16_MAX / 2 * 1.01)
+
+
+def test_validator_names_a_missing_scale_and_a_missing_derivation_source(tmp_path: Path) -> None:
+    arrays, attrs = _tiny_shard(np.random.default_rng(3))
+    path = tmp_path / "s.h5"
+    write_shard(path, arrays, attrs, groups=["audio", "rir"], storage=StorageConfig())
+    with h5py.File(path, "a") as f:
+        del f["rir/indirect_scale"]
+    with pytest.raises(SimkitError, match="int16 dataset rir/indirect has no rir/indirect_scale"):
+        validate_shard(path)
+    write_shard(path, arrays, attrs, groups=["audio", "rir"], storage=StorageConfig())
+    with h5py.File(path, "a") as f:
+        del f["audio/source"], f["audio/source_scale"]
+    with pytest.raises(SimkitError, match="clips are derived but audio/source is missing"):
+        validate_shard(path)
+
+
+def test_a_version_1_float32_shard_still_reads_and_an_unknown_version_is_refused(tmp_path: Path) -> None:
+    arrays, attrs = _tiny_shard(np.random.default_rng(4))
+    path = tmp_path / "v1.h5"
+    write_shard(path, arrays, attrs, groups=["audio", "rir"], storage=FLOAT32)
+    with h5py.File(path, "a") as f:  # what simkit wrote before the storage codec
+        f.attrs["schema_version"] = 1
+        del f.attrs["storage"]
+    assert validate_shard(path).clip_samples == 3000
+    with h5py.File(path) as f:
+        assert np.array_equal(read_binaural(f, 0, [0, 1], 0), arrays["audio/binaural"][0, :, 0])
+        assert np.array_equal(read_mixed_rir(f, 0, [1], 0)[0], (arrays["rir/direct"][0, 1, 0] + np.float32(0.2) *
+                                                                 arrays["rir/indirect"][0, 1, 0]))
+    with h5py.File(path, "a") as f:
+        f.attrs["schema_version"] = 3
+    with pytest.raises(SimkitError, match="schema version 3, this simkit reads 1, 2"):
+        validate_shard(path)
+
+
+@pytest.fixture(scope="module")
+def twin_renders(tmp_path_factory) -> dict[str, Path]:
+    """The same tiny render (3 scenes, 1 set, 2 views x 2 sources, 64x48 unfiltered views) in both storages."""
+    splits = load_splits()
+    scenes = [splits["train"][0], splits["val"][0], splits["test"][0]]
+    base = RenderConfig(scenes=scenes, sets_per_scene=1, seed=3, acoustics=AcousticsConfig(preset="fast"),
+                        sampling=SamplingConfig(views=2, sources=2),
+                        views=ViewsConfig(camera=CameraConfig(width=64, height=48), apply_filters=False))
+    root = tmp_path_factory.mktemp("storage")
+    out = {}
+    for name, storage in (("float32", FLOAT32), ("compact", StorageConfig())):
+        render_dataset(dataclasses.replace(base, storage=storage), root / name, progress=False)
+        out[name] = root / name
+    return out
+
+
+def test_compact_render_reads_back_close_to_the_float32_render(twin_renders) -> None:
+    ref, compact = twin_renders["float32"], twin_renders["compact"]
+    for shard in sorted((compact / "shards").glob("*.h5")):
+        info = validate_shard(shard)
+        verify_shard(shard)
+        assert info.n_views == 2 and info.clip_samples == 40800
+        with h5py.File(shard, "r") as f, h5py.File(ref / "shards" / shard.name, "r") as g:
+            assert "audio/binaural" not in f and f["rir/indirect"].dtype == np.int16
+            assert f["audio/source"].dtype == np.int16 and "storage" in f.attrs
+            # everything but the audio is the same array (the storage touches only clips, RIRs, sources)
+            for name in ("labels/azimuth_deg", "poses/position", "rir/rt60", "pairs/rel_yaw_deg", "views/rgb"):
+                assert np.array_equal(f[name][()], g[name][()]), name
+            for n, v, s in np.ndindex(*f["labels/azimuth_deg"].shape):
+                clip = read_binaural(f, n, [v], s)[0]
+                truth = g["audio/binaural"][n, v, s].astype(np.float64)
+                snr = 10 * np.log10(np.sum(truth**2) / np.sum((clip - truth) ** 2))
+                assert snr > 60.0, (shard.name, n, v, s, snr)
+                assert snr >= f.attrs["derived_clip_snr_db"] - 1e-3  # the writer's check saw the worst one
+                # the float32 layout stores the render's clips as they were
+                assert np.array_equal(read_binaural(g, n, [v], s)[0], g["audio/binaural"][n, v, s])
+                rt = rt60_t30_batch(read_mixed_rir(f, n, [v], s), 16000).mean()
+                assert abs(rt / g["rir/rt60"][n, v, s] - 1) < 0.005
+    size = {k: sum(p.stat().st_size for p in (d / "shards").glob("*.h5")) for k, d in twin_renders.items()}
+    assert size["compact"] < 0.2 * size["float32"], size
+    lines = {k: format_report(inspect_dataset(d)).splitlines() for k, d in twin_renders.items()}
+    assert any(line.startswith("storage: compact; derived clips >= ") for line in lines["compact"])
+    assert any(line.startswith("storage: float32; ") and "MB per view set" in line for line in lines["float32"])
+
+
+def test_every_reader_gives_the_same_items_from_both_storages(twin_renders) -> None:
+    ref, compact = open_render(twin_renders["float32"]), open_render(twin_renders["compact"])
+    assert ref.clip_samples == compact.clip_samples and ref.indirect_gain == compact.indirect_gain
+
+    def close(a, b, rel=1e-6):
+        a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+        assert a.shape == b.shape and np.sum((a - b) ** 2) < rel * np.sum(b**2)
+
+    for train in (False, True):  # evaluation items, and training crops re-rendered with another utterance
+        kw = {"train": True, "reconvolve_prob": 1.0, "clip_samples": 16000, "seed": 4} if train else {}
+        a, b = RenderViewSets(compact, "train", **kw), RenderViewSets(ref, "train", **kw)
+        for i in range(len(b)):
+            ia, ib = a[i], b[i]
+            close(ia["audio"], ib["audio"])
+            assert np.array_equal(ia["azimuth_deg"].numpy(), ib["azimuth_deg"].numpy())
+    a = BinauralClips(open_binaural_dataset(twin_renders["compact"]), "test")
+    b = BinauralClips(open_binaural_dataset(twin_renders["float32"]), "test")
+    close(a[0]["binaural"], b[0]["binaural"])
+    close(a[0]["mono"], b[0]["mono"])
+    sa, sb = dataset_stats(twin_renders["compact"]), dataset_stats(twin_renders["float32"])
+    assert (sa.clips, sa.iid_scored, sa.iid_accuracy) == (sb.clips, sb.iid_scored, sb.iid_accuracy)
+
+
+def test_storage_option_of_the_cli(tmp_path: Path) -> None:
+    base = ["render", "--scenes", "3", "--sets-per-scene", "1", "--views", "2", "--sources", "1", "--no-views",
+            "--preset", "fast", "--quiet"]
+    bad = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "a"), "--storage", "mp3"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: unknown storage 'mp3' (known: compact, float32)"
+    assert not (tmp_path / "a").exists()
+    ok = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "b"), "--storage", "float32"], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    shard = next((tmp_path / "b" / "shards").glob("*.h5"))
+    with h5py.File(shard) as f:
+        assert f["audio/binaural"].dtype == np.float32 and f["rir/direct"].dtype == np.float32

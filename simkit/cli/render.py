@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import typer
 
 from simkit.cli import app
 from simkit.config import RenderConfig, from_dict, validate_render_config
+from simkit.data.storage import preset as storage_preset
 from simkit.errors import SimkitError
 
 _DEF = RenderConfig()
@@ -61,6 +63,9 @@ def render(
                                           "rooms only, a cross-check) (default: rlr)."),
     speech: Path = typer.Option(None, help="LibriSpeech root; default: built-in espeak-ng speech."),
     hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine; default: the engine's built-in HRTF."),
+    storage: str = typer.Option(None, help="Shard storage: compact (clips derived on read, int16 RIRs and "
+                                           "sources; ~0.6 MB per view set) | float32 (every array as rendered) "
+                                           "(default: compact; docs/dataset-format.md)."),
     no_views: bool = typer.Option(False, "--no-views", help="Skip RGB/depth/instance views and view filters."),
     no_view_filters: bool = typer.Option(False, "--no-view-filters",
                                          help="Keep the first sampled view set even if it fails the HM3D-SS "
@@ -98,6 +103,8 @@ def render(
     for key, value in overrides.items():
         if value is not None:
             _set(d, key, value)
+    if storage is not None:
+        d["storage"] = dataclasses.asdict(storage_preset(storage))
     if scene_dir and not scene_format and d["scene_set"]["format"] == "procedural":
         raise SimkitError("--scene-dir needs --scene-format (hm3d, replica, mp3d, gibson or mesh)")
     cfg: RenderConfig = from_dict(RenderConfig, d)

@@ -1,13 +1,13 @@
 """Torch datasets of binaural clips with their RGB view, for the ``binauralize`` and ``av_localize`` tasks.
 
 One item is source s of view set n seen from view v: the rendered binaural clip ``audio/binaural[n, v, s]``
-(the target), its mono mix ``(L + R) / 2`` (the input; simkit's mono convention, see
-:mod:`simkit.models.binaural`) and the view's colour image ``views/rgb[n, v]``. Training items are random
-0.63 s windows, evaluation items whole clips, both at their rendered level (the models normalise levels:
-:func:`simkit.models.binaural.normalize_batch`). With ``negatives`` every item also carries
-the audio of another item from a different view set (``neg_mono``, ``neg_binaural``): the mismatched pair
-of the localisation task. Randomness comes from ``(seed, epoch, index)``, as in
-:class:`simkit.data.render_dataset.RenderViewSets`.
+(the target; stored, or derived on read: :func:`simkit.data.storage.read_binaural`), its mono mix
+``(L + R) / 2`` (the input; simkit's mono convention, see :mod:`simkit.models.binaural`) and the view's
+colour image ``views/rgb[n, v]``. Training items are random 0.63 s windows, evaluation items whole clips,
+both at their rendered level (the models normalise levels: :func:`simkit.models.binaural.normalize_batch`).
+With ``negatives`` every item also carries the audio of another item from a different view set
+(``neg_mono``, ``neg_binaural``): the mismatched pair of the localisation task. Randomness comes from
+``(seed, epoch, index)``, as in :class:`simkit.data.render_dataset.RenderViewSets`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from simkit.conventions import mono_of
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.schema import decode
+from simkit.data.storage import read_binaural
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
 
@@ -112,7 +112,7 @@ class BinauralClips(Dataset):
     ) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Mono, binaural and the centre (s from the clip start) of the window or whole clip."""
         si, n, v, s = (int(x) for x in row)
-        binaural = decode(self._file(si)["audio/binaural"], (n, v, s)).astype(np.float32)
+        binaural = read_binaural(self._file(si), n, [v], s)[0]
         off, length = 0, binaural.shape[-1]
         if self.window is not None and rng is not None:
             off = int(rng.integers(0, binaural.shape[-1] - self.window + 1))

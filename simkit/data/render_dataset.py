@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from simkit.data.layout import SPLITS
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.schema import decode
+from simkit.data.storage import read_binaural, read_mixed_rir, read_source
 from simkit.errors import SimkitError
 
 # The groups an item reads (elevation, distance and the translation are NaN when a dataset lacks them).
@@ -123,7 +123,7 @@ class RenderViewSets(Dataset):
         if rng is not None and rng.random() < self.reconvolve_prob:
             audio = self._reconvolve(f, idx, n, s, sel, rng)
         else:
-            audio = np.stack([decode(f["audio/binaural"], (n, v, s)) for v in sel]).astype(np.float32)
+            audio = read_binaural(f, n, sel, s)
         # Training crops anywhere (same offset for every view); evaluation takes the centre.
         off = (t_total - self.clip) // 2 if rng is None else int(rng.integers(0, t_total - self.clip + 1))
         audio = audio[..., off : off + self.clip]
@@ -174,11 +174,8 @@ class RenderViewSets(Dataset):
             oi = int(rng.integers(0, len(self.index) - 1))
             oi += oi >= idx
         osi, on, os_ = (int(v) for v in self.index[oi])
-        mono = self._file(osi)["audio/source"][on, os_].astype(np.float64)
-        g = self.info.indirect_gain
-        rir = np.stack([f["rir/direct"][n, v, s] + g * f["rir/indirect"][n, v, s] for v in sel]).astype(
-            np.float64
-        )  # (V, 2, T_rir)
+        mono = read_source(self._file(osi), on, os_).astype(np.float64)
+        rir = read_mixed_rir(f, n, sel, s).astype(np.float64)  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
 
 

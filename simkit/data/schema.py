@@ -7,9 +7,10 @@ group but ``frames``, FAIR-Play has ``audio`` and ``frames``, HM3D-SS ``audio``,
 of truth for names, dtypes and shapes: the writer refuses arrays that do not match it, the validator checks
 files against it and a test keeps docs/dataset-format.md in step with it.
 
-Storage attributes: a dataset may carry HDF5 attributes that say how its stored values map to the
-logical ones (``STORAGE_ATTRS``; e.g. ``scale``: logical = stored * scale). :func:`decode` applies them,
-so a compact storage (another dtype in ``Field.stored``) slots in without touching the readers.
+Compact storage: the bulky float32 datasets may be stored as float16 or as int16 with a per-row
+``<name>_scale`` dataset (``Field.stored``), and a shard whose ``storage`` attribute says ``clips =
+derived`` stores no ``audio/binaural`` (it is computed on read); :mod:`simkit.data.storage` encodes and
+decodes, and readers go through it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: compact storage (simkit.data.storage); 1: float32 audio throughout
+READABLE_SCHEMA_VERSIONS = (1, 2)  # a version-1 shard reads as a version-2 one with float32 storage
 
 # Symbols of the symbolic shapes: N sets, V views, S sources, R RIR samples, T clip samples, H x W view
 # image size, F frames per view, FH x FW frame size.
@@ -37,7 +39,7 @@ ITEM_DIMS = ("N", "V", "S", "F")
 class Field:
     """One dataset: HDF5 path, logical dtype (``str`` = variable-length UTF-8), symbolic shape, meaning.
 
-    ``stored``: dtypes accepted on disk besides ``dtype`` (a compact storage decoded by :func:`decode`).
+    ``stored``: dtypes accepted on disk besides ``dtype`` (a compact storage, :mod:`simkit.data.storage`).
     """
 
     name: str
@@ -72,9 +74,12 @@ GROUPS: dict[str, Group] = {
         Group("audio", "binaural (or stereo) clips and the dry sources they were made from", (
             F("audio/binaural", "float32", ("N", "V", "S", 2, "T"), True,
               "clip of source s heard at view v, channel 0 = left (renders: the source convolved with the "
-              "mixed RIR, first T samples)"),
+              "mixed RIR, first T samples); absent when the shard's storage derives it on read", ("float16", "int16")),
+            F("audio/binaural_scale", "float32", ("N", "V", "S", 2), False,
+              "per-channel scale of int16 clips (value = stored * scale)"),
             F("audio/source", "float32", ("N", "S", "T"), False,
-              "dry mono clip of source s (the same utterance at every view of the set)"),
+              "dry mono clip of source s (the same utterance at every view of the set)", ("float16", "int16")),
+            F("audio/source_scale", "float32", ("N", "S"), False, "per-clip scale of int16 sources"),
             F("audio/source_id", "str", ("N", "S"), False,
               "which corpus utterance or recording fed the clip, e.g. `librispeech:103-1240-0000@3.20`"),
             F("audio/speaker", "str", ("N", "S"), False, "speaker (LibriSpeech) or voice (espeak) id"),
@@ -82,8 +87,12 @@ GROUPS: dict[str, Group] = {
         )),
         Group("rir", "binaural room impulse responses; the mixed RIR is `direct + indirect_gain * indirect`", (
             F("rir/direct", "float32", ("N", "V", "S", 2, "R"), True,
-              "direct-path binaural RIR of source s at view v"),
-            F("rir/indirect", "float32", ("N", "V", "S", 2, "R"), True, "reverberant (indirect) part"),
+              "direct-path binaural RIR of source s at view v", ("float16", "int16")),
+            F("rir/indirect", "float32", ("N", "V", "S", 2, "R"), True, "reverberant (indirect) part",
+              ("float16", "int16")),
+            F("rir/direct_scale", "float32", ("N", "V", "S", 2), False, "per-channel scale of int16 direct RIRs"),
+            F("rir/indirect_scale", "float32", ("N", "V", "S", 2), False,
+              "per-channel scale of int16 indirect RIRs"),
             F("rir/rt60", "float32", ("N", "V", "S"), True,
               "RT60 in s (T30, Schroeder) of the mixed RIR, mean of both channels; NaN when too short to fit"),
         ), root_attrs=("indirect_gain",)),
@@ -134,8 +143,6 @@ ROOT_ATTRS = ("schema_version", "scene_id", "config_hash", "sample_rate", "n_set
               "simkit_version", "groups", "complete")
 # Root attributes renders also write (and adapters where they apply).
 RENDER_ATTRS = ("split", "engine", "engine_version", "hrtf_id", "speech_source", "indirect_gain", "scene_source")
-# Dataset attributes that describe a compact storage; logical value = stored * scale + offset.
-STORAGE_ATTRS = ("scale", "offset")
 
 
 def all_fields() -> dict[str, tuple[Group, Field]]:
@@ -154,8 +161,11 @@ def groups_present(names: Mapping[str, Any] | set[str] | list[str]) -> list[str]
     return [g.name for g in GROUPS.values() if all(f.name in have for f in g.fields if f.required)]
 
 
-def check_shapes(arrays: Mapping[str, Any], groups: list[str] | tuple[str, ...]) -> dict[str, int]:
+def check_shapes(arrays: Mapping[str, Any], groups: list[str] | tuple[str, ...],
+                 derived: tuple[str, ...] = ()) -> dict[str, int]:
     """Check ``arrays`` (numpy arrays or h5py datasets) against ``groups``; return the symbol sizes.
+
+    ``derived`` names required datasets that may be absent because readers compute them (derived clips).
 
     Raises ValueError naming the first dataset that is missing (a required one), of the wrong rank, of a
     fixed size it should not have, or of a size that disagrees with another dataset's; unknown names in
@@ -173,7 +183,7 @@ def check_shapes(arrays: Mapping[str, Any], groups: list[str] | tuple[str, ...])
             raise ValueError(f"unknown group {gname} (known: {', '.join(GROUPS)})")
         for f in GROUPS[gname].fields:
             if f.name not in arrays:
-                if f.required:
+                if f.required and f.name not in derived:
                     raise ValueError(f"group {gname}: dataset {f.name} missing")
                 continue
             shape = tuple(np.shape(arrays[f.name])) if not hasattr(arrays[f.name], "shape") else \
@@ -199,27 +209,14 @@ def check_dtype(name: str, dtype: np.dtype | str) -> str | None:
     return None if dt in allowed else f"dataset {name}: dtype {dt}, schema {f.dtype}"
 
 
-def chunks(shape: tuple[int, ...], sym: tuple[str | int, ...]) -> tuple[int, ...] | bool:
-    """One chunk per item (set, view, source, frame) for the bulky arrays, so a loader reads a clip at once."""
-    if len(shape) - sum(isinstance(d, str) and d in ITEM_DIMS for d in sym) == 0:
-        return True  # small label arrays: let HDF5 pick
-    return tuple(1 if isinstance(d, str) and d in ITEM_DIMS else n for n, d in zip(shape, sym, strict=True))
+SMALL_ITEM_BYTES = 4096  # items smaller than this share chunks: a chunk's index entry and checksum cost ~50 B
 
 
-def decode(dataset: Any, selection: Any = ()) -> np.ndarray:
-    """``dataset[selection]`` (an h5py dataset) as its logical dtype, applying its storage attributes."""
-    name = dataset.name.lstrip("/")
-    raw = dataset[selection]
-    fields = all_fields()
-    if name not in fields or fields[name][1].dtype == "str":
-        return raw
-    logical = np.dtype(fields[name][1].dtype)
-    attrs = dataset.attrs
-    if not any(a in attrs for a in STORAGE_ATTRS):
-        return np.asarray(raw, dtype=logical) if np.asarray(raw).dtype != logical else np.asarray(raw)
-    out = np.asarray(raw, dtype=np.float64 if logical.kind == "f" else logical)
-    if "scale" in attrs:
-        out = out * float(attrs["scale"])
-    if "offset" in attrs:
-        out = out + float(attrs["offset"])
-    return out.astype(logical, copy=False)
+def chunks(shape: tuple[int, ...], sym: tuple[str | int, ...], itemsize: int = 4) -> tuple[int, ...] | bool:
+    """One chunk per item (set, view, source, frame) for the bulky arrays, so a loader reads a clip at once;
+    small items (labels, poses, scales) in chunks HDF5 picks."""
+    per_item = tuple(1 if isinstance(d, str) and d in ITEM_DIMS else n for n, d in zip(shape, sym, strict=True))
+    if int(np.prod(per_item)) * itemsize < SMALL_ITEM_BYTES:
+        return True
+    return per_item
+

@@ -17,7 +17,7 @@ import numpy as np
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
 from simkit.data.layout import SPLITS
 from simkit.data.opener import open_dataset
-from simkit.data.schema import decode
+from simkit.data.storage import read_set_binaural
 
 MEDIAN_PLANE_MARGIN_DEG = 5.0  # as the lr_accuracy metric
 
@@ -39,7 +39,7 @@ class DatasetStats:
 def _sides(f: h5py.File, n: int) -> np.ndarray:
     """(V, S) true side of set n: +1 left, -1 right, 0 unknown."""
     if "labels/azimuth_deg" not in f:
-        return np.zeros(f["audio/binaural"].shape[1:3], np.float64)
+        return np.zeros((int(f.attrs["n_views"]), int(f.attrs["n_sources"])), np.float64)
     az = f["labels/azimuth_deg"][n].astype(np.float64)
     side = f["labels/side"][n].astype(np.float64) if "labels/side" in f else np.zeros_like(az)
     s = np.sin(np.deg2rad(np.where(np.isfinite(az), az, 0.0)))
@@ -65,7 +65,7 @@ def dataset_stats(root: Path | str, protocol: str | None = None) -> DatasetStats
         for shard in info.splits[split]:
             with h5py.File(info.shard(shard), "r") as f:
                 for n in info.sets(split, shard):
-                    audio = decode(f["audio/binaural"], n)  # (V, S, 2, T)
+                    audio = read_set_binaural(f, n)  # (V, S, 2, T)
                     n_clips += audio.shape[0] * audio.shape[1]
                     sides = _sides(f, n)
                     pred = iid_side(audio)

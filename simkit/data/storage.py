@@ -1,29 +1,29 @@
-"""A compact storage codec for shard audio, measured but not yet wired into :mod:`simkit.data`'s writer
-and readers (issue 12, item 3; docs/scale.md): shards are still written in float32 today.
+"""How a shard keeps its bulky audio on disk: the storage codec (docs/dataset-format.md, "Compact storage").
 
-The bulky arrays of a view set are the binaural clips, the direct / indirect RIRs and the mono sources. The
-codec decides, per :class:`StorageConfig`, how each is kept on disk, and the reader functions below return the
-same float32 arrays whatever the choice:
+The bulky arrays of a view set are the binaural clips, the direct / indirect RIRs and the mono sources. A
+:class:`StorageConfig` decides how each is stored; :func:`encode` turns the writer's float32 arrays into
+their stored form and the readers below turn them back into float32, whatever the choice:
 
-* ``clips="derived"`` (default) stores no ``audio/binaural``: a clip is computed on read as source ⊛ mixed RIR
-  (``direct + indirect_gain * indirect``), exactly the render's own formula, as SLfM's loader renders online;
-* ``rir`` / ``source`` = ``int16``: each RIR channel (each source clip) is scaled by its own peak into int16,
-  the scale kept beside it in ``<name>_scale`` float32; ``float16`` casts; ``float32`` keeps the render's bytes;
-* ``rir_floor_db``: RIR samples after the Schroeder energy decay curve has fallen this far below the RIR's
-  total energy are set to zero, so gzip stores the silent tail in almost no bytes.
+* ``clips="derived"`` stores no ``audio/binaural``: a clip is computed on read as source ⊛ mixed RIR
+  (``direct + indirect_gain * indirect``), the render's own formula, as SLfM's loader renders online.
+  The writer derives every clip from the encoded arrays and refuses the shard unless it matches the clip
+  it was given to ``min_clip_snr_db``; the worst SNR is kept in the root attribute ``derived_clip_snr_db``;
+* ``int16``: each row (an RIR channel, a source clip, a binaural channel) is scaled by its own peak into
+  int16, the scale kept in the float32 dataset ``<name>_scale`` (logical = stored * scale); ``float16``
+  casts; ``float32`` keeps the writer's bytes;
+* ``rir_floor_db`` (off by default): RIR samples after the Schroeder energy decay curve has fallen this far
+  below the RIR's total energy are set to zero, so gzip stores the silent tail in almost no bytes (with
+  int16 RIRs the tail under the last step already rounds to zero: measured, the 90 dB floor saves nothing).
 
-Measured with the defaults against the pre-contract shard writer: 0.58 MB per view set
-with views (float32: 5.1 MB), derived clips against the float32 clips of the same render at 76.6 dB mean /
-72.5 dB worst SNR, RT60 (T30) changed by < 0.02 %. Bounds per sample: int16 error <= peak / 65534 of its RIR
-channel or source clip (+ float32 rounding of the scale); float16 <= 2**-11 relative. Once wired in, a shard
-records its codec in the root attribute ``storage`` (JSON); shards without it are today's float32 layout and
-read the same way (:func:`storage_of`).
+Error bounds per sample: int16 <= peak / 65534 of its row (+ float32 rounding of the scale); float16
+<= 2**-11 relative. Measured figures: docs/dataset-format.md and ``benchmarks/bench_storage.py``. Every
+shard records its codec in the root attribute ``storage`` (JSON); shards without one are float32 throughout.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,49 +33,73 @@ from simkit.errors import SimkitError
 
 CLIPS = "audio/binaural"
 SOURCE = "audio/source"
-RIRS = ("rir/direct", "rir/indirect")
+DIRECT, INDIRECT = "rir/direct", "rir/indirect"
+RIRS = (DIRECT, INDIRECT)
+DERIVED_FROM = (SOURCE, DIRECT, INDIRECT)  # what a derived clip is computed from
 CLIP_MODES = ("derived", "float32", "float16", "int16")
-RIR_MODES = ("float32", "float16", "int16")
-SOURCE_MODES = ("float32", "float16", "int16")
+ARRAY_MODES = ("float32", "float16", "int16")
 INT16_MAX = 32767.0
+SCALE_SUFFIX = "_scale"
 
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """How a shard keeps its clips, RIRs and sources (defaults: <= 1 MB per view set with views)."""
+    """How a shard keeps its clips, RIRs and sources (``compact``, the render's default: <= 1 MB per view
+    set with views; ``float32``: the writer's arrays bit for bit)."""
 
-    clips: str = "derived"  # derived (computed on read from source ⊛ mixed RIR) | float32 | float16 | int16
+    clips: str = "derived"  # derived (source ⊛ mixed RIR on read) | float32 | float16 | int16
     rir: str = "int16"  # float32 | float16 | int16 (scaled per RIR channel)
     source: str = "int16"  # float32 | float16 | int16 (scaled per clip)
-    rir_floor_db: float = 90.0  # zero RIR samples once the decay curve is this far below total energy; 0 = off
+    rir_floor_db: float = 0.0  # zero RIR samples once the decay curve is this far below total energy; 0 = off
+    min_clip_snr_db: float = 50.0  # derived clips must match the rendered ones this well, or the write fails
 
     def validate(self) -> None:
-        """One-line SimkitError for an unknown mode or a negative floor."""
-        for name, value, modes in (("clips", self.clips, CLIP_MODES), ("rir", self.rir, RIR_MODES),
-                                   ("source", self.source, SOURCE_MODES)):
+        """One-line SimkitError naming the first bad field."""
+        for name, value, modes in (("clips", self.clips, CLIP_MODES), ("rir", self.rir, ARRAY_MODES),
+                                   ("source", self.source, ARRAY_MODES)):
             if value not in modes:
                 raise SimkitError(f"storage.{name} must be one of {', '.join(modes)} (got {value!r})")
-        if not (isinstance(self.rir_floor_db, (int, float)) and self.rir_floor_db >= 0):
-            raise SimkitError(f"storage.rir_floor_db must be >= 0 (got {self.rir_floor_db!r})")
-        if self.clips == "derived" and self.source == "float16":
-            raise SimkitError("storage: derived clips need source float32 or int16 (float16 loses the level)")
+        for name in ("rir_floor_db", "min_clip_snr_db"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1000:
+                raise SimkitError(f"storage.{name} must be a number in 0..1000 dB (got {value!r})")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-LEGACY = StorageConfig(clips="float32", rir="float32", source="float32", rir_floor_db=0.0)
+FLOAT32 = StorageConfig(clips="float32", rir="float32", source="float32")
+PRESETS: dict[str, StorageConfig] = {"compact": StorageConfig(), "float32": FLOAT32}
+
+
+def preset(name: str) -> StorageConfig:
+    """A named storage (``simkit render --storage NAME``)."""
+    if name not in PRESETS:
+        raise SimkitError(f"unknown storage {name!r} (known: {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def describe(cfg: StorageConfig) -> str:
+    """``compact`` / ``float32`` for a preset, else the fields that differ from ``compact``."""
+    for name, known in PRESETS.items():
+        if cfg == known:
+            return name
+    base = asdict(PRESETS["compact"])
+    return "custom (" + ", ".join(f"{k} {v}" for k, v in asdict(cfg).items() if base[k] != v) + ")"
 
 
 def storage_of(f: Any) -> StorageConfig:
-    """The codec a shard (an open ``h5py.File``) was written with; the float32 layout when it has none."""
+    """The codec a shard (an open ``h5py.File``) was written with; float32 when it records none."""
     text = f.attrs.get("storage")
     if text is None:
-        return LEGACY
+        return FLOAT32
     try:
-        return StorageConfig(**json.loads(text))
-    except (TypeError, ValueError) as e:
-        raise SimkitError(f"shard {getattr(f, 'filename', '?')}: unreadable storage attribute ({e})") from None
+        cfg = StorageConfig(**json.loads(text))
+        cfg.validate()
+    except (TypeError, ValueError, SimkitError) as e:
+        raise SimkitError(f"malformed shard {getattr(f, 'filename', '?')}: unreadable storage attribute "
+                          f"({e})") from None
+    return cfg
 
 
 def trim_below_floor(x: np.ndarray, floor_db: float) -> np.ndarray:
@@ -89,84 +113,113 @@ def trim_below_floor(x: np.ndarray, floor_db: float) -> np.ndarray:
     return np.where(keep, x, 0).astype(x.dtype, copy=False)
 
 
-def _encode(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+def encode_array(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Stored form of float32 ``x`` and its per-row scale (int16 only); rows = all but the last axis."""
     if mode == "float32":
         return np.ascontiguousarray(x, dtype=np.float32), None
     if mode == "float16":
         return np.ascontiguousarray(x, dtype=np.float16), None
-    peak = np.max(np.abs(x), axis=-1).astype(np.float32)
+    peak = np.max(np.abs(x), axis=-1).astype(np.float32) if x.shape[-1] else np.zeros(x.shape[:-1], np.float32)
     scale = np.where(peak > 0, peak / np.float32(INT16_MAX), np.float32(1.0)).astype(np.float32)
     q = np.rint(x.astype(np.float64) / scale[..., None].astype(np.float64))
     return np.clip(q, -INT16_MAX, INT16_MAX).astype(np.int16), scale
 
 
-def _decode(stored: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+def decode_array(stored: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    """float32 values of a stored selection and its scale (``None``: a plain cast)."""
     if scale is None:
         return np.asarray(stored, dtype=np.float32)
-    return (np.asarray(stored, dtype=np.float32) * np.asarray(scale, dtype=np.float32)[..., None]).astype(
-        np.float32
-    )
+    return np.asarray(stored, dtype=np.float32) * np.asarray(scale, dtype=np.float32)[..., None]
 
 
-def encode(
-    arrays: Mapping[str, np.ndarray], schema: Mapping[str, tuple[str, tuple]], cfg: StorageConfig
-) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, tuple]], dict[str, str]]:
-    """Arrays as stored, their (dtype, symbolic shape) schema, and the root attributes to add."""
+def derive_clips(source: np.ndarray, direct: np.ndarray, indirect: np.ndarray, gain: float) -> np.ndarray:
+    """The render's clips: ``source`` (..., T) convolved with ``direct + float32(gain) * indirect``
+    (..., 2, R), first T samples; leading axes broadcast as in :func:`simkit.audio.dsp.fft_convolve`."""
+    from simkit.audio.dsp import fft_convolve
+
+    mixed = (direct + np.float32(gain) * indirect).astype(np.float32)
+    return fft_convolve(source, mixed, source.shape[-1])
+
+
+def worst_clip_snr_db(ref: np.ndarray, est: np.ndarray) -> float:
+    """The lowest SNR (dB) of ``est`` against ``ref`` over clips (..., 2, T): inf when every one is exact."""
+    ref64 = np.asarray(ref, dtype=np.float64)
+    err = np.sum((np.asarray(est, dtype=np.float64) - ref64) ** 2, axis=(-2, -1))
+    sig = np.sum(ref64**2, axis=(-2, -1))
+    with np.errstate(divide="ignore"):
+        snr = np.where(err == 0, np.inf, 10 * np.log10(np.maximum(sig, 1e-300) / np.maximum(err, 1e-300)))
+    return float(np.min(snr)) if snr.size else float("inf")
+
+
+def encode(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConfig
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arrays of a shard as stored with ``cfg`` and the root attributes to add (``storage``, and
+    ``derived_clip_snr_db`` for derived clips). Raises SimkitError when the clips cannot be derived: the
+    sources or RIRs are missing, or the derived clips miss the given ones by more than ``min_clip_snr_db``."""
     cfg.validate()
-    out, sch = dict(arrays), dict(schema)
-    modes = {**dict.fromkeys(RIRS, cfg.rir), SOURCE: cfg.source, CLIPS: cfg.clips}
+    out, extra = dict(arrays), {"storage": cfg.to_json()}
+    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips}
     for name, mode in modes.items():
-        if name not in out:
-            continue
-        if name == CLIPS and mode == "derived":
-            del out[name], sch[name]
+        if name not in out or (name == CLIPS and mode == "derived"):
             continue
         x = np.asarray(out[name], dtype=np.float32)
         if name in RIRS:
             x = trim_below_floor(x, cfg.rir_floor_db)
-        stored, scale = _encode(x, mode)
-        sym = schema[name][1]
-        out[name], sch[name] = stored, (str(stored.dtype), sym)
+        out[name], scale = encode_array(x, mode)
         if scale is not None:
-            out[f"{name}_scale"], sch[f"{name}_scale"] = scale, ("float32", sym[:-1])
-    return out, sch, {"storage": cfg.to_json()}
-
-
-def stored_schema(schema: Mapping[str, tuple[str, tuple]], cfg: StorageConfig) -> dict[str, tuple[str, tuple]]:
-    """The schema of what a shard written with ``cfg`` holds on disk (for validation)."""
-    sch = dict(schema)
-    modes = {**dict.fromkeys(RIRS, cfg.rir), SOURCE: cfg.source, CLIPS: cfg.clips}
-    for name, mode in modes.items():
-        if name not in sch:
-            continue
-        if name == CLIPS and mode == "derived":
-            del sch[name]
-        elif mode == "int16":
-            sch[f"{name}_scale"] = ("float32", sch[name][1][:-1])
-    return sch
+            out[name + SCALE_SUFFIX] = scale
+    if cfg.clips == "derived" and CLIPS in out:
+        missing = [k for k in DERIVED_FROM if k not in out]
+        if missing or "indirect_gain" not in attrs:
+            raise SimkitError(f"storage clips=derived needs {', '.join(missing or ['the indirect_gain attribute'])}"
+                              " (use clips float32 or int16 for clips that are not source ⊛ RIR)")
+        clips = np.asarray(out.pop(CLIPS), dtype=np.float32)  # (N, V, S, 2, T)
+        src = decode_array(out[SOURCE], out.get(SOURCE + SCALE_SUFFIX))  # (N, S, T)
+        if src.shape[-1] != clips.shape[-1]:
+            raise SimkitError(f"storage clips=derived needs sources as long as the clips ({src.shape[-1]} "
+                              f"vs {clips.shape[-1]} samples)")
+        rir = {k: decode_array(out[k], out.get(k + SCALE_SUFFIX)) for k in RIRS}
+        worst = float("inf")
+        for n in range(clips.shape[0]):  # one set at a time keeps the float64 FFT buffers small
+            got = derive_clips(src[n][None, :, None, :], rir[DIRECT][n], rir[INDIRECT][n], attrs["indirect_gain"])
+            worst = min(worst, worst_clip_snr_db(clips[n], got))
+        if worst < cfg.min_clip_snr_db:
+            raise SimkitError(f"storage clips=derived: the derived clips match the given ones at {worst:.1f} dB "
+                              f"SNR, under storage.min_clip_snr_db = {cfg.min_clip_snr_db:g} (store the clips)")
+        extra["derived_clip_snr_db"] = np.float64(round(worst, 3) if np.isfinite(worst) else 999.0)
+    return out, extra
 
 
 def has_dataset(f: Any, name: str) -> bool:
     """Whether ``name`` can be read from the shard: stored, or (clips) derivable from sources and RIRs."""
     if name == CLIPS and name not in f:
-        return storage_of(f).clips == "derived" and all(k in f for k in (SOURCE, *RIRS))
+        return storage_of(f).clips == "derived" and all(k in f for k in DERIVED_FROM)
     return name in f
 
 
-def _read(f: Any, name: str, index: tuple) -> np.ndarray:
-    scale = f[f"{name}_scale"][index] if f"{name}_scale" in f else None
-    return _decode(f[name][index], scale)
+def read(f: Any, name: str, index: Any = ()) -> np.ndarray:
+    """``name[index]`` of an open shard as float32, decoding its storage (``index`` selects leading axes
+    only: the last one is a row of one scale)."""
+    scale = f[name + SCALE_SUFFIX][index] if name + SCALE_SUFFIX in f else None
+    return decode_array(f[name][index], scale)
 
 
 def read_rir(f: Any, name: str, n: int, v: int, s: int) -> np.ndarray:
     """``rir/direct`` or ``rir/indirect`` of (set n, view v, source s): (2, R) float32."""
-    return _read(f, name, (n, v, s))
+    return read(f, name, (n, v, s))
+
+
+def read_mixed_rir(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int) -> np.ndarray:
+    """The mixed RIRs ``direct + indirect_gain * indirect`` of source s in views ``views`` of set n:
+    (len(views), 2, R) float32."""
+    gain = np.float32(f.attrs["indirect_gain"])
+    return np.stack([(read_rir(f, DIRECT, n, int(v), s) + gain * read_rir(f, INDIRECT, n, int(v), s))
+                     .astype(np.float32) for v in views])
 
 
 def read_source(f: Any, n: int, s: int) -> np.ndarray:
     """The mono source clip of (set n, source s): (T,) float32."""
-    return _read(f, SOURCE, (n, s))
+    return read(f, SOURCE, (n, s))
 
 
 def clip_samples(f: Any) -> int:
@@ -174,21 +227,21 @@ def clip_samples(f: Any) -> int:
     return int(f[CLIPS].shape[-1] if CLIPS in f else f[SOURCE].shape[-1])
 
 
-def read_binaural(f: Any, n: int, views: np.ndarray | list[int], s: int) -> np.ndarray:
+def read_binaural(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int) -> np.ndarray:
     """Binaural clips of source s in views ``views`` of set n: (len(views), 2, T) float32.
 
-    Stored clips are decoded; derived ones are the render's own computation on the decoded arrays:
-    ``fft_convolve(source, direct + float32(indirect_gain) * indirect)``.
-    """
+    Stored clips are decoded; derived ones are computed from the decoded source and RIRs exactly as the
+    writer checked them (:func:`derive_clips`)."""
     if CLIPS in f:
-        return np.stack([_read(f, CLIPS, (n, int(v), s)) for v in views])
-    from simkit.audio.dsp import fft_convolve
+        return np.stack([read(f, CLIPS, (n, int(v), s)) for v in views])
+    gain = float(f.attrs["indirect_gain"])
+    sel = [int(v) for v in views]
+    direct = np.stack([read_rir(f, DIRECT, n, v, s) for v in sel])
+    indirect = np.stack([read_rir(f, INDIRECT, n, v, s) for v in sel])
+    return derive_clips(read_source(f, n, s)[None, None, :], direct, indirect, gain)
 
-    gain = np.float32(f.attrs["indirect_gain"])
-    mono = read_source(f, n, s)
-    mixed = np.stack([
-        (read_rir(f, "rir/direct", n, int(v), s) + gain * read_rir(f, "rir/indirect", n, int(v), s)).astype(
-            np.float32)
-        for v in views
-    ])
-    return fft_convolve(mono[None, None, :], mixed, len(mono))
+
+def read_set_binaural(f: Any, n: int) -> np.ndarray:
+    """Every clip of set n: (V, S, 2, T) float32."""
+    v_all, s_all = int(f.attrs["n_views"]), int(f.attrs["n_sources"])
+    return np.stack([read_binaural(f, n, range(v_all), s) for s in range(s_all)], axis=1)

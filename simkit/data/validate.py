@@ -15,8 +15,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from simkit.data import layout
-from simkit.data.schema import GROUPS, ROOT_ATTRS, SCHEMA_VERSION, all_fields, check_dtype, check_shapes, groups_present
+from simkit.data import layout, storage
+from simkit.data.schema import (
+    GROUPS,
+    READABLE_SCHEMA_VERSIONS,
+    ROOT_ATTRS,
+    all_fields,
+    check_dtype,
+    check_shapes,
+    groups_present,
+)
 from simkit.errors import SimkitError
 
 
@@ -68,21 +76,30 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
             raise SimkitError(f"malformed shard {path}: missing attribute {missing[0]}")
         if int(f.attrs["complete"]) != 1:
             raise SimkitError(f"malformed shard {path}: not marked complete")
-        if int(f.attrs["schema_version"]) != SCHEMA_VERSION:
+        if int(f.attrs["schema_version"]) not in READABLE_SCHEMA_VERSIONS:
             raise SimkitError(f"malformed shard {path}: schema version {f.attrs['schema_version']}, "
-                              f"this simkit reads {SCHEMA_VERSION}")
+                              f"this simkit reads {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}")
         groups = _shard_groups(f)
         unknown = [g for g in groups if g not in GROUPS]
         if unknown:
             raise SimkitError(f"malformed shard {path}: unknown group {unknown[0]}")
         fields = all_fields()
         present = {n: f[n] for n in fields if n in f and fields[n][0].name in groups}
+        codec = storage.storage_of(f)
+        derived = (storage.CLIPS,) if codec.clips == "derived" else ()
         try:
-            dims = check_shapes(present, groups)
+            dims = check_shapes(present, groups, derived=derived)
         except ValueError as e:
             raise SimkitError(f"malformed shard {path}: {e}") from None
+        if derived and "audio" in groups and storage.CLIPS not in f:
+            lacking = [k for k in storage.DERIVED_FROM if k not in f]
+            if lacking:
+                raise SimkitError(f"malformed shard {path}: clips are derived but {lacking[0]} is missing")
         for name, ds in present.items():
             problem = check_dtype(name, ds.dtype)
+            if not problem and ds.dtype == np.int16 and name + storage.SCALE_SUFFIX in fields \
+                    and name + storage.SCALE_SUFFIX not in f:
+                problem = f"int16 dataset {name} has no {name}{storage.SCALE_SUFFIX}"
             if problem:
                 raise SimkitError(f"malformed shard {path}: {problem}")
         for g in groups:
@@ -104,7 +121,7 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
             if r in GROUPS:
                 if r not in groups:
                     raise SimkitError(f"shard {path} lacks group {r}")
-            elif r not in f:
+            elif not storage.has_dataset(f, r):
                 raise SimkitError(f"shard {path} lacks dataset {r}")
         return ShardInfo(
             path, str(f.attrs["scene_id"]), str(f.attrs.get("split", "")), str(f.attrs["config_hash"]), n, v, s,
@@ -144,6 +161,9 @@ class DatasetReport:
     clip_seconds: float = 0.0
     side_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     verified: bool = False  # every chunk of every shard was read back (``verify=True``)
+    storage: list[str] = field(default_factory=list)  # the storages of the shards (simkit.data.storage.describe)
+    derived_clip_snr_db: float | None = None  # worst derived clip's SNR over the shards, None if none derived
+    shard_bytes: int = 0  # on disk, every complete shard
 
     @property
     def out(self) -> Path:  # the name the render code used
@@ -172,6 +192,9 @@ def validate_dataset(root: Path | str, verify: bool = False) -> DatasetReport:
     entries = {p: layout.read_splits(root, p) for p in protocols}
     counts = {s: {"scenes": 0, "view_sets": 0, "clips": 0} for s in layout.SPLITS}
     rt60, az, side, missing, passed, tries, shards = [], [], [], [], [], [], []
+    codecs: set[str] = set()
+    snrs: list[float] = []
+    shard_bytes = 0
     infos: dict[str, ShardInfo] = {}
     groups: list[str] = list(manifest.get("groups") or [])
     for scene_id in sorted(scenes):
@@ -192,7 +215,11 @@ def validate_dataset(root: Path | str, verify: bool = False) -> DatasetReport:
         if extra:
             raise SimkitError(f"malformed shard {path}: group {extra[0]} is not among the manifest's groups")
         infos[scene_id] = info
+        shard_bytes += path.stat().st_size
         with h5py.File(path, "r") as f:
+            codecs.add(storage.describe(storage.storage_of(f)))
+            if "derived_clip_snr_db" in f.attrs:
+                snrs.append(float(f.attrs["derived_clip_snr_db"]))
             if "rir/rt60" in f:
                 rt60.append(f["rir/rt60"][()].ravel())
             if "labels/azimuth_deg" in f:
@@ -233,7 +260,7 @@ def validate_dataset(root: Path | str, verify: bool = False) -> DatasetReport:
             "tool", "simkit render")}), counts, protocol_counts, _concat(rt60), _concat(az),
         [m for m in missing if m not in failed], _concat(passed, np.uint8), _concat(tries, np.int32), shards, failed,
         first.sample_rate if first else 0, (first.clip_samples / first.sample_rate) if first and first.sample_rate
-        else 0.0, _concat(side, np.int8), verify,
+        else 0.0, _concat(side, np.int8), verify, sorted(codecs), min(snrs) if snrs else None, shard_bytes,
     )
 
 

@@ -32,6 +32,8 @@ import numpy as np
 import simkit
 from simkit.data import layout
 from simkit.data.schema import GROUPS, ROOT_ATTRS, SCHEMA_VERSION, all_fields, check_dtype, check_shapes, chunks
+from simkit.data.storage import FLOAT32, StorageConfig
+from simkit.data.storage import encode as encode_storage
 from simkit.errors import SimkitError
 from simkit.io import (
     atomic_path,
@@ -102,6 +104,7 @@ def shard_bytes(
     compression: int = DEFAULT_COMPRESSION,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+    storage: StorageConfig = FLOAT32,
 ) -> bytes:
     """The complete HDF5 file of a shard, built in memory; see :func:`write_shard`.
 
@@ -126,6 +129,8 @@ def shard_bytes(
         missing_root = [a for a in grp.root_attrs if a not in attrs]
         if missing_root:
             raise ValueError(f"group {g}: root attribute {missing_root[0]} missing")
+    arrays, storage_attrs = encode_storage(arrays, attrs, storage)  # checked above in their logical form
+    attrs = {**attrs, **storage_attrs}
     name = f"simkit-shard-{next(_MEMORY_FILES)}"
     with deferred(), h5py.File(name, "w", driver="core", backing_store=False) as f:
         for key in sorted(attrs):
@@ -145,7 +150,8 @@ def shard_bytes(
                 arr = np.ascontiguousarray(arr)
             bulky = fld.dtype != "str" and arr.size > 0 and arr.ndim > 0
             f.create_dataset(
-                dname, data=arr, chunks=chunks(arr.shape, fld.shape) if arr.size and arr.ndim else None,
+                dname, data=arr, chunks=chunks(arr.shape, fld.shape, arr.dtype.itemsize) if arr.size and arr.ndim
+                else None,
                 compression="gzip" if bulky else None, compression_opts=compression if bulky else None,
                 shuffle=bulky, fletcher32=arr.size > 0 and arr.ndim > 0,
             )
@@ -171,21 +177,23 @@ def write_shard(
     compression: int = DEFAULT_COMPRESSION,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+    storage: StorageConfig = FLOAT32,
 ) -> None:
     """Write one shard atomically: built in memory with ``complete = 1`` last, then temp file, length check,
     fsync, rename (a full disk raises :class:`simkit.errors.OutputError` and leaves no temporary file).
 
     ``groups`` (default: those whose required datasets ``arrays`` holds) are checked against the schema
     (names, ranks, consistent sizes, dtypes); ``group_attrs`` sets attributes on HDF5 groups (the camera
-    intrinsics on ``views``), ``dataset_attrs`` on datasets (storage attributes, see
-    :data:`simkit.data.schema.STORAGE_ATTRS`). Every dataset is chunked per item and fletcher32-checksummed,
-    the bulky ones gzip-compressed with byte shuffle; strings are fixed-length UTF-8 bytes.
+    intrinsics on ``views``), ``dataset_attrs`` on datasets. ``storage`` says how the bulky audio is kept
+    (:mod:`simkit.data.storage`: float32 as given, or compact; recorded in the root attribute ``storage``).
+    Every dataset is chunked per item and fletcher32-checksummed, the bulky ones gzip-compressed with byte
+    shuffle; strings are fixed-length UTF-8 bytes.
     """
     # the temporary file is claimed before the (slower) build, so a killed writer always leaves a trace
     # that the next writer removes (remove_stale_temporaries), never a complete-looking shard
     with atomic_path(path) as tmp:
         data = shard_bytes(arrays, attrs, groups=groups, compression=compression, group_attrs=group_attrs,
-                           dataset_attrs=dataset_attrs)
+                           dataset_attrs=dataset_attrs, storage=storage)
         write_file(tmp, data)
     fsync_dir(Path(path).parent)
 
@@ -220,10 +228,12 @@ class DatasetWriter:
     the existing one's ``scenes`` - so a crash after that point leaves a recognisable, resumable dataset.
     """
 
-    def __init__(self, root: Path | str, manifest: Mapping[str, Any], compression: int = DEFAULT_COMPRESSION):
+    def __init__(self, root: Path | str, manifest: Mapping[str, Any], compression: int = DEFAULT_COMPRESSION,
+                 storage: StorageConfig = FLOAT32):
         self.root = Path(root)
         self.manifest = dict(manifest)
         self.compression = compression
+        self.storage = storage
         self.config_hash = str(manifest["config_hash"])
         self.groups = list(manifest["groups"])
         self._open = False
@@ -300,7 +310,7 @@ class DatasetWriter:
             full.setdefault("n_sources", s)
         path = self.shard_path(shard_id)
         write_shard(path, arrays, full, groups=groups, compression=self.compression, group_attrs=group_attrs,
-                    dataset_attrs=dataset_attrs)
+                    dataset_attrs=dataset_attrs, storage=self.storage)
         return path
 
     def write_splits(self, splits: Mapping[str, Sequence[str]], protocol: str = layout.DEFAULT_PROTOCOL) -> None:

@@ -42,6 +42,13 @@ def format_report(rep: InspectReport) -> str:
     lines.append(f"groups: {', '.join(rep.groups) or 'none'}")
     if rep.sample_rate:
         lines.append(f"audio: {rep.sample_rate} Hz, clips of {rep.clip_seconds:.2f} s")
+    if rep.storage:
+        n_sets = sum(c["view_sets"] for c in rep.counts.values())
+        size = f"{rep.shard_bytes / 1e6:.1f} MB in {len(rep.shards)} shards" + (
+            f" = {rep.shard_bytes / n_sets / 1e6:.2f} MB per view set" if n_sets else "")
+        snr = (f"; derived clips >= {rep.derived_clip_snr_db:.1f} dB SNR against the rendered ones"
+               if rep.derived_clip_snr_db is not None else "")
+        lines.append(f"storage: {', '.join(rep.storage)}{snr}; {size}")
     if rep.verified:
         lines.append(f"verified: every chunk of {len(rep.shards)} shards reads back (checksums match)")
     lines.append("split    scenes  view_sets  clips")

@@ -196,7 +196,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
     path = shard_path(out, scene_id)
-    write_shard(path, arrays, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs)
+    write_shard(path, arrays, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs,
+                storage=cfg.storage)
     return path
 
 
