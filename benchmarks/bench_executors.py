@@ -166,10 +166,10 @@ def run(work: Path, scenes: list[str], sets: int, workers: int = 2, *, views: bo
     CPUs) under a fresh directory in ``work`` (removed afterwards unless ``keep``); figures per executor."""
     from simkit.config import RenderConfig, validate_render_config
     from simkit.errors import SimkitError
-    from simkit.io import package_versions
+    from simkit.io import check_writable_dir, package_versions
 
-    if not scenes:
-        raise SimkitError("bench_executors needs at least one scene")
+    if len(scenes) < 2:  # units are scenes: with one, the parallel executors would render it serially
+        raise SimkitError(f"bench_executors needs at least 2 scenes (got {len(scenes)})")
     if workers < 2:
         raise SimkitError(f"--workers must be >= 2 to compare executors (got {workers})")
     unknown = [e for e in executors if e not in EXECUTOR_NAMES]
@@ -182,8 +182,7 @@ def run(work: Path, scenes: list[str], sets: int, workers: int = 2, *, views: bo
     if preset:
         cfg.acoustics.preset = preset
     validate_render_config(cfg)
-    work = Path(work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = check_writable_dir(work)
     tmp = Path(tempfile.mkdtemp(prefix="bench-executors-", dir=work))
     cfg_path = tmp / "config.json"
     cfg_path.write_text(json.dumps(cfg.to_dict()))
