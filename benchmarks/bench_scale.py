@@ -21,8 +21,6 @@ wall time; rewritten after each part, so a run stopped half-way keeps what it me
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import platform
 import sys
@@ -49,16 +47,6 @@ def machine_info() -> dict:
     if hasattr(os, "sched_getaffinity"):
         info["cpus_usable"] = len(os.sched_getaffinity(0))
     return info
-
-
-def _storage_module():
-    """bench_storage, imported only when the storage part runs; a clear error while it does not exist."""
-    from simkit.errors import SimkitError
-
-    if importlib.util.find_spec("bench_storage") is None:
-        raise SimkitError("benchmarks/bench_storage.py is missing (the storage benchmark of issue 12 item 3); "
-                          "run with --skip storage until it is merged")
-    return importlib.import_module("bench_storage")
 
 
 def main() -> None:
@@ -91,6 +79,7 @@ def main() -> None:
 def run_all(args: argparse.Namespace) -> dict:
     import bench_executors
     import bench_render_engine
+    import bench_storage as storage
 
     from simkit.errors import SimkitError
     from simkit.io import atomic_write_json, package_versions
@@ -101,7 +90,6 @@ def run_all(args: argparse.Namespace) -> dict:
         raise SimkitError(f"--skip: unknown part(s) {', '.join(unknown)} (parts: {', '.join(PARTS)})")
     if min(args.scenes, args.engine_sets, args.storage_sets, args.executor_sets) < 1:
         raise SimkitError("--scenes and every --*-sets must be >= 1")
-    storage = _storage_module() if "storage" not in skip else None  # fail before anything is measured
     scenes = bench_render_engine.spread_scenes(args.scenes)
     work = Path(args.work)
     result: dict = {
@@ -143,7 +131,7 @@ def run_all(args: argparse.Namespace) -> dict:
     for name, title, printer in (
         ("engine", "Engine: presets and engine defaults (cost, ratio, fidelity vs high)",
          bench_render_engine.print_table),
-        ("storage", "Storage: bytes per view set per option", storage.print_table if storage else None),
+        ("storage", "Storage: bytes per view set per option", storage.print_table),
         ("executors", "Executors: the same render, serial vs process vs Ray", bench_executors.print_table),
     ):
         if name in result:
