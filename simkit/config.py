@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from simkit.data.storage import StorageConfig
+from simkit.data.storage import FLOAT32, StorageConfig
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
 
@@ -151,7 +151,12 @@ class RenderConfig:
         return d
 
     def config_hash(self) -> str:
-        return stable_hash(self.content_dict())
+        """Hash of :meth:`content_dict`; float32 storage is left out of it, so renders made before the
+        storage option existed keep their hash and resume with ``--storage float32``."""
+        d = self.content_dict()
+        if self.storage == FLOAT32:
+            d.pop("storage")
+        return stable_hash(d)
 
 
 def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -179,6 +184,11 @@ def _coerce(tp: Any, value: Any, name: str) -> Any:
     """``value`` as type ``tp`` (JSON types in, Python types out), or SimkitError naming ``name``."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
+        if isinstance(value, str) and hasattr(tp, "named"):  # a preset by name, e.g. "storage": "float32"
+            try:
+                return tp.named(value)
+            except SimkitError as e:
+                raise SimkitError(f"config field {name}: {e}") from None
         return from_dict(tp, value, name)
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:

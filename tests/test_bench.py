@@ -18,6 +18,7 @@ from simkit.bench.harness import run_bench
 from simkit.bench.leaderboard import read_leaderboard
 from simkit.conventions import wrap_deg
 from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.storage import read_binaural, read_mixed_rir, read_source
 from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError
 from simkit.models import get_model, models_for_task
@@ -63,7 +64,7 @@ def test_items_match_the_render_and_conventions(synth: Path) -> None:
     assert item["audio"].shape == (4, 2, info.clip_samples)
     with h5py.File(info.shard(item["scene_id"])) as f:
         n, s = item["set_index"], item["source_index"]
-        np.testing.assert_array_equal(item["audio"].numpy(), f["audio/binaural"][n, :, s])
+        np.testing.assert_array_equal(item["audio"].numpy(), read_binaural(f, n, range(4), s))
         np.testing.assert_array_equal(item["azimuth_deg"].numpy(), f["labels/azimuth_deg"][n, :, s])
     az, rel = item["azimuth_deg"].numpy(), item["rel_yaw_deg"].numpy()
     # without translation a static source moves by minus the camera rotation
@@ -97,11 +98,11 @@ def test_online_rerender_uses_another_utterance_with_the_stored_rir(synth: Path)
     # it is some other item's dry clip through this item's mixed RIRs
     with h5py.File(info.shard(item["scene_id"])) as f:
         n, s = item["set_index"], item["source_index"]
-        rir = f["rir/direct"][n, :, s] + info.indirect_gain * f["rir/indirect"][n, :, s]
+        rir = read_mixed_rir(f, n, range(4), s)
     found = False
     for si, n2, s2 in ds.index:
         with h5py.File(info.shard(ds.scenes[si])) as f:
-            mono = f["audio/source"][n2, s2]
+            mono = read_source(f, n2, s2)
         if np.allclose(fft_convolve(mono, rir, info.clip_samples), item["audio"].numpy(), atol=1e-5):
             found = (int(n2), int(s2)) != (n, s) or ds.scenes[si] != item["scene_id"]
     assert found

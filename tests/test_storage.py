@@ -92,6 +92,27 @@ def test_bad_storage_settings_are_one_line_errors() -> None:
             validate_render_config(RenderConfig(storage=bad))
 
 
+def test_int16_refuses_non_finite_values_and_keeps_tiny_rows() -> None:
+    x = np.array([[np.nan, 0.3], [1e-42, -1e-42], [0.0, 0.0]], np.float32)[:, None, None, None, :]
+    with pytest.raises(SimkitError, match="rir/direct holds NaN or infinite values"):
+        encode({"rir/direct": x}, {}, StorageConfig())
+    x[0, ..., 0] = 0.25
+    with np.errstate(all="raise"):  # no division by a scale that underflowed to zero
+        out, _ = encode({"rir/direct": x}, {}, StorageConfig())
+    scale = out["rir/direct_scale"]
+    assert np.all(scale > 0) and scale[2].item() == 1.0  # a zero row keeps scale 1, a tiny one no zero scale
+    back = out["rir/direct"] * scale[..., None]
+    assert np.allclose(back, x, rtol=0, atol=0.3 / INT16_MAX)
+
+
+def test_float32_storage_keeps_the_config_hash_renders_had_before_the_storage_option() -> None:
+    # what simkit 9610018 (before RenderConfig.storage) wrote: those float32 renders resume with --storage float32
+    assert RenderConfig(storage=FLOAT32).config_hash() == "01921d527c50e3c0"
+    assert RenderConfig(sets_per_scene=2, seed=5, storage=FLOAT32).config_hash() == "a5cf843f85bd66a2"
+    assert RenderConfig().config_hash() != RenderConfig(storage=FLOAT32).config_hash()
+    assert "storage" in RenderConfig(storage=FLOAT32).content_dict()  # the manifest still says which
+
+
 def _tiny_shard(rng: np.random.Generator, clips: np.ndarray | None = None) -> tuple[dict, dict]:
     n, v, s, t, r = 1, 2, 1, 3000, 800
     direct, indirect = decaying_rirs(rng, (n, v, s, 2, r), 0.05), decaying_rirs(rng, (n, v, s, 2, r))
@@ -145,6 +166,18 @@ def test_validator_names_a_missing_scale_and_a_missing_derivation_source(tmp_pat
     with h5py.File(path, "a") as f:
         del f["audio/source"], f["audio/source_scale"]
     with pytest.raises(SimkitError, match="clips are derived but audio/source is missing"):
+        validate_shard(path)
+    write_shard(path, arrays, attrs, groups=["audio", "rir"], storage=StorageConfig())
+    with h5py.File(path, "a") as f:
+        assert f.attrs["schema_version"] == 2
+        del f.attrs["storage"]
+    with pytest.raises(SimkitError, match="missing attribute storage"):
+        validate_shard(path)
+    write_shard(path, arrays, attrs, groups=["audio", "rir"], storage=FLOAT32)
+    with h5py.File(path, "a") as f:
+        assert f.attrs["schema_version"] == 1  # float32 shards keep version 1's layout and number
+        f["rir/indirect"].attrs["scale"] = 2.0  # version 1's storage attributes are no longer applied
+    with pytest.raises(SimkitError, match="rir/indirect has a scale/offset attribute"):
         validate_shard(path)
 
 
@@ -241,9 +274,22 @@ def test_storage_option_of_the_cli(tmp_path: Path) -> None:
                          text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: unknown storage 'mp3' (known: compact, float32)"
     assert not (tmp_path / "a").exists()
-    ok = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "b"), "--storage", "float32"], capture_output=True,
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text('{"storage": "mp3"}')
+    bad = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "a"), "--config", str(cfg)], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == ("error: config field storage: unknown storage 'mp3' "
+                                                          "(known: compact, float32)")
+    assert not (tmp_path / "a").exists()
+    cfg.write_text('{"storage": "float32"}')  # a preset by name in a config file, as on the command line
+    ok = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "b"), "--config", str(cfg)], capture_output=True,
                         text=True)
     assert ok.returncode == 0, ok.stderr
+    again = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "b"), "--storage", "float32"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0 and "skipped 3 already complete" in again.stdout, again.stderr
+    other = subprocess.run([SIMKIT, *base, "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    assert other.returncode == 2 and "holds a dataset with another config" in other.stderr
     shard = next((tmp_path / "b" / "shards").glob("*.h5"))
     with h5py.File(shard) as f:
         assert f["audio/binaural"].dtype == np.float32 and f["rir/direct"].dtype == np.float32

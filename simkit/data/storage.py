@@ -61,11 +61,16 @@ class StorageConfig:
                 raise SimkitError(f"storage.{name} must be one of {', '.join(modes)} (got {value!r})")
         for name in ("rir_floor_db", "min_clip_snr_db"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1000:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1000:
                 raise SimkitError(f"storage.{name} must be a number in 0..1000 dB (got {value!r})")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def named(cls, name: str) -> StorageConfig:
+        """A preset by name (``compact``, ``float32``): a config file may say ``"storage": "float32"``."""
+        return preset(name)
 
 
 FLOAT32 = StorageConfig(clips="float32", rir="float32", source="float32")
@@ -120,7 +125,9 @@ def encode_array(x: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray | Non
     if mode == "float16":
         return np.ascontiguousarray(x, dtype=np.float16), None
     peak = np.max(np.abs(x), axis=-1).astype(np.float32) if x.shape[-1] else np.zeros(x.shape[:-1], np.float32)
-    scale = np.where(peak > 0, peak / np.float32(INT16_MAX), np.float32(1.0)).astype(np.float32)
+    # a zero row keeps scale 1; a tiny peak keeps the smallest normal scale rather than underflowing to 0
+    step = np.maximum(peak.astype(np.float64) / INT16_MAX, float(np.finfo(np.float32).tiny))
+    scale = np.where(peak > 0, step, 1.0).astype(np.float32)
     q = np.rint(x.astype(np.float64) / scale[..., None].astype(np.float64))
     return np.clip(q, -INT16_MAX, INT16_MAX).astype(np.int16), scale
 
@@ -163,6 +170,9 @@ def encode(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConf
         if name not in out or (name == CLIPS and mode == "derived"):
             continue
         x = np.asarray(out[name], dtype=np.float32)
+        if mode != "float32" and not np.all(np.isfinite(x)):
+            raise SimkitError(f"{name} holds NaN or infinite values; storage {name.split('/')[0]} {mode} cannot keep "
+                              "them (store float32, or fix the input)")
         if name in RIRS:
             x = trim_below_floor(x, cfg.rir_floor_db)
         out[name], scale = encode_array(x, mode)
@@ -220,11 +230,6 @@ def read_mixed_rir(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int) ->
 def read_source(f: Any, n: int, s: int) -> np.ndarray:
     """The mono source clip of (set n, source s): (T,) float32."""
     return read(f, SOURCE, (n, s))
-
-
-def clip_samples(f: Any) -> int:
-    """Samples per clip (stored clips, or the sources they are derived from)."""
-    return int(f[CLIPS].shape[-1] if CLIPS in f else f[SOURCE].shape[-1])
 
 
 def read_binaural(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int) -> np.ndarray:

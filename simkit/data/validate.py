@@ -85,6 +85,8 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
             raise SimkitError(f"malformed shard {path}: unknown group {unknown[0]}")
         fields = all_fields()
         present = {n: f[n] for n in fields if n in f and fields[n][0].name in groups}
+        if int(f.attrs["schema_version"]) >= 2 and "storage" not in f.attrs:
+            raise SimkitError(f"malformed shard {path}: missing attribute storage (schema version 2)")
         codec = storage.storage_of(f)
         derived = (storage.CLIPS,) if codec.clips == "derived" else ()
         try:
@@ -97,6 +99,9 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
                 raise SimkitError(f"malformed shard {path}: clips are derived but {lacking[0]} is missing")
         for name, ds in present.items():
             problem = check_dtype(name, ds.dtype)
+            if not problem and any(a in ds.attrs for a in ("scale", "offset")):
+                # schema 1 allowed these dataset attributes; nothing wrote them and they are no longer read
+                problem = f"dataset {name} has a scale/offset attribute, which this simkit does not apply"
             if not problem and ds.dtype == np.int16 and name + storage.SCALE_SUFFIX in fields \
                     and name + storage.SCALE_SUFFIX not in f:
                 problem = f"int16 dataset {name} has no {name}{storage.SCALE_SUFFIX}"

@@ -135,7 +135,8 @@ def shard_bytes(
     with deferred(), h5py.File(name, "w", driver="core", backing_store=False) as f:
         for key in sorted(attrs):
             f.attrs[key] = attrs[key]
-        f.attrs["schema_version"] = SCHEMA_VERSION
+        # float32 shards are laid out as in version 1, so they say so: older simkit installs read them too
+        f.attrs["schema_version"] = 1 if storage == FLOAT32 else SCHEMA_VERSION
         f.attrs["groups"] = ",".join(groups)
         if "simkit_version" not in f.attrs:
             f.attrs["simkit_version"] = simkit.__version__
