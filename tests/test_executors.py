@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from simkit.errors import SimkitError
+from simkit.executors import EXECUTORS
 from simkit.registry import Registry
-from simkit.render.executors import EXECUTORS
 
 SIMKIT = str(Path(sys.executable).parent / "simkit")
 TINY = ["--scenes", "3", "--sets-per-scene", "1", "--no-views", "--preset", "fast", "--views", "2",

@@ -1,12 +1,18 @@
-"""Executors: how independent units of work (one scene each) are run: ``serial``, ``process`` or ``ray``.
+"""Executors: how independent units of work are run: ``serial``, ``process`` or ``ray``.
+
+Three pipelines fan out through them: ``simkit render`` (a unit = one scene: render and write its shard),
+``simkit prepare`` (one shard: ``adapter.build`` and its write) and ``simkit curate`` (one video's analysis,
+cached in the work directory). Each unit writes its own output; the parent only tracks progress and failures.
 
 An executor gets a picklable top-level function, one argument tuple per unit and a ``done(key, error)``
 callback, called once per unit in the order units finish. A :class:`SimkitError` raised by a unit is that
 unit's failure (``done(key, error)``) and the others go on; :class:`OutputError` (full disk, permissions)
 and :class:`Interrupted` (SIGINT/SIGTERM) stop the whole run: units still queued are cancelled, running
-workers are told to stop (each removes its temporary file) and the exception reaches the caller.
+workers are told to stop (each removes its temporary file) and the exception reaches the caller. So does an
+exception raised by ``done`` itself: a pipeline that stops at its first failed unit (prepare, curate)
+re-raises the unit's error there.
 
-Data never depends on the executor: every unit derives its randomness from the config's seed and its key.
+Data never depend on the executor: every unit derives its randomness from the config's seed and its key.
 A new executor is one function plus one ``EXECUTORS.add``.
 """
 
@@ -193,4 +199,22 @@ EXECUTORS.add("ray", run_ray)
 def default_executor(workers: int) -> str:
     """``process`` when several workers are asked for, else ``serial``."""
     return "process" if workers > 1 else "serial"
+
+
+def executor_for(name: str | None, workers: int = 1,
+                 ray_address: str | None = None) -> tuple[Executor, ExecutorOptions]:
+    """The executor ``name`` (default: :func:`default_executor`) and its options, checked before a pipeline
+    writes anything: ``workers >= 1``, a registered name, ``ray_address`` only with ``ray``, Ray installed."""
+    if workers < 1:
+        raise SimkitError(f"--workers must be >= 1 (got {workers})")
+    name = name or default_executor(workers)
+    run = EXECUTORS.get(name)
+    if ray_address and name != "ray":
+        raise SimkitError("--ray-address needs --executor ray")
+    if name == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'")
+    return run, ExecutorOptions(workers=workers, ray_address=ray_address)
 
