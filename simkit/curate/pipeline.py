@@ -434,7 +434,8 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
             bar.update(seconds[vid])
 
         try:
-            run_units(analyse_unit, [vid for _, vid in todo], [(str(p), vid, cfg, str(work)) for p, vid in todo],
+            where = str(work.resolve())  # absolute: a Ray node's working directory is not the driver's
+            run_units(analyse_unit, [vid for _, vid in todo], [(str(p), vid, cfg, where) for p, vid in todo],
                       finished, run_opts)
         finally:
             bar.close()

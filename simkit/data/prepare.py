@@ -70,11 +70,6 @@ class ShardWriter(DatasetWriter):
         super().__init__(root, {"config_hash": config_hash, "groups": list(groups)}, compression)
         self._open = True  # the parent's writer is open; only write_shard is used here
 
-    @classmethod
-    def of(cls, writer: DatasetWriter) -> ShardWriter:
-        """The shard writes of the open ``writer``."""
-        return cls(writer.root, writer.config_hash, writer.groups, writer.compression)
-
     def __enter__(self) -> ShardWriter:
         raise RuntimeError("a ShardWriter writes shards of a directory its parent DatasetWriter holds")
 
@@ -158,7 +153,7 @@ def prepare(
             if on_unit:
                 on_unit(shard_id)
 
-        shards = ShardWriter.of(w)
+        shards = ShardWriter(out.resolve(), w.config_hash, w.groups, w.compression)  # absolute: Ray nodes' cwd
         try:
             run_units(prepare_unit, [u.shard_id for u in todo], [(adapter, u, shards) for u in todo], finished,
                       run_opts)
