@@ -12,6 +12,10 @@ workers are told to stop (each removes its temporary file) and the exception rea
 exception raised by ``done`` itself: a pipeline that stops at its first failed unit (prepare, curate)
 re-raises the unit's error there.
 
+A large object every unit needs (prepare's adapter, with everything its scan found) is passed once as
+``shared`` and stands in the argument tuples as :data:`SHARED`: it is sent once per worker process (Ray: put
+once in the object store), not once per unit.
+
 Data never depend on the executor: every unit derives its randomness from the config's seed and its key.
 A new executor is one function plus one ``EXECUTORS.add``.
 """
@@ -41,8 +45,23 @@ class ExecutorOptions:
     ray_address: str | None = None
 
 
-Executor = Callable[[Callable[..., Any], Sequence[str], Sequence[tuple], Done, ExecutorOptions], None]
+Executor = Callable[..., None]  # (fn, keys, args, done, opts, shared=None) -> None
 EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+class Shared:
+    """The placeholder :data:`SHARED`: in a unit's argument tuple, it stands for the run's ``shared`` object."""
+
+    def __repr__(self) -> str:
+        return "SHARED"
+
+
+SHARED = Shared()
+
+
+def _bind(args: tuple, shared: Any) -> tuple:
+    """``args`` with every :data:`SHARED` placeholder replaced by ``shared``."""
+    return tuple(shared if isinstance(a, Shared) else a for a in args)
 
 
 def _finish(key: str, call: Callable[[], Any], done: Done) -> None:
@@ -57,14 +76,15 @@ def _finish(key: str, call: Callable[[], Any], done: Done) -> None:
 
 
 def run_serial(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-               opts: ExecutorOptions) -> None:
+               opts: ExecutorOptions, shared: Any = None) -> None:
     """Every unit in this process, in order."""
     for key, a in zip(keys, args, strict=True):
-        _finish(key, lambda a=a: fn(*a), done)
+        _finish(key, lambda a=a: fn(*_bind(a, shared)), done)
 
 
 _in_unit = False  # in a worker process: is a unit running (SIGTERM must unwind it) or is it idle
 _stopping = False  # a SIGTERM arrived: units still queued in this worker must not start
+_shared: Any = None  # in a worker process: the run's shared object, received once at start-up
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -85,16 +105,19 @@ def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
         os._exit(128 + signal.SIGTERM)
     _in_unit = True
     try:
-        return fn(*args)
+        return fn(*_bind(args, _shared))
     finally:
         _in_unit = False
 
 
-def worker_init() -> None:
+def worker_init(shared: Any = None) -> None:
     """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
-    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies."""
+    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies; ``shared``
+    is the run's shared object (:data:`SHARED`)."""
+    global _shared
     from simkit import signals
 
+    _shared = shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signals.watch_parent()
@@ -115,13 +138,14 @@ def _stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 20.0) -> None:
 
 
 def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-                opts: ExecutorOptions) -> None:
+                opts: ExecutorOptions, shared: Any = None) -> None:
     """Units in ``opts.workers`` spawned processes on this machine (serial for one worker or one unit)."""
     if opts.workers <= 1 or len(keys) <= 1:
-        run_serial(fn, keys, args, done, opts)
+        run_serial(fn, keys, args, done, opts, shared)
         return
     # spawn: the engine and espeak hold native state that must not be forked mid-use
-    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init)
+    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init,
+                               initargs=(shared,))
     try:
         pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
         while pending:
@@ -135,7 +159,7 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
 
 
 def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-            opts: ExecutorOptions) -> None:
+            opts: ExecutorOptions, shared: Any = None) -> None:
     """One Ray task per unit: a local Ray runtime with ``opts.workers`` CPUs, or the cluster at
     ``opts.ray_address``. Every node must see the output directory (a shared filesystem) and have simkit
     installed (docs/scale.md)."""
@@ -164,7 +188,9 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
     remote = ray.remote(num_cpus=1, max_retries=0)(fn)
     refs: dict[Any, str] = {}
     try:
-        refs = {remote.remote(*a): k for k, a in zip(keys, args, strict=True)}
+        # put once; a task's top-level ObjectRef argument arrives as its value
+        shared_ref = ray.put(shared) if any(isinstance(x, Shared) for a in args for x in a) else None
+        refs = {remote.remote(*_bind(a, shared_ref)): k for k, a in zip(keys, args, strict=True)}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:

@@ -14,7 +14,7 @@ from published_layouts import write_fair_play
 
 from simkit.data.prepare import prepare
 from simkit.errors import SimkitError
-from simkit.executors import EXECUTORS
+from simkit.executors import EXECUTORS, SHARED, ExecutorOptions, run_process, run_serial
 from simkit.registry import Registry
 
 SIMKIT = str(Path(sys.executable).parent / "simkit")
@@ -58,6 +58,36 @@ def test_registry_lists_every_executor_and_names_unknown_ones() -> None:
     assert EXECUTORS.names() == ["process", "ray", "serial"]
     with pytest.raises(SimkitError, match="unknown executor 'cluster'"):
         EXECUTORS.get("cluster")
+
+
+class Counted:
+    """A shared object that counts how often the parent pickles it."""
+
+    pickled = 0
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __getstate__(self) -> dict:
+        Counted.pickled += 1
+        return self.__dict__
+
+
+def _scaled(shared: Counted, x: int) -> int:
+    if shared.value != 10:
+        raise SimkitError(f"unit {x} got shared value {shared.value}")
+    return x * shared.value
+
+
+def test_the_shared_object_goes_once_to_each_worker_not_once_per_unit() -> None:
+    keys = [f"u{i}" for i in range(6)]
+    for run, most in ((run_serial, 0), (run_process, 2)):
+        Counted.pickled = 0
+        seen: dict[str, SimkitError | None] = {}
+        run(_scaled, keys, [(SHARED, i) for i in range(6)], seen.__setitem__, ExecutorOptions(workers=2),
+            shared=Counted(10))
+        assert seen == dict.fromkeys(keys), seen  # every unit ran and got the shared object
+        assert (Counted.pickled > 0) == (most > 0) and Counted.pickled <= most, Counted.pickled
 
 
 def test_serial_process_and_ray_cluster_write_identical_shards(tmp_path: Path, ray_cluster: str) -> None:

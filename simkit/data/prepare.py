@@ -100,7 +100,7 @@ def prepare(
 
     ``workers``, ``executor`` and ``ray_address`` choose how the shards run
     (:func:`simkit.executors.executor_for`); the data do not depend on them."""
-    from simkit.executors import executor_for
+    from simkit.executors import SHARED, executor_for
 
     run_units, run_opts = executor_for(executor, workers, ray_address)
     cls = get_adapter(name)
@@ -155,8 +155,9 @@ def prepare(
 
         shards = ShardWriter(out.resolve(), w.config_hash, w.groups, w.compression)  # absolute: Ray nodes' cwd
         try:
-            run_units(prepare_unit, [u.shard_id for u in todo], [(adapter, u, shards) for u in todo], finished,
-                      run_opts)
+            # the adapter (with all its scan found) goes once to each worker, not once per unit
+            run_units(prepare_unit, [u.shard_id for u in todo], [(SHARED, u, shards) for u in todo], finished,
+                      run_opts, shared=adapter)
         finally:
             bar.close()
         written = [u.shard_id for u in todo if u.shard_id in done]
