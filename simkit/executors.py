@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, Protocol
 
 from simkit.errors import Interrupted, OutputError, SimkitError
 from simkit.registry import Registry
@@ -45,7 +45,13 @@ class ExecutorOptions:
     ray_address: str | None = None
 
 
-Executor = Callable[..., None]  # (fn, keys, args, done, opts, shared=None) -> None
+class Executor(Protocol):
+    """Runs ``fn(*args[i])`` for every unit (``SHARED`` bound to ``shared``), calling ``done`` as units finish."""
+
+    def __call__(self, fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
+                 opts: ExecutorOptions, shared: Any = None) -> None: ...
+
+
 EXECUTORS: Registry[Executor] = Registry("executor")
 
 
