@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simkit.curate.iid import iid, iid_change, iid_score, iid_track
-from simkit.curate.pipeline import CurateConfig, agrees, curate
+from simkit.curate.pipeline import CurateConfig, CurateResult, agrees, curate
 from simkit.errors import SimkitError
 from simkit.video.egomotion import EgomotionConfig, MotionTrack, estimate_track
 from simkit.video.egovideo import EgoVideoConfig, generate_egovideos, read_truth
@@ -117,17 +117,39 @@ def test_iid_score_and_agreement() -> None:
     assert agrees(yaw=30.0, change=-0.2) and not agrees(yaw=30.0, change=0.2) and not agrees(-30.0, -0.2)
 
 
-def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, tmp_path: Path) -> None:
-    videos = tmp_path / "in"
-    videos.mkdir()
+def _files(out: Path) -> dict[str, bytes]:
+    """Every file of a curate output but the lock: curation.csv, the analysis cache, manifest, shards, splits."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".simkit-write.lock"}
+
+
+@pytest.fixture(scope="module")
+def variants(ego: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The agreeing video and its swapped, portrait and mono variants."""
+    videos = tmp_path_factory.mktemp("variants")
     src = ego / "videos" / "ego_0000.mp4"
     (videos / "agree.mp4").write_bytes(src.read_bytes())
     _variant(src, videos / "swapped.mp4", swap=True)
     _variant(src, videos / "portrait.mp4", portrait=True)
     _variant(src, videos / "mono.mp4", mono=True)
-    out = tmp_path / "cur"
-    cfg = CurateConfig(split_fractions=(1.0, 0.0, 0.0))
-    res = curate(videos, out, cfg, progress=False)
+    return videos
+
+
+TRAIN_ONLY = CurateConfig(split_fractions=(1.0, 0.0, 0.0))
+
+
+@pytest.fixture(scope="module")
+def curated(variants: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CurateResult]:
+    """The variants curated serially, every video in train; and the result."""
+    out = tmp_path_factory.mktemp("curated") / "cur"
+    return out, curate(variants, out, TRAIN_ONLY, progress=False)
+
+
+def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, variants: Path, curated: tuple[Path, CurateResult],
+                                                       tmp_path: Path) -> None:
+    videos = variants
+    out, res = curated
+    cfg = TRAIN_ONLY
     rows = _rows(out)
     by = {(Path(r["video"]).name, r["start_s"]): r for r in rows}
     assert "portrait" in by[("portrait.mp4", "")]["reason"] and by[("portrait.mp4", "")]["kept"] == "0"
@@ -170,6 +192,17 @@ def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, tmp_path: Path)
     assert kept == {"0": "0", "3": "1", "6": "1"}
     for rel in ("curation.csv", "manifest.json", "shards/agree.h5", "splits/train.txt"):
         assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
+
+
+def test_curate_in_worker_processes_writes_the_serial_bytes(variants: Path, curated: tuple[Path, CurateResult],
+                                                            tmp_path: Path) -> None:
+    serial = _files(curated[0])
+    assert {"curation.csv", "work/agree.json", "work/mono.json", "shards/agree.h5"} <= set(serial)
+    curate(variants, tmp_path / "process", TRAIN_ONLY, progress=False, workers=2, executor="process")
+    assert _files(tmp_path / "process") == serial
+    with pytest.raises(SimkitError, match="--ray-address needs --executor ray"):
+        curate(variants, tmp_path / "r", TRAIN_ONLY, progress=False, workers=2, ray_address="127.0.0.1:9")
+    assert not (tmp_path / "r").exists()
 
 
 def test_curate_refuses_bad_inputs(tmp_path: Path) -> None:

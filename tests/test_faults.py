@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 
 from simkit.bench.leaderboard import append_rows, read_leaderboard
@@ -172,6 +173,64 @@ def test_interrupt_exits_128_plus_signal_removes_temporaries_and_resumes(
     again = run(*args)
     assert again.returncode == 0, again.stderr
     assert len(assert_shards_sound(out)) == 4 and len(before) < 4
+
+
+def _panning_videos(root: Path, n: int) -> Path:
+    """``n`` 6 s videos (160x120, 5 fps) of a blocky wall panning sideways, with stereo noise (~1.5 s of
+    analysis each; pixel noise would make feature matching take minutes)."""
+    from simkit.video.io import write_video
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    for k in range(n):
+        wall = np.repeat(np.repeat((rng.random((15, 60, 3)) * 255).astype(np.uint8), 8, axis=0), 8, axis=1)
+        frames = np.stack([wall[:, 4 * t: 4 * t + 160] for t in range(30)])
+        audio = (0.1 * rng.standard_normal((2, 6 * 16000)) * np.array([[1.0], [0.5]])).astype(np.float32)
+        write_video(root / f"v{k}.mp4", frames, 5, audio, 16000)
+    return root
+
+
+@pytest.mark.parametrize("command", ["prepare", "curate"])
+def test_interrupted_prepare_or_curate_in_workers_exits_130_and_resumes_to_the_serial_bytes(
+    tmp_path: Path, command: str
+) -> None:
+    if command == "prepare":
+        from published_layouts import write_fair_play
+
+        src = write_fair_play(tmp_path / "FAIR-Play", n_clips=8, seconds=6.0, n_splits=1)
+        args = ["prepare", "fair-play", str(src), "--option", "clip_seconds=6", "--quiet"]
+        unit_done = lambda out: any((out / "shards").glob("*.h5"))  # noqa: E731
+    else:
+        args = ["curate", str(_panning_videos(tmp_path / "videos", 4)), "--no-progress"]
+        unit_done = lambda out: any((out / "work").glob("*.json"))  # noqa: E731
+    out = tmp_path / "out"
+    argv = [*args, "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen([SIMKIT, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    # Ctrl-C as a terminal sends it (to the whole process group), once a worker has finished a unit
+    wait_for(lambda: unit_done(out), proc, "a finished unit")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    one_error_line(subprocess.CompletedProcess(argv, 130, "", stderr), "interrupted by SIGINT")
+    assert wait_group_gone(proc.pid), f"worker processes outlived the interrupted {command}"
+    assert temporaries(out) == [] and not (out / "splits").exists()  # nothing looks complete
+    assert_shards_sound(out)
+    kept = {p: p.read_bytes() for p in [*(out / "shards").glob("*.h5"), *(out / "work").glob("*.json")]}
+    again = run(*argv)
+    assert again.returncode == 0, again.stderr
+    assert all(p.read_bytes() == b for p, b in kept.items()), "the resume rewrote finished units"
+    if command == "prepare":  # (curate's worker bytes are compared with serial ones in test_curate.py)
+        serial = run(*args, "--out", str(tmp_path / "serial"))
+        assert serial.returncode == 0, serial.stderr
+
+        def files(d: Path) -> dict[str, bytes]:
+            return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()
+                    and p.name != ".simkit-write.lock"}
+
+        assert files(out) == files(tmp_path / "serial")
+    else:
+        assert len(list((out / "work").glob("*.json"))) == 4 and (out / "splits").is_dir()
 
 
 def test_interrupted_bench_leaves_no_row_and_no_run_directory(rendered: Path, tmp_path: Path) -> None:

@@ -31,6 +31,12 @@ def shard_bytes(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((out / "shards").glob("*.h5"))}
 
 
+def dataset_bytes(out: Path) -> dict[str, bytes]:
+    """Every file of a dataset but the lock: shards, manifest, split files of every protocol, summary."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".simkit-write.lock"}
+
+
 def bench(data: Path, results: Path, **kw) -> list:
     kw.setdefault("cpu_threads", 1)
     return run_bench(make_config(quick=True, data=str(data), results=str(results), device="cpu", **kw))
@@ -106,6 +112,21 @@ def test_fair_play_is_deterministic_idempotent_and_resumable(fair_play: Path, fa
     assert shard_bytes(out) == before
     with pytest.raises(SimkitError, match="another config"):
         prepare("fair-play", fair_play_src, out, {**FP_OPTS, "fps": "5"}, progress=False)
+
+
+def test_fair_play_process_workers_write_the_serial_bytes(fair_play: Path, fair_play_src: Path,
+                                                          tmp_path: Path) -> None:
+    serial = dataset_bytes(fair_play)
+    assert len([k for k in serial if k.startswith("shards/")]) == 8 and "splits/split2/test.txt" in serial
+    res = prepare("fair-play", fair_play_src, tmp_path / "p", FP_OPTS, progress=False, workers=2,
+                  executor="process")
+    assert res.written == [u.shard_id for u in res.plan.units]  # plan order, whatever order workers finish in
+    assert dataset_bytes(tmp_path / "p") == serial
+    with pytest.raises(SimkitError, match="--ray-address needs --executor ray"):
+        prepare("fair-play", fair_play_src, tmp_path / "r", FP_OPTS, progress=False, ray_address="127.0.0.1:9")
+    with pytest.raises(SimkitError, match="unknown executor 'cluster'"):
+        prepare("fair-play", fair_play_src, tmp_path / "r", FP_OPTS, progress=False, executor="cluster")
+    assert not (tmp_path / "r").exists()
 
 
 def test_fair_play_reads_one_based_2_5d_frames(tmp_path: Path) -> None:
@@ -300,6 +321,11 @@ def test_hm3d_ss_bad_sources(hm3d_src: Path, tmp_path: Path) -> None:
     with pytest.raises(SimkitError, match=r"corrupt audio file .*pair-0002/binaural_rirs_indirect"):
         prepare("hm3d-ss", src, tmp_path / "o4", {"clip_seconds": "0.25"}, progress=False)
     assert not (tmp_path / "o4" / "splits").exists()
+    # the same in worker processes: the bad shard stops the prepare, no split files, no temporary file
+    with pytest.raises(SimkitError, match=r"corrupt audio file .*pair-0002/binaural_rirs_indirect"):
+        prepare("hm3d-ss", src, tmp_path / "o4p", {"clip_seconds": "0.25"}, progress=False, workers=2)
+    assert not (tmp_path / "o4p" / "splits").exists()
+    assert list((tmp_path / "o4p").rglob("*.tmp")) == []
     (src / "data-split/hm3d-4view-rotation/val.csv").write_text('"file"\n"x"\n')
     with pytest.raises(SimkitError, match=r"val\.csv: expected the header \"path\""):
         prepare("hm3d-ss", src, tmp_path / "o5", progress=False)

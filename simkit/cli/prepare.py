@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from simkit.cli import app
+from simkit.cli.options import executor_option, ray_address_option, workers_option
 from simkit.errors import SimkitError
 
 data_app = typer.Typer(no_args_is_help=True, help="Facts about simkit datasets.")
@@ -35,6 +36,9 @@ def prepare(
     option: list[str] = typer.Option([], help="Adapter option KEY=VALUE, repeatable (docs/datasets.md)."),
     sample_rate: int = typer.Option(16000, help="Audio is resampled to this rate (the tasks' 16 kHz)."),
     max_units: int = typer.Option(0, help="Prepare only the first N shards (0 = all), for a trial run."),
+    workers: int = workers_option("Shards built"),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Convert a published dataset into a simkit dataset (manifest, split protocols, HDF5 shards)."""
@@ -49,7 +53,7 @@ def prepare(
     if out is None:
         raise SimkitError("simkit prepare needs --out DIR")
     res = prepare(name, src, out, _options(option), CommonOptions(sample_rate=sample_rate, max_units=max_units),
-                  progress=not quiet)
+                  progress=not quiet, workers=workers, executor=executor, ray_address=ray_address)
     typer.echo(f"prepared {len(res.written)} shards, skipped {len(res.skipped)} already complete")
     for proto, counts in res.summary.get("protocols", {}).items():
         typer.echo(f"  {proto:<12} " + "  ".join(f"{s} {n}" for s, n in counts.items()))

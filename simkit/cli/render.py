@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from simkit.cli import app
+from simkit.cli.options import executor_option, ray_address_option, workers_option
 from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.data.storage import preset as storage_preset
 from simkit.errors import SimkitError
@@ -78,12 +79,9 @@ def render(
                                                "seeded 81:9:10 split of the meshes found."),
     config: Path = typer.Option(None, help="JSON file of render settings (see docs/configuration.md); "
                                            "command-line options override it."),
-    workers: int = typer.Option(1, help="Scenes rendered in parallel (processes, or Ray CPUs of a local "
-                                        "runtime); the data do not depend on it."),
-    executor: str = typer.Option(None, help="serial | process | ray (default: process for --workers > 1, "
-                                            "else serial); the data do not depend on it."),
-    ray_address: str = typer.Option(None, help="Join the Ray cluster at this address (with --executor ray; "
-                                               "default: start a local Ray runtime)."),
+    workers: int = workers_option("Scenes rendered"),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
     seed: int = typer.Option(None, help=f"Seed every random choice flows from (default: {_DEF.seed})."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -110,8 +108,6 @@ def render(
     cfg: RenderConfig = from_dict(RenderConfig, d)
     validate_render_config(cfg)
     cfg.scenes = SceneSet.from_config(cfg.scene_set).resolve(scenes) if scenes or not cfg.scenes else cfg.scenes
-    if ray_address and executor != "ray":
-        raise SimkitError("--ray-address needs --executor ray")
     result = render_dataset(cfg, out, workers=workers, progress=not quiet, executor=executor,
                             ray_address=ray_address)
     s = result.summary

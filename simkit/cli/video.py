@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from simkit.cli import app
+from simkit.cli.options import executor_option, ray_address_option, workers_option
 from simkit.curate.pipeline import CurateConfig
 from simkit.errors import SimkitError
 from simkit.video.egomotion import EgomotionConfig
@@ -118,6 +119,9 @@ def curate(
                               help="Train,val,test share of videos."),
     sample_rate: int = typer.Option(_CUR.sample_rate, help="Audio sample rate of the clips (Hz)."),
     seed: int = typer.Option(_CUR.seed, help="Seed (splits, RANSAC)."),
+    workers: int = workers_option("Videos analysed"),
+    executor: str = executor_option(),
+    ray_address: str = ray_address_option(),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Cut videos into 5 s clips, estimate camera motion and IID, filter (seed 000 A.1.2), write a dataset."""
@@ -133,7 +137,7 @@ def curate(
         uniform_train=uniform_train, bin_deg=bin_deg, views=views, view_seconds=view_seconds,
         frame_width=frame_width, split_fractions=_floats(split, "--split", 3), seed=seed,  # type: ignore[arg-type]
     )
-    r = run(list(videos), out, cfg, progress=progress)
+    r = run(list(videos), out, cfg, progress=progress, workers=workers, executor=executor, ray_address=ray_address)
     kept = ", ".join(f"{k} {v}" for k, v in r.kept.items())
     typer.echo(f"{r.videos} videos ({len(r.refused)} refused), {r.candidates} candidate clips, kept: {kept} "
                f"-> {r.out} (see {r.csv.name})")

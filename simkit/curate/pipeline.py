@@ -16,8 +16,12 @@ Steps (docs/curation.md):
 6. output: ``curation.csv`` (one row per candidate clip and per refused video), the kept clips in the
    common dataset format (audio, frames and the estimated relative yaw/translation between V time points).
 
-Videos are analysed one at a time and the analysis is cached under ``OUT/work/`` (atomic JSON), so an
-interrupted run resumes; the selection depends on every video and is recomputed each run (cheap).
+Each video's analysis (steps 1-4, the expensive part) is one unit of work, run by an executor
+(:mod:`simkit.executors`: ``serial``, ``process`` or ``ray``, ``--workers``) and cached under ``OUT/work/``
+(atomic JSON), so an interrupted run resumes. The parent then reads every cached analysis, whatever the
+executor, and does the selection (it depends on every video and is recomputed each run, cheap) and the
+writing; the bytes do not depend on the executor or the worker count. The first video whose analysis fails
+with an error (a refusal is not one) stops the run, as a serial run always did.
 """
 
 from __future__ import annotations
@@ -364,20 +368,31 @@ class CurateResult:
     csv: Path
 
 
-def _load_or_analyse(path: Path, vid: str, cfg: CurateConfig, work: Path) -> dict[str, Any]:
+def _cache_key(path: Path, cfg: CurateConfig) -> dict[str, Any]:
+    st = path.stat()
+    return {"config_hash": cfg.config_hash(), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _cached(path: Path, vid: str, cfg: CurateConfig, work: Path) -> dict[str, Any] | None:
+    """The cached analysis of ``path`` when it is there and still valid (same config, same file)."""
     cache = work / f"{vid}.json"
-    key = {"config_hash": cfg.config_hash(), "size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
     if cache.is_file():
         try:
             data = json.loads(cache.read_text())
-            if data.get("key") == key and data.get("version") == ANALYSIS_VERSION:
+            if data.get("key") == _cache_key(path, cfg) and data.get("version") == ANALYSIS_VERSION:
                 return data
         except (json.JSONDecodeError, UnicodeDecodeError):
             pass
-    data = _json_safe(analyse_video(path, vid, cfg))
-    data["key"] = key
-    atomic_write_json(cache, data)
-    return data
+    return None
+
+
+def analyse_unit(path: str, vid: str, cfg: CurateConfig, work: str) -> str:
+    """One unit of a curate: analyse a video and cache the result as ``work/<vid>.json`` (atomic). Top level
+    and picklable, so every executor runs this same code; returns ``vid``."""
+    data = _json_safe(analyse_video(Path(path), vid, cfg))
+    data["key"] = _cache_key(Path(path), cfg)
+    atomic_write_json(Path(work) / f"{vid}.json", data)
+    return vid
 
 
 def inputs_hash(paths: list[Path], ids: list[str]) -> str:
@@ -386,15 +401,19 @@ def inputs_hash(paths: list[Path], ids: list[str]) -> str:
 
 
 def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None = None,
-           progress: bool = True) -> CurateResult:
+           progress: bool = True, workers: int = 1, executor: str | None = None,
+           ray_address: str | None = None) -> CurateResult:
     """Curate the videos of ``inputs`` into ``out`` (resumable, deterministic); see the module docstring.
 
     The output directory is a simkit dataset (manifest first, through :class:`simkit.data.writer.DatasetWriter`,
     which refuses a directory holding anything else); ``curation.csv`` and the analysis cache ``work/`` lie
-    beside the shards.
+    beside the shards. ``workers``, ``executor`` and ``ray_address`` choose how the videos are analysed
+    (:func:`simkit.executors.executor_for`); the data do not depend on them.
     """
     from simkit.curate.output import manifest_for, write_clips
+    from simkit.executors import executor_for
 
+    run_units, run_opts = executor_for(executor, workers, ray_address)
     cfg = cfg or CurateConfig()
     cfg.validate()
     paths = discover([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
@@ -404,17 +423,29 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
 
     with DatasetWriter(out, manifest_for(cfg, paths, inputs_hash(paths, ids))) as w:
         work = out / WORK
-        analyses = []
-        total = sum(_duration_hint(p) for p in paths)
-        bar = progress_bar(int(math.ceil(total)) or len(paths), progress, "curate", "video s")
+        work.mkdir(exist_ok=True)
+        todo = [(p, vid) for p, vid in zip(paths, ids, strict=True) if _cached(p, vid, cfg, work) is None]
+        seconds = {vid: int(math.ceil(_duration_hint(p))) or 1 for p, vid in todo}
+        bar = progress_bar(sum(seconds.values()), progress, "curate", "video s")
+
+        def finished(vid: str, error: SimkitError | None) -> None:
+            if error is not None:
+                raise error  # the first failed analysis stops the run, as a serial run always did
+            bar.update(seconds[vid])
+
         try:
-            for p, vid in zip(paths, ids, strict=True):
-                a = _load_or_analyse(p, vid, cfg, work)
-                a["split"] = split_of_video(vid, cfg.split_fractions, cfg.seed)
-                analyses.append(a)
-                bar.update(int(math.ceil(_duration_hint(p))) or 1)
+            where = str(work.resolve())  # absolute: a Ray node's working directory is not the driver's
+            run_units(analyse_unit, [vid for _, vid in todo], [(str(p), vid, cfg, where) for p, vid in todo],
+                      finished, run_opts)
         finally:
             bar.close()
+        analyses = []
+        for p, vid in zip(paths, ids, strict=True):  # every analysis from its cache, whoever computed it
+            a = _cached(p, vid, cfg, work)
+            if a is None:
+                raise SimkitError(f"the analysis of {p} in {work} vanished or changed during the run")
+            a["split"] = split_of_video(vid, cfg.split_fractions, cfg.seed)
+            analyses.append(a)
         cands = [c for a in analyses if not a["refused"] for c in candidates_of(a, a["split"])]
         select(cands, cfg)
         csv_path = out / CURATION_CSV

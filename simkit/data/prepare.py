@@ -5,6 +5,12 @@ output is touched) -> manifest -> one shard per unit, skipping shards already co
 config hash -> split files of every protocol -> ``summary.json``. The split files come last, so a prepare
 that stops early (a corrupt file found while decoding, Ctrl-C) leaves finished shards for the re-run but no
 dataset that the opener or ``simkit inspect`` would take for complete.
+
+Shards are independent units run by an executor (:mod:`simkit.executors`: ``serial``, ``process``, ``ray``):
+each unit is :func:`prepare_unit` (``adapter.build`` and the shard's atomic write) whatever the executor, so
+the bytes do not depend on it or on the worker count. The parent holds the directory's lock and writes the
+manifest, split files and summary. The first unit that fails (a corrupt source file) stops the prepare, as a
+serial one always did: queued units are cancelled, running ones stopped (their temporary files removed).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 
 import simkit
 from simkit.data import layout
-from simkit.data.adapters import CommonOptions, Plan, get_adapter, options_dict, parse_options
+from simkit.data.adapters import Adapter, CommonOptions, Plan, Unit, get_adapter, options_dict, parse_options
 from simkit.data.writer import DatasetWriter, new_manifest, scene_splits
 from simkit.errors import SimkitError
 
@@ -55,6 +61,29 @@ def _limit(plan: Plan, max_units: int) -> Plan:
     return dataclasses.replace(plan, units=keep, protocols=protos)
 
 
+class ShardWriter(DatasetWriter):
+    """The shard writes of an open :class:`DatasetWriter` (same attributes, checks and bytes), for a unit that
+    may run in another process while the parent holds the directory's lock and owns manifest and splits.
+    Picklable: a root, a config hash, the groups and the compression level."""
+
+    def __init__(self, root: Path | str, config_hash: str, groups: list[str], compression: int) -> None:
+        super().__init__(root, {"config_hash": config_hash, "groups": list(groups)}, compression)
+        self._open = True  # the parent's writer is open; only write_shard is used here
+
+    def __enter__(self) -> ShardWriter:
+        raise RuntimeError("a ShardWriter writes shards of a directory its parent DatasetWriter holds")
+
+
+def prepare_unit(adapter: Adapter, unit: Unit, writer: ShardWriter) -> str:
+    """One unit of a prepare: build its shard and write it atomically; returns the shard id. Top level and
+    picklable, so every executor runs this same code."""
+    data = adapter.build(unit)
+    attrs = {"sample_rate": adapter.common.sample_rate, **data.attrs}
+    writer.write_shard(unit.shard_id, data.arrays, attrs, group_attrs=data.group_attrs,
+                       dataset_attrs=data.dataset_attrs, groups=data.groups)
+    return unit.shard_id
+
+
 def prepare(
     name: str,
     src: Path | str,
@@ -63,8 +92,17 @@ def prepare(
     common: CommonOptions | None = None,
     progress: bool = True,
     on_unit: Callable[[str], None] | None = None,
+    workers: int = 1,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> PrepareResult:
-    """Prepare dataset ``name`` from the release at ``src`` into ``out`` (see the module docstring)."""
+    """Prepare dataset ``name`` from the release at ``src`` into ``out`` (see the module docstring).
+
+    ``workers``, ``executor`` and ``ray_address`` choose how the shards run
+    (:func:`simkit.executors.executor_for`); the data do not depend on them."""
+    from simkit.executors import SHARED, executor_for
+
+    run_units, run_opts = executor_for(executor, workers, ray_address)
     cls = get_adapter(name)
     opts = parse_options(cls, options or {})
     common = common or CommonOptions()
@@ -101,23 +139,28 @@ def prepare(
         tool=f"simkit prepare {name}",
         tasks=list(cls.tasks),
     )
-    written, skipped = [], []
     with DatasetWriter(out, manifest) as w:
         todo = [u for u in plan.units if not w.is_done(u.shard_id)]
         skipped = [u.shard_id for u in plan.units if w.is_done(u.shard_id)]
         bar = _progress(len(todo), progress, f"prepare {name}")
+        done: set[str] = set()
+
+        def finished(shard_id: str, error: SimkitError | None) -> None:
+            if error is not None:
+                raise error  # the first failed shard stops the prepare (no split files: it does not look complete)
+            done.add(shard_id)
+            bar.update(1)
+            if on_unit:
+                on_unit(shard_id)
+
+        shards = ShardWriter(out.resolve(), w.config_hash, w.groups, w.compression)  # absolute: Ray nodes' cwd
         try:
-            for unit in todo:
-                data = adapter.build(unit)
-                attrs = {"sample_rate": common.sample_rate, **data.attrs}
-                w.write_shard(unit.shard_id, data.arrays, attrs, group_attrs=data.group_attrs,
-                              dataset_attrs=data.dataset_attrs, groups=data.groups)
-                written.append(unit.shard_id)
-                bar.update(1)
-                if on_unit:
-                    on_unit(unit.shard_id)
+            # the adapter (with all its scan found) goes once to each worker, not once per unit
+            run_units(prepare_unit, [u.shard_id for u in todo], [(SHARED, u, shards) for u in todo], finished,
+                      run_opts, shared=adapter)
         finally:
             bar.close()
+        written = [u.shard_id for u in todo if u.shard_id in done]
         for pname, proto in plan.protocols.items():
             if pname != layout.DEFAULT_PROTOCOL:
                 w.write_splits(proto.splits, pname)

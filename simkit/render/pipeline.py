@@ -252,19 +252,17 @@ def render_dataset(
 ) -> RenderResult:
     """Render ``cfg.scenes`` into ``out`` (resumable); returns what was rendered and the dataset summary.
 
-    ``executor`` is a name of :data:`simkit.render.executors.EXECUTORS` (default: ``process`` for several
+    ``executor`` is a name of :data:`simkit.executors.EXECUTORS` (default: ``process`` for several
     workers, else ``serial``); the data do not depend on it. A scene that fails with a SimkitError (corrupt
     mesh, no free floor, a scene the engine refuses) is reported in ``RenderResult.failed`` and in
     ``summary.json`` while the other scenes still render; a failed write (full disk) or an interrupt stops
     the render, keeping every finished shard.
     """
-    from simkit.render.executors import EXECUTORS, ExecutorOptions, default_executor
+    from simkit.executors import executor_for
     from simkit.scenes.catalog import SceneSet
 
     out = Path(out)
-    if workers < 1:
-        raise SimkitError(f"--workers must be >= 1 (got {workers})")
-    run_units = EXECUTORS.get(executor or default_executor(workers))
+    run_units, run_opts = executor_for(executor, workers, ray_address)
     validate_render_config(cfg)  # before anything is written: a bad setting would fail every scene
     scene_set = SceneSet.from_config(cfg.scene_set)
     scene_ids = cfg.scenes or scene_set.resolve(None)
@@ -291,8 +289,7 @@ def render_dataset(
                 on_scene(scene_id)
 
         try:
-            run_units(_render_worker, todo, [(cfg.to_dict(), s, str(out)) for s in todo], finished,
-                      ExecutorOptions(workers=workers, ray_address=ray_address))
+            run_units(_render_worker, todo, [(cfg.to_dict(), s, str(out)) for s in todo], finished, run_opts)
         finally:
             bar.close()
         summary = summarize(out)

@@ -8,7 +8,10 @@ two steps, both pure functions of the source and the options:
   needs exists, has the published sample rate/shape, every split entry names a clip that exists) and
   returns a :class:`Plan`: the units (one shard each), the split protocols and facts for the manifest.
   Any problem is a SimkitError naming the first bad file.
-* :meth:`Adapter.build` turns one unit into a :class:`ShardData` (decoding, resampling, labels).
+* :meth:`Adapter.build` turns one unit into a :class:`ShardData` (decoding, resampling, labels). With
+  ``--workers``/``--executor`` it runs in worker processes or Ray tasks: the adapter, with whatever ``scan``
+  stored on it, is pickled to them, so it must be picklable (plain data, module-level classes) and a build
+  must not depend on earlier builds (a cache is fine, a running counter is not).
 
 :func:`simkit.data.prepare.prepare` drives them through :class:`simkit.data.writer.DatasetWriter`:
 idempotent, resumable per unit, atomic, deterministic, with a progress bar; the split files are written
@@ -81,6 +84,11 @@ class CommonOptions:
     max_units: int = 0  # prepare only the first N units of each split protocol's union (0 = all); for trials
 
 
+@dataclass
+class NoOptions:
+    """The options of an adapter that takes none (a module-level class, so adapters pickle for the executors)."""
+
+
 class Adapter(abc.ABC):
     """Base class of the ``simkit prepare`` adapters; see the module docstring."""
 
@@ -91,7 +99,7 @@ class Adapter(abc.ABC):
     homepage: ClassVar[str] = ""
     groups: ClassVar[tuple[str, ...]] = ()
     tasks: ClassVar[tuple[str, ...]] = ()  # the bench tasks the prepared set serves
-    Options: ClassVar[type] = dataclasses.make_dataclass("NoOptions", [])
+    Options: ClassVar[type] = NoOptions
 
     def __init__(self, options: Any, common: CommonOptions) -> None:
         self.options = options

@@ -1,12 +1,22 @@
-"""Executors: how independent units of work (one scene each) are run: ``serial``, ``process`` or ``ray``.
+"""Executors: how independent units of work are run: ``serial``, ``process`` or ``ray``.
+
+Three pipelines fan out through them: ``simkit render`` (a unit = one scene: render and write its shard),
+``simkit prepare`` (one shard: ``adapter.build`` and its write) and ``simkit curate`` (one video's analysis,
+cached in the work directory). Each unit writes its own output; the parent only tracks progress and failures.
 
 An executor gets a picklable top-level function, one argument tuple per unit and a ``done(key, error)``
 callback, called once per unit in the order units finish. A :class:`SimkitError` raised by a unit is that
 unit's failure (``done(key, error)``) and the others go on; :class:`OutputError` (full disk, permissions)
 and :class:`Interrupted` (SIGINT/SIGTERM) stop the whole run: units still queued are cancelled, running
-workers are told to stop (each removes its temporary file) and the exception reaches the caller.
+workers are told to stop (each removes its temporary file) and the exception reaches the caller. So does an
+exception raised by ``done`` itself: a pipeline that stops at its first failed unit (prepare, curate)
+re-raises the unit's error there.
 
-Data never depends on the executor: every unit derives its randomness from the config's seed and its key.
+A large object every unit needs (prepare's adapter, with everything its scan found) is passed once as
+``shared`` and stands in the argument tuples as :data:`SHARED`: it is sent once per worker process (Ray: put
+once in the object store), not once per unit.
+
+Data never depend on the executor: every unit derives its randomness from the config's seed and its key.
 A new executor is one function plus one ``EXECUTORS.add``.
 """
 
@@ -19,7 +29,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, Protocol
 
 from simkit.errors import Interrupted, OutputError, SimkitError
 from simkit.registry import Registry
@@ -35,8 +45,29 @@ class ExecutorOptions:
     ray_address: str | None = None
 
 
-Executor = Callable[[Callable[..., Any], Sequence[str], Sequence[tuple], Done, ExecutorOptions], None]
+class Executor(Protocol):
+    """Runs ``fn(*args[i])`` for every unit (``SHARED`` bound to ``shared``), calling ``done`` as units finish."""
+
+    def __call__(self, fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
+                 opts: ExecutorOptions, shared: Any = None) -> None: ...
+
+
 EXECUTORS: Registry[Executor] = Registry("executor")
+
+
+class Shared:
+    """The placeholder :data:`SHARED`: in a unit's argument tuple, it stands for the run's ``shared`` object."""
+
+    def __repr__(self) -> str:
+        return "SHARED"
+
+
+SHARED = Shared()
+
+
+def _bind(args: tuple, shared: Any) -> tuple:
+    """``args`` with every :data:`SHARED` placeholder replaced by ``shared``."""
+    return tuple(shared if isinstance(a, Shared) else a for a in args)
 
 
 def _finish(key: str, call: Callable[[], Any], done: Done) -> None:
@@ -51,14 +82,15 @@ def _finish(key: str, call: Callable[[], Any], done: Done) -> None:
 
 
 def run_serial(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-               opts: ExecutorOptions) -> None:
+               opts: ExecutorOptions, shared: Any = None) -> None:
     """Every unit in this process, in order."""
     for key, a in zip(keys, args, strict=True):
-        _finish(key, lambda a=a: fn(*a), done)
+        _finish(key, lambda a=a: fn(*_bind(a, shared)), done)
 
 
 _in_unit = False  # in a worker process: is a unit running (SIGTERM must unwind it) or is it idle
 _stopping = False  # a SIGTERM arrived: units still queued in this worker must not start
+_shared: Any = None  # in a worker process: the run's shared object, received once at start-up
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -79,16 +111,19 @@ def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
         os._exit(128 + signal.SIGTERM)
     _in_unit = True
     try:
-        return fn(*args)
+        return fn(*_bind(args, _shared))
     finally:
         _in_unit = False
 
 
-def worker_init() -> None:
+def worker_init(shared: Any = None) -> None:
     """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
-    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies."""
+    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies; ``shared``
+    is the run's shared object (:data:`SHARED`)."""
+    global _shared
     from simkit import signals
 
+    _shared = shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     signals.watch_parent()
@@ -109,13 +144,14 @@ def _stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 20.0) -> None:
 
 
 def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-                opts: ExecutorOptions) -> None:
+                opts: ExecutorOptions, shared: Any = None) -> None:
     """Units in ``opts.workers`` spawned processes on this machine (serial for one worker or one unit)."""
     if opts.workers <= 1 or len(keys) <= 1:
-        run_serial(fn, keys, args, done, opts)
+        run_serial(fn, keys, args, done, opts, shared)
         return
     # spawn: the engine and espeak hold native state that must not be forked mid-use
-    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init)
+    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init,
+                               initargs=(shared,))
     try:
         pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
         while pending:
@@ -129,7 +165,7 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
 
 
 def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-            opts: ExecutorOptions) -> None:
+            opts: ExecutorOptions, shared: Any = None) -> None:
     """One Ray task per unit: a local Ray runtime with ``opts.workers`` CPUs, or the cluster at
     ``opts.ray_address``. Every node must see the output directory (a shared filesystem) and have simkit
     installed (docs/scale.md)."""
@@ -150,7 +186,9 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
             if opts.ray_address:
                 ray.init(address=opts.ray_address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=opts.workers, include_dashboard=False, log_to_driver=False,
+                # "local": a runtime of our own, never a cluster that RAY_ADDRESS or `ray start` left around
+                # (joining one would also refuse num_cpus); --ray-address is how a cluster is joined
+                ray.init(address="local", num_cpus=opts.workers, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = opts.ray_address or "a local runtime"
@@ -158,7 +196,9 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
     remote = ray.remote(num_cpus=1, max_retries=0)(fn)
     refs: dict[Any, str] = {}
     try:
-        refs = {remote.remote(*a): k for k, a in zip(keys, args, strict=True)}
+        # put once; a task's top-level ObjectRef argument arrives as its value
+        shared_ref = ray.put(shared) if any(isinstance(x, Shared) for a in args for x in a) else None
+        refs = {remote.remote(*_bind(a, shared_ref)): k for k, a in zip(keys, args, strict=True)}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
             for ref in ready:
@@ -193,4 +233,22 @@ EXECUTORS.add("ray", run_ray)
 def default_executor(workers: int) -> str:
     """``process`` when several workers are asked for, else ``serial``."""
     return "process" if workers > 1 else "serial"
+
+
+def executor_for(name: str | None, workers: int = 1,
+                 ray_address: str | None = None) -> tuple[Executor, ExecutorOptions]:
+    """The executor ``name`` (default: :func:`default_executor`) and its options, checked before a pipeline
+    writes anything: ``workers >= 1``, a registered name, ``ray_address`` only with ``ray``, Ray installed."""
+    if workers < 1:
+        raise SimkitError(f"--workers must be >= 1 (got {workers})")
+    name = name or default_executor(workers)
+    run = EXECUTORS.get(name)
+    if ray_address and name != "ray":
+        raise SimkitError("--ray-address needs --executor ray")
+    if name == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'")
+    return run, ExecutorOptions(workers=workers, ray_address=ray_address)
 
