@@ -66,7 +66,8 @@ def render(
     hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine; default: the engine's built-in HRTF."),
     storage: str = typer.Option(None, help="Shard storage: compact (clips derived on read, int16 RIRs and "
                                            "sources; ~0.6 MB per view set) | float32 (every array as rendered) "
-                                           "(default: compact; docs/dataset-format.md)."),
+                                           "(default: compact; replaces any storage set in --config; "
+                                           "docs/dataset-format.md)."),
     no_views: bool = typer.Option(False, "--no-views", help="Skip RGB/depth/instance views and view filters."),
     no_view_filters: bool = typer.Option(False, "--no-view-filters",
                                          help="Keep the first sampled view set even if it fails the HM3D-SS "

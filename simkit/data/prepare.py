@@ -79,8 +79,7 @@ def prepare_unit(adapter: Adapter, unit: Unit, writer: ShardWriter) -> str:
     picklable, so every executor runs this same code."""
     data = adapter.build(unit)
     attrs = {"sample_rate": adapter.common.sample_rate, **data.attrs}
-    writer.write_shard(unit.shard_id, data.arrays, attrs, group_attrs=data.group_attrs,
-                       dataset_attrs=data.dataset_attrs, groups=data.groups)
+    writer.write_shard(unit.shard_id, data.arrays, attrs, group_attrs=data.group_attrs, groups=data.groups)
     return unit.shard_id
 
 

@@ -171,7 +171,8 @@ def encode(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConf
             continue
         x = np.asarray(out[name], dtype=np.float32)
         if mode != "float32" and not np.all(np.isfinite(x)):
-            raise SimkitError(f"{name} holds NaN or infinite values; storage {name.split('/')[0]} {mode} cannot keep "
+            field_name = {DIRECT: "rir", INDIRECT: "rir", SOURCE: "source", CLIPS: "clips"}[name]
+            raise SimkitError(f"{name} holds NaN or infinite values; storage.{field_name} = {mode} cannot keep "
                               "them (store float32, or fix the input)")
         if name in RIRS:
             x = trim_below_floor(x, cfg.rir_floor_db)
@@ -196,7 +197,7 @@ def encode(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConf
         if worst < cfg.min_clip_snr_db:
             raise SimkitError(f"storage clips=derived: the derived clips match the given ones at {worst:.1f} dB "
                               f"SNR, under storage.min_clip_snr_db = {cfg.min_clip_snr_db:g} (store the clips)")
-        extra["derived_clip_snr_db"] = np.float64(round(worst, 3) if np.isfinite(worst) else 999.0)
+        extra["derived_clip_snr_db"] = np.float64(round(worst, 3) if np.isfinite(worst) else 999.0)  # 999: exact
     return out, extra
 
 

@@ -103,7 +103,6 @@ def shard_bytes(
     groups: Sequence[str] | None = None,
     compression: int = DEFAULT_COMPRESSION,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-    dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     storage: StorageConfig = FLOAT32,
 ) -> bytes:
     """The complete HDF5 file of a shard, built in memory; see :func:`write_shard`.
@@ -156,8 +155,6 @@ def shard_bytes(
                 compression="gzip" if bulky else None, compression_opts=compression if bulky else None,
                 shuffle=bulky, fletcher32=arr.size > 0 and arr.ndim > 0,
             )
-            for key, value in (dataset_attrs or {}).get(dname, {}).items():
-                f[dname].attrs[key] = value
         for group, gattrs in (group_attrs or {}).items():
             for key, value in gattrs.items():
                 f.require_group(group).attrs[key] = value
@@ -177,7 +174,6 @@ def write_shard(
     groups: Sequence[str] | None = None,
     compression: int = DEFAULT_COMPRESSION,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-    dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     storage: StorageConfig = FLOAT32,
 ) -> None:
     """Write one shard atomically: built in memory with ``complete = 1`` last, then temp file, length check,
@@ -185,7 +181,7 @@ def write_shard(
 
     ``groups`` (default: those whose required datasets ``arrays`` holds) are checked against the schema
     (names, ranks, consistent sizes, dtypes); ``group_attrs`` sets attributes on HDF5 groups (the camera
-    intrinsics on ``views``), ``dataset_attrs`` on datasets. ``storage`` says how the bulky audio is kept
+    intrinsics on ``views``). ``storage`` says how the bulky audio is kept
     (:mod:`simkit.data.storage`: float32 as given, or compact; recorded in the root attribute ``storage``).
     Every dataset is chunked per item and fletcher32-checksummed, the bulky ones gzip-compressed with byte
     shuffle; strings are fixed-length UTF-8 bytes.
@@ -194,7 +190,7 @@ def write_shard(
     # that the next writer removes (remove_stale_temporaries), never a complete-looking shard
     with atomic_path(path) as tmp:
         data = shard_bytes(arrays, attrs, groups=groups, compression=compression, group_attrs=group_attrs,
-                           dataset_attrs=dataset_attrs, storage=storage)
+                           storage=storage)
         write_file(tmp, data)
     fsync_dir(Path(path).parent)
 
@@ -290,8 +286,7 @@ class DatasetWriter:
         attrs: Mapping[str, Any] | None = None,
         *,
         group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-        dataset_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-        groups: Sequence[str] | None = None,
+            groups: Sequence[str] | None = None,
     ) -> Path:
         """Write shard ``shard_id`` with the manifest's groups (or ``groups``, a subset; e.g. renders without
         views); ``attrs`` must give ``sample_rate``; ``n_sets``/``n_views``/``n_sources`` default to the
@@ -311,7 +306,7 @@ class DatasetWriter:
             full.setdefault("n_sources", s)
         path = self.shard_path(shard_id)
         write_shard(path, arrays, full, groups=groups, compression=self.compression, group_attrs=group_attrs,
-                    dataset_attrs=dataset_attrs, storage=self.storage)
+                    storage=self.storage)
         return path
 
     def write_splits(self, splits: Mapping[str, Sequence[str]], protocol: str = layout.DEFAULT_PROTOCOL) -> None:

@@ -72,7 +72,6 @@ class ShardData:
     arrays: dict[str, Any]
     attrs: dict[str, Any] = field(default_factory=dict)
     group_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    dataset_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: list[str] | None = None
 
 
