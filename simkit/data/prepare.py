@@ -61,20 +61,7 @@ def _limit(plan: Plan, max_units: int) -> Plan:
     return dataclasses.replace(plan, units=keep, protocols=protos)
 
 
-class ShardWriter(DatasetWriter):
-    """The shard writes of an open :class:`DatasetWriter` (same attributes, checks and bytes), for a unit that
-    may run in another process while the parent holds the directory's lock and owns manifest and splits.
-    Picklable: a root, a config hash, the groups and the compression level."""
-
-    def __init__(self, root: Path | str, config_hash: str, groups: list[str], compression: int) -> None:
-        super().__init__(root, {"config_hash": config_hash, "groups": list(groups)}, compression)
-        self._open = True  # the parent's writer is open; only write_shard is used here
-
-    def __enter__(self) -> ShardWriter:
-        raise RuntimeError("a ShardWriter writes shards of a directory its parent DatasetWriter holds")
-
-
-def prepare_unit(adapter: Adapter, unit: Unit, writer: ShardWriter) -> str:
+def prepare_unit(adapter: Adapter, unit: Unit, writer: DatasetWriter) -> str:
     """One unit of a prepare: build its shard and write it atomically; returns the shard id. Top level and
     picklable, so every executor runs this same code."""
     data = adapter.build(unit)
@@ -152,7 +139,7 @@ def prepare(
             if on_unit:
                 on_unit(shard_id)
 
-        shards = ShardWriter(out.resolve(), w.config_hash, w.groups, w.compression)  # absolute: Ray nodes' cwd
+        shards = w.for_units()
         try:
             # the adapter (with all its scan found) goes once to each worker, not once per unit
             run_units(prepare_unit, [u.shard_id for u in todo], [(SHARED, u, shards) for u in todo], finished,

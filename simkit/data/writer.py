@@ -272,6 +272,17 @@ class DatasetWriter:
         self._open = False
         self._lock.__exit__(None, None, None)
 
+    def for_units(self) -> DatasetWriter:
+        """A picklable writer of this open directory's shards (the same checks, storage and bytes) for units
+        that run in other processes or on other nodes; this writer keeps the lock, manifest and splits.
+        Only :meth:`write_shard` and :meth:`is_done` are for it."""
+        if not self._open:
+            raise RuntimeError("DatasetWriter.for_units used outside its `with` block")
+        unit = DatasetWriter(self.root.resolve(), {"config_hash": self.config_hash, "groups": self.groups},
+                             self.compression, self.storage)  # absolute root: a Ray node has another cwd
+        unit._open = True
+        return unit
+
     def shard_path(self, shard_id: str) -> Path:
         return layout.shard_path(self.root, layout.check_name("shard id", shard_id))
 
