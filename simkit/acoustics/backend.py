@@ -42,6 +42,9 @@ class AcousticBackend(Protocol):
     def hrtf_id(self) -> str:
         """Identity of the HRTF in use (file name + sha256, or ``builtin``)."""
 
+    def hrtf_manifest(self) -> dict:
+        """The HRTF's identity, licence and rates for the manifest (:meth:`HrtfInfo.manifest_entry`)."""
+
     def render(
         self,
         scene: Scene,

@@ -28,7 +28,7 @@ from importlib import metadata
 import numpy as np
 
 from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
-from simkit.acoustics.hrtf import Hrir, load_hrir
+from simkit.acoustics.hrtf import Hrir, load_hrir, resample_ir
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.config import AcousticsConfig
 from simkit.conventions import RIGHT, quat_to_matrix
@@ -155,11 +155,9 @@ class PyroomBackend:
         if cfg.hrtf:
             hrir = load_hrir(cfg.hrtf)
             if hrir.sample_rate != cfg.sample_rate:
-                import soxr
-
-                ir = soxr.resample(hrir.ir.reshape(-1, hrir.ir.shape[-1]).T, hrir.sample_rate, cfg.sample_rate)
-                hrir = Hrir(ir=np.ascontiguousarray(ir.T.reshape(hrir.ir.shape[0], 2, -1), dtype=np.float32),
-                            directions=hrir.directions, sample_rate=cfg.sample_rate, info=hrir.info)
+                ir = resample_ir(hrir.ir, hrir.sample_rate, cfg.sample_rate)
+                hrir = Hrir(ir=ir.astype(np.float32), directions=hrir.directions, sample_rate=cfg.sample_rate,
+                            info=hrir.info)
             if hrir.ir.shape[-1] < MIN_HRIR_TAPS:
                 # pyroomacoustics' octave-band energy analysis of a directivity fails on very short IRs
                 pad = MIN_HRIR_TAPS - hrir.ir.shape[-1]
@@ -174,6 +172,14 @@ class PyroomBackend:
     def hrtf_id(self) -> str:
         """``<file>@<sha256 prefix>`` of the SOFA HRTF, or the built-in two-microphone model's id."""
         return self.hrir.info.hrtf_id if self.hrir is not None else BUILTIN_EARS_ID
+
+    def hrtf_manifest(self) -> dict:
+        """The SOFA HRTF's identity, licence and rates as a manifest records them, or the built-in ears'."""
+        if self.hrir is not None:
+            return self.hrir.info.manifest_entry(self.cfg.sample_rate)
+        return {"kind": "builtin", "id": BUILTIN_EARS_ID, "render_rate": self.cfg.sample_rate,
+                "description": f"two omnidirectional microphones {2 * EAR_OFFSET} m apart (no head shadow)",
+                "licence": "simkit (MIT)"}
 
     def _ears(self, box: Shoebox, positions: np.ndarray, quats: np.ndarray):  # -> pra.MicrophoneArray
         import pyroomacoustics as pra

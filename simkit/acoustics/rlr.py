@@ -8,7 +8,9 @@ Engine facts this module relies on (measured with rlr-audio-propagation 0.0.1, s
   ``add_mesh_indices`` calls, one per material name;
 * a missing or undecodable HRTF only prints an error and silently falls back to the built-in HRTF, so the
   file is validated first (:func:`simkit.acoustics.hrtf.validate_sofa`) and the engine's log is checked;
-* SOFA files at any sampling rate are resampled by the engine to the render rate;
+* the engine resamples an HRTF to the render rate, but *upsampling* one aborts the process (SIGABRT, exit 134,
+  nothing printed), so a SOFA file at another rate is handed over resampled by simkit (soxr,
+  :func:`simkit.acoustics.hrtf.resample_sofa`) and the built-in HRTF is refused above 48 kHz;
 * the engine prints to the C-level stdout/stderr; that output is captured and sent to ``logging``;
 * ``Context.sr`` is broken (reads a non-existent field); the sample rate comes from the config;
 * an ``Ambisonics`` listener of 4 channels returns first-order ambisonics in the *world* frame whatever its
@@ -35,7 +37,13 @@ import numpy as np
 import rlr_audio_propagation as rlr
 
 from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
-from simkit.acoustics.hrtf import validate_sofa
+from simkit.acoustics.hrtf import (
+    HrtfInfo,
+    builtin_manifest_entry,
+    check_builtin_rate,
+    resample_sofa,
+    validate_sofa,
+)
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.acoustics.presets import PRESETS, Preset
 from simkit.config import AcousticsConfig
@@ -137,13 +145,20 @@ class RLRBackend:
         threads = cfg.thread_count
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise SimkitError(f"acoustics.thread_count must be an integer >= 1, got {cfg.thread_count!r}")
-        self._hrtf: Path | None = None
+        self._hrtf: Path | None = None  # the SOFA file the engine reads (at the render rate)
+        self._hrtf_info: HrtfInfo | None = None
         self._hrtf_id = "builtin"
-        if cfg.hrtf:
-            # no sample_rate check: the engine resamples SOFA HRIRs to the render rate itself
-            info = validate_sofa(Path(cfg.hrtf).expanduser())
-            self._hrtf, self._hrtf_id = Path(info.path).resolve(), info.hrtf_id
         self._tmp = tempfile.TemporaryDirectory(prefix="simkit-rlr-")
+        if cfg.hrtf:
+            info = validate_sofa(Path(cfg.hrtf).expanduser())
+            self._hrtf_info, self._hrtf_id = info, info.hrtf_id
+            self._hrtf = Path(info.path).resolve()
+            if info.sample_rate != cfg.sample_rate:
+                # never let the engine resample: its upsampler aborts the process (module docstring)
+                self._hrtf = resample_sofa(self._hrtf, cfg.sample_rate,
+                                           Path(self._tmp.name) / f"hrtf-{cfg.sample_rate}hz.sofa")
+        else:
+            check_builtin_rate(cfg.sample_rate)
         self._material_json = Path(self._tmp.name) / "materials.json"
         self._material_json.write_text(materials.to_engine_json(), encoding="utf-8")
 
@@ -154,6 +169,16 @@ class RLRBackend:
     def hrtf_id(self) -> str:
         """``builtin`` or ``<file name>@<sha256 prefix>`` of the SOFA file (simkit.acoustics.hrtf)."""
         return self._hrtf_id
+
+    def hrtf_info(self) -> HrtfInfo | None:
+        """The validated SOFA file's identity, or None for the built-in HRTF."""
+        return self._hrtf_info
+
+    def hrtf_manifest(self) -> dict:
+        """The HRTF's identity, licence and rates as a render manifest records them."""
+        if self._hrtf_info is None:
+            return builtin_manifest_entry(self.version(), self.cfg.sample_rate)
+        return self._hrtf_info.manifest_entry(self.cfg.sample_rate)
 
     def engine_config(self, direct: bool) -> rlr.Config:
         """The engine config of the direct-only (``direct=True``) or indirect-only context."""
@@ -211,7 +236,8 @@ class RLRBackend:
     def foa_decoder(self) -> np.ndarray:
         """The (2, 4, K) float32 FIR decoder from listener-frame FOA to binaural, fitted to this backend's
         direct path (its HRTF); computed once per process and setting."""
-        key = (self._hrtf_id, str(self._hrtf), self.cfg.sample_rate, self.cfg.thread_count,
+        source = self._hrtf_info.path if self._hrtf_info else None  # not self._hrtf: a per-backend temporary
+        key = (self._hrtf_id, source, self.cfg.sample_rate, self.cfg.thread_count,
                tuple(sorted(self.preset.engine_fields().items())))
         if key not in _DECODERS:
             _DECODERS[key] = self._fit_decoder()
@@ -316,7 +342,8 @@ class RLRBackend:
                 del ctx
         problems = [ln for ln in engine_log if any(m in ln.lower() for m in _ENGINE_FAILURE_MARKERS)]
         if problems and self._hrtf is not None and any("hrtf" in ln.lower() for ln in problems):
-            raise SimkitError(f"HRTF file {self._hrtf} was rejected by the engine: {problems[-1].strip()}")
+            named = self._hrtf_info.path if self._hrtf_info else self._hrtf
+            raise SimkitError(f"HRTF file {named} was rejected by the engine: {problems[-1].strip()}")
         if failure or problems:
             detail = "; ".join(ln.strip() for ln in (problems or engine_log)[-3:])
             raise RuntimeError(f"RLRAudioPropagation: {failure or 'engine reported a problem'}: {detail}")

@@ -8,6 +8,7 @@ the data does not depend on ``workers`` or on the order in which scenes finish.
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 
 import simkit
 from simkit.config import RenderConfig, from_dict, validate_render_config
-from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path
+from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path, summary_path
 from simkit.data.validate import summarize
 from simkit.data.writer import DatasetWriter, new_manifest, write_shard
 from simkit.errors import SimkitError
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from simkit.scenes.raycast import RayCaster
     from simkit.scenes.scene import Scene
     from simkit.vision.camera import View
+
+log = logging.getLogger(__name__)
 
 ENGINE_LICENCES = {
     "rlr": "RLRAudioPropagation (SoundSpaces 2.0 acoustic engine): CC-BY-NC 4.0 (non-commercial use only)",
@@ -220,9 +223,11 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
         source.update(scene_dir=str(Path(cfg.scene_set.scene_dir or "").resolve()),
                       split_file=cfg.scene_set.split_file or "seeded 81:9:10 of the scenes found",
                       found_not_in_split=len(scene_set.unlisted), in_split_not_found=len(scene_set.absent))
+    hrtf = backend.hrtf_manifest()
     licences = {
         "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
         "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
+        "hrtf": f"{hrtf['id']}: {hrtf['licence']}",
     }
     return new_manifest(
         origin=origin("render", "simkit render", simkit.__version__, source.get("scene_dir"),
@@ -235,6 +240,7 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
         tool="simkit render",
         seed=cfg.seed,
         engine={"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
+        hrtf=hrtf,
         speech_source=speech.identity(),
         scene_source=source,
         licences=licences,
@@ -294,8 +300,33 @@ def render_dataset(
             bar.close()
         summary = summarize(out)
         summary["failed"] = dict(sorted(failed.items()))
+        summary["hrtf"] = hrtf_elevation_check(out, [s for s in known if writer.is_done(s)], manifest["hrtf"])
         writer.finish(summary)
     return RenderResult(out, sorted(done), skipped, summary, dict(sorted(failed.items())))
+
+
+def hrtf_elevation_check(out: Path, scene_ids: list[str], hrtf: dict) -> dict:
+    """Count the sources (scene, set, source) heard from below the HRTF's lowest measured elevation in
+    any view, over every complete shard, and warn once (one line on stderr) when there are any.
+
+    It goes to ``summary.json``, not the manifest: the manifest is written before any source is drawn and
+    must stay equal across resumed runs, while the summary is rebuilt from all finished shards each run."""
+    import h5py
+
+    low = hrtf.get("min_elevation_deg")
+    if low is None or low <= -90.0:  # built-in HRTF (no published grid) or a grid down to the nadir
+        return {"min_elevation_deg": low, "sources": None, "sources_below": None}
+    total = below = 0
+    for scene_id in sorted(scene_ids):
+        with h5py.File(shard_path(out, scene_id), "r") as f:
+            el = np.asarray(f["labels/elevation_deg"][()], dtype=np.float64)  # (sets, views, sources)
+        total += el.shape[0] * el.shape[2]
+        below += int(np.count_nonzero((el < low - 1e-6).any(axis=1)))
+    if below:
+        log.warning("warning: %d of %d sources lie below the lowest elevation the HRTF %s measures (%g deg); the "
+                    "engine extrapolates their HRIRs (count in %s, hrtf.sources_below)", below, total, hrtf["id"],
+                    low, summary_path(out))
+    return {"min_elevation_deg": low, "sources": total, "sources_below": below}
 
 
 def _progress(total: int, enabled: bool):
