@@ -113,6 +113,21 @@ class Adapter(abc.ABC):
         """Read one unit of the source and return its arrays and attributes."""
 
 
+def inside(src: Path, path: Path | str, where: str) -> Path:
+    """``src / path`` (``path`` relative to SRC or absolute), refused with a SimkitError starting ``where``
+    (the file and line that named it, and the name as written there) when it resolves outside SRC once
+    ``..`` and symlinks are followed: a dataset may only name its own files, so a label such as
+    ``../../home/me/secret.mp4``, an absolute path or a symlink out of SRC cannot pull another file into
+    the prepared set."""
+    full = Path(src) / path
+    root = Path(src).resolve()
+    real = full.resolve()
+    if real != root and root not in real.parents:
+        raise SimkitError(f"{where} resolves to {real}, outside the source {root}; a dataset may only name "
+                          "files inside it")
+    return full
+
+
 def random_split(n: int, rng: np.random.Generator, val: float = 0.1, test: float = 0.1) -> dict[str, list[int]]:
     """Seeded split of ``n`` items (sorted indices per split): ``val``/``test`` fractions rounded, at least one
     item each once there are three, the rest train (seed 000's random 80/10/10)."""

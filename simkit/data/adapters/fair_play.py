@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
 from simkit.data.adapters._media import (
     check_audio,
     decode_frames,
@@ -135,7 +135,7 @@ class FairPlay(Adapter):
                         missing = audio_dir / f"{c}.wav"
                         raise SimkitError(f"clip {c} listed in {pname}/{split} is absent: no {missing}")
         for c in used:
-            check_audio(wavs[c], o.source_rate, 2)
+            check_audio(inside(src, wavs[c], f"clip {c}: {wavs[c].name}"), o.source_rate, 2)
         self.frame_source = self._frame_layout(src, used)
         protocols["default"] = Protocol(protocols["split1"].splits, "FAIR-Play split1 (the default)", None)
         units = [Unit(c, {"wav": str(wavs[c]), "clip": c}) for c in used]
@@ -168,7 +168,7 @@ class FairPlay(Adapter):
         if not vdir.is_dir():
             raise SimkitError(f"missing folder {vdir} (or give pre-extracted frames with --option frames=DIR)")
         for c in clips:
-            video_info(vdir / f"{c}.mp4")
+            video_info(inside(src, vdir / f"{c}.mp4", f"clip {c}: videos/{c}.mp4"))
         return ("video", vdir)
 
     @staticmethod

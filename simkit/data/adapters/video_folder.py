@@ -30,13 +30,14 @@ import csv
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from simkit.conventions import class_center_deg, wrap_deg
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
 
@@ -137,7 +138,12 @@ def read_labels(src: Path) -> list[LabelRow]:
         raise SimkitError(f"{path}: header lacks column(s) {', '.join(missing)} (has {', '.join(header)})")
     rows: list[LabelRow] = []
     seen: set[str] = set()
-    for i, raw in enumerate(reader, start=2):
+    records = list(enumerate(reader, start=2))
+    stems: dict[str, set[str]] = {}
+    for _i, raw in records:
+        video = (raw.get("video") or "").strip()
+        stems.setdefault(Path(video).stem, set()).add(video)
+    for i, raw in records:
         r = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         where = f"{path}:{i}"
         try:
@@ -149,7 +155,9 @@ def read_labels(src: Path) -> list[LabelRow]:
         if not r["video"]:
             raise SimkitError(f"{where}: empty video")
         az, side = parse_azimuth(r["azimuth"], where)
-        clip = r.get("clip") or f"{Path(r['video']).stem}@{start:g}"
+        # the default id names the video by its stem, by its whole name when another video shares the stem
+        shared = len(stems.get(Path(r["video"]).stem, ())) > 1
+        clip = r.get("clip") or f"{r['video'] if shared else Path(r['video']).stem}@{start:g}"
         if clip in seen:
             raise SimkitError(f"{where}: clip {clip!r} appears twice")
         seen.add(clip)
@@ -171,11 +179,28 @@ def clip_windows(start: float, end: float, duration: float, cfg: VideoFolderOpti
     return [round(min(max(0.0, centre - cfg.clip_seconds / 2), duration - cfg.clip_seconds), 6)]
 
 
-def _shard_id(video: str) -> str:
-    import re
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip("._-") or "video"
 
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(video).stem).lstrip("._-") or "video"
-    return f"{stem}-{hashlib.sha256(video.encode()).hexdigest()[:6]}" if stem != Path(video).stem else stem
+
+def shard_ids(videos: list[str]) -> dict[str, str]:
+    """A unique shard id per video name: its stem when no other video shares it (``walk.mp4`` -> ``walk``),
+    else the whole name (``walk.mp4`` and ``walk.mkv`` -> ``walk.mp4``, ``walk.mkv``); a name that had to
+    be changed to be a safe file name gets 6 hex digits of its hash, so two names never meet in one id."""
+    stems: dict[str, int] = {}
+    for v in videos:
+        stems[Path(v).stem] = stems.get(Path(v).stem, 0) + 1
+    out: dict[str, str] = {}
+    for v in videos:
+        raw = Path(v).stem if stems[Path(v).stem] == 1 else v
+        sid = _safe_name(raw)
+        out[v] = sid if sid == raw else f"{sid}-{hashlib.sha256(v.encode()).hexdigest()[:6]}"
+    seen: dict[str, str] = {}
+    for v, sid in out.items():
+        if sid in seen:  # only a SHA-256 prefix collision gets here
+            raise SimkitError(f"videos {seen[sid]} and {v} map to one shard id {sid}; rename one")
+        seen[sid] = v
+    return out
 
 
 def read_split_lists(src: Path) -> dict[str, list[str]] | None:
@@ -222,11 +247,14 @@ def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dic
     ccfg = CurateConfig(clip_seconds=cfg.clip_seconds, min_stereo_difference=cfg.min_stereo_difference)
     durations: dict[str, float] = {}
     for r in rows:
-        path = vdir / r.video
+        where = f"{src / 'labels.csv'}:{r.line}"
+        path = inside(src, Path("videos") / r.video, f"{where}: video {r.video!r}")
         if not path.is_file():
-            raise SimkitError(f"{src / 'labels.csv'}:{r.line}: video {r.video} not found in {vdir}")
+            raise SimkitError(f"{where}: video {r.video} not found in {vdir}")
         if r.video not in durations and r.video not in refused:
             reason, info = refusal(path, ccfg)
+            if reason and info is None:  # not a video to refuse but a broken file (empty, truncated, corrupt)
+                raise SimkitError(f"{where}: video {r.video} cannot be read ({reason.removeprefix('unreadable: ')})")
             if reason:
                 refused[r.video] = reason
                 continue
@@ -298,8 +326,9 @@ class VideoFolder(Adapter):
             raise SimkitError(f"video-folder source {src} holds no usable clip ({why})")
         assign_splits(clips, lists, o)
         units, default = [], {"train": [], "val": [], "test": []}
+        ids = shard_ids(sorted(clips))
         for video in sorted(clips):
-            sid = _shard_id(video)
+            sid = ids[video]
             cs = clips[video]
             units.append(Unit(sid, {"path": str(src / "videos" / video), "video": video, "clips": [
                 {"clip": c.clip, "start_s": c.start_s, "azimuth_deg": c.label.azimuth_deg, "side": c.label.side,
