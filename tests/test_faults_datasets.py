@@ -222,11 +222,24 @@ def test_video_folder_unreadable_video_is_an_error(tmp_path: Path, damage: str) 
     src = _video_folder(tmp_path, {"walk.mp4": 2.0, "broken.mp4": 2.0}, ["walk.mp4,0,2,90", "broken.mp4,0,2,-90"])
     broken = src / "videos" / "broken.mp4"
     data = broken.read_bytes()
-    broken.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    broken.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])  # an mp4 cut short loses its index
     out = tmp_path / "out"
     line = one_error(simkit_prepare("video-folder", src, out, *VF_OPTS))
     assert line.startswith(f"error: {src / 'labels.csv'}:3: video broken.mp4 cannot be read (")
     assert str(broken) in line
+    assert not out.exists()
+
+
+def test_video_folder_truncated_matroska_is_an_error(tmp_path: Path) -> None:
+    """A Matroska file cut in half still probes at its full length; its audio ends early."""
+    src = _video_folder(tmp_path, {"walk.mp4": 2.0, "cut.mkv": 8.0}, ["walk.mp4,0,2,90", "cut.mkv,0,8,-90"])
+    cut = src / "videos" / "cut.mkv"
+    data = cut.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    line = one_error(simkit_prepare("video-folder", src, out, *VF_OPTS))
+    assert re.match(rf"error: {re.escape(str(src / 'labels.csv'))}:3: video cut.mkv is truncated: clip "
+                    r"cut@0:7 needs audio up to 8.00 s, the file's audio ends at [0-4]\.\d\d s$", line), line
     assert not out.exists()
 
 

@@ -47,6 +47,7 @@ REQUIRED = ("video", "start_s", "end_s", "azimuth")
 OPTIONAL = ("clip", "category", "motion")
 SIDE_WORDS = {"left": 1, "right": -1}
 UNKNOWN = ("", "unknown", "nan", "na", "n/a", "?")
+MAX_AUDIO_SHORTFALL_S = 0.5  # audio may end this much before a clip does (zero-padded); more is a truncated file
 LICENCE_FILES = ("LICENSE", "LICENCE", "licence.txt", "license.txt", "LICENSE.txt")
 
 
@@ -318,9 +319,17 @@ class VideoFolder(Adapter):
         lists = read_split_lists(src)
         sr = self.common.sample_rate
         for video in sorted(clips):  # identical channels are mono too: decode the audio once here
-            if _mono(_read_stereo(src / "videos" / video, sr), o.min_stereo_difference):
+            audio = _read_stereo(src / "videos" / video, sr)
+            if _mono(audio, o.min_stereo_difference):
                 refused[video] = "mono audio (two identical channels)"
                 del clips[video]
+                continue
+            # a file cut short (a Matroska copy still probes at its full length) would give silent clips
+            last = max(clips[video], key=lambda c: c.start_s)
+            need, have = last.start_s + o.clip_seconds, audio.shape[1] / sr
+            if have + MAX_AUDIO_SHORTFALL_S < need:
+                raise SimkitError(f"{src / 'labels.csv'}:{last.label.line}: video {video} is truncated: clip "
+                                  f"{last.clip} needs audio up to {need:.2f} s, the file's audio ends at {have:.2f} s")
         if not clips:
             why = "; ".join(f"{v}: {r}" for v, r in sorted(refused.items())) or "no labelled clip fits a video"
             raise SimkitError(f"video-folder source {src} holds no usable clip ({why})")
