@@ -163,6 +163,33 @@ def test_video_folder_label_outside_src_is_refused(tmp_path: Path, how: str) -> 
     assert not out.exists()
 
 
+def test_video_folder_licence_symlinked_out_of_src_is_not_copied(tmp_path: Path) -> None:
+    """The LICENSE text goes into the manifest: a symlink to a private file must not carry it there."""
+    secret = tmp_path / "home" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("-----BEGIN PRIVATE KEY-----")
+    src = _video_folder(tmp_path, {"walk.mp4": 2.0}, ["walk.mp4,0,2,90"])
+    (src / "LICENSE").symlink_to(secret)
+    out = tmp_path / "out"
+    line = one_error(simkit_prepare("video-folder", src, out, *VF_OPTS))
+    assert line.startswith(f"error: LICENSE resolves to {secret.resolve()}, outside the source {src.resolve()}")
+    assert not out.exists()
+
+
+def test_fair_play_clip_symlinked_out_of_src_is_refused(tmp_path: Path) -> None:
+    src = write_fair_play(tmp_path / "fp", n_clips=4, seconds=1.0, n_splits=1, videos=False, frames_25d=True)
+    private = tmp_path / "private.wav"
+    wav = src / "binaural_audios" / "000002.wav"
+    shutil.move(wav, private)
+    wav.symlink_to(private)
+    out = tmp_path / "out"
+    line = one_error(simkit_prepare("fair-play", src, out, "--option", "clip_seconds=1.0", "--option",
+                                    f"frames={src / 'frames'}", "--option", "frame_size=24x32"))
+    assert line.startswith(f"error: folder {src / 'binaural_audios'}: 000002.wav resolves to {private.resolve()}, "
+                           "outside the source")
+    assert not out.exists()
+
+
 def test_rwavs_file_path_outside_src_is_refused(tmp_path: Path) -> None:
     import json
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -126,6 +127,25 @@ def inside(src: Path, path: Path | str, where: str) -> Path:
         raise SimkitError(f"{where} resolves to {real}, outside the source {root}; a dataset may only name "
                           "files inside it")
     return full
+
+
+def tree_inside(src: Path, folder: Path, where: str) -> Path:
+    """:func:`inside` for ``folder`` and every symlink below it (checked from the directory entries, so a
+    folder of thousands of files costs one listing, not a stat per file); returns ``folder``."""
+    inside(src, folder, where)
+    todo = [Path(folder)]
+    while todo:
+        d = todo.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue  # a missing or unreadable folder is reported by the check that needs it
+        for e in entries:
+            if e.is_symlink():
+                inside(src, e.path, f"{where}: {Path(e.path).relative_to(folder)}")
+            elif e.is_dir(follow_symlinks=False):
+                todo.append(Path(e.path))
+    return Path(folder)
 
 
 def random_split(n: int, rng: np.random.Generator, val: float = 0.1, test: float = 0.1) -> dict[str, list[int]]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter, tree_inside
 from simkit.data.adapters._media import (
     check_audio,
     decode_frames,
@@ -100,6 +100,7 @@ class FairPlay(Adapter):
         audio_dir = src / "binaural_audios"
         if not audio_dir.is_dir():
             raise SimkitError(f"missing folder {audio_dir} (the FAIR-Play release root holds binaural_audios/)")
+        tree_inside(src, audio_dir, f"folder {audio_dir}")  # no symlink out of SRC among the clips
         wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
         protocols: dict[str, Protocol] = {}
         split_root = src / "splits"
@@ -135,7 +136,7 @@ class FairPlay(Adapter):
                         missing = audio_dir / f"{c}.wav"
                         raise SimkitError(f"clip {c} listed in {pname}/{split} is absent: no {missing}")
         for c in used:
-            check_audio(inside(src, wavs[c], f"clip {c}: {wavs[c].name}"), o.source_rate, 2)
+            check_audio(wavs[c], o.source_rate, 2)
         self.frame_source = self._frame_layout(src, used)
         protocols["default"] = Protocol(protocols["split1"].splits, "FAIR-Play split1 (the default)", None)
         units = [Unit(c, {"wav": str(wavs[c]), "clip": c}) for c in used]
@@ -167,8 +168,9 @@ class FairPlay(Adapter):
         vdir = src / "videos"
         if not vdir.is_dir():
             raise SimkitError(f"missing folder {vdir} (or give pre-extracted frames with --option frames=DIR)")
+        tree_inside(src, vdir, f"folder {vdir}")
         for c in clips:
-            video_info(inside(src, vdir / f"{c}.mp4", f"clip {c}: videos/{c}.mp4"))
+            video_info(vdir / f"{c}.mp4")
         return ("video", vdir)
 
     @staticmethod

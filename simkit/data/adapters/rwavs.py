@@ -39,6 +39,7 @@ from simkit.data.adapters import (
     inside,
     random_split,
     register_adapter,
+    tree_inside,
 )
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
@@ -84,7 +85,7 @@ class Rwavs(Adapter):
     def scan(self, src: Path) -> Plan:
         o: RwavsOptions = self.options
         self.size = parse_size(o.image_size, "image_size")
-        pos_file = src / "position.json"
+        pos_file = inside(src, "position.json", "position.json")
         if not pos_file.is_file():
             raise SimkitError(f"missing {pos_file} (SRC is RWAVS' release/ folder)")
         try:
@@ -98,7 +99,7 @@ class Rwavs(Adapter):
         skipped = 0
         self.scenes: dict[str, dict] = {}
         for scene in scenes:
-            d = src / scene
+            d = tree_inside(src, src / scene, f"scene folder {src / scene}")
             for f in ("binaural_syn_re.wav", "source_syn_re.wav", "transforms_scale_train.json",
                       "transforms_scale_val.json"):
                 if not (d / f).is_file():

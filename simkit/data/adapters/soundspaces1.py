@@ -32,9 +32,9 @@ from simkit.data.adapters import (
     Protocol,
     ShardData,
     Unit,
-    inside,
     random_split,
     register_adapter,
+    tree_inside,
 )
 from simkit.data.adapters._media import audio_info, read_audio, resample
 from simkit.data.layout import format_entry
@@ -120,8 +120,10 @@ class SoundSpaces1(Adapter):
             d = root / scene
             if not d.is_dir():
                 raise SimkitError(f"missing folder {d}")
-            pts = read_points(src / "metadata" / o.dataset / scene / "points.txt")
-            self._check_graph(src / "metadata" / o.dataset / scene / "graph.pkl", pts)
+            tree_inside(src, d, f"scene folder {d}")  # a symlink out of SRC is refused like a path naming one
+            meta = tree_inside(src, src / "metadata" / o.dataset / scene, f"metadata of scene {scene}")
+            pts = read_points(meta / "points.txt")
+            self._check_graph(meta / "graph.pkl", pts)
             have: dict[int, set[tuple[int, int]]] = {}
             for a in HEADINGS:
                 hd = d / str(a)
@@ -153,9 +155,6 @@ class SoundSpaces1(Adapter):
                 chosen += [(r, s) for _d, s in near]
             if not chosen:
                 continue
-            for r, s in chosen:  # a symlink out of SRC is refused like a path that names one
-                for a in HEADINGS:
-                    inside(src, d / str(a) / f"{r}_{s}.wav", f"RIR {scene}/{a}/{r}_{s}.wav")
             rate = RATES[o.dataset]
             first = d / "0" / f"{chosen[0][0]}_{chosen[0][1]}.wav"
             sr, ch, _n = audio_info(first)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter, tree_inside
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -100,11 +100,10 @@ class StereoCrwWild(Adapter):
             if sid not in clips:
                 if not d.is_dir():
                     raise SimkitError(f"clip listed in {labels.name}:{i} is absent: no folder {d}")
-                inside(src, d / "meta.json", f"{where}: meta.json")
+                tree_inside(src, d, where)
                 meta = self._meta(d)
-                wav = inside(src, d / "audio" / "audio.wav", f"{where}: audio/audio.wav")
-                check_audio(wav, int(meta["audio_sample_rate"]), 2)
-                frames = [inside(src, p, f"{where}: frames/{p.name}") for p in sorted((d / "frames").glob("*.jpg"))]
+                check_audio(d / "audio" / "audio.wav", int(meta["audio_sample_rate"]), 2)
+                frames = sorted((d / "frames").glob("*.jpg"))
                 if not frames:
                     raise SimkitError(f"clip {d} has no frames/*.jpg")
                 clips[sid] = {"dir": str(d), "meta": meta, "frames": [str(p) for p in frames], "rows": []}

@@ -125,7 +125,7 @@ def parse_azimuth(text: str, where: str) -> tuple[float, int]:
 
 def read_labels(src: Path) -> list[LabelRow]:
     """Parse ``src/labels.csv``; SimkitError naming the first bad line."""
-    path = src / "labels.csv"
+    path = inside(src, "labels.csv", "labels.csv")
     if not path.is_file():
         raise SimkitError(f"video-folder source {src} has no labels.csv")
     try:
@@ -207,7 +207,7 @@ def shard_ids(videos: list[str]) -> dict[str, str]:
 def read_split_lists(src: Path) -> dict[str, list[str]] | None:
     """``src/splits/{train,val,test}.txt`` (all three or none); entries are clip ids or video names."""
     d = src / "splits"
-    files = {s: d / f"{s}.txt" for s in ("train", "val", "test")}
+    files = {s: inside(src, d / f"{s}.txt", f"split list {s}.txt") for s in ("train", "val", "test")}
     present = [s for s, p in files.items() if p.is_file()]
     if not present:
         return None
@@ -345,8 +345,8 @@ class VideoFolder(Adapter):
             for i, c in enumerate(cs):
                 default[c.split].append(format_entry(sid, i))
         how = "the split lists of SRC/splits/" if lists else f"seeded random {o.split} of the clips"
-        licence = next(((src / n).read_text(errors="replace").strip()[:2000] for n in LICENCE_FILES
-                        if (src / n).is_file()), None)
+        licence = next((inside(src, n, n).read_text(errors="replace").strip()[:2000] for n in LICENCE_FILES
+                        if (src / n).is_file()), None)  # copied into the manifest: never a file from elsewhere
         facts = {"refused": dict(sorted(refused.items())), "labelled_rows": len(rows),
                  "source_licence": licence or "not given (no LICENSE file in SRC)"}
         return Plan(units, {"default": Protocol(default, f"video-folder: {how}")}, facts=facts)
