@@ -106,6 +106,7 @@ class FairPlay(Adapter):
         split_root = src / "splits"
         if not split_root.is_dir():
             raise SimkitError(f"missing folder {split_root} (FAIR-Play's split1..split10)")
+        tree_inside(src, split_root, f"folder {split_root}")
         for k in range(1, N_SPLITS + 1):
             d = split_root / f"split{k}"
             files = {s: d / f"{s}.h5" for s in SPLITS}
@@ -120,6 +121,8 @@ class FairPlay(Adapter):
         if o.new_splits is not None and not new_root.is_dir():
             raise SimkitError(f"missing folder {new_root} (--option new_splits)")
         if new_root.is_dir():
+            if o.new_splits is None:  # the release's own lists (a folder given as an option may be anywhere)
+                tree_inside(src, new_root, f"folder {new_root}")
             for k in range(1, N_NEW_SPLITS + 1):
                 d = new_root / f"split{k}"
                 if not d.is_dir():

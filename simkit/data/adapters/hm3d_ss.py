@@ -99,6 +99,7 @@ class Hm3dSs(Adapter):
         for proto, d in (("default", split_dir), ("filterangle", src / "data-split" / f"{o.name}-filterangle")):
             if not d.is_dir():
                 continue
+            tree_inside(src, d, f"split folder {d}")
             rows = {}
             for s in SPLITS:
                 p = d / f"{s}.csv"

@@ -71,7 +71,8 @@ class StereoCrwWild(Adapter):
     def scan(self, src: Path) -> Plan:
         o: StereoCrwOptions = self.options
         self.size = parse_size(o.image_size, "image_size")
-        labels = o.labels or src / "data-split" / "in-the-wild" / "test_with_label.csv"
+        # the release's labels file must be its own; a file given with --option labels may be anywhere
+        labels = o.labels or inside(src, "data-split/in-the-wild/test_with_label.csv", "test_with_label.csv")
         if not labels.is_file():
             raise SimkitError(f"missing labels file {labels}")
         try:
