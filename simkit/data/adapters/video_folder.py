@@ -198,7 +198,7 @@ def shard_ids(videos: list[str]) -> dict[str, str]:
         out[v] = sid if sid == raw else f"{sid}-{hashlib.sha256(v.encode()).hexdigest()[:6]}"
     seen: dict[str, str] = {}
     for v, sid in out.items():
-        if sid in seen:  # only a SHA-256 prefix collision gets here
+        if sid in seen:  # one video's stem equal to another's whole name (walk.mp4.avi beside walk.mp4, walk.mkv)
             raise SimkitError(f"videos {seen[sid]} and {v} map to one shard id {sid}; rename one")
         seen[sid] = v
     return out
