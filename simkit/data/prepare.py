@@ -28,6 +28,9 @@ from simkit.data.adapters import Adapter, CommonOptions, Plan, Unit, get_adapter
 from simkit.data.writer import DatasetWriter, new_manifest, scene_splits
 from simkit.errors import SimkitError
 
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000  # the highest rate of studio audio; above it a clip's arrays grow without purpose
+
 
 @dataclass
 class PrepareResult:
@@ -92,8 +95,9 @@ def prepare(
     cls = get_adapter(name)
     opts = parse_options(cls, options or {})
     common = common or CommonOptions()
-    if common.sample_rate < 8000:
-        raise SimkitError(f"--sample-rate must be >= 8000 Hz (got {common.sample_rate})")
+    if not MIN_SAMPLE_RATE <= common.sample_rate <= MAX_SAMPLE_RATE:
+        raise SimkitError(f"--sample-rate must be {MIN_SAMPLE_RATE} .. {MAX_SAMPLE_RATE} Hz "
+                          f"(got {common.sample_rate})")
     if common.max_units < 0:
         raise SimkitError(f"--max-units must be >= 0 (got {common.max_units})")
     src = Path(src).expanduser()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -111,6 +112,40 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def build(self, unit: Unit) -> ShardData:
         """Read one unit of the source and return its arrays and attributes."""
+
+
+def inside(src: Path, path: Path | str, where: str) -> Path:
+    """``src / path`` (``path`` relative to SRC or absolute), refused with a SimkitError starting ``where``
+    (the file and line that named it, and the name as written there) when it resolves outside SRC once
+    ``..`` and symlinks are followed: a dataset may only name its own files, so a label such as
+    ``../../home/me/secret.mp4``, an absolute path or a symlink out of SRC cannot pull another file into
+    the prepared set."""
+    full = Path(src) / path
+    root = Path(src).resolve()
+    real = full.resolve()
+    if real != root and root not in real.parents:
+        raise SimkitError(f"{where} resolves to {real}, outside the source {root}; a dataset may only name "
+                          "files inside it")
+    return full
+
+
+def tree_inside(src: Path, folder: Path, where: str) -> Path:
+    """:func:`inside` for ``folder`` and every symlink below it (checked from the directory entries, so a
+    folder of thousands of files costs one listing, not a stat per file); returns ``folder``."""
+    inside(src, folder, where)
+    todo = [Path(folder)]
+    while todo:
+        d = todo.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue  # a missing or unreadable folder is reported by the check that needs it
+        for e in entries:
+            if e.is_symlink():
+                inside(src, e.path, f"{where}: {Path(e.path).relative_to(folder)}")
+            elif e.is_dir(follow_symlinks=False):
+                todo.append(Path(e.path))
+    return Path(folder)
 
 
 def random_split(n: int, rng: np.random.Generator, val: float = 0.1, test: float = 0.1) -> dict[str, list[int]]:

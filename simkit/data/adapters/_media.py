@@ -5,6 +5,7 @@ Every reader turns a missing, corrupt or unexpected file into one SimkitError na
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,38 @@ import numpy as np
 from simkit.errors import SimkitError
 
 
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` frames of a RIFF/RIFX WAVE file whose data chunk ends past the end of the file
+    (a truncated copy), None for a complete file or another format. libsndfile quietly counts only the
+    frames present, so a truncated clip would otherwise read as a shorter one (zero-padded later)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return None
+            order = "<" if head[:4] == b"RIFF" else ">"
+            pos, block = 12, 0
+            while pos + 8 <= size:
+                f.seek(pos)
+                cid, n = f.read(4), struct.unpack(order + "I", f.read(4))[0]
+                if cid == b"fmt " and n >= 14:
+                    block = struct.unpack(order + "H", f.read(14)[12:14])[0]
+                elif cid == b"data":
+                    present = size - pos - 8
+                    # 0 and 0xFFFFFFFF: a streamed file whose writer could not go back to fill in the size
+                    if n in (0, 0xFFFFFFFF) or present >= n or block <= 0:
+                        return None
+                    return n // block, present // block
+                pos += 8 + n + (n & 1)
+    except OSError:
+        return None
+    return None
+
+
 def audio_info(path: Path) -> tuple[int, int, int]:
-    """``(sample_rate, channels, frames)`` of an audio file from its header."""
+    """``(sample_rate, channels, frames)`` of an audio file from its header; a WAV file shorter than its
+    header says (truncated) is a SimkitError."""
     import soundfile as sf
 
     if not path.is_file():
@@ -22,6 +53,10 @@ def audio_info(path: Path) -> tuple[int, int, int]:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as e:
         raise SimkitError(f"corrupt audio file {path} ({str(e).splitlines()[0]})") from None
+    short = wav_shortfall(path)
+    if short:
+        raise SimkitError(f"truncated audio file {path}: its header declares {short[0]} frames, the file holds "
+                          f"{short[1]}")
     return int(info.samplerate), int(info.channels), int(info.frames)
 
 
@@ -41,11 +76,14 @@ def read_audio(path: Path, rate: int | None = None, channels: int | None = None)
     """``(audio (C, T) float32, sample_rate)``; checks rate/channels like :func:`check_audio`."""
     import soundfile as sf
 
-    check_audio(path, rate, channels)
+    _sr, _ch, frames = check_audio(path, rate, channels)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as e:
         raise SimkitError(f"corrupt audio file {path} ({str(e).splitlines()[0]})") from None
+    if data.shape[0] < frames:  # a decoder that stops early instead of failing (any format)
+        raise SimkitError(f"truncated audio file {path}: its header declares {frames} frames, "
+                          f"{data.shape[0]} could be read")
     if not np.isfinite(data).all():
         raise SimkitError(f"audio file {path} holds NaN or infinite samples")
     return np.ascontiguousarray(data.T), int(sr)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter, tree_inside
 from simkit.data.adapters._media import (
     check_audio,
     decode_frames,
@@ -100,11 +100,13 @@ class FairPlay(Adapter):
         audio_dir = src / "binaural_audios"
         if not audio_dir.is_dir():
             raise SimkitError(f"missing folder {audio_dir} (the FAIR-Play release root holds binaural_audios/)")
+        tree_inside(src, audio_dir, f"folder {audio_dir}")  # no symlink out of SRC among the clips
         wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
         protocols: dict[str, Protocol] = {}
         split_root = src / "splits"
         if not split_root.is_dir():
             raise SimkitError(f"missing folder {split_root} (FAIR-Play's split1..split10)")
+        tree_inside(src, split_root, f"folder {split_root}")
         for k in range(1, N_SPLITS + 1):
             d = split_root / f"split{k}"
             files = {s: d / f"{s}.h5" for s in SPLITS}
@@ -119,6 +121,8 @@ class FairPlay(Adapter):
         if o.new_splits is not None and not new_root.is_dir():
             raise SimkitError(f"missing folder {new_root} (--option new_splits)")
         if new_root.is_dir():
+            if o.new_splits is None:  # the release's own lists (a folder given as an option may be anywhere)
+                tree_inside(src, new_root, f"folder {new_root}")
             for k in range(1, N_NEW_SPLITS + 1):
                 d = new_root / f"split{k}"
                 if not d.is_dir():
@@ -167,6 +171,7 @@ class FairPlay(Adapter):
         vdir = src / "videos"
         if not vdir.is_dir():
             raise SimkitError(f"missing folder {vdir} (or give pre-extracted frames with --option frames=DIR)")
+        tree_inside(src, vdir, f"folder {vdir}")
         for c in clips:
             video_info(vdir / f"{c}.mp4")
         return ("video", vdir)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit.conventions import relative_translation, relative_yaw_deg, source_labels, wrap_deg, yaw_to_quat
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter, tree_inside
 from simkit.data.adapters._media import check_audio, parse_size, read_audio, read_image
 from simkit.data.layout import SPLITS, format_entry
 from simkit.errors import SimkitError
@@ -99,6 +99,7 @@ class Hm3dSs(Adapter):
         for proto, d in (("default", split_dir), ("filterangle", src / "data-split" / f"{o.name}-filterangle")):
             if not d.is_dir():
                 continue
+            tree_inside(src, d, f"split folder {d}")
             rows = {}
             for s in SPLITS:
                 p = d / f"{s}.csv"
@@ -115,7 +116,7 @@ class Hm3dSs(Adapter):
         for scene in sorted(pairs):
             names = sorted(pairs[scene])
             for pair in names:
-                d = data / scene / pair
+                d = tree_inside(src, data / scene / pair, f"pair {scene}/{pair} listed in the split files")
                 if not d.is_dir():
                     raise SimkitError(f"pair {scene}/{pair} listed in the split files is absent: no folder {d}")
                 if not (d / "metadata.json").is_file():

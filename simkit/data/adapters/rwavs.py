@@ -30,7 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from simkit.conventions import source_labels, wrap_deg, yaw_to_quat
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, random_split, register_adapter
+from simkit.data.adapters import (
+    Adapter,
+    Plan,
+    Protocol,
+    ShardData,
+    Unit,
+    inside,
+    random_split,
+    register_adapter,
+    tree_inside,
+)
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -75,7 +85,7 @@ class Rwavs(Adapter):
     def scan(self, src: Path) -> Plan:
         o: RwavsOptions = self.options
         self.size = parse_size(o.image_size, "image_size")
-        pos_file = src / "position.json"
+        pos_file = inside(src, "position.json", "position.json")
         if not pos_file.is_file():
             raise SimkitError(f"missing {pos_file} (SRC is RWAVS' release/ folder)")
         try:
@@ -89,7 +99,7 @@ class Rwavs(Adapter):
         skipped = 0
         self.scenes: dict[str, dict] = {}
         for scene in scenes:
-            d = src / scene
+            d = tree_inside(src, src / scene, f"scene folder {src / scene}")
             for f in ("binaural_syn_re.wav", "source_syn_re.wav", "transforms_scale_train.json",
                       "transforms_scale_val.json"):
                 if not (d / f).is_file():
@@ -120,7 +130,8 @@ class Rwavs(Adapter):
                     if end - start < int(CLIP_HALF_S * o.source_rate):
                         skipped += 1
                         continue
-                    img = self._frame_path(d, str(item["file_path"]), t)
+                    img = self._frame_path(src, d, str(item["file_path"]), t,
+                                           f"{path}: camera_path[{i}].file_path {str(item['file_path'])!r}")
                     if not img.is_file():
                         raise SimkitError(f"missing frame {img} (camera_path[{i}] of {path})")
                     frames.append({"t": t, "pose": [float(x) for x in pose], "img": str(img), "split": split,
@@ -145,9 +156,11 @@ class Rwavs(Adapter):
         return Plan(units, protocols, default_alias="random-80-10-10", facts={"frames_without_pose": skipped})
 
     @staticmethod
-    def _frame_path(d: Path, file_path: str, t: int) -> Path:
-        direct = d / file_path
-        return direct if direct.is_file() else d / "frames" / f"{t:05d}.png"
+    def _frame_path(src: Path, d: Path, file_path: str, t: int, where: str) -> Path:
+        """The frame a camera-path entry names (``file_path`` relative to the scene folder), else the frame of
+        its second; never a file outside SRC."""
+        direct = inside(src, d / file_path, where)
+        return direct if direct.is_file() else inside(src, d / "frames" / f"{t:05d}.png", where)
 
     def build(self, unit: Unit) -> ShardData:
         o: RwavsOptions = self.options

@@ -18,7 +18,7 @@ as ``simkit render`` does. Conventions, once: mesh (x, y, z) -> habitat/simkit (
 
 from __future__ import annotations
 
-import pickle
+import numbers
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +26,23 @@ from pathlib import Path
 import numpy as np
 
 from simkit.conventions import relative_translation, relative_yaw_deg, source_labels, wrap_deg, yaw_to_quat
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, random_split, register_adapter
+from simkit.data.adapters import (
+    Adapter,
+    Plan,
+    Protocol,
+    ShardData,
+    Unit,
+    random_split,
+    register_adapter,
+    tree_inside,
+)
 from simkit.data.adapters._media import audio_info, read_audio, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
 
 HEADINGS = (0, 90, 180, 270)
 RATES = {"replica": 44100, "mp3d": 16000}
+MAX_GRAPH_BYTES = 64 * 2**20  # a scene's graph.pkl: far above any real scene's navigation grid
 
 
 def mesh_to_simkit(p: np.ndarray) -> np.ndarray:
@@ -50,6 +60,19 @@ class SoundSpaces1Options:
     speech: Path | None = None  # LibriSpeech root; default: the built-in espeak-ng speech
     clip_seconds: float = 2.55
     seed: int = 0  # speech draws and the 80/10/10 split
+
+
+def _point(value: object) -> np.ndarray | None:
+    """A graph node's ``point`` as three finite floats, None if it is anything else."""
+    if isinstance(value, np.ndarray):
+        ok = value.shape == (3,) and value.dtype.kind in "iuf"
+    else:
+        ok = isinstance(value, (list, tuple)) and len(value) == 3 and all(
+            isinstance(v, (numbers.Real, np.integer, np.floating)) and not isinstance(v, bool) for v in value)
+    if not ok:
+        return None
+    out = np.asarray(value, dtype=np.float64)
+    return out if np.isfinite(out).all() else None
 
 
 def read_points(path: Path) -> dict[int, np.ndarray]:
@@ -97,8 +120,10 @@ class SoundSpaces1(Adapter):
             d = root / scene
             if not d.is_dir():
                 raise SimkitError(f"missing folder {d}")
-            pts = read_points(src / "metadata" / o.dataset / scene / "points.txt")
-            self._check_graph(src / "metadata" / o.dataset / scene / "graph.pkl", pts)
+            tree_inside(src, d, f"scene folder {d}")  # a symlink out of SRC is refused like a path naming one
+            meta = tree_inside(src, src / "metadata" / o.dataset / scene, f"metadata of scene {scene}")
+            pts = read_points(meta / "points.txt")
+            self._check_graph(meta / "graph.pkl", pts)
             have: dict[int, set[tuple[int, int]]] = {}
             for a in HEADINGS:
                 hd = d / str(a)
@@ -146,20 +171,33 @@ class SoundSpaces1(Adapter):
 
     @staticmethod
     def _check_graph(path: Path, pts: dict[int, np.ndarray]) -> None:
-        """graph.pkl's habitat points must be the points.txt positions turned by :func:`mesh_to_simkit`."""
+        """graph.pkl's habitat points must be the points.txt positions turned by :func:`mesh_to_simkit`, in
+        the horizontal plane (SoundSpaces' ``load_metadata`` puts the graph at floor level, points.txt at ear
+        height: 1.5528907 m higher in Replica, 1.5 m in Matterport3D). The pickle is read as data only
+        (:mod:`simkit.data.adapters._safe_pickle`): a file that names or calls anything else is refused."""
+        from simkit.data.adapters._safe_pickle import UnsafePickle, graph_nodes, load_graph
+
         if not path.is_file():
             return
+        if path.stat().st_size > MAX_GRAPH_BYTES:
+            raise SimkitError(f"{path} is larger than {MAX_GRAPH_BYTES // 2**20} MiB, far above any SoundSpaces "
+                              "1.0 navigation graph")
         try:
-            with open(path, "rb") as f:
-                graph = pickle.load(f)  # noqa: S301 - the dataset's own graph file, read as its loader does
-            nodes = list(graph.nodes(data=True))
+            nodes = list(graph_nodes(load_graph(path.read_bytes())).items())
+        except UnsafePickle as e:
+            raise SimkitError(f"unsafe {path}: {e}") from None
         except Exception as e:  # a corrupt pickle raises many kinds of error
             raise SimkitError(f"corrupt {path} ({type(e).__name__}: {e})") from None
         for node, data in nodes[:20]:
-            known = isinstance(node, int) and node in pts and "point" in data
-            if known and np.linalg.norm(mesh_to_simkit(pts[node]) - np.asarray(data["point"], float)) > 0.05:
-                raise SimkitError(f"{path}: node {node} at {list(data['point'])} is not points.txt's "
-                                  f"{list(pts[node])} in habitat coordinates (x, z, -y)")
+            if not (isinstance(node, numbers.Integral) and int(node) in pts and "point" in data):
+                continue
+            point = _point(data["point"])
+            if point is None:
+                raise SimkitError(f"{path}: node {node}'s point {data['point']!r:.80} is not three numbers")
+            want = mesh_to_simkit(pts[int(node)])
+            if np.hypot(*(want - point)[[0, 2]]) > 0.05:
+                raise SimkitError(f"{path}: node {node} at {point.tolist()} is not points.txt's "
+                                  f"{list(pts[int(node)])} in habitat coordinates (x, z, -y)")
 
     def _speech(self):
         if not hasattr(self, "_speech_source"):

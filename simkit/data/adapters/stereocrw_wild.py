@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter, tree_inside
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -71,7 +71,8 @@ class StereoCrwWild(Adapter):
     def scan(self, src: Path) -> Plan:
         o: StereoCrwOptions = self.options
         self.size = parse_size(o.image_size, "image_size")
-        labels = o.labels or src / "data-split" / "in-the-wild" / "test_with_label.csv"
+        # the release's labels file must be its own; a file given with --option labels may be anywhere
+        labels = o.labels or inside(src, "data-split/in-the-wild/test_with_label.csv", "test_with_label.csv")
         if not labels.is_file():
             raise SimkitError(f"missing labels file {labels}")
         try:
@@ -93,11 +94,14 @@ class StereoCrwWild(Adapter):
                 raise SimkitError(f"{labels}:{i}: start_time, itd_label and {flip_col} must be integers") from None
             if label not in SIDE_OF_LABEL or flip not in (0, 1):
                 raise SimkitError(f"{labels}:{i}: itd_label must be 0..3 and {flip_col} 0 or 1")
-            d = self._clip_dir(src, row["path"].strip())
+            text = (row.get("path") or "").strip()
+            where = f"{labels}:{i}: path {text!r}"
+            d = inside(src, self._clip_dir(src, text), where)
             sid = f"{d.parent.name}__{d.name}"
             if sid not in clips:
                 if not d.is_dir():
                     raise SimkitError(f"clip listed in {labels.name}:{i} is absent: no folder {d}")
+                tree_inside(src, d, where)
                 meta = self._meta(d)
                 check_audio(d / "audio" / "audio.wav", int(meta["audio_sample_rate"]), 2)
                 frames = sorted((d / "frames").glob("*.jpg"))

@@ -30,13 +30,14 @@ import csv
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from simkit.conventions import class_center_deg, wrap_deg
-from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter
+from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
 
@@ -46,6 +47,7 @@ REQUIRED = ("video", "start_s", "end_s", "azimuth")
 OPTIONAL = ("clip", "category", "motion")
 SIDE_WORDS = {"left": 1, "right": -1}
 UNKNOWN = ("", "unknown", "nan", "na", "n/a", "?")
+MAX_AUDIO_SHORTFALL_S = 0.5  # audio may end this much before a clip does (zero-padded); more is a truncated file
 LICENCE_FILES = ("LICENSE", "LICENCE", "licence.txt", "license.txt", "LICENSE.txt")
 
 
@@ -123,7 +125,7 @@ def parse_azimuth(text: str, where: str) -> tuple[float, int]:
 
 def read_labels(src: Path) -> list[LabelRow]:
     """Parse ``src/labels.csv``; SimkitError naming the first bad line."""
-    path = src / "labels.csv"
+    path = inside(src, "labels.csv", "labels.csv")
     if not path.is_file():
         raise SimkitError(f"video-folder source {src} has no labels.csv")
     try:
@@ -137,7 +139,12 @@ def read_labels(src: Path) -> list[LabelRow]:
         raise SimkitError(f"{path}: header lacks column(s) {', '.join(missing)} (has {', '.join(header)})")
     rows: list[LabelRow] = []
     seen: set[str] = set()
-    for i, raw in enumerate(reader, start=2):
+    records = list(enumerate(reader, start=2))
+    stems: dict[str, set[str]] = {}
+    for _i, raw in records:
+        video = (raw.get("video") or "").strip()
+        stems.setdefault(Path(video).stem, set()).add(video)
+    for i, raw in records:
         r = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         where = f"{path}:{i}"
         try:
@@ -149,7 +156,9 @@ def read_labels(src: Path) -> list[LabelRow]:
         if not r["video"]:
             raise SimkitError(f"{where}: empty video")
         az, side = parse_azimuth(r["azimuth"], where)
-        clip = r.get("clip") or f"{Path(r['video']).stem}@{start:g}"
+        # the default id names the video by its stem, by its whole name when another video shares the stem
+        shared = len(stems.get(Path(r["video"]).stem, ())) > 1
+        clip = r.get("clip") or f"{r['video'] if shared else Path(r['video']).stem}@{start:g}"
         if clip in seen:
             raise SimkitError(f"{where}: clip {clip!r} appears twice")
         seen.add(clip)
@@ -171,17 +180,34 @@ def clip_windows(start: float, end: float, duration: float, cfg: VideoFolderOpti
     return [round(min(max(0.0, centre - cfg.clip_seconds / 2), duration - cfg.clip_seconds), 6)]
 
 
-def _shard_id(video: str) -> str:
-    import re
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip("._-") or "video"
 
-    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(video).stem).lstrip("._-") or "video"
-    return f"{stem}-{hashlib.sha256(video.encode()).hexdigest()[:6]}" if stem != Path(video).stem else stem
+
+def shard_ids(videos: list[str]) -> dict[str, str]:
+    """A unique shard id per video name: its stem when no other video shares it (``walk.mp4`` -> ``walk``),
+    else the whole name (``walk.mp4`` and ``walk.mkv`` -> ``walk.mp4``, ``walk.mkv``); a name that had to
+    be changed to be a safe file name gets 6 hex digits of its hash, so two names never meet in one id."""
+    stems: dict[str, int] = {}
+    for v in videos:
+        stems[Path(v).stem] = stems.get(Path(v).stem, 0) + 1
+    out: dict[str, str] = {}
+    for v in videos:
+        raw = Path(v).stem if stems[Path(v).stem] == 1 else v
+        sid = _safe_name(raw)
+        out[v] = sid if sid == raw else f"{sid}-{hashlib.sha256(v.encode()).hexdigest()[:6]}"
+    seen: dict[str, str] = {}
+    for v, sid in out.items():
+        if sid in seen:  # one video's stem equal to another's whole name (walk.mp4.avi beside walk.mp4, walk.mkv)
+            raise SimkitError(f"videos {seen[sid]} and {v} map to one shard id {sid}; rename one")
+        seen[sid] = v
+    return out
 
 
 def read_split_lists(src: Path) -> dict[str, list[str]] | None:
     """``src/splits/{train,val,test}.txt`` (all three or none); entries are clip ids or video names."""
     d = src / "splits"
-    files = {s: d / f"{s}.txt" for s in ("train", "val", "test")}
+    files = {s: inside(src, d / f"{s}.txt", f"split list {s}.txt") for s in ("train", "val", "test")}
     present = [s for s, p in files.items() if p.is_file()]
     if not present:
         return None
@@ -222,11 +248,14 @@ def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dic
     ccfg = CurateConfig(clip_seconds=cfg.clip_seconds, min_stereo_difference=cfg.min_stereo_difference)
     durations: dict[str, float] = {}
     for r in rows:
-        path = vdir / r.video
+        where = f"{src / 'labels.csv'}:{r.line}"
+        path = inside(src, Path("videos") / r.video, f"{where}: video {r.video!r}")
         if not path.is_file():
-            raise SimkitError(f"{src / 'labels.csv'}:{r.line}: video {r.video} not found in {vdir}")
+            raise SimkitError(f"{where}: video {r.video} not found in {vdir}")
         if r.video not in durations and r.video not in refused:
             reason, info = refusal(path, ccfg)
+            if reason and info is None:  # not a video to refuse but a broken file (empty, truncated, corrupt)
+                raise SimkitError(f"{where}: video {r.video} cannot be read ({reason.removeprefix('unreadable: ')})")
             if reason:
                 refused[r.video] = reason
                 continue
@@ -290,16 +319,25 @@ class VideoFolder(Adapter):
         lists = read_split_lists(src)
         sr = self.common.sample_rate
         for video in sorted(clips):  # identical channels are mono too: decode the audio once here
-            if _mono(_read_stereo(src / "videos" / video, sr), o.min_stereo_difference):
+            audio = _read_stereo(src / "videos" / video, sr)
+            if _mono(audio, o.min_stereo_difference):
                 refused[video] = "mono audio (two identical channels)"
                 del clips[video]
+                continue
+            # a file cut short (a Matroska copy still probes at its full length) would give silent clips
+            last = max(clips[video], key=lambda c: c.start_s)
+            need, have = last.start_s + o.clip_seconds, audio.shape[1] / sr
+            if have + MAX_AUDIO_SHORTFALL_S < need:
+                raise SimkitError(f"{src / 'labels.csv'}:{last.label.line}: video {video} is truncated: clip "
+                                  f"{last.clip} needs audio up to {need:.2f} s, the file's audio ends at {have:.2f} s")
         if not clips:
             why = "; ".join(f"{v}: {r}" for v, r in sorted(refused.items())) or "no labelled clip fits a video"
             raise SimkitError(f"video-folder source {src} holds no usable clip ({why})")
         assign_splits(clips, lists, o)
         units, default = [], {"train": [], "val": [], "test": []}
+        ids = shard_ids(sorted(clips))
         for video in sorted(clips):
-            sid = _shard_id(video)
+            sid = ids[video]
             cs = clips[video]
             units.append(Unit(sid, {"path": str(src / "videos" / video), "video": video, "clips": [
                 {"clip": c.clip, "start_s": c.start_s, "azimuth_deg": c.label.azimuth_deg, "side": c.label.side,
@@ -307,8 +345,8 @@ class VideoFolder(Adapter):
             for i, c in enumerate(cs):
                 default[c.split].append(format_entry(sid, i))
         how = "the split lists of SRC/splits/" if lists else f"seeded random {o.split} of the clips"
-        licence = next(((src / n).read_text(errors="replace").strip()[:2000] for n in LICENCE_FILES
-                        if (src / n).is_file()), None)
+        licence = next((inside(src, n, n).read_text(errors="replace").strip()[:2000] for n in LICENCE_FILES
+                        if (src / n).is_file()), None)  # copied into the manifest: never a file from elsewhere
         facts = {"refused": dict(sorted(refused.items())), "labelled_rows": len(rows),
                  "source_licence": licence or "not given (no LICENSE file in SRC)"}
         return Plan(units, {"default": Protocol(default, f"video-folder: {how}")}, facts=facts)
