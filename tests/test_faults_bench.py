@@ -52,10 +52,12 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     notest = write_synthetic_render(root / "notest", {"s0": "train", "s1": "val"}, sets_per_scene=1)
     unlabelled = write_synthetic_render(root / "unlabelled", {"s0": "train", "s1": "val", "s2": "test"},
                                         sets_per_scene=1, seed=5)
+    other_rate = write_synthetic_render(root / "8k", {"s0": "train", "s1": "val", "s2": "test"},
+                                        sets_per_scene=1, sample_rate=8000)
     for shard in sorted((unlabelled / "shards").glob("*.h5")):
         with h5py.File(shard, "a") as f:  # what `simkit curate` writes: no azimuth, no side
             f["labels/azimuth_deg"][...] = np.nan
-    return {"main": main, "notest": notest, "unlabelled": unlabelled}
+    return {"main": main, "notest": notest, "unlabelled": unlabelled, "8k": other_rate}
 
 
 def test_empty_test_data_split_is_refused_before_training(sets: dict[str, Path], tmp_path: Path) -> None:
@@ -66,6 +68,11 @@ def test_empty_test_data_split_is_refused_before_training(sets: dict[str, Path],
     assert str(sets["notest"]) in line and "split test" in line and "empty" in line
     assert "epoch" not in proc.stderr  # found before training, not after it
     assert not results.exists()  # no run directory, no leaderboard
+    proc = simkit("bench", "--model", "ours_full", "--quick", "--epochs", "1", "--device", "cpu", "--data",
+                  sets["main"], "--test-data", sets["8k"], "--results", results)
+    line = error_line(proc)
+    assert f"--test-data {sets['8k']} is at 8000 Hz, the training data at 16000 Hz" in line
+    assert "epoch" not in proc.stderr and not results.exists()
 
 
 def test_unlabelled_test_data_is_refused_not_scored_as_nan(sets: dict[str, Path], tmp_path: Path) -> None:

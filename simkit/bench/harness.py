@@ -217,7 +217,7 @@ def main_eval_splits(
     return out, notes
 
 
-def test_set_split(
+def score_test_set(
     task: TaskSpec, other: Path, cfg: BenchConfig, negatives: bool, sample_rate: Any
 ) -> tuple[dict[str, Any], Dataset]:
     """The facts and opened test split of one ``--test-data`` set (its default protocol); SimkitError naming
@@ -256,12 +256,13 @@ def check_splits(cfg: BenchConfig, task: TaskSpec, specs: list[ModelSpec], proto
                         task.open_split(Path(cfg.data), split, pcfg, split == "train", negatives=negatives)
                 main_eval_splits(task, pcfg, info, negatives)
                 for other in test_sets(cfg):
-                    test_set_split(task, other, pcfg, negatives, info.get("sample_rate"))
+                    score_test_set(task, other, pcfg, negatives, info.get("sample_rate"))
             except SimkitError as e:
                 if not negatives:
                     raise
-                names = ", ".join(s.name for s in group)
-                raise SimkitError(f"model {names} (needs negative pairs): {e}") from None
+                who = (f"model {group[0].name} (needs negative pairs)" if len(group) == 1 else
+                       f"models {', '.join(s.name for s in group)} (need negative pairs)")
+                raise SimkitError(f"{who}: {e}") from None
 
 
 def _select_value(name: str, records: Mapping[str, np.ndarray], loss: float) -> float:
@@ -488,7 +489,7 @@ def _run_model_in(
             log(f"  {note}")
     blocks += [(info, split, ds) for split, ds in main]
     for other in test_sets(cfg):
-        oinfo, ods = test_set_split(task, other, cfg, spec.needs_negative_pairs, info.get("sample_rate"))
+        oinfo, ods = score_test_set(task, other, cfg, spec.needs_negative_pairs, info.get("sample_rate"))
         blocks.append((oinfo, "test", ods))
     per_split: dict[str, dict[str, np.ndarray]] = {}
     metrics: dict[str, dict[str, MetricValue]] = {}
