@@ -54,10 +54,13 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                         sets_per_scene=1, seed=5)
     other_rate = write_synthetic_render(root / "8k", {"s0": "train", "s1": "val", "s2": "test"},
                                         sets_per_scene=1, sample_rate=8000)
-    for shard in sorted((unlabelled / "shards").glob("*.h5")):
+    unlabelled_val = write_synthetic_render(root / "unlabelled_val", {"s0": "train", "s1": "val", "s2": "test"},
+                                            sets_per_scene=1, seed=6)
+    for shard in [*sorted((unlabelled / "shards").glob("*.h5")), unlabelled_val / "shards" / "s1.h5"]:
         with h5py.File(shard, "a") as f:  # what `simkit curate` writes: no azimuth, no side
             f["labels/azimuth_deg"][...] = np.nan
-    return {"main": main, "notest": notest, "unlabelled": unlabelled, "8k": other_rate}
+    return {"main": main, "notest": notest, "unlabelled": unlabelled, "unlabelled_val": unlabelled_val,
+            "8k": other_rate}
 
 
 def test_empty_test_data_split_is_refused_before_training(sets: dict[str, Path], tmp_path: Path) -> None:
@@ -93,6 +96,7 @@ def test_unlabelled_test_data_is_refused_not_scored_as_nan(sets: dict[str, Path]
                   "--test-data", sets["main"], "--results", results)
     assert proc.returncode == 0, proc.stderr
     assert "val: no labels in this dataset, not scored" in proc.stderr
+    assert "test: no labels in this dataset, not scored" in proc.stderr
     rows = read_leaderboard(results / "leaderboard.csv")
     assert {r["dataset"].split("@")[0] for r in rows} == {"main"} and {r["split"] for r in rows} == {"test"}
     assert all(np.isfinite(float(r["value"])) for r in rows if r["metric"] == "lr_accuracy")
@@ -132,3 +136,14 @@ def test_negative_pairs_only_for_models_that_need_them(fair_play_one_val: Path, 
     assert "negative pairs need at least 2" in line
     assert (results / "leaderboard.csv").read_bytes() == before
     assert len(list((results / "runs").iterdir())) == 1
+
+
+def test_unlabelled_val_is_left_out_labelled_test_scored(sets: dict[str, Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    proc = simkit("bench", "--model", "iid", "--quick", "--device", "cpu", "--data", sets["unlabelled_val"],
+                  "--results", results)
+    assert proc.returncode == 0, proc.stderr
+    assert "val: no labels in this dataset, not scored" in proc.stderr
+    rows = read_leaderboard(results / "leaderboard.csv")
+    assert {r["split"] for r in rows} == {"test"}  # no NaN val rows
+    assert all(np.isfinite(float(r["value"])) for r in rows if r["metric"] == "lr_accuracy")

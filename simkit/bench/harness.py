@@ -191,9 +191,10 @@ def main_eval_splits(
 ) -> tuple[list[tuple[str, Dataset]], list[str]]:
     """The splits of ``cfg.data`` a run scores, opened, and a note per split it leaves out.
 
-    An empty split is left out (evaluation-only releases have no val); a split without labels is left out
-    with ``--test-data`` (a curated training set) and refused without it, as is a dataset with nothing to
-    score: never NaN rows on the leaderboard.
+    Empty splits are left out (evaluation-only releases have no val), and so are splits without labels
+    (a video-folder val of unknown-direction clips; a curated training set): never NaN rows on the
+    leaderboard. Without ``--test-data`` an unlabelled test split is refused, as is a dataset left with
+    nothing to score.
     """
     data = Path(cfg.data)
     out: list[tuple[str, Dataset]] = []
@@ -204,16 +205,17 @@ def main_eval_splits(
             continue
         ds = task.open_split(data, split, cfg, False, negatives=negatives)
         if not labelled(task, ds):
-            if not cfg.test_data:
+            if split == "test" and not cfg.test_data:
                 raise SimkitError(
-                    f"dataset {data} split {split} (protocol {_protocol_of(info)}) has no labels for task "
+                    f"dataset {data} split test (protocol {_protocol_of(info)}) has no labels for task "
                     f"{task.name} (e.g. a `simkit curate` set): nothing to score; train on it with --test-data "
                     "LABELLED_SET")
-            notes.append(f"{split}: no labels in this dataset, not scored (--test-data is)")
+            notes.append(f"{split}: no labels in this dataset, not scored")
             continue
         out.append((split, ds))
     if not out and not cfg.test_data:
-        raise SimkitError(f"dataset {data} (protocol {_protocol_of(info)}) has no val or test items to score")
+        raise SimkitError(f"dataset {data} (protocol {_protocol_of(info)}) has no labelled val or test items to "
+                          "score (pass --test-data LABELLED_SET)")
     return out, notes
 
 
