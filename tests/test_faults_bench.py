@@ -143,7 +143,7 @@ def test_unlabelled_val_is_left_out_labelled_test_scored(sets: dict[str, Path], 
     proc = simkit("bench", "--model", "iid", "--quick", "--device", "cpu", "--data", sets["unlabelled_val"],
                   "--results", results)
     assert proc.returncode == 0, proc.stderr
-    assert "val: no labels in this dataset, not scored" in proc.stderr
     rows = read_leaderboard(results / "leaderboard.csv")
     assert {r["split"] for r in rows} == {"test"}  # no NaN val rows
     assert all(np.isfinite(float(r["value"])) for r in rows if r["metric"] == "lr_accuracy")
+    assert "val: no labels in this dataset, not scored" in proc.stderr
