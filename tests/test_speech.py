@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import re
 from collections.abc import Callable
@@ -241,6 +242,24 @@ def test_bad_source_ids(bad: str) -> None:
 
 # ----------------------------------------------------------------------------------------- librispeech
 
+# The release's LICENSE.TXT (openslr.org/12) and the opening of its README.TXT
+LIBRISPEECH_LICENSE = """LibriSpeech (c) 2014 by Vassil Panayotov
+
+LibriSpeech ASR corpus is licensed under a
+Creative Commons Attribution 4.0 International License.
+
+You should have received a copy of the license along with this
+work. If not, see <http://creativecommons.org/licenses/by/4.0/>.
+"""
+LIBRISPEECH_README = """1. General information
+======================
+
+LibriSpeech is a corpus of read speech, based on LibriVox's public domain
+audio books. Its purpose is to enable the training and testing of automatic
+speech recognition(ASR) systems.
+"""
+SPEAKERS_3 = {"1": {"10": [11.0]}, "2": {"20": [11.0]}, "3": {"30": [11.0, 11.0]}}
+
 SPEAKERS_6 = {
     "19": {"198": [11.0, 11.5, 4.0]},
     "26": {"495": [11.2], "496": [12.0]},
@@ -254,6 +273,7 @@ SPEAKERS_6 = {
 
 def test_librispeech_index_filter_and_disjoint_splits(librispeech_corpus: Callable[..., Path]) -> None:
     root = librispeech_corpus(SPEAKERS_6)
+    (root / "LICENSE.TXT").write_text(LIBRISPEECH_LICENSE)
     src = make_speech_source(SpeechConfig(corpus=str(root)))
     assert isinstance(src, LibriSpeechSource) and src.name == "librispeech"
     assert make_speech_source(SpeechConfig(corpus=str(root))) is src  # indexed once per process
@@ -266,6 +286,7 @@ def test_librispeech_index_filter_and_disjoint_splits(librispeech_corpus: Callab
         assert all(u.seconds >= 10.0 for u in src.utterances(spk))
     ident = src.identity()
     assert ident["licence"] == "CC-BY-4.0" and ident["subsets"] == ["train-clean-100"]
+    assert ident["corpus_name"] == "LibriSpeech" and ident["licence_file"] == "LICENSE.TXT"
     assert ident["utterances"] == 13 and ident["eligible_utterances"] == 8
     # The root may also be the subset folder itself, with the same speakers and splits.
     same = LibriSpeechSource(root / "train-clean-100")
@@ -407,3 +428,65 @@ def test_read_transcript_keeps_text(tmp_path: Path) -> None:
     p = tmp_path / "5-6.trans.txt"
     p.write_text("5-6-0000 HE SAID  HELLO\n\n5-6-0001 IT'S FINE\n")
     assert read_transcript(p) == {"5-6-0000": "HE SAID  HELLO", "5-6-0001": "IT'S FINE"}
+
+
+def test_librispeech_records_the_corpus_and_licence_its_files_state(
+    librispeech_corpus: Callable[..., Path],
+) -> None:
+    # a LibriSpeech-layout corpus that says nothing about itself is not claimed to be LibriSpeech
+    root = librispeech_corpus(SPEAKERS_3)
+    src = LibriSpeechSource(root)
+    ident = src.identity()
+    assert (ident["corpus_name"], ident["licence"], ident["licence_file"]) == ("unknown", "unknown", None)
+    assert "LibriSpeech ASR corpus" not in src.licence_line and "licence unknown" in src.licence_line
+    # LibriSpeech's own LICENSE.TXT, beside the subsets: found from the root and from a subset folder
+    (root / "LICENSE.TXT").write_text(LIBRISPEECH_LICENSE)
+    for where, rel in ((root, "LICENSE.TXT"), (root / "train-clean-100", "../LICENSE.TXT")):
+        ident = LibriSpeechSource(where).identity()
+        assert (ident["corpus_name"], ident["licence"], ident["licence_file"]) == ("LibriSpeech", "CC-BY-4.0", rel)
+        assert ident["licence_file_opening"].startswith("LibriSpeech (c) 2014 by Vassil Panayotov")
+    assert LibriSpeechSource(root).licence_line == "LibriSpeech ASR corpus: CC-BY 4.0"
+    # another corpus in this layout: its own licence file is recorded, its terms are not guessed
+    other = "Acme Read Speech v2 (c) 2025 Acme Labs. Licensed under CC BY-NC-SA 4.0; research use only.\n"
+    (root / "LICENSE.TXT").unlink()
+    (root / "license.txt").write_text(other)
+    src = LibriSpeechSource(root)
+    ident = src.identity()
+    assert (ident["corpus_name"], ident["licence"], ident["licence_file"]) == ("unknown", "unknown", "license.txt")
+    assert ident["licence_file_opening"] == other.strip()
+    assert ident["licence_file_sha256"] == hashlib.sha256(other.encode()).hexdigest()
+    assert src.licence_line.endswith("licence unknown (see license.txt)")
+    # LibriSpeech's README names the corpus; without its licence file the licence stays unknown
+    (root / "license.txt").unlink()
+    (root / "README.TXT").write_text(LIBRISPEECH_README)
+    ident = LibriSpeechSource(root).identity()
+    assert (ident["corpus_name"], ident["licence"]) == ("LibriSpeech", "unknown")
+
+
+def test_librispeech_reads_uppercase_flac(librispeech_corpus: Callable[..., Path]) -> None:
+    root = librispeech_corpus(SPEAKERS_3)
+    chap = root / "train-clean-100" / "3" / "30"
+    for flac in sorted(chap.glob("*.flac")):
+        flac.rename(flac.with_suffix(".FLAC"))
+    src = LibriSpeechSource(root)
+    assert src.n_utterances == 4 and [u.path.name for u in src.utterances("3")] == [
+        "3-30-0000.FLAC", "3-30-0001.FLAC"]
+    split = next(s for s in SPLITS if src.speakers(s) == ["3"])
+    clip = src.draw(split, np.random.default_rng(0), CLIP_S, SR)
+    again = load_clip(clip.source_id, SR, CLIP_S, corpus=root)
+    np.testing.assert_array_equal(clip.audio, again.audio)
+    # one utterance id in two files is ambiguous: refused, naming both
+    sf.write(chap / "3-30-0000.flac", np.zeros(SR, np.float32), SR, subtype="PCM_16")
+    with pytest.raises(SimkitError) as e:
+        LibriSpeechSource(root)
+    _one_line_error(e, "two audio files", str(chap / "3-30-0000.flac"), str(chap / "3-30-0000.FLAC"))
+
+
+def test_librispeech_transcript_byte_order_mark_is_ignored(librispeech_corpus: Callable[..., Path]) -> None:
+    root = librispeech_corpus(SPEAKERS_3)
+    trans = root / "train-clean-100" / "3" / "30" / "3-30.trans.txt"
+    plain = read_transcript(trans)
+    trans.write_bytes(b"\xef\xbb\xbf" + trans.read_bytes())  # what Notepad writes
+    assert read_transcript(trans) == plain and "3-30-0000" in plain
+    src = LibriSpeechSource(root)
+    assert [u.text for u in src.utterances("3")] == [plain["3-30-0000"], plain["3-30-0001"]]

@@ -2,11 +2,19 @@
 
 ``root`` may be the LibriSpeech folder holding subsets (train-clean-100/, dev-clean/, ...) or one subset
 folder. Utterances shorter than ``min_utterance_seconds`` are skipped; speakers are split train/val/test
-by ``speaker_split`` with a fixed order that does not depend on the render seed. LibriSpeech is CC-BY-4.0.
+by ``speaker_split`` with a fixed order that does not depend on the render seed. The audio suffix may be
+any case (``.flac``, ``.FLAC``); a UTF-8 byte-order mark opening a ``trans.txt`` is ignored.
+
+The layout says nothing about which corpus it holds, so the corpus and its licence are read from the
+release's own files (:func:`corpus_identity`): LibriSpeech's ``LICENSE.TXT`` (beside the subsets) states
+CC-BY 4.0; any other corpus in this layout is recorded with its licence file's hash and opening words and
+``unknown`` where nothing says more - never as LibriSpeech.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +34,16 @@ from simkit.audio.speech import (
     normalize_clip,
 )
 from simkit.errors import SimkitError
-from simkit.io import stable_hash
+from simkit.io import file_sha256, stable_hash
 
-LICENCE = "CC-BY-4.0"
+LICENCE = "CC-BY-4.0"  # LibriSpeech's, recorded only when the corpus's LICENSE.TXT states it
+UNKNOWN = "unknown"
+# LibriSpeech's LICENSE.TXT and README.TXT (openslr.org/12), whitespace-collapsed
+LICENCE_STATEMENT = ("LibriSpeech ASR corpus is licensed under a Creative Commons Attribution 4.0 "
+                     "International License")
+README_STATEMENT = "LibriSpeech is a corpus of read speech"
+LICENCE_NAMES = ("license.txt", "licence.txt", "license", "licence", "license.md", "licence.md")
+README_NAMES = ("readme.txt", "readme", "readme.md")
 SPLIT_SALT = "simkit-librispeech-speakers-v1"
 # A drawn window must reach this fraction of the utterance's RMS, so clips do not land in long pauses.
 MIN_ACTIVITY = 0.3
@@ -74,7 +89,8 @@ def _parse_name(path: Path) -> tuple[str, str]:
 def read_transcript(path: Path) -> dict[str, str]:
     """Utterance id -> text of a ``<speaker>-<chapter>.trans.txt`` file; SimkitError naming bad lines."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a byte-order mark (editors on Windows add one) is not part of the first utterance id
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise SimkitError(f"missing LibriSpeech transcript {path}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -157,16 +173,67 @@ def _offset_samples(offset_s: float, sr_native: int) -> int:
     return int(round(round(offset_s * 100) * sr_native / 100))
 
 
+def is_flac(path: Path) -> bool:
+    """A FLAC file by its suffix, in any case (``.flac``, ``.FLAC``)."""
+    return path.suffix.lower() == ".flac" and path.is_file()
+
+
 def _locate(root: Path, utt_id: str) -> Path:
     speaker, chapter, _ = utt_id.split("-")
-    name = f"{speaker}/{chapter}/{utt_id}.flac"
-    direct = root / name
-    if direct.exists():
-        return direct
-    hits = sorted(root.glob(f"*/{name}"))
+    name = f"{speaker}/{chapter}/{utt_id}.*"
+    hits = [p for p in sorted(root.glob(name)) if is_flac(p)] or [p for p in sorted(root.glob(f"*/{name}"))
+                                                                     if is_flac(p)]
     if not hits:
         raise SimkitError(f"LibriSpeech utterance {utt_id} not found under {root} (expected {_LAYOUT})")
     return hits[0]
+
+
+def _find(folder: Path, names: tuple[str, ...]) -> Path | None:
+    """The first file of ``folder`` whose lower-case name is one of ``names`` (in that order)."""
+    try:
+        found = {p.name.lower(): p for p in sorted(folder.iterdir()) if p.is_file()}
+    except OSError:
+        return None
+    return next((found[n] for n in names if n in found), None)
+
+
+def _words(path: Path) -> str:
+    """Whitespace-collapsed text of a small text file ("" when unreadable: it then identifies nothing)."""
+    try:
+        return " ".join(path.read_bytes()[:1 << 20].decode("utf-8-sig", errors="replace").split())
+    except OSError:
+        return ""
+
+
+def corpus_identity(root: Path, subset_root: bool = False) -> dict[str, Any]:
+    """Which corpus ``root`` holds and under which licence, as its own files say.
+
+    Looks for a licence file (``LICENSE.TXT``, any case, or ``LICENCE``/``LICENSE.md``) and a README in
+    ``root`` - and in its parent when ``root`` is a subset folder (``subset_root``), where LibriSpeech keeps
+    them. LibriSpeech's licence statement gives ``corpus_name`` LibriSpeech and ``licence`` CC-BY-4.0; its
+    README alone gives the name only. Otherwise both are ``unknown``; the licence file found is recorded by
+    path (relative to ``root``), sha256 and opening words.
+    """
+    folders = [root, root.parent] if subset_root else [root]
+    lic = next((p for p in (_find(f, LICENCE_NAMES) for f in folders) if p is not None), None)
+    readme = next((p for p in (_find(f, README_NAMES) for f in folders) if p is not None), None)
+    lic_words = _words(lic) if lic else ""
+    known = LICENCE_STATEMENT.lower() in lic_words.lower()
+    named = known or (readme is not None and README_STATEMENT.lower() in _words(readme).lower())
+    out: dict[str, Any] = {
+        "corpus_name": "LibriSpeech" if named else UNKNOWN,
+        "licence": LICENCE if known else UNKNOWN,
+        "licence_file": None,
+        "licence_file_sha256": None,
+        "licence_file_opening": None,
+    }
+    if lic is not None:
+        out["licence_file"] = os.path.relpath(lic, root)
+        with contextlib.suppress(OSError):  # unreadable: recorded by path only, and it identifies nothing
+            out["licence_file_sha256"] = file_sha256(lic)
+        out["licence_file_opening"] = lic_words[:200]
+    return out
+
 
 
 def load_librispeech_clip(root: str | Path, source_id: str, sample_rate: int, seconds: float) -> Clip:
@@ -204,14 +271,20 @@ class LibriSpeechSource:
         self.root = _check_root(root)
         self.min_utterance_seconds = float(min_utterance_seconds)
         self.speaker_split = check_fractions(speaker_split)
-        files = sorted(self.root.rglob("*.flac"))
+        files = sorted(p for p in self.root.rglob("*") if is_flac(p))
         if not files:
             raise SimkitError(f"no .flac files under LibriSpeech corpus {self.root} (expected {_LAYOUT})")
+        stems: dict[Path, Path] = {}
+        for path in files:  # x.flac and x.FLAC side by side would be one utterance id for two recordings
+            other = stems.setdefault(path.with_suffix(""), path)
+            if other != path:
+                raise SimkitError(f"LibriSpeech utterance {path.stem} has two audio files: {other} and {path}")
         transcripts: dict[Path, dict[str, str]] = {}
         self.n_utterances = len(files)
         # A file four levels down sits in a subset folder; three levels down means root is a subset itself.
         rel = [p.relative_to(self.root).parts for p in files]
         self.subsets = sorted({parts[0] for parts in rel if len(parts) == 4})
+        self.corpus = corpus_identity(self.root, subset_root=all(len(parts) == 3 for parts in rel))
         by_speaker: dict[str, list[Utterance]] = {}
         for path in files:
             speaker, _ = _parse_name(path)
@@ -236,14 +309,23 @@ class LibriSpeechSource:
         """Eligible utterances of a speaker, sorted by id."""
         return list(self._utterances[speaker])
 
+    @property
+    def licence_line(self) -> str:
+        """One line crediting the corpus under its licence, as far as the corpus's own files say."""
+        if self.corpus["licence"] == LICENCE:
+            return "LibriSpeech ASR corpus: CC-BY 4.0"
+        name = self.corpus["corpus_name"] if self.corpus["corpus_name"] != UNKNOWN else "LibriSpeech-layout corpus"
+        where = f"see {self.corpus['licence_file']}" if self.corpus["licence_file"] else "no licence file"
+        return f"{name} at {self.root}: licence unknown ({where})"
+
     def identity(self) -> dict[str, Any]:
-        """Corpus path, subsets, counts, split sizes and hash, licence."""
+        """Corpus path, subsets, counts, split sizes and hash, and the corpus and licence its files state."""
         eligible = [u for us in self._utterances.values() for u in us]
         return {
             "name": self.name,
             "corpus": str(self.root),
             "subsets": self.subsets,
-            "licence": LICENCE,
+            **self.corpus,
             "utterances": self.n_utterances,
             "eligible_utterances": len(eligible),
             "eligible_hours": round(sum(u.seconds for u in eligible) / 3600, 3),

@@ -177,19 +177,94 @@ def epoch_val_subset(ds: Dataset, cfg: BenchConfig, task: TaskSpec) -> Dataset:
     return Subset(ds, np.linspace(0, total - 1, n).round().astype(int).tolist())
 
 
-def labelled(ds: Dataset, probe: int = 8) -> bool:
-    """False when the first items of ``ds`` carry direction truth that is all unknown (NaN azimuth and
-    side 0, as in a curated video set); datasets of other tasks count as labelled."""
-    n = min(probe, len(ds))  # type: ignore[arg-type]
-    for i in range(n):
-        item = ds[i]
-        if "azimuth_deg" not in item:
-            return True
-        if bool(torch.isfinite(torch.as_tensor(item["azimuth_deg"])).any()):
-            return True
-        if "side" in item and bool((torch.as_tensor(item["side"]) != 0).any()):
-            return True
-    return n == 0
+def labelled(task: TaskSpec, ds: Dataset) -> bool:
+    """Whether ``ds`` carries the truth ``task`` scores (``TaskSpec.labelled``; tasks without it: always)."""
+    return True if task.labelled is None else bool(task.labelled(ds))
+
+
+def _protocol_of(info: Mapping[str, Any]) -> str:
+    return str(info.get("protocol_label") or info.get("protocol") or "default")
+
+
+def main_eval_splits(
+    task: TaskSpec, cfg: BenchConfig, info: Mapping[str, Any], negatives: bool
+) -> tuple[list[tuple[str, Dataset]], list[str]]:
+    """The splits of ``cfg.data`` a run scores, opened, and a note per split it leaves out.
+
+    Empty splits are left out (evaluation-only releases have no val), and so are splits without labels
+    (a video-folder val of unknown-direction clips; a curated training set): never NaN rows on the
+    leaderboard. Without ``--test-data`` an unlabelled test split is refused, as is a dataset left with
+    nothing to score.
+    """
+    data = Path(cfg.data)
+    out: list[tuple[str, Dataset]] = []
+    notes: list[str] = []
+    for split in EVAL_SPLITS:
+        if info.get("split_sets", {}).get(split, 1) == 0:
+            notes.append(f"{split}: empty in this dataset's protocol, not scored")
+            continue
+        ds = task.open_split(data, split, cfg, False, negatives=negatives)
+        if not labelled(task, ds):
+            if split == "test" and not cfg.test_data:
+                raise SimkitError(
+                    f"dataset {data} split test (protocol {_protocol_of(info)}) has no labels for task "
+                    f"{task.name} (e.g. a `simkit curate` set): nothing to score; train on it with --test-data "
+                    "LABELLED_SET")
+            notes.append(f"{split}: no labels in this dataset, not scored")
+            continue
+        out.append((split, ds))
+    if not out and not cfg.test_data:
+        raise SimkitError(f"dataset {data} (protocol {_protocol_of(info)}) has no labelled val or test items to "
+                          "score (pass --test-data LABELLED_SET)")
+    return out, notes
+
+
+def score_test_set(
+    task: TaskSpec, other: Path, cfg: BenchConfig, negatives: bool, sample_rate: Any
+) -> tuple[dict[str, Any], Dataset]:
+    """The facts and opened test split of one ``--test-data`` set (its default protocol); SimkitError naming
+    the set when its rate differs from the training data's, or its test split is empty or unlabelled."""
+    ocfg = dataclasses.replace(cfg, protocol="")
+    oinfo = task.data_info(other, ocfg)
+    if oinfo.get("sample_rate") != sample_rate:
+        raise SimkitError(f"--test-data {other} is at {oinfo.get('sample_rate')} Hz, the training data at "
+                          f"{sample_rate} Hz")
+    if oinfo.get("split_sets", {}).get("test", 1) == 0:
+        raise SimkitError(f"--test-data {other}: split test (protocol {_protocol_of(oinfo)}) is empty: "
+                          "nothing to score")
+    ds = task.open_split(other, "test", ocfg, False, negatives=negatives)
+    if not labelled(task, ds):
+        raise SimkitError(f"--test-data {other}: split test (protocol {_protocol_of(oinfo)}) has no labels for "
+                          f"task {task.name} (e.g. a `simkit curate` set): only labelled sets can be scored")
+    return oinfo, ds
+
+
+def check_splits(cfg: BenchConfig, task: TaskSpec, specs: list[ModelSpec], protocols: list[str]) -> None:
+    """Open every split any run of ``specs`` will read, before any run starts: the train and val splits a
+    training run needs, the splits scored on ``cfg.data`` and the test split of every ``--test-data`` set.
+
+    An empty split, one without labels, or one too small for a model's negative pairs is an error naming
+    the dataset and split, so a bad set is found before training rather than after it.
+    """
+    needs = sorted({s.needs_negative_pairs for s in specs})  # plain openings first: their errors are general
+    for proto in protocols:
+        pcfg = dataclasses.replace(cfg, protocol=proto)
+        info = task.data_info(Path(cfg.data), pcfg)
+        for negatives in needs:
+            group = [s for s in specs if s.needs_negative_pairs == negatives]
+            try:
+                if cfg.epochs > 0 and any(s.trainable for s in group):
+                    for split in ("train", "val"):
+                        task.open_split(Path(cfg.data), split, pcfg, split == "train", negatives=negatives)
+                main_eval_splits(task, pcfg, info, negatives)
+                for other in test_sets(cfg):
+                    score_test_set(task, other, pcfg, negatives, info.get("sample_rate"))
+            except SimkitError as e:
+                if not negatives:
+                    raise
+                who = (f"model {group[0].name} (needs negative pairs)" if len(group) == 1 else
+                       f"models {', '.join(s.name for s in group)} (need negative pairs)")
+                raise SimkitError(f"{who}: {e}") from None
 
 
 def _select_value(name: str, records: Mapping[str, np.ndarray], loss: float) -> float:
@@ -211,15 +286,17 @@ def train_model(
     device: torch.device,
     run_dir: Path,
     log: Log | None,
+    negatives: bool = False,
 ) -> tuple[list[dict[str, float]], int]:
     """AdamW + cosine annealing + early stopping on the validation select metric; returns history, best epoch.
 
     ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
-    after the latest epoch (with optimizer and scheduler, for inspection or resumption).
+    after the latest epoch (with optimizer and scheduler, for inspection or resumption). ``negatives``: the
+    model's ``needs_negative_pairs`` (the splits are opened with negative pairs only then).
     """
     data = Path(cfg.data)
-    train_ds = task.open_split(data, "train", cfg, True)
-    full_val = task.open_split(data, "val", cfg, False)
+    train_ds = task.open_split(data, "train", cfg, True, negatives=negatives)
+    full_val = task.open_split(data, "val", cfg, False, negatives=negatives)
     val_ds = epoch_val_subset(full_val, cfg, task)
     train_loader = make_loader(train_ds, cfg, device, shuffle=True, task=task)
     val_loader = make_loader(val_ds, cfg, device, shuffle=False, task=task)
@@ -227,7 +304,7 @@ def train_model(
         n_val, n_full = len(val_ds), len(full_val)  # type: ignore[arg-type]
         log(f"  per-epoch validation on {n_val} of {n_full} val items (--val-items); final scores use all")
     sel_name = cfg.select_metric or task.select_metric
-    if sel_name != "loss" and not labelled(full_val):
+    if sel_name != "loss" and not labelled(task, full_val):
         sel_name = "loss"  # e.g. a `simkit curate` set: estimated motion, no direction labels to score
         if log:
             log("  val split has no labels: selecting and early-stopping on val loss")
@@ -400,7 +477,7 @@ def _run_model_in(
     history: list[dict[str, float]] = []
     best_epoch, t0 = 0, time.perf_counter()
     if spec.trainable and cfg.epochs > 0:
-        history, best_epoch = train_model(model, cfg, task, device, run_dir, log)
+        history, best_epoch = train_model(model, cfg, task, device, run_dir, log, spec.needs_negative_pairs)
     train_seconds = time.perf_counter() - t0 if spec.trainable else 0.0
     if not history:
         _save({"model": model.state_dict(), "epoch": 0}, run_dir / "best.pt")
@@ -408,26 +485,14 @@ def _run_model_in(
     # (dataset info, split) -> records / metrics / seconds: the training set's val and test (when they carry
     # labels), then the test split of every --test-data set
     blocks: list[tuple[dict[str, Any], str, Dataset]] = []
-    for split in EVAL_SPLITS:
-        if info.get("split_sets", {}).get(split, 1) == 0:
-            if log:  # evaluation-only releases (StereoCRW in the wild) have no val split
-                log(f"  {split}: empty in this dataset's protocol, not scored")
-            continue
-        try:
-            ds = task.open_split(data, split, cfg, False)
-        except SimkitError:
-            if not cfg.test_data:
-                raise
-            continue  # with --test-data the training set's own val/test are scored only where they exist
-        if not cfg.test_data or labelled(ds):
-            blocks.append((info, split, ds))
-    ocfg = dataclasses.replace(cfg, protocol="")  # test sets are scored on their default split
+    main, notes = main_eval_splits(task, cfg, info, spec.needs_negative_pairs)
+    if log:
+        for note in notes:  # e.g. evaluation-only releases (StereoCRW in the wild) have no val split
+            log(f"  {note}")
+    blocks += [(info, split, ds) for split, ds in main]
     for other in test_sets(cfg):
-        oinfo = task.data_info(other, ocfg)
-        if oinfo.get("sample_rate") != info.get("sample_rate"):
-            raise SimkitError(f"--test-data {other} is at {oinfo.get('sample_rate')} Hz, the training data at "
-                              f"{info.get('sample_rate')} Hz")
-        blocks.append((oinfo, "test", task.open_split(other, "test", ocfg, False)))
+        oinfo, ods = score_test_set(task, other, cfg, spec.needs_negative_pairs, info.get("sample_rate"))
+        blocks.append((oinfo, "test", ods))
     per_split: dict[str, dict[str, np.ndarray]] = {}
     metrics: dict[str, dict[str, MetricValue]] = {}
     eval_seconds: dict[str, float] = {}
@@ -560,11 +625,13 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
             require_groups_of(groups, [*task.groups, *s.groups], f"model {s.name} (task {task.name})", cfg.data)
         task.data_info(Path(cfg.data), pcfg)  # validate the dataset once before any run starts
         verify_dataset(cfg.data, proto or None)  # every chunk: a corrupt shard is an error line, not a crash
-    results = check_writable_dir(cfg.results)
-    check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
     for other in test_sets(cfg):  # every --test-data set is validated before any run too
         task.data_info(other, dataclasses.replace(cfg, protocol=""))
         verify_dataset(other, None)
+    # every split a run reads is opened now: an empty or unlabelled one is an error before training, not after
+    check_splits(cfg, task, specs, protocols)
+    results = check_writable_dir(cfg.results)
+    check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
     threads = torch.get_num_threads()
     if cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)

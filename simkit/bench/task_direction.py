@@ -18,6 +18,7 @@ import torch
 from simkit.bench.tasks import TaskSpec, register_task
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.render_dataset import ITEM_DATASETS, RenderViewSets
+from simkit.errors import SimkitError
 
 
 def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
@@ -25,8 +26,10 @@ def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
     return open_dataset(data_dir, ITEM_DATASETS, protocol or None)
 
 
-def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> RenderViewSets:
+def open_split(data_dir: Path, split: str, cfg: Any, train: bool, negatives: bool = False) -> RenderViewSets:
     """The view-set dataset of ``split``: training items get random crops, view subsets and re-rendering."""
+    if negatives:
+        raise SimkitError("task direction has no negative pairs (a model declaring needs_negative_pairs)")
     info = render_info(data_dir, cfg.protocol)
     return RenderViewSets(
         info,
@@ -39,6 +42,11 @@ def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> RenderViewS
         seed=cfg.seed,
         max_items=cfg.max_items,
     )
+
+
+def split_labelled(ds: RenderViewSets) -> bool:
+    """Whether any item of the split has a direction label (a finite azimuth or a known side)."""
+    return ds.labelled()
 
 
 def data_info(data_dir: Path, cfg: Any) -> dict[str, Any]:
@@ -87,5 +95,6 @@ DIRECTION = register_task(
         records=records,
         select_metric="lr_accuracy",
         groups=ITEM_DATASETS,
+        labelled=split_labelled,
     )
 )

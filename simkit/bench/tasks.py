@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 class TaskSpec:
     """A benchmark task.
 
-    ``open_split(data_dir, split, cfg, train)`` returns the torch Dataset of one split (``train`` switches
-    on augmentation); ``data_info(data_dir, cfg)`` the facts a model needs to build (sample rate, ...);
+    ``open_split(data_dir, split, cfg, train, negatives=False)`` returns the torch Dataset of one split
+    (``train`` switches on augmentation; ``negatives`` pairs every item with another item's audio, for models
+    whose ``needs_negative_pairs`` is set - a task without such pairs refuses it); ``data_info(data_dir, cfg)``
+    the facts a model needs to build (sample rate, ...);
     ``records(batch, outputs)`` turns one batch and the model's ``predict`` outputs into per-sample columns
     (1-D arrays of equal length: the rows of ``predictions.csv`` and the metrics' input);
     ``select_metric`` is the validation metric used for checkpoint selection and early stopping.
@@ -38,12 +40,14 @@ class TaskSpec:
     fixed subset otherwise; ``BenchConfig.epoch_val_items`` overrides it) - the final val/test scores always
     use the whole split; ``plot_examples(model, test_dataset, path, device=device)``, a figure of a few test items
     that every run of the task writes to ``<run_dir>/examples.png`` after scoring; ``groups``, the dataset
-    groups the task reads (a dataset without one is refused before any run, naming model and group).
+    groups the task reads (a dataset without one is refused before any run, naming model and group);
+    ``labelled(dataset)``, whether an opened split carries the truth the metrics score (None: always; a split
+    without it is not scored, and refused where the run would have nothing else to score).
     """
 
     name: str
     description: str
-    open_split: Callable[[Path, str, BenchConfig, bool], Dataset]
+    open_split: Callable[..., Dataset]  # (data_dir, split, cfg, train, negatives=False)
     data_info: Callable[[Path, BenchConfig], dict[str, Any]]
     records: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, np.ndarray]]
     select_metric: str
@@ -52,6 +56,7 @@ class TaskSpec:
     epoch_val_items: int = 0
     plot_examples: Callable[..., Any] | None = None
     groups: tuple[str, ...] = ("audio",)  # dataset groups the task reads ("a|b": either); see simkit.data.schema
+    labelled: Callable[[Any], bool] | None = None
 
 
 # Modules defining the built-in tasks; each registers itself on import.

@@ -11,7 +11,9 @@ Records: one row per clip with the six metric columns.
 0.63 s window; the metrics softmax-scale them and report AV distance and accuracy (supp. eq. 10-11).
 Records: one row per (clip, window).
 
-Both read :class:`simkit.data.binaural_dataset.BinauralClips` and need a render with views. After each
+Both read :class:`simkit.data.binaural_dataset.BinauralClips` and need a render with views; the negative
+pairs are built only for models that declare ``needs_negative_pairs`` (the CLUP family: every
+``av_localize`` model, and ``clup``/``clup_baseline`` whose localisation losses use them). After each
 training epoch only a fixed subset of val is scored (:data:`EPOCH_VAL_ITEMS`; the final scores use all). Every
 ``binauralize`` run writes ``examples.png`` through the task's figure hook: :func:`plot_examples` draws
 predicted vs true difference spectrograms and envelopes for a few test clips.
@@ -56,10 +58,12 @@ def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
     return info
 
 
-def open_split(data_dir: Path, split: str, cfg: Any, train: bool) -> BinauralClips:
-    """Clips of ``split``: random 0.63 s windows when training, whole clips otherwise; with negatives."""
+def open_split(data_dir: Path, split: str, cfg: Any, train: bool, negatives: bool = True) -> BinauralClips:
+    """Clips of ``split``: random 0.63 s windows when training, whole clips otherwise; with ``negatives``
+    each item also carries another clip's audio (the harness passes the model's ``needs_negative_pairs``;
+    direct callers get the pairs by default)."""
     return BinauralClips(
-        render_info(data_dir, cfg.protocol), split, train=train, negatives=True, seed=cfg.seed,
+        render_info(data_dir, cfg.protocol), split, train=train, negatives=negatives, seed=cfg.seed,
         max_items=cfg.max_items,
     )
 

@@ -82,7 +82,8 @@ class BinauralClips(Dataset):
             keep = np.sort(np.random.default_rng([seed, 7]).choice(len(index), max_items, replace=False))
             index = index[keep]
         if negatives and len(index) < 2:
-            raise SimkitError(f"split {split} has {len(index)} clip(s); negative pairs need at least 2")
+            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) has {len(index)} clip(s); "
+                              "negative pairs need at least 2")
         self.index = index
         self.epoch = 0
         self._files: dict[int, h5py.File] = {}

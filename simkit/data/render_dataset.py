@@ -111,6 +111,21 @@ class RenderViewSets(Dataset):
             self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
         return self._files[si]
 
+    def labelled(self) -> bool:
+        """Whether any item has a direction label: a finite ``labels/azimuth_deg`` or a nonzero
+        ``labels/side`` in some view (a ``simkit curate`` set has neither: its azimuths are all NaN).
+
+        Reads only the label arrays of the split's shards and stops at the first labelled one."""
+        for si in np.unique(self.index[:, 0]):
+            rows = self.index[self.index[:, 0] == si]
+            sets, sources = rows[:, 1], rows[:, 2]
+            with h5py.File(self.info.shard(self.scenes[int(si)]), "r") as f:
+                if np.isfinite(f["labels/azimuth_deg"][()][sets, :, sources]).any():
+                    return True
+                if "labels/side" in f and (f["labels/side"][()][sets, :, sources] != 0).any():
+                    return True
+        return False
+
     def __getitem__(self, idx: int) -> dict[str, Any]:
         si, n, s = (int(v) for v in self.index[idx])
         f = self._file(si)

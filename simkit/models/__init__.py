@@ -26,7 +26,13 @@ Batch = dict[str, Any]
 
 
 class BenchModel(torch.nn.Module, abc.ABC):
-    """What the harness drives: ``predict`` always, ``loss`` for models that train."""
+    """What the harness drives: ``predict`` always, ``loss`` for models that train.
+
+    ``needs_negative_pairs``: batches must carry another item's audio (``neg_mono``/``neg_binaural``, the
+    mismatched pair of the localisation losses); the task builds those pairs only for models that set it.
+    """
+
+    needs_negative_pairs: bool = False
 
     @abc.abstractmethod
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -49,6 +55,11 @@ class ModelSpec:
     description: str
     options: frozenset[str] | None = None
     groups: tuple[str, ...] = ()  # dataset groups the model needs beyond its task's ("a|b": either)
+
+    @property
+    def needs_negative_pairs(self) -> bool:
+        """The built model's ``BenchModel.needs_negative_pairs`` (read from the registered class or factory)."""
+        return bool(getattr(self.build, "needs_negative_pairs", False))
 
 
 # Modules holding the built-in models; each registers itself on import. Add a module name here to add a file.

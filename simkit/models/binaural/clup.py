@@ -197,6 +197,7 @@ class ClupFamily(BinauralModel):
 
     name = "clup"
     extra_defaults: dict[str, float] = {}
+    needs_negative_pairs = True  # the localisation losses (and the *_loc predictions) score mismatched pairs
     binaural_localizer = True  # the localiser has an SSM branch fed with binaural audio
 
     def __init__(self, cfg: Any, info: Mapping[str, Any], upmix: bool = True) -> None:
