@@ -463,6 +463,23 @@ def test_librispeech_records_the_corpus_and_licence_its_files_state(
     assert (ident["corpus_name"], ident["licence"]) == ("LibriSpeech", "unknown")
 
 
+def test_render_manifest_credits_the_corpus_as_its_files_state(librispeech_corpus: Callable[..., Path]) -> None:
+    from simkit.config import RenderConfig
+    from simkit.render.pipeline import build_manifest
+    from simkit.scenes.catalog import resolve_scenes
+
+    def licence(root: Path) -> str:
+        speech = SpeechConfig(corpus=str(root), min_utterance_seconds=1.0)
+        cfg = RenderConfig(scenes=resolve_scenes("proc_000"), speech=speech)
+        return build_manifest(cfg, {"proc_000": "train"})["licences"]["speech"]
+
+    anonymous = licence(librispeech_corpus(SPEAKERS_3))
+    assert "CC-BY" not in anonymous and "licence unknown" in anonymous  # not claimed to be LibriSpeech
+    root = librispeech_corpus(SPEAKERS_3)
+    (root / "LICENSE.TXT").write_text(LIBRISPEECH_LICENSE)
+    assert licence(root) == "LibriSpeech ASR corpus: CC-BY 4.0"
+
+
 def test_librispeech_reads_uppercase_flac(librispeech_corpus: Callable[..., Path]) -> None:
     root = librispeech_corpus(SPEAKERS_3)
     chap = root / "train-clean-100" / "3" / "30"

@@ -226,7 +226,8 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
     hrtf = backend.hrtf_manifest()
     licences = {
         "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
-        "speech": SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
+        # a corpus states its own licence (LibriSpeech's LICENSE.TXT); the table covers built-in sources
+        "speech": getattr(speech, "licence_line", None) or SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
         "hrtf": f"{hrtf['id']}: {hrtf['licence']}",
     }
     return new_manifest(
