@@ -104,29 +104,38 @@ def _on_sigterm(signum: int, frame: object) -> None:
     os._exit(128 + signum)  # idle between units: nothing to clean up, and no traceback from the pool's loop
 
 
+def _exit_stopped() -> None:
+    os._exit(128 + signal.SIGTERM)
+
+
 def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
     """Run one unit in a worker process, marked as busy for the SIGTERM handler."""
     global _in_unit
     if _stopping:  # the pool had already handed this worker the next unit
-        os._exit(128 + signal.SIGTERM)
+        _exit_stopped()
     _in_unit = True
     try:
         return fn(*_bind(args, _shared))
+    except Interrupted:
+        # the unit has unwound (its temporary file is removed). Exit now: a parent that sent SIGTERM is
+        # stopping the pool and a dead one reads nothing, and returning to the pool's loop would leave this
+        # worker blocked on a queue whose other ends the remaining workers hold open
+        _exit_stopped()
     finally:
         _in_unit = False
 
 
-def worker_init(shared: Any = None) -> None:
+def worker_init(shared: Any = None, parent: int | None = None) -> None:
     """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
-    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies; ``shared``
-    is the run's shared object (:data:`SHARED`)."""
+    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent (PID ``parent``)
+    dies; ``shared`` is the run's shared object (:data:`SHARED`)."""
     global _shared
     from simkit import signals
 
     _shared = shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    signals.watch_parent()
+    signals.watch_parent(os.getppid() if parent is None else parent, _exit_stopped)
 
 
 def _stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 20.0) -> None:
@@ -151,7 +160,7 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
         return
     # spawn: the engine and espeak hold native state that must not be forked mid-use
     pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init,
-                               initargs=(shared,))
+                               initargs=(shared, os.getpid()))
     try:
         pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
         while pending:
