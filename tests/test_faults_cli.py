@@ -4,6 +4,7 @@ whose parent is killed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -73,3 +74,79 @@ def test_prepare_workers_stop_within_seconds_of_a_kill_9_of_their_parent(tmp_pat
                             "--out", str(out), "--workers", "2"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert sorted(out.rglob(".*.tmp")) == []  # the re-run removed whatever the killed run left
+
+
+# --- broken pipes and unexpected errors ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["leaderboard", "--help"], ["--help"], ["leaderboard", "--task", "binauralize"]])
+def test_stdout_whose_reader_is_gone_ends_quietly_with_141(tmp_path: Path, args: list[str]) -> None:
+    """Rich's help (Rich raises SystemExit(1) on EPIPE) and a plain table written to stdout (EPIPE at the
+    final flush), into a pipe whose reading end is already closed: the broken pipe happens every time."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([SIMKIT, *args], stdout=write, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                              timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    # the only line allowed is the leaderboard's own note that it shows the published rows alone
+    assert [ln for ln in proc.stderr.splitlines() if "published reference rows" not in ln] == [], proc.stderr
+
+
+def test_help_piped_into_head_prints_its_first_line_and_nothing_on_stderr(tmp_path: Path) -> None:
+    pipeline = f"'{SIMKIT}' leaderboard --help | head -1; echo \"simkit=${{PIPESTATUS[0]}}\""
+    proc = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=120)
+    assert proc.stderr == ""
+    assert proc.stdout.splitlines()[-1] in ("simkit=0", "simkit=141"), proc.stdout  # 0: head read it all in time
+    assert len(proc.stdout.splitlines()) == 2
+
+
+def run_main_with_fault(cwd: Path, fault: str, *args: str, debug: str | None = None) -> subprocess.CompletedProcess:
+    """``simkit leaderboard --task binauralize`` through :func:`simkit.cli.main`, in a fresh interpreter, with
+    the library function the command calls (``with_references``) replaced by one that raises ``fault``: the
+    test seam for errors no real input provokes on demand (MemoryError, a library's SystemExit)."""
+    code = (
+        "import sys\n"
+        "import simkit.bench.leaderboard as lb\n"
+        "def fault(*a, **k):\n"
+        f"    raise {fault}\n"
+        "lb.with_references = fault\n"
+        f"sys.argv = ['simkit', *{list(args)!r}, 'leaderboard', '--task', 'binauralize']\n"
+        "from simkit.cli import main\n"
+        "main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SIMKIT_DEBUG"}
+    if debug is not None:
+        env["SIMKIT_DEBUG"] = debug
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    # (no leaderboard in cwd: the command notes that it shows the published rows alone, then calls the fault)
+    proc.stderr = "".join(ln for ln in proc.stderr.splitlines(True) if "published reference rows" not in ln)
+    return proc
+
+
+@pytest.mark.parametrize(("fault", "needle"), [
+    ("MemoryError()", "error: unexpected MemoryError; rerun with SIMKIT_DEBUG=1"),
+    ("SystemExit(1)", "error: unexpected SystemExit(1); rerun with SIMKIT_DEBUG=1"),  # as Ray's handlers do
+    ("KeyError('k')", "error: unexpected KeyError: 'k'; rerun with SIMKIT_DEBUG=1"),
+    ("BrokenPipeError(32, 'Broken pipe')", "error: unexpected BrokenPipeError: [Errno 32] Broken pipe;"),
+])
+def test_unexpected_exception_is_one_error_line_exit_1(tmp_path: Path, fault: str, needle: str) -> None:
+    """Anything simkit does not expect is one line, exit 1; a broken pipe that is not stdout's (a
+    subprocess's) is such an error too, not a reason to exit quietly."""
+    proc = run_main_with_fault(tmp_path, fault)
+    assert proc.returncode == 1, proc.stderr
+    one_error_line(proc.stderr, needle)
+
+
+@pytest.mark.parametrize(("args", "debug"), [((), "1"), (("--debug",), None), (("--debug",), "0")])
+def test_debug_prints_the_traceback_before_the_error_line(tmp_path: Path, args: tuple[str, ...],
+                                                          debug: str | None) -> None:
+    proc = run_main_with_fault(tmp_path, "MemoryError('no room')", *args, debug=debug)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):", proc.stderr
+    assert "in fault" in proc.stderr and "MemoryError: no room" in lines[-2]
+    assert lines[-1] == "error: unexpected MemoryError: no room"
+    assert [ln for ln in lines if ln.startswith("error:")] == [lines[-1]]
+
