@@ -5,6 +5,7 @@ whose parent is killed."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -150,3 +151,76 @@ def test_debug_prints_the_traceback_before_the_error_line(tmp_path: Path, args: 
     assert lines[-1] == "error: unexpected MemoryError: no room"
     assert [ln for ln in lines if ln.startswith("error:")] == [lines[-1]]
 
+
+
+# --- Ray ----------------------------------------------------------------------------------------------------
+
+RENDER = ["render", "--scenes", "4", "--sets-per-scene", "2", "--preset", "fast", "--no-views", "--quiet"]
+
+
+def test_ray_address_where_nothing_listens_is_one_line_exit_2_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    start = time.monotonic()
+    proc = subprocess.run([SIMKIT, *RENDER, "--out", str(out), "--executor", "ray", "--ray-address", "127.0.0.1:1"],
+                          capture_output=True, text=True, timeout=300)  # Ray alone retried for > 10 minutes
+    took = time.monotonic() - start
+    assert proc.returncode == 2, proc.stderr
+    one_error_line(proc.stderr, "cannot join Ray at 127.0.0.1:1 (Connection refused")
+    assert took < 60, f"took {took:.0f} s"  # ~1 s measured: a TCP probe before Ray is imported
+    assert not out.exists()  # refused before anything is written
+
+
+def _descendants(root: int, known: dict[int, str]) -> None:
+    """Add to ``known`` every process below ``root`` (pid -> its start time, which tells a reused PID apart)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if (ppid == root or ppid in known) and pid not in known:
+            known[pid] = fields[19]
+
+
+def _still_running(known: dict[int, str]) -> list[str]:
+    left = []
+    for pid, started in known.items():
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        if fields[19] == started and fields[0] != "Z":
+            left.append(f"{pid} {cmd[:100]}")
+    return left
+
+
+@linux_only
+def test_sigterm_during_a_local_ray_render_exits_143_and_leaves_no_temporary_or_ray_process(tmp_path: Path) -> None:
+    """SIGTERM to the driver alone (as `kill PID` sends it) while a Ray task writes its shard."""
+    out = tmp_path / "out"
+    argv = [SIMKIT, *RENDER, "--out", str(out), "--executor", "ray", "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    ray_procs: dict[int, str] = {}  # the driver's descendants: GCS, raylet, workers, ...
+
+    def writing() -> bool:
+        _descendants(proc.pid, ray_procs)
+        return any((out / "shards").glob(".*.tmp"))
+
+    wait_until(writing, proc, "a shard write", timeout=240)
+    _descendants(proc.pid, ray_procs)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and "SIGTERM received" not in stderr, stderr  # no Ray C++ dump
+    errors = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert errors == ["error: interrupted by SIGTERM; finished outputs are kept and a re-run resumes"], stderr
+    assert sorted(out.rglob(".*.tmp")) == []  # the interrupted task removed its temporary
+    assert len(ray_procs) >= 3, ray_procs  # (the driver did start a runtime of its own)
+    end = time.monotonic() + 15  # gone when the driver exits (measured); room for a busy machine
+    while _still_running(ray_procs) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert _still_running(ray_procs) == [], "Ray processes outlived the interrupted render"
