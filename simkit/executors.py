@@ -176,7 +176,7 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
 
 RAY_PROBE_TIMEOUT_S = 3.0
 # Bounds on joining a cluster whose address answers TCP but is no Ray GCS (or a stuck one); Ray's defaults
-# retry 20 times for ~41 s each (more than 10 minutes measured). One attempt took 12.9 s with these. Set
+# retry 20 times for ~41 s each (more than 10 minutes measured). One attempt took 13-14 s with these. Set
 # before Ray is imported (its C++ side reads them once); a variable the user has set wins.
 RAY_JOIN_ENV = {
     "RAY_gcs_server_port_wait_time_s": "1",  # attempts of the driver's GCS connect loop (~1 s apart)
