@@ -215,8 +215,15 @@ def _ray_unit(fn: Callable[..., Any], *args: Any) -> Any:
     SIGINT) raise :class:`Interrupted` after any critical section, so the unit removes its temporary file."""
     from simkit import signals
 
+    # only while the unit runs: between tasks the worker belongs to Ray, which stops it its own way
+    previous = {s: signal.getsignal(s) for s in signals.HANDLED}
     signals.install()
-    return fn(*args)
+    try:
+        return fn(*args)
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, which cannot be put back
+                signal.signal(s, handler)
 
 
 def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
