@@ -1,7 +1,9 @@
 """The ``simkit`` command line: a thin typer layer that parses options and calls library functions.
 
 Each command group lives in its own module and registers itself on ``app``; errors derived from
-:class:`simkit.errors.SimkitError` are printed as one ``error:`` line with a non-zero exit.
+:class:`simkit.errors.SimkitError` are printed as one ``error:`` line with a non-zero exit. Anything else is
+one ``error: unexpected ...`` line too, exit 1 (its traceback only with ``--debug`` or ``SIMKIT_DEBUG=1``),
+and a stdout whose reader went away (``simkit ... | head``) ends the command quietly, exit 141.
 """
 
 from __future__ import annotations
