@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -104,29 +105,38 @@ def _on_sigterm(signum: int, frame: object) -> None:
     os._exit(128 + signum)  # idle between units: nothing to clean up, and no traceback from the pool's loop
 
 
+def _exit_stopped() -> None:
+    os._exit(128 + signal.SIGTERM)
+
+
 def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
     """Run one unit in a worker process, marked as busy for the SIGTERM handler."""
     global _in_unit
     if _stopping:  # the pool had already handed this worker the next unit
-        os._exit(128 + signal.SIGTERM)
+        _exit_stopped()
     _in_unit = True
     try:
         return fn(*_bind(args, _shared))
+    except Interrupted:
+        # the unit has unwound (its temporary file is removed). Exit now: a parent that sent SIGTERM is
+        # stopping the pool and a dead one reads nothing, and returning to the pool's loop would leave this
+        # worker blocked on a queue whose other ends the remaining workers hold open
+        _exit_stopped()
     finally:
         _in_unit = False
 
 
-def worker_init(shared: Any = None) -> None:
+def worker_init(shared: Any = None, parent: int | None = None) -> None:
     """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
-    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent dies; ``shared``
-    is the run's shared object (:data:`SHARED`)."""
+    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent (PID ``parent``)
+    dies; ``shared`` is the run's shared object (:data:`SHARED`)."""
     global _shared
     from simkit import signals
 
     _shared = shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    signals.watch_parent()
+    signals.watch_parent(os.getppid() if parent is None else parent, _exit_stopped)
 
 
 def _stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 20.0) -> None:
@@ -151,7 +161,7 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
         return
     # spawn: the engine and espeak hold native state that must not be forked mid-use
     pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init,
-                               initargs=(shared,))
+                               initargs=(shared, os.getpid()))
     try:
         pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
         while pending:
@@ -164,11 +174,66 @@ def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tupl
     pool.shutdown(wait=True)
 
 
+RAY_PROBE_TIMEOUT_S = 3.0
+# Bounds on joining a cluster whose address answers TCP but is no Ray GCS (or a stuck one); Ray's defaults
+# retry 20 times for ~41 s each (more than 10 minutes measured). One attempt took 13-14 s with these. Set
+# before Ray is imported (its C++ side reads them once); a variable the user has set wins.
+RAY_JOIN_ENV = {
+    "RAY_gcs_server_port_wait_time_s": "1",  # attempts of the driver's GCS connect loop (~1 s apart)
+    "RAY_gcs_rpc_server_connect_timeout_s": "3",  # C++ client: wait for the gRPC channel (default 5)
+    "RAY_py_gcs_connect_timeout_s": "5",  # Python GcsClient: wait for the GCS to answer (default 30)
+}
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` address; ``None`` for Ray's other forms (``auto``, ``ray://...``)."""
+    if "://" in address or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    return (host, int(port)) if port.isdigit() and host else None
+
+
+def probe_ray_address(address: str, timeout_s: float = RAY_PROBE_TIMEOUT_S) -> None:
+    """Raise :class:`SimkitError` unless something accepts a TCP connection at ``address`` within
+    ``timeout_s``: Ray itself retries an address where nothing listens for more than 10 minutes."""
+    hp = _host_port(address)
+    if hp is None:
+        return
+    try:
+        with socket.create_connection(hp, timeout=timeout_s):
+            pass
+    except OSError as e:
+        reason = f"no answer within {timeout_s:g} s" if isinstance(e, TimeoutError) else (
+            e.strerror or str(e))
+        raise SimkitError(f"cannot join Ray at {address} ({reason}; is the cluster started? `ray start "
+                          f"--head` prints its address)") from None
+
+
+def _ray_unit(fn: Callable[..., Any], *args: Any) -> Any:
+    """A unit in a Ray worker: SIGINT/SIGTERM (and Ray's cancel, which interrupts the main thread like a
+    SIGINT) raise :class:`Interrupted` after any critical section, so the unit removes its temporary file."""
+    from simkit import signals
+
+    # only while the unit runs: between tasks the worker belongs to Ray, which stops it its own way
+    previous = {s: signal.getsignal(s) for s in signals.HANDLED}
+    signals.install()
+    try:
+        return fn(*args)
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, which cannot be put back
+                signal.signal(s, handler)
+
+
 def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
             opts: ExecutorOptions, shared: Any = None) -> None:
     """One Ray task per unit: a local Ray runtime with ``opts.workers`` CPUs, or the cluster at
     ``opts.ray_address``. Every node must see the output directory (a shared filesystem) and have simkit
-    installed (docs/scale.md)."""
+    installed (docs/scale.md). On an interrupt or a failed write, running tasks are cancelled and given
+    ``RAY_CANCEL_GRACE_S`` to unwind (removing their temporary files) before they are killed."""
+    from simkit import signals
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
     host = (opts.ray_address or "").rsplit(":", 1)[0]
     if not opts.ray_address or host == "localhost" or host.startswith("127."):
@@ -176,6 +241,10 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
         # otherwise replaces loopback by the first interface's address; this switch, read when Ray is first
         # imported, is the one that keeps it on loopback)
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if opts.ray_address:
+        probe_ray_address(opts.ray_address)
+        for k, v in RAY_JOIN_ENV.items():
+            os.environ.setdefault(k, v)
     try:
         import ray
     except ImportError:
@@ -191,25 +260,56 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
                 ray.init(address="local", num_cpus=opts.workers, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as e:
-            where = opts.ray_address or "a local runtime"
-            raise SimkitError(f"cannot start or join Ray at {where}: {str(e).splitlines()[0]}") from None
-    remote = ray.remote(num_cpus=1, max_retries=0)(fn)
+            where = f"join Ray at {opts.ray_address}" if opts.ray_address else "start a local Ray runtime"
+            raise SimkitError(f"cannot {where} ({str(e).strip().splitlines()[0]})") from None
+        except SystemExit as e:
+            # ray.init replaces the SIGTERM handler by one that calls sys.exit(SIGTERM)
+            if e.code == signal.SIGTERM:
+                raise Interrupted(signal.SIGTERM) from None
+            raise
+        finally:
+            # ray.init's own SIGTERM handler (sys.exit) and its C++ fatal-signal dump replace simkit's; put
+            # simkit's back, so that a SIGTERM is an Interrupted like everywhere else
+            signals.install()
+    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_unit)
     refs: dict[Any, str] = {}
     try:
         # put once; a task's top-level ObjectRef argument arrives as its value
         shared_ref = ray.put(shared) if any(isinstance(x, Shared) for a in args for x in a) else None
-        refs = {remote.remote(*_bind(a, shared_ref)): k for k, a in zip(keys, args, strict=True)}
+        refs = {remote.remote(fn, *_bind(a, shared_ref)): k for k, a in zip(keys, args, strict=True)}
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
+            # deferred, in short waits: a signal handler that raised inside Ray's native wait would not
+            # unwind it; here the signal is held until the wait returns, then raised
+            with signals.deferred():
+                ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
             for ref in ready:
                 _finish(refs.pop(ref), lambda ref=ref: _ray_result(ray, ref), done)
     except BaseException:
-        for ref in refs:
-            ray.cancel(ref, force=True)
+        _cancel_ray_tasks(ray, list(refs))
         raise
     finally:
         if started:
-            ray.shutdown()
+            with signals.deferred():  # a second signal must not cut the shutdown short and leave Ray running
+                ray.shutdown()
+
+
+RAY_CANCEL_GRACE_S = 10.0
+
+
+def _cancel_ray_tasks(ray: Any, refs: list[Any], grace_s: float = RAY_CANCEL_GRACE_S) -> None:
+    """Cancel ``refs``: queued tasks never start, running ones get Ray's interrupt (an :class:`Interrupted`
+    in :func:`_ray_unit`, which removes the unit's temporary file); those still running after ``grace_s``
+    (stuck in native code) are killed, and the next run removes what they left."""
+    from simkit.signals import deferred
+
+    if not refs:
+        return
+    with deferred():
+        for ref in refs:
+            ray.cancel(ref, force=False)
+        ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+        for ref in refs:
+            ray.cancel(ref, force=True)
 
 
 def _ray_result(ray: Any, ref: Any) -> Any:
@@ -238,7 +338,8 @@ def default_executor(workers: int) -> str:
 def executor_for(name: str | None, workers: int = 1,
                  ray_address: str | None = None) -> tuple[Executor, ExecutorOptions]:
     """The executor ``name`` (default: :func:`default_executor`) and its options, checked before a pipeline
-    writes anything: ``workers >= 1``, a registered name, ``ray_address`` only with ``ray``, Ray installed."""
+    writes anything: ``workers >= 1``, a registered name, ``ray_address`` only with ``ray``, Ray installed,
+    something listening at ``ray_address``."""
     if workers < 1:
         raise SimkitError(f"--workers must be >= 1 (got {workers})")
     name = name or default_executor(workers)
@@ -250,5 +351,7 @@ def executor_for(name: str | None, workers: int = 1,
 
         if importlib.util.find_spec("ray") is None:
             raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'")
+        if ray_address:
+            probe_ray_address(ray_address)
     return run, ExecutorOptions(workers=workers, ray_address=ray_address)
 

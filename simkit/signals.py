@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from simkit.errors import Interrupted
@@ -61,18 +61,24 @@ def deferred() -> Iterator[None]:
             raise Interrupted(signum)
 
 
-def watch_parent(interval_s: float = 0.5, grace_s: float = 10.0) -> None:
-    """In a worker process: SIGTERM ourselves when the parent dies (its PID changes), so a ``kill -9`` of
-    the parent never leaves workers rendering on. The SIGTERM goes through the worker's handler, so it removes
-    its temporary file on the way out; a worker still alive ``grace_s`` later (stuck in native code) exits
-    hard, and the next run removes what it left."""
-    parent = os.getppid()
+def watch_parent(parent: int, on_exit: Callable[[], None], interval_s: float = 0.1, grace_s: float = 1.0) -> None:
+    """In a worker process: stop when the parent ``parent`` (its PID, as the parent gave it) dies, so a
+    ``kill -9`` of the parent never leaves workers running on.
+
+    A thread polls the parent PID every ``interval_s`` (``parent`` comes from the parent, not from
+    ``os.getppid()`` here: a parent killed while the worker was still importing would otherwise never be
+    noticed). On the parent's death it sends the worker SIGTERM, which unwinds a running unit (its temporary
+    file is removed) through the worker's handler, and calls ``on_exit`` after at most ``grace_s`` (a unit
+    stuck in native code does not see the signal before then; the next run removes the temporary it left).
+    """
+    if os.getppid() != parent:  # already orphaned (or re-parented) before the watch started
+        on_exit()
 
     def poll() -> None:
         while os.getppid() == parent:
             time.sleep(interval_s)
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(grace_s)
-        os._exit(128 + signal.SIGTERM)
+        on_exit()
 
     threading.Thread(target=poll, name="simkit-parent-watch", daemon=True).start()
