@@ -45,16 +45,21 @@ def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     from simkit.signals import deferred
 
     final = Path(final)
+    tmp_path: Path | None = None
     try:
         with deferred():  # an interrupt between creating the file and naming it here would orphan it
             final.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
+            tmp_path = Path(tmp)
             os.close(fd)
-    except OSError as e:
-        if e.errno in _OUTPUT_ERRNOS:
+    except BaseException as e:
+        # a signal held by deferred() is raised as the block ends, after the file exists: remove it
+        if tmp_path is not None:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+        if isinstance(e, OSError) and e.errno in _OUTPUT_ERRNOS:
             raise output_error(final, e) from None
         raise
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _default_file_mode())
