@@ -107,6 +107,50 @@ def storage_of(f: Any) -> StorageConfig:
     return cfg
 
 
+# The largest scale a shard may hold: int16 samples decoded with it stay within sqrt(FLT_MAX / 2**31) (~4e14),
+# so a float32 sum of squares over 2**31 samples (any clip's energy) cannot overflow to inf. The writer's
+# scales are peak / 32767 of float32 audio and RIRs (~1e-5 in renders); this only catches corruption
+# (1e30, inf) that would turn every loss into NaN. The smallest is any positive value (the writer: >= the
+# smallest normal float32).
+SCALE_MAX = float(np.sqrt(np.finfo(np.float32).max / 2.0**31) / INT16_MAX)
+
+
+def scale_problem(scale: np.ndarray) -> str | None:
+    """Why ``scale`` (a ``<name>_scale`` dataset's values) cannot be a scale, or None: every value must be
+    finite and in (0, SCALE_MAX]."""
+    s = np.asarray(scale, dtype=np.float64).ravel()
+    checks = (("NaN", np.isnan(s)), ("an infinite value", np.isinf(s)), ("a zero", s == 0),
+              ("a negative value", s < 0), ("a value above", s > SCALE_MAX))
+    for what, bad in checks:
+        if bad.any():
+            where = int(np.argmax(bad))
+            value = f" {SCALE_MAX:.3g} ({s[where]:.3g})" if what == "a value above" else ""
+            return (f"holds {what}{value} at flat index {where} (a scale must be finite and in "
+                    f"(0, {SCALE_MAX:.3g}])")
+    return None
+
+
+def storage_mismatch(f: Any, cfg: StorageConfig) -> str | None:
+    """Where the stored arrays of an open shard disagree with its ``storage`` attribute (``cfg``), or None:
+    each bulky dataset in the dtype its mode says (int16 with its ``_scale``, never a ``_scale`` beside
+    another dtype), and no stored clips when they are derived."""
+    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips}
+    for name, mode in modes.items():
+        scaled = name + SCALE_SUFFIX in f
+        if name not in f:
+            if scaled:
+                return f"dataset {name}{SCALE_SUFFIX} without {name}"
+            continue
+        dtype = np.dtype(f[name].dtype)
+        if mode == "derived":
+            return f"dataset {name} is stored ({dtype}) but the storage attribute says clips are derived"
+        if dtype != np.dtype(mode):
+            return f"dataset {name} is {dtype} but the storage attribute says {mode}"
+        if scaled and mode != "int16":
+            return f"dataset {name} is {dtype} but has a {name}{SCALE_SUFFIX} (only int16 data is scaled)"
+    return None
+
+
 def trim_below_floor(x: np.ndarray, floor_db: float) -> np.ndarray:
     """Zero every sample of (..., T) RIRs after their backward-integrated energy falls ``floor_db`` below
     the total (the part that lies under the decay floor); ``floor_db = 0`` returns ``x`` unchanged."""

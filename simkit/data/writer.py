@@ -508,6 +508,8 @@ class DatasetWriter:
         self._open = False
 
     def __enter__(self) -> DatasetWriter:
+        if self.root.is_dir():
+            self._known_scenes()  # a directory that is not ours is refused before the lock file is added to it
         self._lock = output_lock(self.root, str(self.manifest.get("tool") or "simkit process"))
         self._lock.__enter__()
         try:
@@ -517,23 +519,29 @@ class DatasetWriter:
             raise
         return self
 
-    def _begin(self) -> None:
+    def _known_scenes(self) -> dict[str, str]:
+        """The ``scenes`` of the directory's manifest (empty for a new or empty directory); SimkitError when
+        it is not ours (foreign files, an unreadable manifest) or holds another config. Reads only."""
         mpath = layout.manifest_path(self.root)
-        known: dict[str, str] = {}
         if mpath.exists():
             try:
                 old = json.loads(mpath.read_text())
                 old_hash, known = old["config_hash"], dict(old.get("scenes") or {})
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
                 raise SimkitError(f"{mpath} is not a simkit manifest ({e}); choose another --out") from None
             if old_hash != self.config_hash:
                 raise SimkitError(
                     f"{self.root} holds a dataset with another config (hash {old_hash}, this run "
                     f"{self.config_hash}); choose another --out or repeat the original options"
                 )
-        elif any(not _left_before_manifest(p) for p in self.root.iterdir()):
+            return known
+        if any(not _left_before_manifest(p) for p in self.root.iterdir()):
             raise SimkitError(f"output directory {self.root} is not empty and holds no simkit manifest; "
                               "choose another --out")
+        return {}
+
+    def _begin(self) -> None:
+        known = self._known_scenes()  # again under the lock: another writer may have started meanwhile
         self.manifest["scenes"] = dict(sorted({**known, **self.manifest.get("scenes", {})}.items()))
         layout.write_manifest(self.root, self.manifest)  # proves the directory is ours before anything is removed
         remove_stale_temporaries(self.root)
@@ -594,6 +602,8 @@ class DatasetWriter:
 
     def write_splits(self, splits: Mapping[str, Sequence[str]], protocol: str = layout.DEFAULT_PROTOCOL) -> None:
         """Write the split files of ``protocol`` (entries: shard ids or ``shard#set``; declared in the manifest).
+        A set listed in two splits (the same entry, or a shard in one and one of its sets in another) is a
+        SimkitError naming the entry and both splits; nothing is written then.
 
         The default protocol also sets the manifest's ``scenes`` map (each shard's split) for whole-shard
         entries."""
@@ -602,6 +612,12 @@ class DatasetWriter:
         unknown = [s for s in splits if s not in layout.SPLITS]
         if unknown:
             raise ValueError(f"unknown split(s) {unknown}")
+        from simkit.data.validate import split_overlap
+
+        clash = split_overlap({sp: [layout.parse_entry(str(e), f"split {sp}") for e in entries]
+                               for sp, entries in splits.items()})
+        if clash:  # a set in two splits would be trained and scored on (video-folder once did this)
+            raise SimkitError(f"protocol {protocol}: {clash}")
         layout.write_splits(self.root, splits, protocol)
         if protocol == layout.DEFAULT_PROTOCOL:
             scenes = dict(self.manifest.get("scenes") or {})
