@@ -225,25 +225,35 @@ def test_streamed_shard_is_byte_identical_to_the_one_shot_shard(tmp_path: Path, 
 # --- HDF5 meets a file-size limit ---------------------------------------------------------------------------
 
 def test_file_size_limit_while_hdf5_writes_the_shard_is_one_error_not_a_crash(tmp_path: Path) -> None:
-    """Random images do not compress: the spool fits under the limit, the HDF5 file (a little larger) does
-    not, so the limit is met by HDF5's own write. Under its other drivers HDF5 crashes there (SIGSEGV)."""
+    """Random images do not compress: with a file-size limit between the spool's size and the shard's, the
+    spool fits and the limit is met by HDF5's own write of the shard. Under its other drivers (sec2, a
+    Python file object) HDF5 crashes there (SIGSEGV, measured); here it must be one OutputError."""
     script = textwrap.dedent(f"""
-        import resource, sys
+        import resource, sys, zlib
         import numpy as np
+        from pathlib import Path
         from simkit.data.writer import ShardStream
         from simkit.errors import OutputError
         n = 6
         rng = np.random.default_rng(0)
         sets = [rng.integers(0, 255, (2, 240, 320, 3), dtype=np.uint8) for _ in range(n)]
-        limit = sum(s.nbytes for s in sets) + 1024  # the spool fits, the shard does not
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         attrs = dict(scene_id="x", config_hash="h", sample_rate=16000, n_sets=n, n_views=2, n_sources=1)
-        try:
-            with ShardStream({str(tmp_path / "s.h5")!r}, attrs, groups=["views"],
+
+        def write(path):
+            with ShardStream(path, attrs, groups=["views"],
                              group_attrs={{"views": {{"width": 320, "height": 240}}}}) as shard:
                 for s in sets:
                     shard.add({{"views/rgb": s}})
                 shard.write()
+
+        ref = Path({str(tmp_path / "ref.h5")!r})
+        write(ref)
+        spool = sum(len(zlib.compress(s.tobytes(), 1)) for s in sets)
+        assert spool < ref.stat().st_size, (spool, ref.stat().st_size)
+        limit = (spool + ref.stat().st_size) // 2
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        try:
+            write({str(tmp_path / "s.h5")!r})
         except OutputError as e:
             print("error:", e, file=sys.stderr)
             sys.exit(1)
@@ -251,4 +261,35 @@ def test_file_size_limit_while_hdf5_writes_the_shard_is_one_error_not_a_crash(tm
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     one_error_line(proc, "cannot write", "s.h5", "file size limit reached")
-    assert list(tmp_path.iterdir()) == [], "no shard and no temporary file may be left"
+    assert [p.name for p in tmp_path.iterdir()] == ["ref.h5"], "no shard and no temporary file may be left"
+
+
+def test_interrupt_while_the_shard_is_built_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGINT in the middle of the HDF5 build: held until the HDF5 call ends, then Interrupted, and neither
+    the half-built shard (which the core driver writes into an unlinked file on its way out) nor the spool
+    is left."""
+    import signal
+
+    from simkit import signals
+    from simkit.data import writer
+    from simkit.errors import Interrupted
+
+    old = signal.getsignal(signal.SIGINT)
+    signals.install((signal.SIGINT,))
+    real = writer._complete
+
+    def interrupted_complete(f, group_attrs):  # the signal arrives inside the last HDF5 step
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(f, group_attrs)
+
+    monkeypatch.setattr(writer, "_complete", interrupted_complete)
+    attrs = dict(scene_id="x", config_hash="h", sample_rate=16000, n_sets=2, n_views=1, n_sources=1)
+    try:
+        with pytest.raises(Interrupted), ShardStream(tmp_path / "s.h5", attrs, groups=["views"],
+                                                     group_attrs={"views": {"width": 32, "height": 24}}) as sh:
+            for _ in range(2):
+                sh.add({"views/rgb": np.zeros((1, 24, 32, 3), np.uint8)})
+            sh.write()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert list(tmp_path.iterdir()) == []

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -231,9 +232,9 @@ def write_shard(
 
 class _Spool:
     """An append-only scratch file beside a shard (``.<shard>.<random>.spool.tmp``) holding the encoded bulky
-    arrays of the sets streamed so far, so they are not held in memory; every write is checked (a full disk
-    is :class:`OutputError` naming the shard). A killed writer's spool is removed by the next writer
-    (:func:`remove_stale_temporaries`), as its other temporaries are."""
+    arrays of the sets streamed so far (zlib-compressed), so they are not held in memory; every write is
+    checked (a full disk is :class:`OutputError` naming the shard). A killed writer's spool is removed by the
+    next writer (:func:`remove_stale_temporaries`), as its other temporaries are."""
 
     def __init__(self, final: Path):
         from simkit.signals import deferred
@@ -248,17 +249,23 @@ class _Spool:
             raise output_error(final, e) from None
         self.size = 0
 
-    def append(self, arr: np.ndarray) -> int:
-        """Append ``arr``'s bytes; returns their offset."""
+    def append(self, arr: np.ndarray) -> tuple[int, int]:
+        """Append ``arr``'s bytes, zlib level 1 (views and int16 RIRs shrink ~6x for ~20 ms per set); returns
+        where they are: (offset, length)."""
+        data = zlib.compress(memoryview(np.ascontiguousarray(arr)).cast("B"), 1)
         offset = self.size
         try:
-            write_all(self.fd, memoryview(np.ascontiguousarray(arr)).cast("B"))
+            write_all(self.fd, data)
         except OSError as e:
             raise output_error(self.final, e) from None
-        self.size += arr.nbytes
-        return offset
+        self.size += len(data)
+        return offset, len(data)
 
-    def read(self, offset: int, nbytes: int) -> bytes:
+    def read_array(self, where: tuple[int, int], dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        """The array :meth:`append` put at ``where``."""
+        return np.frombuffer(zlib.decompress(self._read(*where)), dtype=dtype).reshape(shape)
+
+    def _read(self, offset: int, nbytes: int) -> bytes:
         parts: list[bytes] = []
         while nbytes > 0:
             block = os.pread(self.fd, nbytes, offset)
@@ -318,7 +325,7 @@ class ShardStream:
         self.n = 0
         self.shapes: dict[str, tuple[int, ...]] = {}  # logical per-set shapes of the first set
         self.small: dict[str, list[Any]] = {}  # per-set arrays kept in memory
-        self.spooled: dict[str, tuple[np.dtype, tuple[int, ...], list[int]]] = {}  # dtype, set shape, offsets
+        self.spooled: dict[str, tuple[np.dtype, tuple[int, ...], list[tuple[int, int]]]] = {}  # dtype, shape, where
         self.worst: float | None = None
         self._spool: _Spool | None = None
 
@@ -403,9 +410,8 @@ class ShardStream:
                     with deferred():
                         ds = f.create_dataset(name, shape=full, dtype=dtype,
                                               **_dataset_options(name, full, dtype, self.compression))
-                    nbytes = int(np.prod(shape)) * dtype.itemsize
-                    for n, offset in enumerate(offsets):
-                        part = np.frombuffer(self._spool.read(offset, nbytes), dtype=dtype).reshape(shape)
+                    for n, where in enumerate(offsets):
+                        part = self._spool.read_array(where, dtype, shape)
                         with deferred():
                             ds[n] = part
                     with deferred():
