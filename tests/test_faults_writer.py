@@ -293,3 +293,13 @@ def test_interrupt_while_the_shard_is_built_leaves_nothing(tmp_path: Path, monke
     finally:
         signal.signal(signal.SIGINT, old)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_test_may_repeat_val_whole_but_not_overlap_it_in_part(tmp_path: Path) -> None:
+    """RWAVS's `authors` protocol scores on val (test repeats it): allowed; a partial repeat is a mistake."""
+    with DatasetWriter(tmp_path / "d", _manifest()) as w:
+        w.write_splits({"train": ["a#0"], "val": ["a#1", "b"], "test": ["b", "a#1"]})
+        with pytest.raises(SimkitError, match="entry b is in both val and test"):
+            w.write_splits({"train": ["a#0"], "val": ["a#1", "b"], "test": ["b"]})
+        with pytest.raises(SimkitError, match="entry a#1 is in both train and val"):
+            w.write_splits({"train": ["a#1"], "val": ["a#1"], "test": ["a#1"]})

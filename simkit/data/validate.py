@@ -142,13 +142,17 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
 def split_overlap(entries: Mapping[str, Iterable[tuple[str, int | None]]]) -> str | None:
     """The first set that two splits of one protocol both list (``entries``: split -> ``(shard, set or None)``
     as :func:`simkit.data.layout.parse_entry` gives them), said in words; None when the splits are disjoint.
-    A whole-shard entry covers every set of its shard."""
+    A whole-shard entry covers every set of its shard. One exception: ``test`` may repeat ``val`` entry for
+    entry (a protocol that scores on its validation split, as AV-NeRF's RWAVS split does); a partial overlap
+    of the two is still refused, and nothing may be in ``train`` and another split."""
+    lists = {split: list(items) for split, items in entries.items()}
+    same = {"val", "test"} <= set(lists) and set(lists["val"]) == set(lists["test"]) and bool(lists["val"])
     seen: dict[str, dict[str, set[int | None]]] = {}
-    for split, items in entries.items():
+    for split, items in lists.items():
         for shard, idx in items:
             by_split = seen.setdefault(shard, {})
             for other, idxs in by_split.items():
-                if other == split:
+                if other == split or (same and {other, split} == {"val", "test"}):
                     continue
                 if None in idxs or idx in idxs:
                     clash = None if None in idxs else idx
