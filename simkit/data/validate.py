@@ -168,6 +168,15 @@ def split_overlap(entries: Mapping[str, Iterable[tuple[str, int | None]]]) -> st
     return None
 
 
+def check_disjoint(root: Path | str, protocol: str, entries: Mapping[str, Iterable[tuple[str, int | None]]]) -> None:
+    """SimkitError naming the split directory, the entry and both splits when :func:`split_overlap` finds a
+    set in two splits of ``protocol``."""
+    clash = split_overlap(entries)
+    if clash:
+        where = layout.split_path(root, "train", protocol).parent
+        raise SimkitError(f"malformed splits {where} (protocol {protocol}): {clash}")
+
+
 def failed_shards(root: Path | str) -> dict[str, str]:
     """Shards the writer reported as failed (``summary.json`` ``failed``), with their error."""
     try:
@@ -229,10 +238,7 @@ def validate_dataset(root: Path | str, verify: bool = False) -> DatasetReport:
     protocols = layout.protocols_of(manifest)
     entries = {p: layout.read_splits(root, p) for p in protocols}
     for proto, by_split in entries.items():
-        clash = split_overlap(by_split)
-        if clash:
-            where = layout.split_path(root, "train", proto).parent.relative_to(root)
-            raise SimkitError(f"malformed splits {root / where} (protocol {proto}): {clash}")
+        check_disjoint(root, proto, by_split)
     counts = {s: {"scenes": 0, "view_sets": 0, "clips": 0} for s in layout.SPLITS}
     rt60, az, side, missing, passed, tries, shards = [], [], [], [], [], [], []
     codecs: set[str] = set()
@@ -361,9 +367,7 @@ def verify_dataset(root: Path | str, protocol: str | None = None) -> int:
     from simkit.data.opener import open_dataset
 
     info = open_dataset(root, require=(), protocol=protocol)
-    clash = split_overlap(layout.read_splits(root, info.protocol))
-    if clash:  # training on sets that are then scored would make every score a lie
-        raise SimkitError(f"malformed splits of {root} (protocol {info.protocol}): {clash}")
+    check_disjoint(root, info.protocol, layout.read_splits(root, info.protocol))  # no set trained and scored
     shards = list(dict.fromkeys(s for split in layout.SPLITS for s in info.splits[split]))
     for shard in shards:
         verify_shard(info.shard(shard))
