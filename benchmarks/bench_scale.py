@@ -10,6 +10,8 @@ runs on those scenes
   loader speed;
 * ``executors`` (bench_executors.run): the same render with serial, process and Ray: wall and CPU time,
   Ray start-up, shards byte-identical to serial's;
+* ``memory`` (:func:`memory_run`): peak RSS of whole ``simkit render`` processes on the first scene at several
+  ``--sets-per-scene`` (``--memory-sets``), and the growth per added set (docs/scale.md, "Memory");
 
 prints the three tables and writes one JSON (machine, package versions, the command, every part's result and
 wall time; rewritten after each part, so a run stopped half-way keeps what it measured).
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
-PARTS = ("engine", "storage", "executors")
+PARTS = ("engine", "storage", "executors", "memory")
 
 
 def machine_info() -> dict:
@@ -59,6 +61,8 @@ def main() -> None:
     ap.add_argument("--engine-sets", type=int, default=1, help="view sets per scene for the engine part")
     ap.add_argument("--storage-sets", type=int, default=2, help="view sets per scene for the storage part")
     ap.add_argument("--executor-sets", type=int, default=3, help="view sets per scene for the executors part")
+    ap.add_argument("--memory-sets", default="4,16,32",
+                    help="memory part: --sets-per-scene values, one render each (first scene, preset fast)")
     ap.add_argument("--workers", type=int, default=2, help="processes (engine part) / workers (executors part)")
     by_cost = sorted(PRESETS, key=lambda n: (PRESETS[n].indirect_ray_count, PRESETS[n].source_ray_count))
     ap.add_argument("--presets", default=",".join(by_cost), help="engine part: presets besides engine defaults")
@@ -76,6 +80,56 @@ def main() -> None:
     print(f"wrote {args.out} ({result['total_wall_s']:.0f} s)")
 
 
+def peak_rss_mb(argv: list[str]) -> tuple[float, float]:
+    """(peak RSS in MB, wall s) of the command ``argv`` run to completion: its own peak and that of anything
+    it waited for (``wait4``), so one ``simkit render`` process is measured whole."""
+    import subprocess
+
+    from simkit.errors import SimkitError
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        err = proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else []
+        raise SimkitError(f"{' '.join(argv[:2])} failed: {err[-1] if err else status}")
+    return usage.ru_maxrss / 1024, wall
+
+
+def memory_run(work: Path, scene: str, sets: list[int], seed: int = 0) -> dict:
+    """Peak RSS of ``simkit render --scenes SCENE --sets-per-scene N --preset fast`` for each N (the default
+    4 views x 3 sources with images and compact storage), a fresh output directory each, and the least-squares
+    growth in MB per added set."""
+    import shutil
+
+    import numpy as np
+
+    simkit = str(Path(sys.executable).parent / "simkit")
+    rows = []
+    for n in sets:
+        out = work / f"sets-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        rss, wall = peak_rss_mb([simkit, "render", "--out", str(out), "--scenes", scene, "--sets-per-scene",
+                                 str(n), "--preset", "fast", "--seed", str(seed), "--quiet"])
+        shard = sum(p.stat().st_size for p in (out / "shards").glob("*.h5"))
+        rows.append({"sets": n, "peak_rss_mb": round(rss, 1), "wall_s": round(wall, 1),
+                     "shard_mb": round(shard / 1e6, 2)})
+        print(f"  {n:>4} sets: peak RSS {rss:7.1f} MB, shard {shard / 1e6:6.2f} MB, {wall:5.1f} s", flush=True)
+    slope = float(np.polyfit([r["sets"] for r in rows], [r["peak_rss_mb"] for r in rows], 1)[0]) \
+        if len(rows) > 1 else None
+    return {"scene": scene, "preset": "fast", "rows": rows,
+            "mb_per_set": round(slope, 3) if slope is not None else None}
+
+
+def print_memory(r: dict) -> None:
+    print("| sets per scene | peak RSS (MB) | shard (MB) | wall (s) |\n|---|---|---|---|")
+    for row in r["rows"]:
+        print(f"| {row['sets']} | {row['peak_rss_mb']:.0f} | {row['shard_mb']:.2f} | {row['wall_s']:.0f} |")
+    if r["mb_per_set"] is not None:
+        print(f"growth: {r['mb_per_set']:.2f} MB per added set (scene {r['scene']}, preset {r['preset']})")
+
+
 def run_all(args: argparse.Namespace) -> dict:
     import bench_executors
     import bench_render_engine
@@ -90,12 +144,19 @@ def run_all(args: argparse.Namespace) -> dict:
         raise SimkitError(f"--skip: unknown part(s) {', '.join(unknown)} (parts: {', '.join(PARTS)})")
     if min(args.scenes, args.engine_sets, args.storage_sets, args.executor_sets) < 1:
         raise SimkitError("--scenes and every --*-sets must be >= 1")
+    try:
+        memory_sets = [int(x) for x in args.memory_sets.split(",") if x.strip()]
+    except ValueError:
+        raise SimkitError(f"--memory-sets must be a comma list of integers (got {args.memory_sets!r})") from None
+    if not memory_sets or min(memory_sets) < 1:
+        raise SimkitError("--memory-sets needs at least one value, each >= 1")
     scenes = bench_render_engine.spread_scenes(args.scenes)
     work = Path(args.work)
     result: dict = {
         "scenes": scenes, "command": [Path(sys.executable).name, *sys.argv], "skipped": skip,
         "sizes": {"engine_sets_per_scene": args.engine_sets, "storage_sets_per_scene": args.storage_sets,
-                  "executor_sets_per_scene": args.executor_sets, "workers": args.workers, "seed": args.seed},
+                  "executor_sets_per_scene": args.executor_sets, "memory_sets_per_scene": memory_sets,
+                  "workers": args.workers, "seed": args.seed},
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info(),
         "versions": {**package_versions(), **package_versions(("ray",))}, "wall_s": {}, "complete": False,
     }
@@ -122,6 +183,7 @@ def run_all(args: argparse.Namespace) -> dict:
     part("storage", lambda: storage.run(work / "storage", scenes, args.storage_sets))
     part("executors", lambda: bench_executors.run(work / "executors", scenes, args.executor_sets, args.workers,
                                                   seed=args.seed))
+    part("memory", lambda: memory_run(work / "memory", scenes[0], memory_sets, args.seed))
     result["total_wall_s"] = time.perf_counter() - t_all
     result["machine"]["load_avg_end"] = list(os.getloadavg())
     result["complete"] = True
@@ -133,6 +195,7 @@ def run_all(args: argparse.Namespace) -> dict:
          bench_render_engine.print_table),
         ("storage", "Storage: bytes per view set per option", storage.print_table),
         ("executors", "Executors: the same render, serial vs process vs Ray", bench_executors.print_table),
+        ("memory", "Memory: peak RSS of one render process by sets per scene", print_memory),
     ):
         if name in result:
             print(f"\n## {title} ({result['wall_s'][name]:.0f} s)")

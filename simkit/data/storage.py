@@ -107,6 +107,50 @@ def storage_of(f: Any) -> StorageConfig:
     return cfg
 
 
+# The largest scale a shard may hold: int16 samples decoded with it stay within sqrt(FLT_MAX / 2**31) (~4e14),
+# so a float32 sum of squares over 2**31 samples (any clip's energy) cannot overflow to inf. The writer's
+# scales are peak / 32767 of float32 audio and RIRs (~1e-5 in renders); this only catches corruption
+# (1e30, inf) that would turn every loss into NaN. The smallest is any positive value (the writer: >= the
+# smallest normal float32).
+SCALE_MAX = float(np.sqrt(np.finfo(np.float32).max / 2.0**31) / INT16_MAX)
+
+
+def scale_problem(scale: np.ndarray) -> str | None:
+    """Why ``scale`` (a ``<name>_scale`` dataset's values) cannot be a scale, or None: every value must be
+    finite and in (0, SCALE_MAX]."""
+    s = np.asarray(scale, dtype=np.float64).ravel()
+    checks = (("NaN", np.isnan(s)), ("an infinite value", np.isinf(s)), ("a zero", s == 0),
+              ("a negative value", s < 0), ("a value above", s > SCALE_MAX))
+    for what, bad in checks:
+        if bad.any():
+            where = int(np.argmax(bad))
+            value = f" {SCALE_MAX:.3g} ({s[where]:.3g})" if what == "a value above" else ""
+            return (f"holds {what}{value} at flat index {where} (a scale must be finite and in "
+                    f"(0, {SCALE_MAX:.3g}])")
+    return None
+
+
+def storage_mismatch(f: Any, cfg: StorageConfig) -> str | None:
+    """Where the stored arrays of an open shard disagree with its ``storage`` attribute (``cfg``), or None:
+    each bulky dataset in the dtype its mode says (int16 with its ``_scale``, never a ``_scale`` beside
+    another dtype), and no stored clips when they are derived."""
+    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips}
+    for name, mode in modes.items():
+        scaled = name + SCALE_SUFFIX in f
+        if name not in f:
+            if scaled:
+                return f"dataset {name}{SCALE_SUFFIX} without {name}"
+            continue
+        dtype = np.dtype(f[name].dtype)
+        if mode == "derived":
+            return f"dataset {name} is stored ({dtype}) but the storage attribute says clips are derived"
+        if dtype != np.dtype(mode):
+            return f"dataset {name} is {dtype} but the storage attribute says {mode}"
+        if scaled and mode != "int16":
+            return f"dataset {name} is {dtype} but has a {name}{SCALE_SUFFIX} (only int16 data is scaled)"
+    return None
+
+
 def trim_below_floor(x: np.ndarray, floor_db: float) -> np.ndarray:
     """Zero every sample of (..., T) RIRs after their backward-integrated energy falls ``floor_db`` below
     the total (the part that lies under the decay floor); ``floor_db = 0`` returns ``x`` unchanged."""
@@ -163,8 +207,26 @@ def encode(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConf
     """The arrays of a shard as stored with ``cfg`` and the root attributes to add (``storage``, and
     ``derived_clip_snr_db`` for derived clips). Raises SimkitError when the clips cannot be derived: the
     sources or RIRs are missing, or the derived clips miss the given ones by more than ``min_clip_snr_db``."""
+    out, worst = encode_arrays(arrays, attrs, cfg)
+    return out, root_attrs(cfg, worst)
+
+
+def root_attrs(cfg: StorageConfig, worst_snr_db: float | None) -> dict[str, Any]:
+    """The root attributes a shard stored with ``cfg`` gets: ``storage``, and ``derived_clip_snr_db`` (from the
+    worst derived clip's SNR; 999 when every clip was exact) when its clips are derived."""
+    extra: dict[str, Any] = {"storage": cfg.to_json()}
+    if worst_snr_db is not None:
+        extra["derived_clip_snr_db"] = np.float64(round(worst_snr_db, 3) if np.isfinite(worst_snr_db) else 999.0)
+    return extra
+
+
+def encode_arrays(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConfig
+                  ) -> tuple[dict[str, Any], float | None]:
+    """The arrays as stored with ``cfg`` and the worst derived clip's SNR in dB (None when the clips are not
+    derived). Every array is encoded row by row, so encoding a shard set by set gives the same bytes as
+    encoding it whole (the render streams its sets through this)."""
     cfg.validate()
-    out, extra = dict(arrays), {"storage": cfg.to_json()}
+    out: dict[str, Any] = dict(arrays)
     modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips}
     for name, mode in modes.items():
         if name not in out or (name == CLIPS and mode == "derived"):
@@ -179,26 +241,26 @@ def encode(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: StorageConf
         out[name], scale = encode_array(x, mode)
         if scale is not None:
             out[name + SCALE_SUFFIX] = scale
-    if cfg.clips == "derived" and CLIPS in out:
-        missing = [k for k in DERIVED_FROM if k not in out]
-        if missing or "indirect_gain" not in attrs:
-            raise SimkitError(f"storage clips=derived needs {', '.join(missing or ['the indirect_gain attribute'])}"
-                              " (use clips float32 or int16 for clips that are not source ⊛ RIR)")
-        clips = np.asarray(out.pop(CLIPS), dtype=np.float32)  # (N, V, S, 2, T)
-        src = decode_array(out[SOURCE], out.get(SOURCE + SCALE_SUFFIX))  # (N, S, T)
-        if src.shape[-1] != clips.shape[-1]:
-            raise SimkitError(f"storage clips=derived needs sources as long as the clips ({src.shape[-1]} "
-                              f"vs {clips.shape[-1]} samples)")
-        rir = {k: decode_array(out[k], out.get(k + SCALE_SUFFIX)) for k in RIRS}
-        worst = float("inf")
-        for n in range(clips.shape[0]):  # one set at a time keeps the float64 FFT buffers small
-            got = derive_clips(src[n][None, :, None, :], rir[DIRECT][n], rir[INDIRECT][n], attrs["indirect_gain"])
-            worst = min(worst, worst_clip_snr_db(clips[n], got))
-        if worst < cfg.min_clip_snr_db:
-            raise SimkitError(f"storage clips=derived: the derived clips match the given ones at {worst:.1f} dB "
-                              f"SNR, under storage.min_clip_snr_db = {cfg.min_clip_snr_db:g} (store the clips)")
-        extra["derived_clip_snr_db"] = np.float64(round(worst, 3) if np.isfinite(worst) else 999.0)  # 999: exact
-    return out, extra
+    if not (cfg.clips == "derived" and CLIPS in out):
+        return out, None
+    missing = [k for k in DERIVED_FROM if k not in out]
+    if missing or "indirect_gain" not in attrs:
+        raise SimkitError(f"storage clips=derived needs {', '.join(missing or ['the indirect_gain attribute'])}"
+                          " (use clips float32 or int16 for clips that are not source ⊛ RIR)")
+    clips = np.asarray(out.pop(CLIPS), dtype=np.float32)  # (N, V, S, 2, T)
+    src = decode_array(out[SOURCE], out.get(SOURCE + SCALE_SUFFIX))  # (N, S, T)
+    if src.shape[-1] != clips.shape[-1]:
+        raise SimkitError(f"storage clips=derived needs sources as long as the clips ({src.shape[-1]} "
+                          f"vs {clips.shape[-1]} samples)")
+    rir = {k: decode_array(out[k], out.get(k + SCALE_SUFFIX)) for k in RIRS}
+    worst = float("inf")
+    for n in range(clips.shape[0]):  # one set at a time keeps the float64 FFT buffers small
+        got = derive_clips(src[n][None, :, None, :], rir[DIRECT][n], rir[INDIRECT][n], attrs["indirect_gain"])
+        worst = min(worst, worst_clip_snr_db(clips[n], got))
+    if worst < cfg.min_clip_snr_db:
+        raise SimkitError(f"storage clips=derived: the derived clips match the given ones at {worst:.1f} dB "
+                          f"SNR, under storage.min_clip_snr_db = {cfg.min_clip_snr_db:g} (store the clips)")
+    return out, worst
 
 
 def has_dataset(f: Any, name: str) -> bool:

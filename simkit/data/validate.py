@@ -8,6 +8,7 @@ that one accepts the others accept too.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,9 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
         if int(f.attrs["schema_version"]) >= 2 and "storage" not in f.attrs:
             raise SimkitError(f"malformed shard {path}: missing attribute storage (schema version 2)")
         codec = storage.storage_of(f)
+        problem = storage.storage_mismatch(f, codec)
+        if problem:
+            raise SimkitError(f"malformed shard {path}: {problem}")
         derived = (storage.CLIPS,) if codec.clips == "derived" else ()
         try:
             dims = check_shapes(present, groups, derived=derived)
@@ -133,6 +137,44 @@ def validate_shard(path: Path | str, require: tuple[str, ...] = ()) -> ShardInfo
             groups, int(f.attrs["sample_rate"]), int(dims.get("T", 0)),
             {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()},
         )
+
+
+def split_overlap(entries: Mapping[str, Iterable[tuple[str, int | None]]]) -> str | None:
+    """The first set that two splits of one protocol both list (``entries``: split -> ``(shard, set or None)``
+    as :func:`simkit.data.layout.parse_entry` gives them), said in words; None when the splits are disjoint.
+    A whole-shard entry covers every set of its shard. One exception: ``test`` may repeat ``val`` entry for
+    entry (a protocol that scores on its validation split, as AV-NeRF's RWAVS split does); a partial overlap
+    of the two is still refused, and nothing may be in ``train`` and another split."""
+    lists = {split: list(items) for split, items in entries.items()}
+    same = {"val", "test"} <= set(lists) and set(lists["val"]) == set(lists["test"]) and bool(lists["val"])
+    seen: dict[str, dict[str, set[int | None]]] = {}
+    for split, items in lists.items():
+        for shard, idx in items:
+            by_split = seen.setdefault(shard, {})
+            for other, idxs in by_split.items():
+                if other == split or (same and {other, split} == {"val", "test"}):
+                    continue
+                if None in idxs or idx in idxs:
+                    clash = None if None in idxs else idx
+                elif idx is None and idxs:
+                    clash = min(i for i in idxs if i is not None)
+                else:
+                    continue
+                mine, theirs = layout.format_entry(shard, idx), layout.format_entry(shard, clash)
+                if mine == theirs:
+                    return f"entry {mine} is in both {other} and {split} (a set belongs to one split)"
+                return f"entry {mine} in {split} overlaps entry {theirs} in {other} (a set belongs to one split)"
+            by_split.setdefault(split, set()).add(idx)
+    return None
+
+
+def check_disjoint(root: Path | str, protocol: str, entries: Mapping[str, Iterable[tuple[str, int | None]]]) -> None:
+    """SimkitError naming the split directory, the entry and both splits when :func:`split_overlap` finds a
+    set in two splits of ``protocol``."""
+    clash = split_overlap(entries)
+    if clash:
+        where = layout.split_path(root, "train", protocol).parent
+        raise SimkitError(f"malformed splits {where} (protocol {protocol}): {clash}")
 
 
 def failed_shards(root: Path | str) -> dict[str, str]:
@@ -195,6 +237,8 @@ def validate_dataset(root: Path | str, verify: bool = False) -> DatasetReport:
         raise SimkitError(f"malformed manifest {layout.manifest_path(root)} (no scenes map)")
     protocols = layout.protocols_of(manifest)
     entries = {p: layout.read_splits(root, p) for p in protocols}
+    for proto, by_split in entries.items():
+        check_disjoint(root, proto, by_split)
     counts = {s: {"scenes": 0, "view_sets": 0, "clips": 0} for s in layout.SPLITS}
     rt60, az, side, missing, passed, tries, shards = [], [], [], [], [], [], []
     codecs: set[str] = set()
@@ -287,8 +331,10 @@ def summarize(root: Path | str) -> dict[str, Any]:
 
 
 def verify_shard(path: Path | str) -> None:
-    """Read every chunk of every dataset (checksums and decompression included); SimkitError naming the
-    shard and the first dataset that does not read back. :func:`validate_shard` checks structure only."""
+    """Read every chunk of every dataset (checksums and decompression included) and check every int16
+    scale (:func:`simkit.data.storage.scale_problem`); SimkitError naming the shard and the first dataset that
+    does not read back or holds a bad scale. :func:`validate_shard` checks structure only (dtypes against the
+    ``storage`` attribute included)."""
     path = Path(path)
     try:
         f = h5py.File(path, "r")
@@ -306,15 +352,22 @@ def verify_shard(path: Path | str) -> None:
                 reason = "checksum or decompression failed" if "filter" in str(e).lower() else str(e).splitlines()[0]
                 raise SimkitError(f"corrupt shard {path}: dataset {name} does not read back ({reason}); "
                                   "delete the shard and re-run the command that wrote it") from None
+            if name.endswith(storage.SCALE_SUFFIX) and name in all_fields():
+                problem = storage.scale_problem(f[name][()])
+                if problem:  # decoded samples would be NaN, inf, silent, flipped or absurd: caught before use
+                    raise SimkitError(f"corrupt shard {path}: dataset {name} {problem}; delete the shard and "
+                                      "re-run the command that wrote it")
 
 
 def verify_dataset(root: Path | str, protocol: str | None = None) -> int:
-    """Read every chunk of every shard the protocol's splits list (checksums included); SimkitError naming
-    the first corrupt shard and dataset. Returns the number of shards read. The bench runs it before
+    """Read every chunk of every shard the protocol's splits list (checksums and scale values included, see
+    :func:`verify_shard`) and check that no set is in two splits; SimkitError naming the first corrupt shard
+    and dataset. Returns the number of shards read. The bench runs it before
     training, so a damaged file is one error line rather than a crash in a DataLoader worker."""
     from simkit.data.opener import open_dataset
 
     info = open_dataset(root, require=(), protocol=protocol)
+    check_disjoint(root, info.protocol, layout.read_splits(root, info.protocol))  # no set trained and scored
     shards = list(dict.fromkeys(s for split in layout.SPLITS for s in info.splits[split]))
     for shard in shards:
         verify_shard(info.shard(shard))

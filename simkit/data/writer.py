@@ -20,8 +20,13 @@ same hash (:meth:`DatasetWriter.is_done`), so a writer is resumable unit by unit
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
+import os
+import re
+import tempfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,14 +39,18 @@ from simkit.data import layout
 from simkit.data.schema import GROUPS, ROOT_ATTRS, SCHEMA_VERSION, all_fields, check_dtype, check_shapes, chunks
 from simkit.data.storage import FLOAT32, StorageConfig
 from simkit.data.storage import encode as encode_storage
-from simkit.errors import SimkitError
+from simkit.data.storage import encode_arrays as encode_storage_arrays
+from simkit.data.storage import root_attrs as storage_root_attrs
+from simkit.errors import OutputError, SimkitError
 from simkit.io import (
     atomic_path,
     atomic_write_json,
     check_writable_dir,
     fsync_dir,
+    output_error,
     package_versions,
     stable_hash,
+    write_all,
     write_file,
 )
 
@@ -96,6 +105,66 @@ def _encode_strings(data: Any) -> np.ndarray:
     return np.asarray(enc, dtype=f"S{width}").reshape(arr.shape)
 
 
+def _check_attrs(attrs: Mapping[str, Any], groups: Sequence[str],
+                 group_attrs: Mapping[str, Mapping[str, Any]] | None) -> None:
+    """The root and group attributes the groups need are given (ValueError naming the first missing one)."""
+    for g in groups:
+        grp = GROUPS[g]
+        if grp.attrs:
+            given = (group_attrs or {}).get(grp.attr_group, {})
+            missing = [a for a in grp.attrs if a not in given]
+            if missing:
+                raise ValueError(f"group {g}: attribute {missing[0]} of /{grp.attr_group} missing")
+        missing_root = [a for a in grp.root_attrs if a not in attrs]
+        if missing_root:
+            raise ValueError(f"group {g}: root attribute {missing_root[0]} missing")
+
+
+def _stored_array(name: str, data: Any) -> np.ndarray:
+    """``data`` as it goes to disk: fixed-length UTF-8 strings, else contiguous in its logical dtype (unless
+    it already is in a declared compact one)."""
+    fld = all_fields()[name][1]
+    if fld.dtype == "str":
+        return _encode_strings(data)
+    arr = np.asarray(data)
+    if check_dtype(name, arr.dtype) is not None:
+        arr = arr.astype(fld.dtype)  # the logical dtype unless a declared compact storage was given
+    return np.ascontiguousarray(arr)
+
+
+def _dataset_options(name: str, shape: tuple[int, ...], dtype: np.dtype, compression: int) -> dict[str, Any]:
+    """How dataset ``name`` of ``shape`` and ``dtype`` is laid out: chunks, gzip + shuffle, fletcher32."""
+    fld = all_fields()[name][1]
+    size = int(np.prod(shape)) if shape else 1
+    bulky = fld.dtype != "str" and size > 0 and len(shape) > 0
+    return {
+        "chunks": chunks(shape, fld.shape, dtype.itemsize) if size and shape else None,
+        "compression": "gzip" if bulky else None, "compression_opts": compression if bulky else None,
+        "shuffle": bulky, "fletcher32": size > 0 and len(shape) > 0,
+    }
+
+
+def _write_root_attrs(f: h5py.File, attrs: Mapping[str, Any], groups: Sequence[str], storage: StorageConfig) -> None:
+    for key in sorted(attrs):
+        f.attrs[key] = attrs[key]
+    # float32 shards are laid out as in version 1, so they say so: older simkit installs read them too
+    f.attrs["schema_version"] = 1 if storage == FLOAT32 else SCHEMA_VERSION
+    f.attrs["groups"] = ",".join(groups)
+    if "simkit_version" not in f.attrs:
+        f.attrs["simkit_version"] = simkit.__version__
+
+
+def _complete(f: h5py.File, group_attrs: Mapping[str, Mapping[str, Any]] | None) -> None:
+    """Group attributes, then ``complete = 1``: the last thing a shard gets."""
+    for group, gattrs in (group_attrs or {}).items():
+        for key, value in gattrs.items():
+            f.require_group(group).attrs[key] = value
+    missing = [a for a in ROOT_ATTRS if a != "complete" and a not in f.attrs]
+    if missing:
+        raise ValueError(f"shard root attribute {missing[0]} missing")
+    f.attrs["complete"] = 1
+
+
 def shard_bytes(
     arrays: Mapping[str, Any],
     attrs: Mapping[str, Any],
@@ -117,51 +186,17 @@ def shard_bytes(
         raise SimkitError(f"compression must be a gzip level 0..9 (got {compression})")
     groups = list(groups) if groups is not None else groups_present(arrays)
     check_shapes(arrays, groups)
-    fields = all_fields()
-    for g in groups:
-        grp = GROUPS[g]
-        if grp.attrs:
-            given = (group_attrs or {}).get(grp.attr_group, {})
-            missing = [a for a in grp.attrs if a not in given]
-            if missing:
-                raise ValueError(f"group {g}: attribute {missing[0]} of /{grp.attr_group} missing")
-        missing_root = [a for a in grp.root_attrs if a not in attrs]
-        if missing_root:
-            raise ValueError(f"group {g}: root attribute {missing_root[0]} missing")
+    _check_attrs(attrs, groups, group_attrs)
     arrays, storage_attrs = encode_storage(arrays, attrs, storage)  # checked above in their logical form
     attrs = {**attrs, **storage_attrs}
+    fields = all_fields()
     name = f"simkit-shard-{next(_MEMORY_FILES)}"
     with deferred(), h5py.File(name, "w", driver="core", backing_store=False) as f:
-        for key in sorted(attrs):
-            f.attrs[key] = attrs[key]
-        # float32 shards are laid out as in version 1, so they say so: older simkit installs read them too
-        f.attrs["schema_version"] = 1 if storage == FLOAT32 else SCHEMA_VERSION
-        f.attrs["groups"] = ",".join(groups)
-        if "simkit_version" not in f.attrs:
-            f.attrs["simkit_version"] = simkit.__version__
+        _write_root_attrs(f, attrs, groups, storage)
         for dname in sorted(arrays, key=list(fields).index):
-            fld = fields[dname][1]
-            if fld.dtype == "str":
-                arr = _encode_strings(arrays[dname])
-            else:
-                arr = np.asarray(arrays[dname])
-                if check_dtype(dname, arr.dtype) is not None:
-                    arr = arr.astype(fld.dtype)  # the logical dtype unless a declared compact storage was given
-                arr = np.ascontiguousarray(arr)
-            bulky = fld.dtype != "str" and arr.size > 0 and arr.ndim > 0
-            f.create_dataset(
-                dname, data=arr, chunks=chunks(arr.shape, fld.shape, arr.dtype.itemsize) if arr.size and arr.ndim
-                else None,
-                compression="gzip" if bulky else None, compression_opts=compression if bulky else None,
-                shuffle=bulky, fletcher32=arr.size > 0 and arr.ndim > 0,
-            )
-        for group, gattrs in (group_attrs or {}).items():
-            for key, value in gattrs.items():
-                f.require_group(group).attrs[key] = value
-        missing = [a for a in ROOT_ATTRS if a != "complete" and a not in f.attrs]
-        if missing:
-            raise ValueError(f"shard root attribute {missing[0]} missing")
-        f.attrs["complete"] = 1
+            arr = _stored_array(dname, arrays[dname])
+            f.create_dataset(dname, data=arr, **_dataset_options(dname, arr.shape, arr.dtype, compression))
+        _complete(f, group_attrs)
         f.flush()
         return f.id.get_file_image()
 
@@ -193,6 +228,249 @@ def write_shard(
                            storage=storage)
         write_file(tmp, data)
     fsync_dir(Path(path).parent)
+
+
+class _Spool:
+    """An append-only scratch file beside a shard (``.<shard>.<random>.spool.tmp``) holding the encoded bulky
+    arrays of the sets streamed so far (zlib-compressed), so they are not held in memory; every write is
+    checked (a full disk is :class:`OutputError` naming the shard). A killed writer's spool is removed by the
+    next writer (:func:`remove_stale_temporaries`), as its other temporaries are."""
+
+    def __init__(self, final: Path):
+        from simkit.signals import deferred
+
+        self.final = final
+        try:
+            with deferred():  # an interrupt between creating the file and naming it here would orphan it
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self.fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".spool.tmp", dir=final.parent)
+                self.path = Path(name)
+        except OSError as e:
+            raise output_error(final, e) from None
+        self.size = 0
+
+    def append(self, arr: np.ndarray) -> tuple[int, int]:
+        """Append ``arr``'s bytes, zlib level 1 (views and int16 RIRs shrink ~6x for ~20 ms per set); returns
+        where they are: (offset, length)."""
+        data = zlib.compress(memoryview(np.ascontiguousarray(arr)).cast("B"), 1)
+        offset = self.size
+        try:
+            write_all(self.fd, data)
+        except OSError as e:
+            raise output_error(self.final, e) from None
+        self.size += len(data)
+        return offset, len(data)
+
+    def read_array(self, where: tuple[int, int], dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        """The array :meth:`append` put at ``where``."""
+        return np.frombuffer(zlib.decompress(self._read(*where)), dtype=dtype).reshape(shape)
+
+    def _read(self, offset: int, nbytes: int) -> bytes:
+        parts: list[bytes] = []
+        while nbytes > 0:
+            block = os.pread(self.fd, nbytes, offset)
+            if not block:
+                raise OSError(errno.EIO, f"spool {self.path} is shorter than written")
+            parts.append(block)
+            offset += len(block)
+            nbytes -= len(block)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+class ShardStream:
+    """Write one shard set by set, holding about one set in memory (the render: ``--sets-per-scene`` is
+    unbounded); the file is byte for byte the one :func:`write_shard` writes from the stacked arrays::
+
+        with ShardStream(path, attrs, groups=groups, storage=storage) as shard:
+            for n in range(attrs["n_sets"]):
+                shard.add(arrays_of_set_n)       # each dataset without its leading N axis
+            shard.write()
+
+    Each set is checked against the schema and encoded (:mod:`simkit.data.storage`) as it arrives; its bulky
+    datasets (those chunked one item per chunk) go to a checked scratch file beside the shard
+    (:class:`_Spool`), the small ones stay in memory. :meth:`write` then builds the HDF5 file with the same
+    calls as :func:`shard_bytes`, writing the bulky datasets one set at a time from the spool, in HDF5's core
+    driver (memory: the compressed shard, ~0.6 MB per view set with compact storage), which writes its image
+    to the temporary file when it closes: HDF5's own writes to disk are the core driver's checked ones, and
+    a failed one (full disk, file-size limit) is :class:`OutputError`, never a native crash (HDF5 crashes
+    when a write fails under its other drivers). Leaving the ``with`` block removes every temporary file.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        attrs: Mapping[str, Any],
+        *,
+        groups: Sequence[str],
+        compression: int = DEFAULT_COMPRESSION,
+        group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+        storage: StorageConfig = FLOAT32,
+    ):
+        if not 0 <= int(compression) <= 9:
+            raise SimkitError(f"compression must be a gzip level 0..9 (got {compression})")
+        self.path = Path(path)
+        self.attrs = dict(attrs)
+        self.groups = list(groups)
+        self.compression = compression
+        self.group_attrs = group_attrs
+        self.storage = storage
+        storage.validate()
+        _check_attrs(self.attrs, self.groups, group_attrs)  # before the first (slow) set is rendered
+        self.n = 0
+        self.shapes: dict[str, tuple[int, ...]] = {}  # logical per-set shapes of the first set
+        self.small: dict[str, list[Any]] = {}  # per-set arrays kept in memory
+        self.spooled: dict[str, tuple[np.dtype, tuple[int, ...], list[tuple[int, int]]]] = {}  # dtype, shape, where
+        self.worst: float | None = None
+        self._spool: _Spool | None = None
+
+    def __enter__(self) -> ShardStream:
+        self._spool = _Spool(self.path)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def add(self, item: Mapping[str, Any]) -> None:
+        """Add the next set: its datasets without the leading N axis (strings as lists or arrays)."""
+        if self._spool is None:
+            raise RuntimeError("ShardStream.add used outside its `with` block")
+        arrays = {k: np.asarray(v) for k, v in item.items()}
+        shapes = {k: a.shape for k, a in arrays.items()}
+        if self.n == 0:
+            check_shapes({k: _Shape((1, *s)) for k, s in shapes.items()}, self.groups)
+            self.shapes = shapes
+        elif shapes != self.shapes:
+            diff = next(k for k in sorted({*shapes, *self.shapes}) if shapes.get(k) != self.shapes.get(k))
+            raise ValueError(f"set {self.n}: dataset {diff} has shape {shapes.get(diff)}, set 0 had "
+                             f"{self.shapes.get(diff)}")
+        encoded, worst = encode_storage_arrays({k: a[None] for k, a in arrays.items()}, self.attrs, self.storage)
+        if worst is not None:
+            self.worst = worst if self.worst is None else min(self.worst, worst)
+        fields = all_fields()
+        for name, data in encoded.items():
+            if fields[name][1].dtype == "str":
+                self.small.setdefault(name, []).append(arrays[name])  # encoded at the end: width of all sets
+                continue
+            arr = _stored_array(name, data)[0]
+            if name in self.spooled:
+                dtype, shape, offsets = self.spooled[name]
+                if arr.dtype != dtype:
+                    raise ValueError(f"set {self.n}: dataset {name} is {arr.dtype}, set 0 was {dtype}")
+                offsets.append(self._spool.append(arr))
+            elif name in self.small:
+                self.small[name].append(arr)
+            elif self._per_set_chunks(name, arr):
+                self.spooled[name] = (arr.dtype, arr.shape, [self._spool.append(arr)])
+            else:
+                self.small[name] = [arr]
+        self.n += 1
+
+    def _per_set_chunks(self, name: str, arr: np.ndarray) -> bool:
+        """Whether ``name`` is chunked one set per chunk (or finer), so sets can be written one at a time."""
+        shape = (int(self.attrs.get("n_sets", 1)), *arr.shape)
+        ch = _dataset_options(name, shape, arr.dtype, self.compression)["chunks"]
+        return isinstance(ch, tuple) and ch[0] == 1
+
+    def write(self) -> Path:
+        """Build the shard and rename it into place (atomic; ``complete = 1`` last); returns its path."""
+        from simkit.signals import deferred
+
+        if self._spool is None:
+            raise RuntimeError("ShardStream.write used outside its `with` block")
+        if self.n == 0:
+            raise ValueError(f"shard {self.path.name}: no sets")
+        if int(self.attrs.get("n_sets", self.n)) != self.n:
+            raise ValueError(f"shard {self.path.name}: attribute n_sets={self.attrs['n_sets']}, {self.n} sets added")
+        fields = all_fields()
+        names = sorted([*self.small, *self.spooled], key=list(fields).index)
+        attrs = {**self.attrs, **storage_root_attrs(self.storage, self.worst)}
+        with atomic_path(self.path) as tmp:
+            with deferred():
+                f = h5py.File(tmp, "w", driver="core", backing_store=True)
+            try:
+                with deferred():
+                    _write_root_attrs(f, attrs, self.groups, self.storage)
+                for name in names:
+                    if name in self.small:
+                        arr = _stored_array(name, np.stack(self.small[name]))
+                        with deferred():
+                            f.create_dataset(name, data=arr, **_dataset_options(name, arr.shape, arr.dtype,
+                                                                                self.compression))
+                        continue
+                    dtype, shape, offsets = self.spooled[name]
+                    full = (self.n, *shape)
+                    with deferred():
+                        ds = f.create_dataset(name, shape=full, dtype=dtype,
+                                              **_dataset_options(name, full, dtype, self.compression))
+                    for n, where in enumerate(offsets):
+                        part = self._spool.read_array(where, dtype, shape)
+                        with deferred():
+                            ds[n] = part
+                    with deferred():
+                        del ds  # closed before the next dataset, as shard_bytes's are: the same bytes
+                with deferred():
+                    _complete(f, self.group_attrs)
+            except BaseException:
+                # the core driver writes its image when it closes: into an unlinked file, then gone
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                with deferred(), contextlib.suppress(Exception):
+                    f.close()
+                raise
+            try:
+                with deferred():
+                    f.close()  # the core driver writes the file here (checked writes, errno on failure)
+            except (RuntimeError, OSError) as e:
+                raise _close_error(self.path, e) from None
+            _check_written(tmp, self.path)
+        fsync_dir(self.path.parent)
+        return self.path
+
+
+class _Shape:
+    """Something with a shape, for :func:`simkit.data.schema.check_shapes`."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = shape
+
+
+def _close_error(final: Path, e: BaseException) -> OutputError:
+    """The one line for a failed write of the core driver (its message carries the errno)."""
+    m = re.search(r"errno = (\d+)", str(e))
+    if m:
+        code = int(m.group(1))
+        return output_error(final, OSError(code, os.strerror(code)))
+    return OutputError(f"cannot write {final}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+
+
+def _check_written(tmp: Path, final: Path) -> None:
+    """fsync ``tmp`` and read its root back: HDF5 refuses a file shorter than its superblock says, so a
+    write that went missing is an error here, not a shard that looks complete."""
+    from simkit.signals import deferred
+
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise output_error(final, e) from None
+    try:
+        with deferred(), h5py.File(tmp, "r") as f:
+            ok = int(f.attrs.get("complete", 0)) == 1
+    except OSError as e:
+        raise OutputError(f"cannot write {final}: the written file does not read back ({e})") from None
+    if not ok:
+        raise OutputError(f"cannot write {final}: the written file is not complete")
 
 
 def shard_is_complete(path: Path | str, config_hash: str) -> bool:
@@ -236,6 +514,8 @@ class DatasetWriter:
         self._open = False
 
     def __enter__(self) -> DatasetWriter:
+        if self.root.is_dir():
+            self._known_scenes()  # a directory that is not ours is refused before the lock file is added to it
         self._lock = output_lock(self.root, str(self.manifest.get("tool") or "simkit process"))
         self._lock.__enter__()
         try:
@@ -245,23 +525,29 @@ class DatasetWriter:
             raise
         return self
 
-    def _begin(self) -> None:
+    def _known_scenes(self) -> dict[str, str]:
+        """The ``scenes`` of the directory's manifest (empty for a new or empty directory); SimkitError when
+        it is not ours (foreign files, an unreadable manifest) or holds another config. Reads only."""
         mpath = layout.manifest_path(self.root)
-        known: dict[str, str] = {}
         if mpath.exists():
             try:
                 old = json.loads(mpath.read_text())
                 old_hash, known = old["config_hash"], dict(old.get("scenes") or {})
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
                 raise SimkitError(f"{mpath} is not a simkit manifest ({e}); choose another --out") from None
             if old_hash != self.config_hash:
                 raise SimkitError(
                     f"{self.root} holds a dataset with another config (hash {old_hash}, this run "
                     f"{self.config_hash}); choose another --out or repeat the original options"
                 )
-        elif any(not _left_before_manifest(p) for p in self.root.iterdir()):
+            return known
+        if any(not _left_before_manifest(p) for p in self.root.iterdir()):
             raise SimkitError(f"output directory {self.root} is not empty and holds no simkit manifest; "
                               "choose another --out")
+        return {}
+
+    def _begin(self) -> None:
+        known = self._known_scenes()  # again under the lock: another writer may have started meanwhile
         self.manifest["scenes"] = dict(sorted({**known, **self.manifest.get("scenes", {})}.items()))
         layout.write_manifest(self.root, self.manifest)  # proves the directory is ours before anything is removed
         remove_stale_temporaries(self.root)
@@ -322,6 +608,8 @@ class DatasetWriter:
 
     def write_splits(self, splits: Mapping[str, Sequence[str]], protocol: str = layout.DEFAULT_PROTOCOL) -> None:
         """Write the split files of ``protocol`` (entries: shard ids or ``shard#set``; declared in the manifest).
+        A set listed in two splits (the same entry, or a shard in one and one of its sets in another) is a
+        SimkitError naming the entry and both splits; nothing is written then.
 
         The default protocol also sets the manifest's ``scenes`` map (each shard's split) for whole-shard
         entries."""
@@ -330,6 +618,12 @@ class DatasetWriter:
         unknown = [s for s in splits if s not in layout.SPLITS]
         if unknown:
             raise ValueError(f"unknown split(s) {unknown}")
+        from simkit.data.validate import split_overlap
+
+        clash = split_overlap({sp: [layout.parse_entry(str(e), f"split {sp}") for e in entries]
+                               for sp, entries in splits.items()})
+        if clash:  # a set in two splits would be trained and scored on (video-folder once did this)
+            raise SimkitError(f"protocol {protocol}: {clash}")
         layout.write_splits(self.root, splits, protocol)
         if protocol == layout.DEFAULT_PROTOCOL:
             scenes = dict(self.manifest.get("scenes") or {})

@@ -22,7 +22,7 @@ import simkit
 from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path, summary_path
 from simkit.data.validate import summarize
-from simkit.data.writer import DatasetWriter, new_manifest, write_shard
+from simkit.data.writer import DatasetWriter, ShardStream, new_manifest
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
@@ -142,41 +142,6 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
     backend, speech = _engine_objects(cfg)
     ac = cfg.acoustics
     n_clip = int(round(cfg.speech.clip_seconds * ac.sample_rate))
-    cols: dict[str, list] = {}
-    for n in range(cfg.sets_per_scene):
-        rng = scene_seed(cfg.seed, scene_id, n)
-        drawn = sample_filtered_set(scene, caster, floor, cfg, rng)
-        vs = drawn.view_set
-        rirs = backend.render(scene, vs.positions, vs.quats, vs.source_positions)
-        mixed = rirs.mixed(ac.indirect_gain)  # (V, S, 2, R)
-        clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
-        mono = np.stack([c.audio for c in clips]).astype(np.float32)  # (S, T)
-        item = {
-            "rir/direct": rirs.direct,
-            "rir/indirect": rirs.indirect,
-            "rir/rt60": rt60_t30_batch(mixed, ac.sample_rate).mean(axis=-1),
-            "audio/source": mono,
-            "audio/binaural": fft_convolve(mono[None, :, None, :], mixed, n_clip),
-            "audio/source_id": [c.source_id for c in clips],
-            "audio/speaker": [c.speaker for c in clips],
-            "audio/text": [c.text for c in clips],
-            "poses/position": vs.positions,
-            "poses/yaw_deg": vs.yaws_deg,
-            "poses/quat_wxyz": vs.quats,
-            "sources/position": vs.source_positions,
-            **vs.labels().as_datasets(),
-        }
-        if drawn.views is not None:
-            item.update({
-                "views/rgb": drawn.views.rgb,
-                "views/depth": drawn.views.depth,
-                "views/instance": drawn.views.instance,
-                "views/passed_filters": np.uint8(drawn.passed),
-                "views/filter_tries": np.int32(drawn.tries),
-            })
-        for key, value in item.items():
-            cols.setdefault(key, []).append(value)
-    arrays = {k: np.stack([np.asarray(x) for x in v]) for k, v in cols.items()}
     attrs = {
         "scene_id": scene_id,
         "split": split,
@@ -199,9 +164,44 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
     path = shard_path(out, scene_id)
-    write_shard(path, arrays, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs,
-                storage=cfg.storage)
-    return path
+    # each set is encoded and spooled to disk as it is rendered: memory does not grow with --sets-per-scene
+    # beyond the compressed shard (docs/scale.md, "Memory")
+    with ShardStream(path, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs,
+                     storage=cfg.storage) as shard:
+        for n in range(cfg.sets_per_scene):
+            rng = scene_seed(cfg.seed, scene_id, n)
+            drawn = sample_filtered_set(scene, caster, floor, cfg, rng)
+            vs = drawn.view_set
+            rirs = backend.render(scene, vs.positions, vs.quats, vs.source_positions)
+            mixed = rirs.mixed(ac.indirect_gain)  # (V, S, 2, R)
+            clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
+            mono = np.stack([c.audio for c in clips]).astype(np.float32)  # (S, T)
+            item = {
+                "rir/direct": rirs.direct,
+                "rir/indirect": rirs.indirect,
+                "rir/rt60": rt60_t30_batch(mixed, ac.sample_rate).mean(axis=-1),
+                "audio/source": mono,
+                "audio/binaural": fft_convolve(mono[None, :, None, :], mixed, n_clip),
+                "audio/source_id": [c.source_id for c in clips],
+                "audio/speaker": [c.speaker for c in clips],
+                "audio/text": [c.text for c in clips],
+                "poses/position": vs.positions,
+                "poses/yaw_deg": vs.yaws_deg,
+                "poses/quat_wxyz": vs.quats,
+                "sources/position": vs.source_positions,
+                **vs.labels().as_datasets(),
+            }
+            if drawn.views is not None:
+                item.update({
+                    "views/rgb": drawn.views.rgb,
+                    "views/depth": drawn.views.depth,
+                    "views/instance": drawn.views.instance,
+                    "views/passed_filters": np.uint8(drawn.passed),
+                    "views/filter_tries": np.int32(drawn.tries),
+                })
+            shard.add(item)
+            del item, rirs, mixed, drawn  # the next set's arrays replace these rather than join them
+        return shard.write()
 
 
 def _render_worker(cfg_dict: dict, scene_id: str, out: str) -> str:
