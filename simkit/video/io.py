@@ -198,7 +198,8 @@ def write_video(
     n, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise SimkitError(f"H.264 needs even frame sizes (got {w}x{h})")
-    with atomic_path(path, suffix=suffix) as tmp, av.open(
+    # the temporary ends in .tmp like every simkit temporary (the muxer is named, not guessed from it)
+    with atomic_path(path) as tmp, av.open(
         str(tmp), "w", format=fmt, options={"fflags": "+bitexact"}
     ) as c:
         c.metadata.clear()
