@@ -21,8 +21,16 @@ from simkit.video.io import probe, read_audio, read_frames, write_video
 # One 11 s video at 320x240: hold, a 20 deg pan to the left, hold, a 90 deg pan to the right. A noise
 # source starts at +20 deg (front left), so every turn moves it the opposite way in front of the camera.
 KEYFRAMES = "0:0,0.5:0,4.5:20,6:20,10.5:-70,11:-70"
-# Errors measured on such pans are well under 1 deg at 320x240 (docs/curation.md); the test allows 2.
-YAW_TOLERANCE = 2.0
+# Every tolerance below is a measured spread with margin, so no test depends on one encoding or one lucky
+# estimate (docs/curation.md, "What the tests allow"). The tests' own videos (seed 0) were encoded 18-30 ways
+# (x264 cpu-independent at crf 16-22, mbtree=0, and the run-to-run variants of the encoder before issue 16),
+# and seeds 0-7 (pans) / 0-29 (walk) 3-5 ways each: `benchmarks/bench_curate.py --test-spread`.
+# Yaw error of a 5 s clip, its first-to-last view and a 20 deg pan: max 2.9 deg in 58 pan encodings (2.1 for
+# seed 0); the tests allow 4.5.
+YAW_TOLERANCE = 4.5
+# A pure rotation misread as translating for one 3-frame step (of ~8 per clip) in 14 of 58 encodings: the
+# clip's accumulated translation then has length ~1 step (max 0.996 measured); never 2 steps.
+ROTATION_TRANSLATION_STEPS = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +93,8 @@ def test_egomotion_recovers_pans(ego: Path) -> None:
         est, trans = track.between(start, min(start + 5, t[-1]))
         true = np.interp(min(start + 5, t[-1]), times, yaws) - np.interp(start, times, yaws)
         errors.append(abs(est - true))
-        assert np.allclose(trans, 0.0)  # pure rotation: no translation is invented
+        # pure rotation: at most a step of translation is invented (measured, see ROTATION_TRANSLATION_STEPS)
+        assert np.linalg.norm(trans) < ROTATION_TRANSLATION_STEPS, trans
     assert max(errors) < YAW_TOLERANCE, errors
     # time order reverses the sign
     assert track.between(5.0, 0.0)[0] == pytest.approx(-track.between(0.0, 5.0)[0])
@@ -162,7 +171,8 @@ def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, variants: Path,
         assert float(a["yaw_change_deg"]) == pytest.approx(true, abs=YAW_TOLERANCE)
         assert a["kept"] == "1", a
         assert s["kept"] == "0" and "disagrees" in s["reason"], s
-        assert float(s["iid_change"]) == pytest.approx(-float(a["iid_change"]), rel=0.05)  # AAC re-encoded
+        # AAC re-encoded: swapped / -original IID change measured 0.955-1.002 over 8 seeds and 58 encodings
+        assert float(s["iid_change"]) == pytest.approx(-float(a["iid_change"]), rel=0.08)
     # the kept clips are a dataset the direction task can open: V time points, estimated motion, no labels
     from simkit.data.opener import open_dataset
 
@@ -390,6 +400,8 @@ def test_bench_trains_on_curated_and_scores_test_data(ego: Path, tmp_path: Path,
         (videos / f"{n}.mp4").write_bytes((ego / "videos" / "ego_0000.mp4").read_bytes())
     curated = tmp_path / "curated"
     res = curate(videos, curated, CurateConfig(split_fractions=shares), progress=False)
+    # the clips turn 20, -31 and -90 deg (>= 5 deg above the 15 deg filter, errors <= 2.9 measured) and their
+    # IID change had the agreeing sign in all 58 measured encodings: every clip is kept
     assert res.kept["train"] == 3 and res.kept["val"] >= 1
     render = write_synthetic_render(tmp_path / "render", {"a": "train", "b": "val", "c": "test"}, clip_seconds=1.5)
     results = tmp_path / "res"
@@ -449,6 +461,9 @@ def test_walking_camera_gives_forward_translation(tmp_path: Path) -> None:
     curate([tmp_path / "walk"], out, CurateConfig(split_fractions=(1.0, 0.0, 0.0)), progress=False)
     (row,) = _rows(out)
     t = np.array([float(row[f"translation_{a}"]) for a in "xyz"])
-    assert float(row["yaw_change_deg"]) == pytest.approx(30.0, abs=2.0)  # measured 29.1 (1.2 m walk + turn)
-    # forward along the start heading = -z in the first frame (x right, y up, -z forward)
-    assert t[2] < 0 and abs(t[2]) > 5 * max(abs(t[0]), abs(t[1])), t
+    # a turn while walking is the hardest case: this video's yaw error over 30 encodings was -3.4 to +0.9 deg
+    # (sd 1.0, 8 of 30 beyond the old 2 deg; the issue saw 27.4); over seeds 0-29 sd 4.7, max 17 deg (docs/curation.md)
+    assert float(row["yaw_change_deg"]) == pytest.approx(30.0, abs=5.0)
+    # forward along the start heading = -z in the first frame (x right, y up, -z forward): t_z was < -4.8 steps
+    # in all 120 measured encodings; |t_z| / max(|t_x|, |t_y|) >= 3.6 for this video (median 14)
+    assert t[2] < 0 and abs(t[2]) > 2 * max(abs(t[0]), abs(t[1])), t
