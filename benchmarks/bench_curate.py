@@ -11,15 +11,16 @@ every generated 320x240 video, analysis and dataset writing).
 Results: ``OUT/egomotion.csv`` (one row per video), ``OUT/summary.json`` and a printed table.
 
     .venv/bin/python benchmarks/bench_curate.py --test-spread --out out/test-spread [--pan-seeds 8]
-        [--walk-seeds 30] [--seed0-encodings 18]
+        [--walk-seeds 30] [--seed0-encodings 18,88]
 
 measures the spread of the statistics tests/test_curate.py asserts, so its tolerances are measured ones:
 the tests' two videos (11 s of pans; a 5 s walk with a 30 deg turn) are generated for every seed, and
 their frames and audio encoded several ways - x264 ``cpu-independent=1`` (simkit's), ``mbtree=0``, and
 the encoder before issue 16, whose output changed from encoding to encoding (repeated in one process);
-seed 0, the tests' own, also at crf 16-22 and in more run-to-run variants. Every encoding is analysed as
+pans in 5 encodings a seed, the walk in the first 3; seed 0, the tests' own, in 18 (pans) and 88 (walk)
+more: crf 15-25 and more run-to-run variants. Every encoding is analysed as
 the tests do (curate's analysis of each clip; the 55- and 26-frame tracks). One JSON line per encoding in
-``OUT/test_spread.jsonl`` and a printed summary (about 6 CPU minutes with the defaults).
+``OUT/test_spread.jsonl`` and a printed summary (about 10 CPU minutes with the defaults).
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ def main() -> None:
                     "statistics over seeds and encodings instead")
     ap.add_argument("--pan-seeds", type=int, default=8)
     ap.add_argument("--walk-seeds", type=int, default=30)
-    ap.add_argument("--seed0-encodings", type=int, default=18)
+    ap.add_argument("--seed0-encodings", default="18,88", help="extra encodings of seed 0: pans,walk")
     args = ap.parse_args()
     if args.test_spread:
-        test_spread(args.out, args.pan_seeds, args.walk_seeds, args.seed0_encodings)
+        pan0, walk0 = (int(v) for v in args.seed0_encodings.split(","))
+        measure_test_spread(args.out, args.pan_seeds, args.walk_seeds, pan0, walk0)
         return
     pans = [float(p) for p in args.pans.split(",")]
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
@@ -122,7 +124,8 @@ def main() -> None:
 PANS = "0:0,0.5:0,4.5:20,6:20,10.5:-70,11:-70"  # tests/test_curate.py's KEYFRAMES
 WALK = "0:0,0.5:0,4.5:30:1.2,5:30:1.2"
 ENCODINGS = ["cpu-independent=1", "mbtree=0", "old", "old", "old"]
-SEED0 = ["old"] * 12 + [f"cpu-independent=1+crf{c}" for c in (16, 17, 19, 20, 21, 22)] + ["old"] * 12
+SEED0 = (["old"] * 12 + [f"cpu-independent=1+crf{c}" for c in (16, 17, 19, 20, 21, 22)] + ["old"] * 67
+         + [f"cpu-independent=1+crf{c}" for c in (15, 23, 25)])
 
 
 def _spread_case(kind: str, enc: str, video: Path, times: np.ndarray, yaws: np.ndarray) -> dict:
@@ -169,7 +172,7 @@ def _spread_case(kind: str, enc: str, video: Path, times: np.ndarray, yaws: np.n
     return rec
 
 
-def test_spread(out: Path, pan_seeds: int, walk_seeds: int, seed0_encodings: int) -> None:
+def measure_test_spread(out: Path, pan_seeds: int, walk_seeds: int, pan0: int, walk0: int) -> None:
     """Spread of tests/test_curate.py's statistics over seeds and encodings (see the module docstring)."""
     import simkit.video.io as vio
 
@@ -185,14 +188,15 @@ def test_spread(out: Path, pan_seeds: int, walk_seeds: int, seed0_encodings: int
     recs = []
     try:
         with open(out / "test_spread.jsonl", "w") as f:
-            for kind, seeds, keys, az in (("walk", walk_seeds, WALK, 10.0), ("pans", pan_seeds, PANS, 20.0)):
+            for kind, seeds, keys, az, n_enc, extra in (("walk", walk_seeds, WALK, 10.0, 3, walk0),
+                                                        ("pans", pan_seeds, PANS, 20.0, 5, pan0)):
                 for seed in range(seeds):
                     d = out / f"{kind}{seed}"
                     cfg = EgoVideoConfig(seconds=11 if kind == "pans" else 5, fps=5, keyframes=keys,
                                          source_azimuths=(az,), signal="noise", seed=seed)
                     generate_egovideos(cfg, d, progress=False)
                     times, _, yaws, _ = read_truth(d, "ego_0000")
-                    encs = ENCODINGS + (SEED0[:seed0_encodings] if seed == 0 else [])
+                    encs = ENCODINGS[:n_enc] + (SEED0[:extra] if seed == 0 else [])
                     for e, enc in enumerate(encs):
                         vio.X264_PARAMS = "" if enc == "old" else enc.split("+")[0]
                         crf = int(enc.split("+crf")[1]) if "+crf" in enc else 18
