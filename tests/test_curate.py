@@ -22,15 +22,15 @@ from simkit.video.io import probe, read_audio, read_frames, write_video
 # source starts at +20 deg (front left), so every turn moves it the opposite way in front of the camera.
 KEYFRAMES = "0:0,0.5:0,4.5:20,6:20,10.5:-70,11:-70"
 # Every tolerance below is a measured spread with margin, so no test depends on one encoding or one lucky
-# estimate (docs/curation.md, "What the tests allow"). The tests' own videos (seed 0) were encoded 18 (pans)
+# estimate (docs/curation.md, "What the tests allow"). The tests' own videos (seed 0) were encoded 42 (pans)
 # and 88 (walk) more ways (x264 cpu-independent at crf 15-25, and the run-to-run variants of the encoder
 # before issue 16), seeds 0-7 (pans) / 0-29 (walk) 5 / 3 ways each (cpu-independent, mbtree=0, old):
 # `benchmarks/bench_curate.py --test-spread`.
-# Yaw error of a 5 s clip, its first-to-last view and a 20 deg pan: max 2.9 deg in 58 pan encodings (2.1 for
+# Yaw error of a 5 s clip, its first-to-last view and a 20 deg pan: max 2.9 deg in 82 pan encodings (2.1 for
 # seed 0); the tests allow 4.5.
 YAW_TOLERANCE = 4.5
-# A pure rotation misread as translating for one 3-frame step (of ~8 per clip) in 14 of 58 encodings: the
-# clip's accumulated translation then has length ~1 step (max 0.996 measured); never 2 steps.
+# A pure rotation misread as translating for one 3-frame step (of ~8 per clip) in 20 of 82 encodings: the
+# clip's accumulated translation then has length ~1 step (max 1.000 measured); never 2 steps.
 ROTATION_TRANSLATION_STEPS = 2.0
 
 
@@ -172,7 +172,7 @@ def test_curate_keeps_agreeing_clip_and_drops_swapped(ego: Path, variants: Path,
         assert float(a["yaw_change_deg"]) == pytest.approx(true, abs=YAW_TOLERANCE)
         assert a["kept"] == "1", a
         assert s["kept"] == "0" and "disagrees" in s["reason"], s
-        # AAC re-encoded: swapped / -original IID change measured 0.955-1.002 over 8 seeds and 58 encodings
+        # AAC re-encoded: swapped / -original IID change measured 0.955-1.002 over 8 seeds and 82 encodings
         assert float(s["iid_change"]) == pytest.approx(-float(a["iid_change"]), rel=0.08)
     # the kept clips are a dataset the direction task can open: V time points, estimated motion, no labels
     from simkit.data.opener import open_dataset
@@ -402,7 +402,7 @@ def test_bench_trains_on_curated_and_scores_test_data(ego: Path, tmp_path: Path,
     curated = tmp_path / "curated"
     res = curate(videos, curated, CurateConfig(split_fractions=shares), progress=False)
     # the clips turn 20, -31 and -90 deg (>= 5 deg above the 15 deg filter, errors <= 2.9 measured) and their
-    # IID change had the agreeing sign in all 58 measured encodings: every clip is kept
+    # IID change had the agreeing sign in all 82 measured encodings: every clip is kept
     assert res.kept["train"] == 3 and res.kept["val"] >= 1
     render = write_synthetic_render(tmp_path / "render", {"a": "train", "b": "val", "c": "test"}, clip_seconds=1.5)
     results = tmp_path / "res"

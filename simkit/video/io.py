@@ -20,7 +20,7 @@ from simkit.io import atomic_path
 CONTAINERS = {".mp4": ("mp4", "aac"), ".mkv": ("matroska", "pcm_s16le")}
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 # x264's SIMD macroblock-tree propagation reads heap memory it never wrote, so one thread alone still gave
-# other bytes from run to run (issue 16: 8 outputs in 40 encodings of the same arrays). cpu-independent=1
+# other bytes from run to run (13 outputs in 40 in-process encodings of the same arrays). cpu-independent=1
 # makes x264 use the code paths whose results do not depend on the CPU's instruction set, which also ends
 # that read: 40 of 40 encodings and processes under MALLOC_PERTURB_ 0/1/85/170/255 gave one output. It keeps
 # the macroblock tree (mbtree=0 is deterministic too but gave a 42 % larger file at the same PSNR).
