@@ -468,3 +468,18 @@ def test_walking_camera_gives_forward_translation(tmp_path: Path) -> None:
     # forward along the start heading = -z in the first frame (x right, y up, -z forward): t_z was < -4.8 steps
     # in all 178 measured encodings; |t_z| / max(|t_x|, |t_y|) >= 3.6 for this video (5th percentile 5.3)
     assert t[2] < 0 and abs(t[2]) > 2 * max(abs(t[0]), abs(t[1])), t
+
+
+def test_discover_is_canonical_and_skips_hidden_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simkit.curate.pipeline import discover
+
+    videos = tmp_path / "in" / "videos"
+    (videos / ".cache").mkdir(parents=True)
+    for name in ("a.mp4", "b.mkv", ".a.mp4.x1y2.tmp", ".ego_0001.mp4.k3j4.mp4", ".cache/c.mp4"):
+        (videos / name).write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    want = [videos / "a.mp4", videos / "b.mkv"]  # absolute, hidden files and folders skipped
+    assert discover([Path("in")]) == want
+    assert discover([tmp_path / "in"]) == want
+    # one file named three ways counts once
+    assert discover([Path("in/videos/a.mp4"), videos / "a.mp4", Path("in/videos/../videos/a.mp4")]) == want[:1]
