@@ -9,6 +9,18 @@ with the defaults of ``simkit curate`` (5 fps, SIFT, 60 deg FOV) at the video's 
 the exact yaw change. Curation speed is video seconds per CPU second (process time of ``simkit curate`` on
 every generated 320x240 video, analysis and dataset writing).
 Results: ``OUT/egomotion.csv`` (one row per video), ``OUT/summary.json`` and a printed table.
+
+    .venv/bin/python benchmarks/bench_curate.py --test-spread --out out/test-spread [--pan-seeds 8]
+        [--walk-seeds 30] [--seed0-encodings 42,88]
+
+measures the spread of the statistics tests/test_curate.py asserts, so its tolerances are measured ones:
+the tests' two videos (11 s of pans; a 5 s walk with a 30 deg turn) are generated for every seed, and
+their frames and audio encoded several ways - x264 ``cpu-independent=1`` (simkit's), ``mbtree=0``, and
+the encoder before issue 16, whose output changed from encoding to encoding (repeated in one process);
+pans in 5 encodings a seed, the walk in the first 3; seed 0, the tests' own, in 42 (pans) and 88 (walk)
+more: crf 15-25 and more run-to-run variants. Every encoding is analysed as
+the tests do (curate's analysis of each clip; the 55- and 26-frame tracks). One JSON line per encoding in
+``OUT/test_spread.jsonl`` and a printed summary (about 13 CPU minutes with the defaults).
 """
 
 from __future__ import annotations
@@ -35,7 +47,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="160x120,320x240,640x480")
     ap.add_argument("--scenes", type=int, default=2, help="scenes per (size, pan); sign alternates")
     ap.add_argument("--fps", type=int, default=10)
+    ap.add_argument("--test-spread", action="store_true", help="measure the spread of tests/test_curate.py's "
+                    "statistics over seeds and encodings instead")
+    ap.add_argument("--pan-seeds", type=int, default=8)
+    ap.add_argument("--walk-seeds", type=int, default=30)
+    ap.add_argument("--seed0-encodings", default="42,88", help="extra encodings of seed 0: pans,walk")
     args = ap.parse_args()
+    if args.test_spread:
+        pan0, walk0 = (int(v) for v in args.seed0_encodings.split(","))
+        measure_test_spread(args.out, args.pan_seeds, args.walk_seeds, pan0, walk0)
+        return
     pans = [float(p) for p in args.pans.split(",")]
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     rows = []
@@ -98,6 +119,107 @@ def main() -> None:
                              "video_s_per_cpu_s": round(secs / cpu, 3)}
         print(f"\ncurate: {secs:g} video s in {cpu:.1f} CPU s ({secs / cpu:.2f} video s per CPU s), wall {wall:.1f} s")
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+PANS = "0:0,0.5:0,4.5:20,6:20,10.5:-70,11:-70"  # tests/test_curate.py's KEYFRAMES
+WALK = "0:0,0.5:0,4.5:30:1.2,5:30:1.2"
+ENCODINGS = ["cpu-independent=1", "mbtree=0", "old", "old", "old"]
+SEED0 = (["old"] * 12 + [f"cpu-independent=1+crf{c}" for c in (16, 17, 19, 20, 21, 22)] + ["old"] * 67
+         + [f"cpu-independent=1+crf{c}" for c in (15, 23, 25)])
+
+
+def _spread_case(kind: str, enc: str, video: Path, times: np.ndarray, yaws: np.ndarray) -> dict:
+    """The statistics tests/test_curate.py asserts, on one encoding of one of its videos."""
+    from simkit.curate.iid import iid_change, iid_track
+    from simkit.curate.pipeline import CurateConfig, analyse_video
+    from simkit.video.io import read_audio, write_video
+
+    cfg = CurateConfig(split_fractions=(1.0, 0.0, 0.0))
+    a = analyse_video(video, "x", cfg)
+    rec: dict = {"kind": kind, "enc": enc}
+    if kind == "walk":
+        (c,) = a["clips"]
+        t = np.array([np.nan if x is None else x for x in c["translation"]])
+        yaw = c["yaw_change_deg"]
+        rec.update(yaw_err=None if yaw is None else yaw - float(yaws[-1] - yaws[0]), translation=t.tolist(),
+                   forward_ratio=float(-t[2] / max(abs(t[0]), abs(t[1]))))
+        return rec
+    mcfg = EgomotionConfig()
+    ft = np.arange(55) / mcfg.fps  # test_egomotion_recovers_pans
+    track = estimate_track(read_frames(video, ft, width=320, gray=True), mcfg)
+    errs, trans = [], []
+    for s in (0.0, 3.0, 6.0):
+        e = min(s + 5, ft[-1])
+        est, tr = track.between(s, e)
+        errs.append(float(est - (np.interp(e, times, yaws) - np.interp(s, times, yaws))))
+        trans.append(float(np.linalg.norm(tr)))
+    tr26 = estimate_track(read_frames(video, np.arange(26) / 5, width=320, gray=True), mcfg)
+    vt = cfg.view_times()
+    clip_err, rel_err, swap = [], [], []
+    audio = read_audio(video, 16000)
+    swapped = write_video(video.with_name("swapped.mp4"), read_frames(video, ft), 5, audio[::-1].copy(), 16000)
+    audio2 = read_audio(swapped, 16000)
+    for c in a["clips"]:
+        s = c["start_s"]
+        true = np.interp(min(s + 5, 11), times, yaws) - np.interp(s, times, yaws)
+        clip_err.append(c["yaw_change_deg"] - true)
+        true_rel = np.interp(s + vt[-1], times, yaws) - np.interp(s + vt[0], times, yaws)
+        rel_err.append(c["rel_yaw_deg"][0][-1] - true_rel)
+        a0, a1 = int(round(s * 16000)), int(round(c["end_s"] * 16000))
+        swap.append(float(iid_change(iid_track(audio2[:, a0:a1], 16000)) / -c["iid_change"]))
+    rec.update(pan_err=errs, pan_translation=trans, matcher_err=float(tr26.between(0, 5)[0] - 20.0),
+               clip_err=clip_err, rel_err=rel_err, iid_change=[c["iid_change"] for c in a["clips"]], swap_ratio=swap)
+    return rec
+
+
+def measure_test_spread(out: Path, pan_seeds: int, walk_seeds: int, pan0: int, walk0: int) -> None:
+    """Spread of tests/test_curate.py's statistics over seeds and encodings (see the module docstring)."""
+    import simkit.video.io as vio
+
+    captured: dict = {}
+    real_write = vio.write_video
+
+    def capture(path, frames, fps, audio=None, sample_rate=16000, crf=18):  # the arrays the encoder gets
+        captured.update(frames=frames, fps=fps, audio=audio, sr=sample_rate)
+        return real_write(path, frames, fps, audio, sample_rate, crf)
+
+    out.mkdir(parents=True, exist_ok=True)
+    vio.write_video = capture
+    recs = []
+    try:
+        with open(out / "test_spread.jsonl", "w") as f:
+            for kind, seeds, keys, az, n_enc, extra in (("walk", walk_seeds, WALK, 10.0, 3, walk0),
+                                                        ("pans", pan_seeds, PANS, 20.0, 5, pan0)):
+                for seed in range(seeds):
+                    d = out / f"{kind}{seed}"
+                    cfg = EgoVideoConfig(seconds=11 if kind == "pans" else 5, fps=5, keyframes=keys,
+                                         source_azimuths=(az,), signal="noise", seed=seed)
+                    generate_egovideos(cfg, d, progress=False)
+                    times, _, yaws, _ = read_truth(d, "ego_0000")
+                    encs = ENCODINGS[:n_enc] + (SEED0[:extra] if seed == 0 else [])
+                    for e, enc in enumerate(encs):
+                        vio.X264_PARAMS = "" if enc == "old" else enc.split("+")[0]
+                        crf = int(enc.split("+crf")[1]) if "+crf" in enc else 18
+                        v = real_write(d / f"enc{e}.mp4", captured["frames"], captured["fps"], captured["audio"],
+                                       captured["sr"], crf)
+                        vio.X264_PARAMS = "cpu-independent=1"
+                        rec = {"seed": seed, **_spread_case(kind, enc, v, times, yaws)}
+                        recs.append(rec)
+                        f.write(json.dumps(rec) + "\n")
+                        f.flush()
+    finally:
+        vio.write_video = real_write
+        vio.X264_PARAMS = "cpu-independent=1"
+
+    def span(rows: list[dict], key: str) -> str:
+        v = np.array([x for r in rows for x in np.atleast_1d(np.array(r[key], dtype=float))])
+        return f"{key}: min {np.nanmin(v):.3f} max {np.nanmax(v):.3f} sd {np.nanstd(v):.3f} ({np.isnan(v).sum()} NaN)"
+
+    for kind, keys in (("walk", ["yaw_err", "forward_ratio"]),
+                       ("pans", ["pan_err", "pan_translation", "matcher_err", "clip_err", "rel_err", "swap_ratio"])):
+        for name, rows in ((f"{kind}, all seeds", [r for r in recs if r["kind"] == kind]),
+                           (f"{kind}, seed 0", [r for r in recs if r["kind"] == kind and r["seed"] == 0])):
+            print(f"{name} ({len(rows)} encodings): " + "; ".join(span(rows, k) for k in keys))
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ def _floats(text: str, what: str, n: int | None = None) -> tuple[float, ...]:
 def egovideo(
     out: Path = typer.Option(..., help="Output directory (video-folder layout; re-runs resume)."),
     videos: int = typer.Option(_EGO.videos, help="Number of videos."),
-    seconds: float = typer.Option(_EGO.seconds, help="Length of each video (s)."),
-    fps: int = typer.Option(_EGO.fps, help="Frame rate; audio is rendered at every frame's pose."),
-    width: int = typer.Option(_EGO.camera.width, help="Frame width (px)."),
-    height: int = typer.Option(_EGO.camera.height, help="Frame height (px)."),
+    seconds: float = typer.Option(_EGO.seconds, help="Length of each video (s, <= 3600; a video must fit in 4 GiB)."),
+    fps: int = typer.Option(_EGO.fps, help="Frame rate (1-120); audio is rendered at every frame's pose."),
+    width: int = typer.Option(_EGO.camera.width, help="Frame width (px, even, 16-3840)."),
+    height: int = typer.Option(_EGO.camera.height, help="Frame height (px, even, 16-3840)."),
     hfov: float = typer.Option(_EGO.camera.hfov_deg, help="Horizontal field of view (deg)."),
     pitch: float = typer.Option(_EGO.camera.pitch_deg, help="Camera pitch (deg, negative = looking down)."),
     keyframes: str = typer.Option("", help="Trajectory T:YAW[:FORWARD[:RIGHT]],... (s, deg turned left, m); "

@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,20 +114,27 @@ class CurateConfig:
 
 
 def discover(inputs: list[Path]) -> list[Path]:
-    """Video files of ``inputs`` (files, or folders searched recursively, ``videos/`` first), sorted."""
+    """Video files of ``inputs`` (files, or folders searched recursively, ``videos/`` first), sorted.
+
+    Paths are canonical (absolute, ``.``/``..`` resolved, symlinks kept so a file keeps the name it was given),
+    so a relative and an absolute spelling give the same output, and a file named twice counts once. A folder
+    search skips hidden files and folders: the temporaries of interrupted writers (``.<name>.<random>.tmp``
+    and older ``.<name>.<random>.mp4``) and lock files are not videos.
+    """
     found: list[Path] = []
     for p in inputs:
-        p = Path(p)
+        p = Path(os.path.abspath(p))
         if p.is_dir():
             base = p / "videos" if (p / "videos").is_dir() else p
-            found.extend(sorted(q for q in base.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES))
+            found.extend(sorted(q for q in base.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES
+                                and not any(part.startswith(".") for part in q.relative_to(base).parts)))
         elif p.is_file():
             found.append(p)
         else:
             raise SimkitError(f"video input {p} does not exist")
     if not found:
         raise SimkitError(f"no videos ({', '.join(VIDEO_SUFFIXES)}) found in {', '.join(map(str, inputs))}")
-    return found
+    return list(dict.fromkeys(found))
 
 
 def video_ids(paths: list[Path]) -> list[str]:
@@ -135,7 +143,7 @@ def video_ids(paths: list[Path]) -> list[str]:
     out = []
     for p, s in zip(paths, stems, strict=True):
         if stems.count(s) > 1:
-            s = f"{s}-{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:8]}"
+            s = f"{s}-{hashlib.sha256(os.path.abspath(p).encode()).hexdigest()[:8]}"  # links kept: 2 names, 2 ids
         out.append(s)
     return out
 
@@ -347,7 +355,7 @@ def curation_rows(analyses: list[dict[str, Any]], cands: list[Candidate]) -> str
         by_video.setdefault(c.video_id, []).append(c)
     for a in analyses:
         if a["refused"]:
-            w.writerow([a["video"], "", "", "", "", "", "", "", "", "", a.get("split", ""), 0, a["refused"]])
+            w.writerow([a["video"], "", "", "", "", "", "", "", "", "", "", 0, a["refused"]])  # no split: no clips
             continue
         for c in by_video.get(a["id"], []):
             w.writerow([c.video, c.clip_id, f"{c.start_s:g}", f"{c.end_s:g}", _fmt(c.yaw, 3),
@@ -444,7 +452,8 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
             a = _cached(p, vid, cfg, work)
             if a is None:
                 raise SimkitError(f"the analysis of {p} in {work} vanished or changed during the run")
-            a["split"] = split_of_video(vid, cfg.split_fractions, cfg.seed)
+            a["video"] = str(p)  # as this run names it (a cache may come from a run that spelt it otherwise)
+            a["split"] = "" if a["refused"] else split_of_video(vid, cfg.split_fractions, cfg.seed)
             analyses.append(a)
         cands = [c for a in analyses if not a["refused"] for c in candidates_of(a, a["split"])]
         select(cands, cfg)

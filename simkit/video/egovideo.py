@@ -25,9 +25,11 @@ random side, with an optional forward walk at ``walk_speed``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +39,14 @@ import numpy as np
 from simkit import conventions
 from simkit.config import AcousticsConfig, CameraConfig, SamplingConfig, ScenesConfig, SpeechConfig
 from simkit.errors import SimkitError
-from simkit.io import atomic_write_json, atomic_write_text, check_writable_dir, package_versions, stable_hash
+from simkit.io import atomic_write_json, atomic_write_text, package_versions, stable_hash
 
+# Upper bounds, checked before anything is written. One video is held in memory whole before it is encoded
+# (frames, per-frame RIRs, audio), so beside the plain ranges the estimate of memory_bytes() is capped.
+MAX_SECONDS = 3600.0  # one hour per video
+MAX_FPS = 120
+FRAME_SIDES = (16, 3840)  # smallest and largest frame width/height (px; 3840 = 4K UHD)
+MEMORY_LIMIT = 4 << 30  # bytes one video may need (memory_bytes)
 CLIP_SECONDS = 5.0  # the seed's clip length (A.1.2) ...
 CLIP_HOP = 3.0  # ... cut every 3 s
 SIGNALS = ("speech", "noise")
@@ -81,19 +89,38 @@ class EgoVideoConfig:
         d["scene_set"].pop("scene_dir")
         return stable_hash(d)
 
+    def memory_bytes(self) -> int:
+        """Estimated bytes one video holds at once: its frames (RGB, depth and instance ids, 9 bytes a pixel),
+        per-frame RIRs (float32, direct + indirect + mixed) and audio (float64 sources and mix, and a copy)."""
+        frames = int(round(self.seconds * self.fps))
+        rir = int(round(self.acoustics.rir_seconds * self.acoustics.sample_rate))
+        samples = int(round(self.seconds * self.acoustics.sample_rate))
+        return (frames * self.camera.width * self.camera.height * 9 + 3 * frames * self.sources * 2 * rir * 4
+                + samples * (self.sources + 2) * 8 * 2)
+
     def validate(self) -> None:
         """One SimkitError naming the first bad setting; nothing is written before this passes."""
         self.camera.validate()
         if self.videos < 1:
             raise SimkitError(f"--videos must be >= 1 (got {self.videos})")
-        if not self.seconds > 0:
-            raise SimkitError(f"--seconds must be positive (got {self.seconds})")
-        if self.fps < 1:
-            raise SimkitError(f"--fps must be >= 1 (got {self.fps})")
+        if not 0 < self.seconds <= MAX_SECONDS:
+            raise SimkitError(f"--seconds must be in (0, {MAX_SECONDS:g}] (got {self.seconds})")
+        if not 1 <= self.fps <= MAX_FPS:
+            raise SimkitError(f"--fps must be in [1, {MAX_FPS}] (got {self.fps})")
+        lo, hi = FRAME_SIDES
+        for what, side in (("--width", self.camera.width), ("--height", self.camera.height)):
+            if not lo <= side <= hi:
+                raise SimkitError(f"{what} must be in [{lo}, {hi}] pixels (got {side})")
         if self.camera.width % 2 or self.camera.height % 2:
             raise SimkitError(f"frame size must be even for H.264 (got {self.camera.width}x{self.camera.height})")
         if self.sources < 1:
             raise SimkitError(f"--sources must be >= 1 (got {self.sources})")
+        need = self.memory_bytes()
+        if need > MEMORY_LIMIT:
+            raise SimkitError(
+                f"one video of {self.seconds:g} s at {self.fps} fps, {self.camera.width}x{self.camera.height} "
+                f"with {self.sources} source(s) needs about {need / 2**30:.1f} GiB in memory (limit "
+                f"{MEMORY_LIMIT / 2**30:g} GiB); choose fewer --seconds, a lower --fps or smaller frames")
         if self.source_azimuths and len(self.source_azimuths) != self.sources:
             raise SimkitError(f"--source-azimuth given {len(self.source_azimuths)} times for {self.sources} sources")
         if self.signal not in SIGNALS:
@@ -373,6 +400,7 @@ def clip_rows(name: str, traj_times: np.ndarray, yaws: np.ndarray, az0: np.ndarr
 def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> list[Path]:
     """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic."""
     from simkit.curate.pipeline import progress_bar
+    from simkit.data.writer import output_lock
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -381,39 +409,68 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
     out = Path(out)
     scene_set = SceneSet.from_config(cfg.scene_set)
     scene_set.resolve(cfg.scene)  # unknown scene: error before anything is written
+    _check_ours(out, cfg)  # a refused directory gets nothing, not even the lock file
+    with output_lock(out, "simkit egovideo"):
+        _check_ours(out, cfg)  # again under the lock: another run may have claimed it meanwhile
+        remove_temporaries(out)
+        atomic_write_json(out / "egovideo.json", {
+            "tool": "simkit egovideo", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
+            "versions": package_versions((*_VERSIONED, "av"))})
+        scene = scene_set.load(cfg.scene)
+        caster = RayCaster(scene)
+        floor = FloorSampler(scene, caster, SamplingConfig())
+        paths, rows = [], []
+        bar = progress_bar(cfg.videos, progress, "egovideo", "video")
+        try:
+            for i in range(cfg.videos):
+                name = f"ego_{i:04d}"
+                video = out / "videos" / f"{name}{cfg.container}"
+                if not (video.is_file() and (out / "truth" / f"{name}.json").is_file()):
+                    video = generate_video(cfg, i, out, scene, caster, floor)
+                paths.append(video)
+                rows.extend(_labels_of(out, name, cfg))
+                bar.update(1)
+        finally:
+            bar.close()
+        atomic_write_text(out / "labels.csv", _csv(LABEL_HEADER, rows))
+    return paths
+
+
+def _check_ours(out: Path, cfg: EgoVideoConfig) -> None:
+    """Refuse ``out`` unless it is new, empty (but for a lock or temporaries a killed run left) or holds
+    egovideos of this very config."""
+    from simkit.data.writer import WRITE_LOCK
+
     cpath = out / "egovideo.json"
     if cpath.exists():
         import json
 
         try:
             old = json.loads(cpath.read_text()).get("config_hash")
-        except (json.JSONDecodeError, AttributeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             old = None
         if old != cfg.config_hash():
             raise SimkitError(f"{out} holds egovideos of another config (hash {old}); choose another --out")
-    elif out.exists() and any(out.iterdir()):
+    elif out.is_dir() and any(p.name != WRITE_LOCK and not _TEMPORARY.match(p.name) for p in out.iterdir()):
         raise SimkitError(f"output directory {out} is not empty and holds no egovideo.json; choose another --out")
-    check_writable_dir(out)
-    atomic_write_json(cpath, {"tool": "simkit egovideo", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
-                              "versions": package_versions((*_VERSIONED, "av"))})
-    scene = scene_set.load(cfg.scene)
-    caster = RayCaster(scene)
-    floor = FloorSampler(scene, caster, SamplingConfig())
-    paths, rows = [], []
-    bar = progress_bar(cfg.videos, progress, "egovideo", "video")
-    try:
-        for i in range(cfg.videos):
-            name = f"ego_{i:04d}"
-            video = out / "videos" / f"{name}{cfg.container}"
-            if not (video.is_file() and (out / "truth" / f"{name}.json").is_file()):
-                video = generate_video(cfg, i, out, scene, caster, floor)
-            paths.append(video)
-            rows.extend(_labels_of(out, name, cfg))
-            bar.update(1)
-    finally:
-        bar.close()
-    atomic_write_text(out / "labels.csv", _csv(LABEL_HEADER, rows))
-    return paths
+    elif out.exists() and not out.is_dir():
+        raise SimkitError(f"--out {out} is a file, not a directory")
+
+
+# what killed runs leave: atomic_path's ``.<name>.<random>.tmp``, and the ``.<video>.<random>.mp4|.mkv`` of
+# writers before temporaries all ended in .tmp
+_TEMPORARY = re.compile(r"^\..+\.(tmp|mp4|mkv)$")
+
+
+def remove_temporaries(out: Path) -> list[Path]:
+    """Delete the temporary files killed runs left in ``out``, ``out/videos`` and ``out/truth``; call only
+    under the output lock, on a directory proven ours (no other writer can own them)."""
+    stale = [p for d in (out, out / "videos", out / "truth") if d.is_dir() for p in d.iterdir()
+             if p.is_file() and _TEMPORARY.match(p.name)]
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return stale
 
 
 _VERSIONED = ("simkit", "numpy", "rlr-audio-propagation", "embreex", "espeakng-loader")
