@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 class TaskSpec:
     """A benchmark task.
 
-    ``open_split(data_dir, split, cfg, train, negatives=False)`` returns the torch Dataset of one split
+    ``open_split(data_dir, split, cfg, train, negatives)`` returns the torch Dataset of one split
     (``train`` switches on augmentation; ``negatives`` pairs every item with another item's audio, for models
-    whose ``needs_negative_pairs`` is set - a task without such pairs refuses it); ``data_info(data_dir, cfg)``
+    whose ``needs_negative_pairs`` is set - the harness always passes it; a task without such pairs refuses
+    it); ``data_info(data_dir, cfg)``
     the facts a model needs to build (sample rate, ...);
     ``records(batch, outputs)`` turns one batch and the model's ``predict`` outputs into per-sample columns
     (1-D arrays of equal length: the rows of ``predictions.csv`` and the metrics' input);
@@ -47,7 +48,7 @@ class TaskSpec:
 
     name: str
     description: str
-    open_split: Callable[..., Dataset]  # (data_dir, split, cfg, train, negatives=False)
+    open_split: Callable[..., Dataset]  # (data_dir, split, cfg, train, negatives)
     data_info: Callable[[Path, BenchConfig], dict[str, Any]]
     records: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, np.ndarray]]
     select_metric: str

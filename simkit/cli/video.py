@@ -12,7 +12,7 @@ from simkit.cli.options import executor_option, ray_address_option, workers_opti
 from simkit.curate.pipeline import CurateConfig
 from simkit.errors import SimkitError
 from simkit.video.egomotion import EgomotionConfig
-from simkit.video.egovideo import EgoVideoConfig
+from simkit.video.egovideo import FRAME_SIDES, MAX_FPS, MAX_SECONDS, MEMORY_LIMIT, EgoVideoConfig
 
 _EGO = EgoVideoConfig()
 _CUR = CurateConfig()
@@ -33,10 +33,10 @@ def _floats(text: str, what: str, n: int | None = None) -> tuple[float, ...]:
 def egovideo(
     out: Path = typer.Option(..., help="Output directory (video-folder layout; re-runs resume)."),
     videos: int = typer.Option(_EGO.videos, help="Number of videos."),
-    seconds: float = typer.Option(_EGO.seconds, help="Length of each video (s, <= 3600; a video must fit in 4 GiB)."),
-    fps: int = typer.Option(_EGO.fps, help="Frame rate (1-120); audio is rendered at every frame's pose."),
-    width: int = typer.Option(_EGO.camera.width, help="Frame width (px, even, 16-3840)."),
-    height: int = typer.Option(_EGO.camera.height, help="Frame height (px, even, 16-3840)."),
+    seconds: float = typer.Option(_EGO.seconds, help=f"Length of each video (s, <= {MAX_SECONDS:g}; a video must fit in {MEMORY_LIMIT >> 30} GiB)."),
+    fps: int = typer.Option(_EGO.fps, help=f"Frame rate (1-{MAX_FPS}); audio is rendered at every frame's pose."),
+    width: int = typer.Option(_EGO.camera.width, help=f"Frame width (px, even, {FRAME_SIDES[0]}-{FRAME_SIDES[1]})."),
+    height: int = typer.Option(_EGO.camera.height, help=f"Frame height (px, even, {FRAME_SIDES[0]}-{FRAME_SIDES[1]})."),
     hfov: float = typer.Option(_EGO.camera.hfov_deg, help="Horizontal field of view (deg)."),
     pitch: float = typer.Option(_EGO.camera.pitch_deg, help="Camera pitch (deg, negative = looking down)."),
     keyframes: str = typer.Option("", help="Trajectory T:YAW[:FORWARD[:RIGHT]],... (s, deg turned left, m); "
