@@ -33,8 +33,8 @@ def _floats(text: str, what: str, n: int | None = None) -> tuple[float, ...]:
 def egovideo(
     out: Path = typer.Option(..., help="Output directory (video-folder layout; re-runs resume)."),
     videos: int = typer.Option(_EGO.videos, help="Number of videos."),
-    seconds: float = typer.Option(_EGO.seconds, help=f"Length of each video (s, <= {MAX_SECONDS:g}; a video must fit in "
-                                                        f"{MEMORY_LIMIT >> 30} GiB)."),
+    seconds: float = typer.Option(_EGO.seconds, help=f"Length of each video (s, <= {MAX_SECONDS:g}; a video "
+                                                        f"must fit in {MEMORY_LIMIT >> 30} GiB)."),
     fps: int = typer.Option(_EGO.fps, help=f"Frame rate (1-{MAX_FPS}); audio is rendered at every frame's pose."),
     width: int = typer.Option(_EGO.camera.width, help=f"Frame width (px, even, {FRAME_SIDES[0]}-{FRAME_SIDES[1]})."),
     height: int = typer.Option(_EGO.camera.height, help=f"Frame height (px, even, {FRAME_SIDES[0]}-{FRAME_SIDES[1]})."),
