@@ -424,3 +424,70 @@ def test_soundspaces1_point_that_is_a_hollow_networkx_view_is_one_line(tmp_path:
     graph_file.write_bytes(data.replace(placeholder, hollow))
     line = one_error(simkit_prepare("soundspaces1", src, tmp_path / "out", "--option", "clip_seconds=0.5"))
     assert line == f"error: {graph_file}: node 0's point (a NodeView) is not three numbers"
+
+
+# ---------------------------------------------------------------- a relative SRC means what an absolute one does
+
+
+def _prepare_relative(name: str, parent: Path, src_name: str, out_name: str,
+                      *extra: str) -> subprocess.CompletedProcess:
+    """``simkit prepare NAME SRC`` run from ``parent`` with SRC and --out given relative to it."""
+    return subprocess.run([SIMKIT, "prepare", name, src_name, "--out", out_name, "--quiet", *extra], cwd=parent,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_relative_src_symlink_out_of_src_is_refused(tmp_path: Path) -> None:
+    """Before the fix a relative SRC made the check look at SRC/SRC/... (absent) and accept the symlink."""
+    src = write_fair_play(tmp_path / "fp", n_clips=4, seconds=1.0, n_splits=1, videos=False, frames_25d=True)
+    private = tmp_path / "private.wav"
+    wav = src / "binaural_audios" / "000002.wav"
+    shutil.move(wav, private)
+    wav.symlink_to(Path("..") / ".." / "private.wav")
+    proc = _prepare_relative("fair-play", tmp_path, "fp", "out", "--option", "clip_seconds=1.0", "--option",
+                             "frames=fp/frames", "--option", "frame_size=24x32")
+    line = one_error(proc)
+    assert line.startswith(f"error: folder {src / 'binaural_audios'}: 000002.wav resolves to {private.resolve()}, "
+                           "outside the source"), line
+    assert not (tmp_path / "out").exists()
+
+
+def _shard_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "shards").glob("*.h5"))}
+
+
+def test_relative_src_prepares_rwavs_and_stereocrw_as_an_absolute_one(tmp_path: Path) -> None:
+    """RWAVS frames and StereoCRW clip folders are found under a relative SRC (before the fix both looked for
+    SRC/SRC/...: 'missing frame', 'clip ... is absent'), and the shards are the absolute SRC's, byte for byte."""
+    write_rwavs(tmp_path / "release", {"1": {"source": [-1.0, 1.0, 0.5], "camera": [0.0, 0.0, 0.5],
+                                             "yaw": lambda t: 40.0 * t}}, seconds=4)
+    write_stereocrw_wild(tmp_path / "Youtube-Binaural",
+                         {"I2dP8FmisJQ_1150_1160": [(5, 0, 0)], "lbTNvwGMyFQ_0070_0080": [(10, 3, 0)]})
+    for name, src_name in (("rwavs", "release"), ("stereocrw-wild", "Youtube-Binaural")):
+        rel = _prepare_relative(name, tmp_path, src_name, f"{name}-rel", "--option", "image_size=24x32")
+        assert rel.returncode == 0, (name, rel.stderr[-2000:])
+        absolute = simkit_prepare(name, tmp_path / src_name, tmp_path / f"{name}-abs", "--option", "image_size=24x32")
+        assert absolute.returncode == 0, (name, absolute.stderr[-2000:])
+        shards = _shard_bytes(tmp_path / f"{name}-rel")
+        assert shards and shards == _shard_bytes(tmp_path / f"{name}-abs"), name
+
+
+def test_adapter_scan_from_the_api_takes_a_relative_src(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter used directly (not through prepare) makes SRC absolute itself."""
+    from simkit.data.adapters import CommonOptions, get_adapter, parse_options
+
+    write_rwavs(tmp_path / "release", {"1": {"source": [-1.0, 1.0, 0.5], "camera": [0.0, 0.0, 0.5],
+                                             "yaw": lambda t: 40.0 * t}}, seconds=4)
+    monkeypatch.chdir(tmp_path)
+    cls = get_adapter("rwavs")
+    plan = cls(parse_options(cls, {"image_size": "24x32"}), CommonOptions()).scan(Path("release"))
+    assert [u.shard_id for u in plan.units] == ["1"]
+    assert Path(plan.units[0].payload["dir"]) == tmp_path / "release" / "1"
+
+
+def test_prepare_and_render_share_one_sample_rate_range() -> None:
+    """prepare's --sample-rate bounds are config's, the ones a render config is checked against."""
+    from simkit import config
+    from simkit.data import prepare
+
+    assert (prepare.MIN_SAMPLE_RATE, prepare.MAX_SAMPLE_RATE) == (config.MIN_SAMPLE_RATE, config.MAX_SAMPLE_RATE)
+    assert prepare.MIN_SAMPLE_RATE is config.MIN_SAMPLE_RATE and prepare.MAX_SAMPLE_RATE is config.MAX_SAMPLE_RATE
