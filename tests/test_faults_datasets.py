@@ -491,3 +491,24 @@ def test_prepare_and_render_share_one_sample_rate_range() -> None:
 
     assert (prepare.MIN_SAMPLE_RATE, prepare.MAX_SAMPLE_RATE) == (config.MIN_SAMPLE_RATE, config.MAX_SAMPLE_RATE)
     assert prepare.MIN_SAMPLE_RATE is config.MIN_SAMPLE_RATE and prepare.MAX_SAMPLE_RATE is config.MAX_SAMPLE_RATE
+
+
+def test_video_folder_clip_ids_and_shard_ids_follow_one_naming_rule(tmp_path: Path) -> None:
+    """walk.mkv (mono, refused) still shares walk.mp4's stem: its clips and its shard are both named
+    walk.mp4 (before the fix the clips were walk.mp4@0 in shard walk)."""
+    from simkit.video.io import write_video
+
+    src = _video_folder(tmp_path, {"walk.mp4": 3.0, "other.mp4": 3.0},
+                        ["walk.mp4,0,3,90", "walk.mkv,0,3,-90", "other.mp4,0,3,45"])
+    mono = np.random.default_rng(1).standard_normal(3 * 16000).astype(np.float32) * 0.1
+    write_video(src / "videos" / "walk.mkv", np.full((15, 48, 64, 3), 60, np.uint8), 5,
+                np.stack([mono, mono]), 16000)
+    out = tmp_path / "out"
+    proc = simkit_prepare("video-folder", src, out, *VF_OPTS)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (out / "shards").glob("*.h5")) == ["other.h5", "walk.mp4.h5"]
+    with h5py.File(out / "shards" / "walk.mp4.h5") as f:
+        ids = [x.decode() if isinstance(x, bytes) else x for x in f["meta/set_id"][()].reshape(-1)]
+    assert ids == ["walk.mp4@0:0", "walk.mp4@0:1", "walk.mp4@0:2"], ids
+    manifest = (out / "manifest.json").read_text()
+    assert "walk.mkv" in manifest and "mono audio" in manifest  # refused, with its reason
