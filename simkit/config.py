@@ -17,6 +17,11 @@ from simkit.data.storage import FLOAT32, StorageConfig
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
 
+# the audio rates simkit accepts anywhere (render, prepare): 192 kHz is the highest rate of studio audio, above
+# it a clip's arrays grow without purpose
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000
+
 
 @dataclass
 class AcousticsConfig:
@@ -248,8 +253,8 @@ def validate_render_config(cfg: RenderConfig) -> None:
     from simkit.acoustics.presets import PRESETS
 
     _check(ac.preset in PRESETS, f"acoustics.preset must be one of {', '.join(PRESETS)} (got {ac.preset!r})")
-    _check(8000 <= ac.sample_rate <= 192000, f"acoustics.sample_rate must be in 8000..192000 Hz "
-                                              f"(got {ac.sample_rate})")
+    _check(MIN_SAMPLE_RATE <= ac.sample_rate <= MAX_SAMPLE_RATE,
+           f"acoustics.sample_rate must be in {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz (got {ac.sample_rate})")
     _check(ac.indirect_gain >= 0, f"acoustics.indirect_gain must be >= 0 (got {ac.indirect_gain})")
     _check(0 < ac.rir_seconds <= 10, f"acoustics.rir_seconds must be in (0, 10] (got {ac.rir_seconds})")
     _check(ac.thread_count >= 1, f"acoustics.thread_count must be >= 1 (got {ac.thread_count})")

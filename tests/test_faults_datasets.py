@@ -307,3 +307,208 @@ def test_prepare_sample_rate_out_of_range_is_one_line_and_writes_nothing(tmp_pat
                                     "--option", f"frames={src / 'frames'}", "--option", "frame_size=24x32"))
     assert line == f"error: --sample-rate must be 8000 .. 192000 Hz (got {rate})"
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- no numpy setstate or planted method runs
+
+
+class _Reduce:
+    """Pickles as ``func(*args)`` followed by ``BUILD state``: how numpy's arrays and dtypes pickle."""
+
+    def __init__(self, func, args, state=None) -> None:
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+_LOAD_SCRIPT = """
+import sys
+from simkit.data.adapters._safe_pickle import UnsafePickle, load_graph
+try:
+    load_graph(open(sys.argv[1], "rb").read())
+except UnsafePickle as e:
+    print("refused:", e)
+else:
+    print("loaded")
+"""
+
+
+def _load_in_subprocess(tmp_path: Path, payload: bytes) -> str:
+    """What ``load_graph`` makes of ``payload``, in a child process: a native crash must not take pytest down."""
+    f = tmp_path / "graph.pkl"
+    f.write_bytes(payload)
+    proc = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(f)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])  # -11 / 139: numpy read past its input
+    assert proc.stderr.strip() == "", proc.stderr[-2000:]  # nothing numpy complains about while freeing
+    return proc.stdout.strip()
+
+
+def test_graph_pickle_object_array_shorter_than_its_shape_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """numpy's C ``__setstate__`` reads ``prod(shape)`` items from the list it is given, however short the list
+    is: before the fix a 100-byte graph.pkl killed the process (exit 139)."""
+    import networkx as nx
+
+    reconstruct = np.ndarray((0,)).__reduce__()[0]
+    g = nx.Graph()
+    g.add_node(0, point=_Reduce(reconstruct, (np.ndarray, (0,), b"b"), (1, (100000,), np.dtype("O8"), False, [1])))
+    out = _load_in_subprocess(tmp_path, pickle.dumps(g, protocol=2))
+    assert out == "refused: object array of 100000 elements does not hold a list of 100000 plain scalars", out
+
+
+def test_graph_pickle_dtype_with_foreign_flags_is_refused(tmp_path: Path) -> None:
+    """A dtype's pickled state may only be numpy's own for its type code: flags=63 (object-holding) on an 'S8'
+    dtype made numpy fail internally when the array was freed."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.graph["dt"] = _Reduce(np.dtype, ("S8", False, True), (3, "|", None, None, None, 8, 1, 63))
+    out = _load_in_subprocess(tmp_path, pickle.dumps(g, protocol=2))
+    assert out.startswith("refused: dtype |S8 state (3, '|', None, None, None, 8, 1, 63) is not numpy's own"), out
+
+
+def test_graph_unpickler_restores_arrays_exactly() -> None:
+    """The reader builds arrays from their pickled bytes itself: every dtype, byte order, memory order and a
+    plain object array come back equal, in every protocol, and shared arrays stay shared."""
+    import networkx as nx
+
+    from simkit.data.adapters._safe_pickle import load_graph
+
+    shared = np.arange(6, dtype="<i4").reshape(2, 3)
+    attrs = {"f8": np.array([3.0, 0.0, -1.0]), "be": np.arange(4, dtype=">f4"), "fortran": np.asfortranarray(shared),
+             "bool": np.array([True, False]), "text": np.array(["ab", "c"]), "bytes": np.array([b"xy"]),
+             "obj": np.array(["a", 1, None, 2.5], dtype=object).reshape(2, 2), "empty": np.zeros((0, 3)),
+             "scalar": np.float32(1.5), "a": shared, "b": shared}
+    g = nx.Graph()
+    g.add_node(0, **attrs)
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        got = load_graph(pickle.dumps(g, protocol=proto))._node[0]
+        for k, v in attrs.items():
+            assert type(got[k]) is type(v) and got[k].dtype == v.dtype and got[k].shape == v.shape, (proto, k)
+            np.testing.assert_array_equal(got[k], v)
+        assert got["a"] is got["b"], proto
+
+
+@pytest.mark.parametrize("opcode", ["APPEND", "APPENDS", "ADDITEMS"])
+def test_graph_pickle_cannot_plant_a_method_for_the_fill_opcodes(opcode: str) -> None:
+    """The stock APPEND/APPENDS/ADDITEMS call ``obj.append``/``extend``/``add``: a graph whose state sets that
+    name to ``numpy.ndarray`` made APPEND (2**30,) allocate 8 GiB. Here the call is numpy.ndarray(1)."""
+    from simkit.data.adapters._safe_pickle import UnsafePickle, load_graph
+
+    name, tail = {"APPEND": (b"append", b"K\x01a"), "APPENDS": (b"extend", b"(K\x01e"),
+                  "ADDITEMS": (b"add", b"(K\x01\x90")}[opcode]
+    graph = b"cnetworkx.classes.graph\nGraph\n)\x81"
+    key = b"X" + len(name).to_bytes(4, "little") + name
+    planted = b"\x80\x04" + graph + b"}" + key + b"cnumpy\nndarray\nsb" + tail + b"."
+    with pytest.raises(UnsafePickle, match=rf"it sets Graph\.{name.decode()} to a type, which a networkx graph does "
+                                           "not hold; refused"):
+        load_graph(planted)
+    # and the opcode itself refuses anything but a builtin list / set
+    with pytest.raises(UnsafePickle, match=rf"{opcode} on a Graph, not a (list|set); refused"):
+        load_graph(b"\x80\x04" + graph + tail + b".")
+
+
+def test_soundspaces1_point_that_is_a_hollow_networkx_view_is_one_line(tmp_path: Path) -> None:
+    """The message names the point's type: formatting it with repr ran networkx code on an object the pickle
+    left uninitialised (AttributeError: the CLI's 'unexpected error' path, exit 1)."""
+    import networkx as nx
+
+    src = write_soundspaces1(tmp_path / "ss")
+    g = nx.Graph()
+    g.add_node(0, point="HOLLOW")
+    placeholder = b"X\x06\x00\x00\x00HOLLOW"  # protocol 2: unframed, so one value can be swapped for another
+    data = pickle.dumps(g, protocol=2)
+    assert data.count(placeholder) == 1
+    hollow = b"cnetworkx.classes.reportviews\nNodeView\n)\x81"  # NodeView created empty, never BUILT
+    graph_file = src / "metadata/replica/apartment_0/graph.pkl"
+    graph_file.write_bytes(data.replace(placeholder, hollow))
+    line = one_error(simkit_prepare("soundspaces1", src, tmp_path / "out", "--option", "clip_seconds=0.5"))
+    assert line == f"error: {graph_file}: node 0's point (a NodeView) is not three numbers"
+
+
+# ---------------------------------------------------------------- a relative SRC means what an absolute one does
+
+
+def _prepare_relative(name: str, parent: Path, src_name: str, out_name: str,
+                      *extra: str) -> subprocess.CompletedProcess:
+    """``simkit prepare NAME SRC`` run from ``parent`` with SRC and --out given relative to it."""
+    return subprocess.run([SIMKIT, "prepare", name, src_name, "--out", out_name, "--quiet", *extra], cwd=parent,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_relative_src_symlink_out_of_src_is_refused(tmp_path: Path) -> None:
+    """Before the fix a relative SRC made the check look at SRC/SRC/... (absent) and accept the symlink."""
+    src = write_fair_play(tmp_path / "fp", n_clips=4, seconds=1.0, n_splits=1, videos=False, frames_25d=True)
+    private = tmp_path / "private.wav"
+    wav = src / "binaural_audios" / "000002.wav"
+    shutil.move(wav, private)
+    wav.symlink_to(Path("..") / ".." / "private.wav")
+    proc = _prepare_relative("fair-play", tmp_path, "fp", "out", "--option", "clip_seconds=1.0", "--option",
+                             "frames=fp/frames", "--option", "frame_size=24x32")
+    line = one_error(proc)
+    assert line.startswith(f"error: folder {src / 'binaural_audios'}: 000002.wav resolves to {private.resolve()}, "
+                           "outside the source"), line
+    assert not (tmp_path / "out").exists()
+
+
+def _shard_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "shards").glob("*.h5"))}
+
+
+def test_relative_src_prepares_rwavs_and_stereocrw_as_an_absolute_one(tmp_path: Path) -> None:
+    """RWAVS frames and StereoCRW clip folders are found under a relative SRC (before the fix both looked for
+    SRC/SRC/...: 'missing frame', 'clip ... is absent'), and the shards are the absolute SRC's, byte for byte."""
+    write_rwavs(tmp_path / "release", {"1": {"source": [-1.0, 1.0, 0.5], "camera": [0.0, 0.0, 0.5],
+                                             "yaw": lambda t: 40.0 * t}}, seconds=4)
+    write_stereocrw_wild(tmp_path / "Youtube-Binaural",
+                         {"I2dP8FmisJQ_1150_1160": [(5, 0, 0)], "lbTNvwGMyFQ_0070_0080": [(10, 3, 0)]})
+    for name, src_name in (("rwavs", "release"), ("stereocrw-wild", "Youtube-Binaural")):
+        rel = _prepare_relative(name, tmp_path, src_name, f"{name}-rel", "--option", "image_size=24x32")
+        assert rel.returncode == 0, (name, rel.stderr[-2000:])
+        absolute = simkit_prepare(name, tmp_path / src_name, tmp_path / f"{name}-abs", "--option", "image_size=24x32")
+        assert absolute.returncode == 0, (name, absolute.stderr[-2000:])
+        shards = _shard_bytes(tmp_path / f"{name}-rel")
+        assert shards and shards == _shard_bytes(tmp_path / f"{name}-abs"), name
+
+
+def test_adapter_scan_from_the_api_takes_a_relative_src(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter used directly (not through prepare) makes SRC absolute itself."""
+    from simkit.data.adapters import CommonOptions, get_adapter, parse_options
+
+    write_rwavs(tmp_path / "release", {"1": {"source": [-1.0, 1.0, 0.5], "camera": [0.0, 0.0, 0.5],
+                                             "yaw": lambda t: 40.0 * t}}, seconds=4)
+    monkeypatch.chdir(tmp_path)
+    cls = get_adapter("rwavs")
+    plan = cls(parse_options(cls, {"image_size": "24x32"}), CommonOptions()).scan(Path("release"))
+    assert [u.shard_id for u in plan.units] == ["1"]
+    assert Path(plan.units[0].payload["dir"]) == tmp_path / "release" / "1"
+
+
+def test_prepare_and_render_share_one_sample_rate_range() -> None:
+    """prepare's --sample-rate bounds are config's, the ones a render config is checked against."""
+    from simkit import config
+    from simkit.data import prepare
+
+    assert (prepare.MIN_SAMPLE_RATE, prepare.MAX_SAMPLE_RATE) == (config.MIN_SAMPLE_RATE, config.MAX_SAMPLE_RATE)
+    assert prepare.MIN_SAMPLE_RATE is config.MIN_SAMPLE_RATE and prepare.MAX_SAMPLE_RATE is config.MAX_SAMPLE_RATE
+
+
+def test_video_folder_clip_ids_and_shard_ids_follow_one_naming_rule(tmp_path: Path) -> None:
+    """walk.mkv (mono, refused) still shares walk.mp4's stem: its clips and its shard are both named
+    walk.mp4 (before the fix the clips were walk.mp4@0 in shard walk)."""
+    from simkit.video.io import write_video
+
+    src = _video_folder(tmp_path, {"walk.mp4": 3.0, "other.mp4": 3.0},
+                        ["walk.mp4,0,3,90", "walk.mkv,0,3,-90", "other.mp4,0,3,45"])
+    mono = np.random.default_rng(1).standard_normal(3 * 16000).astype(np.float32) * 0.1
+    write_video(src / "videos" / "walk.mkv", np.full((15, 48, 64, 3), 60, np.uint8), 5,
+                np.stack([mono, mono]), 16000)
+    out = tmp_path / "out"
+    proc = simkit_prepare("video-folder", src, out, *VF_OPTS)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (out / "shards").glob("*.h5")) == ["other.h5", "walk.mp4.h5"]
+    with h5py.File(out / "shards" / "walk.mp4.h5") as f:
+        ids = [x.decode() if isinstance(x, bytes) else x for x in f["meta/set_id"][()].reshape(-1)]
+    assert ids == ["walk.mp4@0:0", "walk.mp4@0:1", "walk.mp4@0:2"], ids
+    manifest = (out / "manifest.json").read_text()
+    assert "walk.mkv" in manifest and "mono audio" in manifest  # refused, with its reason

@@ -23,13 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import simkit
+from simkit.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE  # one range for render and prepare
 from simkit.data import layout
-from simkit.data.adapters import Adapter, CommonOptions, Plan, Unit, get_adapter, options_dict, parse_options
+from simkit.data.adapters import (
+    Adapter,
+    CommonOptions,
+    Plan,
+    Unit,
+    get_adapter,
+    options_dict,
+    parse_options,
+    source_root,
+)
 from simkit.data.writer import DatasetWriter, new_manifest, scene_splits
 from simkit.errors import SimkitError
-
-MIN_SAMPLE_RATE = 8000
-MAX_SAMPLE_RATE = 192000  # the highest rate of studio audio; above it a clip's arrays grow without purpose
 
 
 @dataclass
@@ -100,7 +107,7 @@ def prepare(
                           f"(got {common.sample_rate})")
     if common.max_units < 0:
         raise SimkitError(f"--max-units must be >= 0 (got {common.max_units})")
-    src = Path(src).expanduser()
+    src = source_root(src)  # absolute once: every path the adapter builds below SRC then means one file
     if not src.exists():
         raise SimkitError(f"{name} source {src} does not exist")
     if not src.is_dir():

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import os
 import types
 import typing
@@ -105,6 +106,19 @@ class Adapter(abc.ABC):
         self.options = options
         self.common = common
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        scan = cls.__dict__.get("scan")
+        if scan is not None and not getattr(scan, "absolute_src", False):
+            # every adapter's scan sees SRC absolute (source_root), however it was called: prepare() or the API
+
+            @functools.wraps(scan)
+            def scan_absolute(self: Adapter, src: Path | str, *args: Any, **kwargs: Any) -> Plan:
+                return scan(self, source_root(src), *args, **kwargs)
+
+            scan_absolute.absolute_src = True  # type: ignore[attr-defined]
+            cls.scan = scan_absolute  # type: ignore[method-assign]
+
     @abc.abstractmethod
     def scan(self, src: Path) -> Plan:
         """Check the source and list every unit (shard) and split protocol, before anything is written."""
@@ -114,14 +128,24 @@ class Adapter(abc.ABC):
         """Read one unit of the source and return its arrays and attributes."""
 
 
+def source_root(src: Path | str) -> Path:
+    """SRC as the absolute path every adapter works from (``~`` expanded, symlinks kept as given): paths an
+    adapter builds as ``src / name`` are then absolute, so :func:`inside` reads each one in one way only."""
+    return Path(src).expanduser().absolute()
+
+
 def inside(src: Path, path: Path | str, where: str) -> Path:
-    """``src / path`` (``path`` relative to SRC or absolute), refused with a SimkitError starting ``where``
-    (the file and line that named it, and the name as written there) when it resolves outside SRC once
-    ``..`` and symlinks are followed: a dataset may only name its own files, so a label such as
-    ``../../home/me/secret.mp4``, an absolute path or a symlink out of SRC cannot pull another file into
-    the prepared set."""
-    full = Path(src) / path
-    root = Path(src).resolve()
+    """``path`` (relative to SRC, or absolute, e.g. ``src / name``) as an absolute path, refused with a
+    SimkitError starting ``where`` (the file and line that named it, and the name as written there) when it
+    resolves outside SRC once ``..`` and symlinks are followed: a dataset may only name its own files, so a
+    label such as ``../../home/me/secret.mp4``, an absolute path or a symlink out of SRC cannot pull another
+    file into the prepared set. ``src`` must be absolute (:func:`source_root`): with a relative SRC a path
+    built as ``src / name`` would be taken as relative to SRC a second time."""
+    src = Path(src)
+    if not src.is_absolute():
+        raise ValueError(f"inside() needs an absolute source root (got {src}); see source_root()")
+    full = src / path
+    root = src.resolve()
     real = full.resolve()
     if real != root and root not in real.parents:
         raise SimkitError(f"{where} resolves to {real}, outside the source {root}; a dataset may only name "

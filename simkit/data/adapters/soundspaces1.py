@@ -193,7 +193,9 @@ class SoundSpaces1(Adapter):
                 continue
             point = _point(data["point"])
             if point is None:
-                raise SimkitError(f"{path}: node {node}'s point {data['point']!r:.80} is not three numbers")
+                # the type only: repr would run networkx code on an object the pickle may have left uninitialised
+                kind = type(data["point"]).__name__
+                raise SimkitError(f"{path}: node {node}'s point (a {kind}) is not three numbers")
             want = mesh_to_simkit(pts[int(node)])
             if np.hypot(*(want - point)[[0, 2]]) > 0.05:
                 raise SimkitError(f"{path}: node {node} at {point.tolist()} is not points.txt's "

@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,10 +141,7 @@ def read_labels(src: Path) -> list[LabelRow]:
     rows: list[LabelRow] = []
     seen: set[str] = set()
     records = list(enumerate(reader, start=2))
-    stems: dict[str, set[str]] = {}
-    for _i, raw in records:
-        video = (raw.get("video") or "").strip()
-        stems.setdefault(Path(video).stem, set()).add(video)
+    keys = video_keys((raw.get("video") or "").strip() for _i, raw in records)
     for i, raw in records:
         r = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
         where = f"{path}:{i}"
@@ -156,9 +154,7 @@ def read_labels(src: Path) -> list[LabelRow]:
         if not r["video"]:
             raise SimkitError(f"{where}: empty video")
         az, side = parse_azimuth(r["azimuth"], where)
-        # the default id names the video by its stem, by its whole name when another video shares the stem
-        shared = len(stems.get(Path(r["video"]).stem, ())) > 1
-        clip = r.get("clip") or f"{r['video'] if shared else Path(r['video']).stem}@{start:g}"
+        clip = r.get("clip") or f"{keys[r['video']]}@{start:g}"  # the video's key, as its shard id uses
         if clip in seen:
             raise SimkitError(f"{where}: clip {clip!r} appears twice")
         seen.add(clip)
@@ -184,16 +180,23 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip("._-") or "video"
 
 
-def shard_ids(videos: list[str]) -> dict[str, str]:
-    """A unique shard id per video name: its stem when no other video shares it (``walk.mp4`` -> ``walk``),
-    else the whole name (``walk.mp4`` and ``walk.mkv`` -> ``walk.mp4``, ``walk.mkv``); a name that had to
-    be changed to be a safe file name gets 6 hex digits of its hash, so two names never meet in one id."""
+def video_keys(videos: Iterable[str]) -> dict[str, str]:
+    """The one naming rule of clip ids and shard ids: a video is named by its stem when no other labelled
+    video shares it (``walk.mp4`` -> ``walk``), else by its whole name (``walk.mp4`` and ``walk.mkv``).
+    ``videos`` are all the videos labels.csv names, refused ones included, so a refused ``walk.mkv`` cannot
+    make ``walk.mp4``'s clips and its shard disagree."""
+    names = sorted(set(videos))
     stems: dict[str, int] = {}
-    for v in videos:
+    for v in names:
         stems[Path(v).stem] = stems.get(Path(v).stem, 0) + 1
+    return {v: Path(v).stem if stems[Path(v).stem] == 1 else v for v in names}
+
+
+def shard_ids(videos: Iterable[str]) -> dict[str, str]:
+    """A unique shard id per video name: its :func:`video_keys` key; a key that had to be changed to be a
+    safe file name gets 6 hex digits of its hash, so two names never meet in one id."""
     out: dict[str, str] = {}
-    for v in videos:
-        raw = Path(v).stem if stems[Path(v).stem] == 1 else v
+    for v, raw in video_keys(videos).items():
         sid = _safe_name(raw)
         out[v] = sid if sid == raw else f"{sid}-{hashlib.sha256(v.encode()).hexdigest()[:6]}"
     seen: dict[str, str] = {}
@@ -335,7 +338,7 @@ class VideoFolder(Adapter):
             raise SimkitError(f"video-folder source {src} holds no usable clip ({why})")
         assign_splits(clips, lists, o)
         units, default = [], {"train": [], "val": [], "test": []}
-        ids = shard_ids(sorted(clips))
+        ids = shard_ids(r.video for r in rows)  # over every labelled video, as the clip ids are (read_labels)
         for video in sorted(clips):
             sid = ids[video]
             cs = clips[video]
