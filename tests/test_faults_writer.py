@@ -358,3 +358,27 @@ def test_signal_held_while_the_shard_file_is_opened_closes_it(tmp_path: Path, mo
         sh.write()
     assert len(opened) == 1 and not opened[0].id.valid  # closed
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_leftover_rule_for_datasets_and_egovideo(tmp_path: Path) -> None:
+    """remove_stale_temporaries removes exactly the temporaries of killed writers in the folders it is given;
+    is_leftover is the "empty but for leftovers" test of render/prepare (only the manifest's temporary) and
+    egovideo (any temporary, older .mp4/.mkv ones too)."""
+    from simkit.data.writer import WRITE_LOCK, is_leftover, remove_stale_temporaries
+
+    names = [".manifest.json.a1.tmp", "shards/.s.h5.b2.tmp", "shards/.s.h5.c3.spool.tmp", "splits/x/.t.txt.d4.tmp",
+             "shards/s.h5", "shards/.keep", "videos/.ego_0000.mp4.e5.mp4", "truth/.ego_0000.json.f6.tmp"]
+    for n in names:
+        (tmp_path / n).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / n).write_bytes(b"")
+    (tmp_path / "shards" / ".dir.tmp").mkdir()  # not a file: left alone
+    gone = remove_stale_temporaries(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in gone] == sorted(names[:4])
+    gone = remove_stale_temporaries(tmp_path, ("videos", "truth"), ("mp4", "mkv"))
+    assert [p.relative_to(tmp_path).as_posix() for p in gone] == sorted(names[-2:])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "shards/.keep", "shards/s.h5"]
+    assert is_leftover(WRITE_LOCK) and is_leftover(".manifest.json.a1.tmp", of="manifest.json")
+    assert not is_leftover(".labels.csv.a1.tmp", of="manifest.json") and is_leftover(".labels.csv.a1.tmp")
+    assert is_leftover(".ego_0000.mp4.e5.mp4", legacy=("mp4",)) and not is_leftover(".ego_0000.mp4.e5.mp4")
+    assert not is_leftover("notes.txt") and not is_leftover(".notes")
