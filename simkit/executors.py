@@ -22,8 +22,10 @@ A new executor is one function plus one ``EXECUTORS.add``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import signal
 import socket
 from collections.abc import Callable, Sequence
@@ -40,10 +42,12 @@ Done = Callable[[str, SimkitError | None], None]
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """How many units run at once, and where a Ray cluster is (``None``: start a local Ray runtime)."""
+    """How many units run at once, and where a Ray cluster is (``None``: start a local Ray runtime);
+    ``ray_address_probed``: :func:`executor_for` has already found something listening there."""
 
     workers: int = 1
     ray_address: str | None = None
+    ray_address_probed: bool = False
 
 
 class Executor(Protocol):
@@ -185,19 +189,38 @@ RAY_JOIN_ENV = {
 }
 
 
-def _host_port(address: str) -> tuple[str, int] | None:
-    """``(host, port)`` of a ``HOST:PORT`` address; ``None`` for Ray's other forms (``auto``, ``ray://...``)."""
+def parse_ray_address(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` or ``[IPV6]:PORT`` address; ``None`` for Ray's other forms
+    (``auto``, ``ray://...``). A malformed one (no host, a port that is not 1-65535 in ASCII digits, an IPv6
+    address without brackets) is :class:`SimkitError`."""
     if "://" in address or ":" not in address:
         return None
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
-    return (host, int(port)) if port.isdigit() and host else None
+    if address.startswith("["):
+        host, sep, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        ok = bool(sep) and rest.startswith(":") and ":" in host
+    else:
+        host, _, port = address.rpartition(":")
+        ok = ":" not in host  # an IPv6 host needs brackets: [::1]:6379
+    if not (ok and host and re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
+        raise SimkitError(f"--ray-address {address} is not HOST:PORT (a port 1-65535; IPv6 as [ADDR]:PORT)")
+    return host, int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def probe_ray_address(address: str, timeout_s: float = RAY_PROBE_TIMEOUT_S) -> None:
-    """Raise :class:`SimkitError` unless something accepts a TCP connection at ``address`` within
-    ``timeout_s``: Ray itself retries an address where nothing listens for more than 10 minutes."""
-    hp = _host_port(address)
+    """Raise :class:`SimkitError` for a malformed ``address`` (:func:`parse_ray_address`) or unless something
+    accepts a TCP connection there within ``timeout_s``: Ray itself retries an address where nothing listens
+    for more than 10 minutes."""
+    hp = parse_ray_address(address)
     if hp is None:
         return
     try:
@@ -221,9 +244,7 @@ def _ray_unit(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     finally:
-        for s, handler in previous.items():
-            if handler is not None:  # None: installed outside Python, which cannot be put back
-                signal.signal(s, handler)
+        _restore_handlers(previous)
 
 
 def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
@@ -235,14 +256,15 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
     from simkit import signals
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
-    host = (opts.ray_address or "").rsplit(":", 1)[0]
-    if not opts.ray_address or host == "localhost" or host.startswith("127."):
+    hp = parse_ray_address(opts.ray_address) if opts.ray_address else None
+    if not opts.ray_address or (hp is not None and _is_loopback(hp[0])):
         # a local runtime, or a cluster joined over loopback, is this machine: keep Ray on 127.0.0.1 (Ray
         # otherwise replaces loopback by the first interface's address; this switch, read when Ray is first
         # imported, is the one that keeps it on loopback)
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if opts.ray_address:
-        probe_ray_address(opts.ray_address)
+        if not opts.ray_address_probed:
+            probe_ray_address(opts.ray_address)
         for k, v in RAY_JOIN_ENV.items():
             os.environ.setdefault(k, v)
     try:
@@ -251,6 +273,10 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
         raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'") from None
     started = not ray.is_initialized()
     if started:
+        # ray.init replaces the SIGTERM handler (by one that calls sys.exit) and adds its C++ fatal-signal
+        # dump: the handlers in force before it (simkit's when the CLI installed them, KeyboardInterrupt for
+        # a Python caller) are put back right after it and stay in force when the run ends
+        previous = {s: signal.getsignal(s) for s in signals.HANDLED}
         try:
             if opts.ray_address:
                 ray.init(address=opts.ray_address, log_to_driver=False, logging_level=logging.WARNING)
@@ -268,9 +294,7 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
                 raise Interrupted(signal.SIGTERM) from None
             raise
         finally:
-            # ray.init's own SIGTERM handler (sys.exit) and its C++ fatal-signal dump replace simkit's; put
-            # simkit's back, so that a SIGTERM is an Interrupted like everywhere else
-            signals.install()
+            _restore_handlers(previous)
     remote = ray.remote(num_cpus=1, max_retries=0)(_ray_unit)
     refs: dict[Any, str] = {}
     try:
@@ -291,6 +315,19 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
         if started:
             with signals.deferred():  # a second signal must not cut the shutdown short and leave Ray running
                 ray.shutdown()
+            _restore_handlers(previous)
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back the signal handlers ``previous`` (signal -> handler) in the main thread; ``None`` (a handler
+    installed outside Python) cannot be put back."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal works only there (and ray.init installs nothing elsewhere)
+    for s, handler in previous.items():
+        if handler is not None:
+            signal.signal(s, handler)
 
 
 RAY_CANCEL_GRACE_S = 10.0
@@ -352,6 +389,7 @@ def executor_for(name: str | None, workers: int = 1,
         if importlib.util.find_spec("ray") is None:
             raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'")
         if ray_address:
-            probe_ray_address(ray_address)
-    return run, ExecutorOptions(workers=workers, ray_address=ray_address)
+            probe_ray_address(ray_address)  # once: run_ray is told so and does not connect again
+    return run, ExecutorOptions(workers=workers, ray_address=ray_address,
+                                ray_address_probed=name == "ray" and bool(ray_address))
 

@@ -34,6 +34,45 @@ def output_error(path: Path | str, e: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {cause}")
 
 
+def create_temporary(final: Path | str, suffix: str = ".tmp") -> tuple[int, Path]:
+    """Create ``.<name>.<random><suffix>`` beside ``final`` (its folder made if needed), open for writing;
+    returns ``(fd, path)``, which the caller closes and removes.
+
+    Interrupt-safe: a SIGINT/SIGTERM that arrives meanwhile is held and raised once the file exists, and
+    then the file is closed and removed before :class:`simkit.errors.Interrupted` goes on, so no temporary
+    is orphaned. A failure to create it is :class:`OutputError` naming ``final``. Every simkit writer
+    creates its temporaries here, so :func:`is_temporary` recognises what a killed one left.
+    """
+    from simkit.signals import deferred
+
+    final = Path(final)
+    fd, tmp_path = -1, None
+    try:
+        with deferred():  # an interrupt between creating the file and naming it here would orphan it
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
+            tmp_path = Path(tmp)
+    except BaseException as e:
+        # a signal held by deferred() is raised as the block ends, after the file exists: close and remove it
+        if fd >= 0:
+            os.close(fd)
+        if tmp_path is not None:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+        if isinstance(e, OSError):
+            raise output_error(final, e) from None
+        raise
+    return fd, tmp_path
+
+
+def is_temporary(name: str, legacy: tuple[str, ...] = ()) -> bool:
+    """Whether the file name ``name`` is a temporary a killed simkit writer left: ``.<name>.<random>.tmp``
+    (:func:`create_temporary`; the spool's ``.spool.tmp`` too), or ``.<...>.<ext>`` for an extension in
+    ``legacy`` (the temporaries of older writers, e.g. egovideo's ``mp4``)."""
+    return name.startswith(".") and any(name.endswith(f".{ext}") and len(name) > len(ext) + 2
+                                        for ext in ("tmp", *legacy))
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it over ``final`` only if the block succeeds.
@@ -42,25 +81,10 @@ def atomic_path(final: Path | str, suffix: str = ".tmp") -> Iterator[Path]:
     an interrupt or error removes the temporary file. A full disk, a file-size limit or a permission problem
     becomes :class:`OutputError` naming ``final``.
     """
-    from simkit.signals import deferred
-
     final = Path(final)
-    tmp_path: Path | None = None
+    fd, tmp_path = create_temporary(final, suffix)
     try:
-        with deferred():  # an interrupt between creating the file and naming it here would orphan it
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-            tmp_path = Path(tmp)
-            os.close(fd)
-    except BaseException as e:
-        # a signal held by deferred() is raised as the block ends, after the file exists: remove it
-        if tmp_path is not None:
-            with contextlib.suppress(OSError):
-                tmp_path.unlink()
-        if isinstance(e, OSError) and e.errno in _OUTPUT_ERRNOS:
-            raise output_error(final, e) from None
-        raise
-    try:
+        os.close(fd)
         yield tmp_path
         os.chmod(tmp_path, _default_file_mode())
         os.replace(tmp_path, final)

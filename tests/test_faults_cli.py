@@ -170,6 +170,91 @@ def test_ray_address_where_nothing_listens_is_one_line_exit_2_at_once(tmp_path: 
     assert not out.exists()  # refused before anything is written
 
 
+@pytest.mark.parametrize(("address", "needle"), [
+    ("127.0.0.1:99999", "is not HOST:PORT"),  # once wrapped silently to another port
+    ("127.0.0.1:\u00b2", "is not HOST:PORT"),  # '²'.isdigit() is True: int() then raised a traceback
+])
+def test_malformed_ray_address_is_one_line_exit_2(tmp_path: Path, address: str, needle: str) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run([SIMKIT, *RENDER, "--out", str(out), "--executor", "ray", "--ray-address", address],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    one_error_line(proc.stderr, f"--ray-address {address} {needle}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("address", "want"), [
+    ("127.0.0.1:6379", ("127.0.0.1", 6379)), ("head.example:1", ("head.example", 1)),
+    ("[::1]:6379", ("::1", 6379)), ("localhost:65535", ("localhost", 65535)),
+    ("auto", None), ("ray://head:10001", None), ("local", None),
+])
+def test_parse_ray_address(address: str, want: tuple[str, int] | None) -> None:
+    from simkit.executors import parse_ray_address
+
+    assert parse_ray_address(address) == want
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:99999", "127.0.0.1:\u00b2",
+                                     "127.0.0.1:\u0661", "127.0.0.1:", ":6379", "::1:6379", "[::1]6379", "[::1",
+                                     "[::1]:", "127.0.0.1:+1", "127.0.0.1: 1", "127.0.0.1:0x10"])
+def test_parse_ray_address_refuses_a_malformed_address_with_one_line(address: str) -> None:
+    from simkit.errors import SimkitError
+    from simkit.executors import parse_ray_address
+
+    with pytest.raises(SimkitError, match="is not HOST:PORT") as e:
+        parse_ray_address(address)
+    assert "\n" not in str(e.value)
+
+
+def test_ray_address_is_probed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """executor_for probes the address (before anything is written); run_ray, told so, does not connect
+    again: each probe could wait up to RAY_PROBE_TIMEOUT_S."""
+    import socket
+
+    from simkit import executors
+    from simkit.errors import SimkitError
+
+    connects = []
+
+    def refuse(address, timeout=None):
+        connects.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(SimkitError, match=r"cannot join Ray at \[::1\]:1 \(Connection refused"):
+        executors.executor_for("ray", 1, "[::1]:1")
+    assert connects == [("::1", 1)]
+    _, opts = executors.executor_for("ray", 1, None)
+    assert not opts.ray_address_probed
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout=None: socket.socket())
+    run, opts = executors.executor_for("ray", 1, "127.0.0.1:1")
+    assert opts.ray_address_probed
+
+
+RAY_CALLER = """
+import signal, sys
+from simkit.executors import ExecutorOptions, run_ray
+
+before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+seen = {}
+run_ray(abs, ["a"], [(-1,)], seen.__setitem__, ExecutorOptions(workers=1))
+after = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+assert seen == {"a": None}, seen
+assert before == {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}, before
+assert after == before, after
+print("handlers kept")
+"""
+
+
+def test_run_ray_leaves_a_python_callers_signal_handlers_as_they_were(tmp_path: Path) -> None:
+    """run_ray from the Python API: Ctrl-C must still be KeyboardInterrupt afterwards (it once left simkit's
+    handlers installed for good)."""
+    proc = subprocess.run([sys.executable, "-c", RAY_CALLER], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "handlers kept" in proc.stdout
+
+
 def _descendants(root: int, known: dict[int, str]) -> None:
     """Add to ``known`` every process below ``root`` (pid -> its start time, which tells a reused PID apart)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):

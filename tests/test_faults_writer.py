@@ -303,3 +303,82 @@ def test_test_may_repeat_val_whole_but_not_overlap_it_in_part(tmp_path: Path) ->
             w.write_splits({"train": ["a#0"], "val": ["a#1", "b"], "test": ["b"]})
         with pytest.raises(SimkitError, match="entry a#1 is in both train and val"):
             w.write_splits({"train": ["a#1"], "val": ["a#1"], "test": ["a#1"]})
+
+
+def test_signal_held_while_the_spool_is_created_leaves_no_file_or_descriptor(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spool's scratch file is created under deferred(): a SIGTERM held there is raised as the block
+    ends, after mkstemp; the file and its descriptor must not be orphaned."""
+    import signal
+    import tempfile
+
+    from simkit import signals
+    from simkit.errors import Interrupted
+
+    real_mkstemp, created = tempfile.mkstemp, []
+
+    def mkstemp_then_signal(*args, **kwargs):
+        created.append(real_mkstemp(*args, **kwargs))
+        signals.raise_or_defer(signal.SIGTERM)  # what the handler does for a signal inside deferred()
+        return created[-1]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_signal)
+    attrs = dict(scene_id="x", config_hash="h", sample_rate=16000, n_sets=1, n_views=1, n_sources=1)
+    with pytest.raises(Interrupted), ShardStream(tmp_path / "s.h5", attrs, groups=["views"],
+                                                 group_attrs={"views": {"width": 32, "height": 24}}):
+        pass
+    assert len(created) == 1 and list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError):
+        os.fstat(created[0][0])  # closed
+
+
+def test_signal_held_while_the_shard_file_is_opened_closes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ShardStream.write opens the HDF5 file under deferred(): a signal held there is raised after the open,
+    and the open file must then be closed (not left to the garbage collector) and nothing left on disk."""
+    import signal
+
+    from simkit import signals
+    from simkit.data import writer
+    from simkit.errors import Interrupted
+
+    real_file, opened = h5py.File, []
+
+    def file_then_signal(*args, **kwargs):
+        f = real_file(*args, **kwargs)
+        if kwargs.get("driver") == "core" and kwargs.get("backing_store"):
+            opened.append(f)
+            signals.raise_or_defer(signal.SIGTERM)
+        return f
+
+    monkeypatch.setattr(writer.h5py, "File", file_then_signal)
+    attrs = dict(scene_id="x", config_hash="h", sample_rate=16000, n_sets=1, n_views=1, n_sources=1)
+    with pytest.raises(Interrupted), ShardStream(tmp_path / "s.h5", attrs, groups=["views"],
+                                                 group_attrs={"views": {"width": 32, "height": 24}}) as sh:
+        sh.add({"views/rgb": np.zeros((1, 24, 32, 3), np.uint8)})
+        sh.write()
+    assert len(opened) == 1 and not opened[0].id.valid  # closed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_leftover_rule_for_datasets_and_egovideo(tmp_path: Path) -> None:
+    """remove_stale_temporaries removes exactly the temporaries of killed writers in the folders it is given;
+    is_leftover is the "empty but for leftovers" test of render/prepare (only the manifest's temporary) and
+    egovideo (any temporary, older .mp4/.mkv ones too)."""
+    from simkit.data.writer import WRITE_LOCK, is_leftover, remove_stale_temporaries
+
+    names = [".manifest.json.a1.tmp", "shards/.s.h5.b2.tmp", "shards/.s.h5.c3.spool.tmp", "splits/x/.t.txt.d4.tmp",
+             "shards/s.h5", "shards/.keep", "videos/.ego_0000.mp4.e5.mp4", "truth/.ego_0000.json.f6.tmp"]
+    for n in names:
+        (tmp_path / n).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / n).write_bytes(b"")
+    (tmp_path / "shards" / ".dir.tmp").mkdir()  # not a file: left alone
+    gone = remove_stale_temporaries(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in gone] == sorted(names[:4])
+    gone = remove_stale_temporaries(tmp_path, ("videos", "truth"), ("mp4", "mkv"))
+    assert [p.relative_to(tmp_path).as_posix() for p in gone] == sorted(names[-2:])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "shards/.keep", "shards/s.h5"]
+    assert is_leftover(WRITE_LOCK) and is_leftover(".manifest.json.a1.tmp", of="manifest.json")
+    assert not is_leftover(".labels.csv.a1.tmp", of="manifest.json") and is_leftover(".labels.csv.a1.tmp")
+    assert is_leftover(".ego_0000.mp4.e5.mp4", legacy=("mp4",)) and not is_leftover(".ego_0000.mp4.e5.mp4")
+    assert not is_leftover("notes.txt") and not is_leftover(".notes")

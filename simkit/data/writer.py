@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import re
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -46,7 +45,9 @@ from simkit.io import (
     atomic_path,
     atomic_write_json,
     check_writable_dir,
+    create_temporary,
     fsync_dir,
+    is_temporary,
     output_error,
     package_versions,
     stable_hash,
@@ -237,17 +238,9 @@ class _Spool:
     next writer (:func:`remove_stale_temporaries`), as its other temporaries are."""
 
     def __init__(self, final: Path):
-        from simkit.signals import deferred
-
         self.final = final
-        try:
-            with deferred():  # an interrupt between creating the file and naming it here would orphan it
-                final.parent.mkdir(parents=True, exist_ok=True)
-                self.fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".spool.tmp", dir=final.parent)
-                self.path = Path(name)
-        except OSError as e:
-            raise output_error(final, e) from None
         self.size = 0
+        self.fd, self.path = create_temporary(final, ".spool.tmp")  # interrupt-safe: nothing orphaned
 
     def append(self, arr: np.ndarray) -> tuple[int, int]:
         """Append ``arr``'s bytes, zlib level 1 (views and int16 RIRs shrink ~6x for ~20 ms per set); returns
@@ -393,10 +386,10 @@ class ShardStream:
         names = sorted([*self.small, *self.spooled], key=list(fields).index)
         attrs = {**self.attrs, **storage_root_attrs(self.storage, self.worst)}
         with atomic_path(self.path) as tmp:
-            with deferred():
-                f = h5py.File(tmp, "w", driver="core", backing_store=True)
+            f: h5py.File | None = None
             try:
-                with deferred():
+                with deferred():  # a signal held here is raised after the open: the except below closes f
+                    f = h5py.File(tmp, "w", driver="core", backing_store=True)
                     _write_root_attrs(f, attrs, self.groups, self.storage)
                 for name in names:
                     if name in self.small:
@@ -422,8 +415,9 @@ class ShardStream:
                 # the core driver writes its image when it closes: into an unlinked file, then gone
                 with contextlib.suppress(OSError):
                     tmp.unlink()
-                with deferred(), contextlib.suppress(Exception):
-                    f.close()
+                if f is not None:
+                    with deferred(), contextlib.suppress(Exception):
+                        f.close()
                 raise
             try:
                 with deferred():
@@ -541,7 +535,7 @@ class DatasetWriter:
                     f"{self.config_hash}); choose another --out or repeat the original options"
                 )
             return known
-        if any(not _left_before_manifest(p) for p in self.root.iterdir()):
+        if any(not is_leftover(p.name, of=layout.MANIFEST) for p in self.root.iterdir()):
             raise SimkitError(f"output directory {self.root} is not empty and holds no simkit manifest; "
                               "choose another --out")
         return {}
@@ -663,20 +657,28 @@ def output_lock(root: Path | str, tool: str = "simkit process") -> Iterator[None
         lock.release()
 
 
-def _left_before_manifest(p: Path) -> bool:
-    """The lock, or the temporary manifest of a writer killed before its first rename: a directory holding
-    only these is still an empty one."""
-    return p.name == WRITE_LOCK or (p.name.startswith(f".{layout.MANIFEST}.") and p.name.endswith(".tmp"))
+def is_leftover(name: str, of: str | None = None, legacy: tuple[str, ...] = ()) -> bool:
+    """Whether the file name ``name`` is what a killed run leaves in an output directory: the writer lock or
+    a temporary file (:func:`simkit.io.is_temporary`, with its ``legacy`` extensions) - only a temporary of
+    the file ``of`` when given. A directory holding nothing else counts as empty (the "is it ours" checks)."""
+    if name == WRITE_LOCK:
+        return True
+    return (of is None or name.startswith(f".{of}.")) and is_temporary(name, legacy)
 
 
-def remove_stale_temporaries(root: Path | str) -> list[Path]:
-    """Delete the temporary files (``.<name>.*.tmp``) that killed writers left in ``root``; call under the
-    lock, when no other writer can own them."""
+def remove_stale_temporaries(root: Path | str, dirs: Sequence[str] | None = None,
+                             legacy: tuple[str, ...] = ()) -> list[Path]:
+    """Delete the temporary files (:func:`simkit.io.is_temporary`) that killed writers left in ``root`` and
+    its folders ``dirs`` (default: a dataset's ``shards/``, ``splits/`` and each protocol's folder there);
+    call under the output lock, on a directory proven ours, when no other writer can own them."""
     root = Path(root)
-    dirs = [root, root / layout.SHARDS, root / layout.SPLITS_DIR]
-    if (root / layout.SPLITS_DIR).is_dir():
-        dirs += [p for p in (root / layout.SPLITS_DIR).iterdir() if p.is_dir()]
-    stale = [p for d in dirs if d.is_dir() for p in d.glob(".*.tmp")]
+    if dirs is None:
+        dirs = [layout.SHARDS, layout.SPLITS_DIR]
+        if (root / layout.SPLITS_DIR).is_dir():
+            dirs += [f"{layout.SPLITS_DIR}/{p.name}" for p in sorted((root / layout.SPLITS_DIR).iterdir())
+                     if p.is_dir()]
+    stale = sorted(p for d in (root, *(root / d for d in dirs)) if d.is_dir() for p in d.iterdir()
+                   if is_temporary(p.name, legacy) and p.is_file())
     for p in stale:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()

@@ -25,11 +25,9 @@ random side, with an optional forward walk at ``walk_speed``.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import io
-import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,7 +398,7 @@ def clip_rows(name: str, traj_times: np.ndarray, yaws: np.ndarray, az0: np.ndarr
 def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> list[Path]:
     """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic."""
     from simkit.curate.pipeline import progress_bar
-    from simkit.data.writer import output_lock
+    from simkit.data.writer import output_lock, remove_stale_temporaries
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -412,7 +410,7 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
     _check_ours(out, cfg)  # a refused directory gets nothing, not even the lock file
     with output_lock(out, "simkit egovideo"):
         _check_ours(out, cfg)  # again under the lock: another run may have claimed it meanwhile
-        remove_temporaries(out)
+        remove_stale_temporaries(out, ("videos", "truth"), _LEGACY)
         atomic_write_json(out / "egovideo.json", {
             "tool": "simkit egovideo", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
             "versions": package_versions((*_VERSIONED, "av"))})
@@ -439,7 +437,7 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
 def _check_ours(out: Path, cfg: EgoVideoConfig) -> None:
     """Refuse ``out`` unless it is new, empty (but for a lock or temporaries a killed run left) or holds
     egovideos of this very config."""
-    from simkit.data.writer import WRITE_LOCK
+    from simkit.data.writer import is_leftover
 
     cpath = out / "egovideo.json"
     if cpath.exists():
@@ -451,26 +449,15 @@ def _check_ours(out: Path, cfg: EgoVideoConfig) -> None:
             old = None
         if old != cfg.config_hash():
             raise SimkitError(f"{out} holds egovideos of another config (hash {old}); choose another --out")
-    elif out.is_dir() and any(p.name != WRITE_LOCK and not _TEMPORARY.match(p.name) for p in out.iterdir()):
+    elif out.is_dir() and any(not is_leftover(p.name, legacy=_LEGACY) for p in out.iterdir()):
         raise SimkitError(f"output directory {out} is not empty and holds no egovideo.json; choose another --out")
     elif out.exists() and not out.is_dir():
         raise SimkitError(f"--out {out} is a file, not a directory")
 
 
-# what killed runs leave: atomic_path's ``.<name>.<random>.tmp``, and the ``.<video>.<random>.mp4|.mkv`` of
-# writers before temporaries all ended in .tmp
-_TEMPORARY = re.compile(r"^\..+\.(tmp|mp4|mkv)$")
-
-
-def remove_temporaries(out: Path) -> list[Path]:
-    """Delete the temporary files killed runs left in ``out``, ``out/videos`` and ``out/truth``; call only
-    under the output lock, on a directory proven ours (no other writer can own them)."""
-    stale = [p for d in (out, out / "videos", out / "truth") if d.is_dir() for p in d.iterdir()
-             if p.is_file() and _TEMPORARY.match(p.name)]
-    for p in stale:
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
-    return stale
+# besides the ``.<name>.<random>.tmp`` of every simkit writer, killed runs left the ``.<video>.<random>.mp4|.mkv``
+# of writers before temporaries all ended in .tmp
+_LEGACY = ("mp4", "mkv")
 
 
 _VERSIONED = ("simkit", "numpy", "rlr-audio-propagation", "embreex", "espeakng-loader")
