@@ -11,7 +11,6 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +18,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cli_support import SIMKIT, one_error_line
 
 from simkit.bench.leaderboard import append_rows, read_leaderboard
 from simkit.data.validate import validate_shard, verify_shard
 
-SIMKIT = str(Path(sys.executable).parent / "simkit")  # the console script, as a user runs it
 BASE = ["--scenes", "3", "--sets-per-scene", "1", "--no-views", "--preset", "fast", "--quiet"]
 TINY = [*BASE, "--views", "2", "--sources", "1"]
 
@@ -38,15 +37,6 @@ def run(*args: str, limit_bytes: int | None = None, timeout: float = 300) -> sub
 
     return subprocess.run([SIMKIT, *args], capture_output=True, text=True, timeout=timeout,
                           preexec_fn=cap if limit_bytes is not None else None)
-
-
-def one_error_line(proc: subprocess.CompletedProcess, needle: str) -> str:
-    """The single ``error:`` line of ``proc``'s stderr, which must contain ``needle``; no traceback."""
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def temporaries(out: Path) -> list[Path]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from cli_support import SIMKIT
 from published_layouts import write_fair_play
 
 from simkit.bench.leaderboard import read_leaderboard
@@ -25,7 +25,6 @@ from simkit.data.prepare import prepare
 from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError
 
-SIMKIT = str(Path(sys.executable).with_name("simkit"))
 FP_OPTS = {"clip_seconds": "2.0", "frame_size": "24x32"}
 
 

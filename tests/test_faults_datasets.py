@@ -15,9 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cli_support import SIMKIT
 from published_layouts import panned, write_fair_play, write_rwavs, write_soundspaces1, write_stereocrw_wild
-
-SIMKIT = str(Path(sys.executable).parent / "simkit")  # the console script, as a user runs it
 
 
 def simkit_prepare(name: str, src: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sofar
+from cli_support import SIMKIT
 
 from simkit.acoustics.hrtf import BUILTIN_HRTF_RATE
 from simkit.config import AcousticsConfig, RenderConfig
 from simkit.io import file_sha256
 from simkit.render.pipeline import build_manifest
 
-SIMKIT = str(Path(sys.executable).parent / "simkit")  # the console script, as a user runs it
 KEMAR = Path("/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa")  # Debian libmysofa1 (.ci/run installs it)
 needs_kemar = pytest.mark.skipif(not KEMAR.is_file(), reason=f"{KEMAR} absent: apt-get install libmysofa1")
 TINY = ["--scenes", "proc_000", "--sets-per-scene", "1", "--views", "2", "--sources", "2", "--no-views",

@@ -8,14 +8,13 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import SIMKIT, one_error_line
 
-SIMKIT = str(Path(sys.executable).parent / "simkit")  # the console script, as a user runs it
 LOCK = ".simkit-write.lock"
 # three 4 s videos at 160x120 (about 2 s each to make); shorter than a 5 s clip, so curate refuses them cheaply
 EGO = ["egovideo", "--videos", "3", "--seconds", "4", "--fps", "10", "--width", "160", "--height", "120",
@@ -26,15 +25,6 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([SIMKIT, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
                           env={**os.environ, **(env or {})})
-
-
-def one_error_line(proc: subprocess.CompletedProcess, needle: str) -> str:
-    """The single ``error:`` line of ``proc``'s stderr, which must contain ``needle``; no traceback."""
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def files(d: Path) -> dict[str, bytes]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cli_support import SIMKIT, one_error_line
 
 from simkit.data import layout
 from simkit.data.storage import FLOAT32, SCALE_MAX, StorageConfig, derive_clips
@@ -26,7 +27,6 @@ from simkit.data.validate import validate_dataset, verify_dataset
 from simkit.data.writer import DatasetWriter, ShardStream, new_manifest, write_shard
 from simkit.errors import SimkitError
 
-SIMKIT = str(Path(sys.executable).parent / "simkit")
 TINY = ["--scenes", "3", "--sets-per-scene", "1", "--no-views", "--preset", "fast", "--views", "2",
         "--sources", "1", "--quiet"]
 SCENES = {"a": "train", "b": "val", "c": "test"}
@@ -34,15 +34,6 @@ SCENES = {"a": "train", "b": "val", "c": "test"}
 
 def run(*args: str, preexec=None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([SIMKIT, *args], capture_output=True, text=True, timeout=timeout, preexec_fn=preexec)
-
-
-def one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> str:
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def listing(root: Path) -> dict[str, bytes | None]:
