@@ -309,7 +309,7 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
             for ref in ready:
                 _finish(refs.pop(ref), lambda ref=ref: _ray_result(ray, ref), done)
     except BaseException:
-        _cancel_ray_tasks(ray, list(refs))
+        _cancel_ray_tasks(ray, list(refs), kill_stuck=not started)
         raise
     finally:
         if started:
@@ -333,10 +333,14 @@ def _restore_handlers(previous: dict[int, Any]) -> None:
 RAY_CANCEL_GRACE_S = 10.0
 
 
-def _cancel_ray_tasks(ray: Any, refs: list[Any], grace_s: float = RAY_CANCEL_GRACE_S) -> None:
+def _cancel_ray_tasks(ray: Any, refs: list[Any], grace_s: float = RAY_CANCEL_GRACE_S,
+                      kill_stuck: bool = True) -> None:
     """Cancel ``refs``: queued tasks never start, running ones get Ray's interrupt (an :class:`Interrupted`
-    in :func:`_ray_unit`, which removes the unit's temporary file); those still running after ``grace_s``
-    (stuck in native code) are killed, and the next run removes what they left."""
+    in :func:`_ray_unit`, which removes the unit's temporary file). With ``kill_stuck``, those still running
+    after ``grace_s`` (stuck in native code) are force-cancelled and the next run removes what they left; a
+    local runtime passes False, since its shutdown ends every worker anyway. A force-cancel is never sent to
+    a task that has finished: Ray 2.x then aborts the driver on an internal check ("Tried to complete task
+    that was not pending", seen once in a full-suite run under load)."""
     from simkit.signals import deferred
 
     if not refs:
@@ -344,9 +348,10 @@ def _cancel_ray_tasks(ray: Any, refs: list[Any], grace_s: float = RAY_CANCEL_GRA
     with deferred():
         for ref in refs:
             ray.cancel(ref, force=False)
-        ray.wait(refs, num_returns=len(refs), timeout=grace_s)
-        for ref in refs:
-            ray.cancel(ref, force=True)
+        _, stuck = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+        if kill_stuck:
+            for ref in stuck:
+                ray.cancel(ref, force=True)
 
 
 def _ray_result(ray: Any, ref: Any) -> Any:
