@@ -5,21 +5,26 @@ from __future__ import annotations
 import csv
 import math
 import multiprocessing as mp
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_support import SIMKIT
 
 from simkit.bench.leaderboard import (
+    LEGACY_METRIC_NAMES,
+    METRIC_VARIANTS,
     REFERENCE_FILES,
     REFERENCE_ROWS,
     append_rows,
     format_pivot,
+    metric_variant,
     pivot,
     read_leaderboard,
     with_references,
 )
-from simkit.bench.schema import FIELDNAMES
+from simkit.bench.schema import FIELDNAMES, LEGACY_FIELDNAMES, format_row
 from simkit.errors import SimkitError
 
 
@@ -236,3 +241,129 @@ def test_leaderboard_cli_shows_binaural_references(
     captured = capsys.readouterr()
     assert "showing the published reference rows of av_localize only" in captured.err
     assert {r["model"] for r in csv.DictReader(captured.out.splitlines())} >= {"CLUP"}
+
+
+# --- metric variants (issue 17): a binaural metric's name is its variant -------------------------------------
+
+
+def _bin_row(run_id: str, model: str, metric: str, value: float, higher: bool, unit: str, **extra) -> dict:
+    return {**row(run_id, model, metric, value, higher, dataset="fp", unit=unit, **extra), "task": "binauralize"}
+
+
+def _write_legacy(path: Path, rows: list[dict], fields: tuple[str, ...] = LEGACY_FIELDNAMES) -> str:
+    """A leaderboard as an older simkit wrote it: the given header (default: the 23 fields before the protocol
+    column) and the old binaural metric names, byte for byte."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(format_row(r) for r in rows)
+    return path.read_text()
+
+
+def _legacy_rows() -> list[dict]:
+    return [
+        _bin_row("old1", "mono_copy", "wav_l2", 9.0, False, "1e-3 amplitude^2"),
+        _bin_row("old1", "mono_copy", "snr_db", 3.0, True, "dB"),
+        _bin_row("old1", "mono_copy", "stft_distance", 1.5, False, "STFT units^2"),
+        # a published number copied in under an old name: it never said which variant it is
+        _bin_row("ref1", "CLUP", "wav_l2", 5.2, False, "1e-3 amplitude^2", is_reference=True, source="paper"),
+    ]
+
+
+def test_old_leaderboards_read_with_the_new_metric_names(tmp_path: Path) -> None:
+    assert LEGACY_METRIC_NAMES == {"wav_l2": "wav_eq", "amp_l2": "amp_eq", "pha_l2": "pha_eq", "snr_db": "snr_eq"}
+    old23, old24 = tmp_path / "old23.csv", tmp_path / "old24.csv"
+    assert len(LEGACY_FIELDNAMES) == 23
+    _write_legacy(old23, _legacy_rows())
+    text24 = _write_legacy(old24, _legacy_rows(), FIELDNAMES)
+    for path in (old23, old24):
+        got = [(r["run_id"], r["metric"]) for r in read_leaderboard(path)]
+        assert got == [("old1", "wav_eq"), ("old1", "snr_eq"), ("old1", "stft_distance"), ("ref1", "wav_unknown")]
+    assert old24.read_text() == text24  # reading never rewrites the file
+    # --metric with an old name asks for the variant simkit computed under it
+    p = pivot(read_leaderboard(old24), metrics=["snr_db", "wav_l2"])
+    assert p.metrics == ["snr_eq", "wav_eq"] and p.rows[0].cells["snr_eq"].value == 3.0
+    # the 23-field file is rewritten whole on its next append (protocol column): the old names go with it
+    append_rows(old23, [_bin_row("new1", "mono_copy", "snr_eq", 4.0, True, "dB")])
+    assert "snr_db" not in old23.read_text() and "wav_l2" not in old23.read_text()
+    assert [r["metric"] for r in read_leaderboard(old23)] == ["wav_eq", "snr_eq", "stft_distance", "wav_unknown",
+                                                               "snr_eq"]
+
+
+def test_reference_rows_each_carry_a_known_variant_or_unknown() -> None:
+    issue_variants = {"stft_distance", "env_distance", "mag_distance", "dphase", "snr_pb", "wav_ccs", "amp_ccs",
+                      "pha_ccs", "wav_eq", "amp_eq", "pha_eq", "snr_eq"}
+    assert set(METRIC_VARIANTS) == issue_variants
+    binaural = [r for p in REFERENCE_FILES for r in read_leaderboard(p) if r["task"] == "binauralize"]
+    assert binaural
+    for r in binaural:
+        assert metric_variant(r["metric"]) is not None, (r["run_id"], r["metric"])
+    # the shipped files carry the names themselves (they do not lean on the legacy mapping)
+    raw = {c["metric"] for p in REFERENCE_FILES for c in csv.DictReader(p.open(newline="", encoding="utf-8"))}
+    assert not raw & set(LEGACY_METRIC_NAMES)
+    clup = {r["metric"]: r for r in binaural if r["model"] == "CLUP" and r["dataset"] == "FAIR-Play (10 splits)"}
+    # CLUP's supplement gives only the literal equations: its WAV and SNR variants cannot be told
+    assert metric_variant("wav_unknown") == metric_variant("snr_unknown") == "unknown"
+    assert {"wav_unknown", "snr_unknown"} <= set(clup) and clup["snr_unknown"]["value"] == pytest.approx(7.546)
+    pb = [r for r in binaural if r["run_id"].startswith("ref-xu2021-t1-")]
+    by_run: dict[str, set[str]] = {}
+    for r in pb:
+        by_run.setdefault(r["run_id"], set()).add(r["metric"])
+    assert len(by_run) == 5  # PseudoBinaural Table 1, FAIR-Play: every row has all five columns
+    assert all(m == {"stft_distance", "env_distance", "mag_distance", "dphase", "snr_pb"} for m in by_run.values())
+    snr = {r["model"]: r for r in pb if r["metric"] == "snr_pb"}
+    assert snr["PseudoBinaural"]["value"] == pytest.approx(5.124) and snr["PseudoBinaural"]["higher_is_better"]
+    assert metric_variant("snr_pb").startswith("PseudoBinaural")
+    assert metric_variant("lr_accuracy") is None  # direction metrics have one definition
+
+
+def test_rows_of_different_variants_are_never_ranked_together(tmp_path: Path) -> None:
+    old = tmp_path / "old.csv"
+    _write_legacy(old, _legacy_rows(), FIELDNAMES)
+    rows = read_leaderboard(old)
+    new = tmp_path / "new.csv"
+    append_rows(new, [
+        _bin_row("n1", "clup", "snr_eq", 2.0, True, "dB"),  # same variant as the old snr_db: ranked with it
+        _bin_row("n1", "clup", "wav_eq", 4.0, False, "1e-3 amplitude^2"),  # beats the CLUP paper's 5.2? never compared
+        _bin_row("n1", "clup", "snr_pb", 25.0, True, "dB"),  # another SNR variant: its own column
+    ])
+    rows += read_leaderboard(new)
+    p = pivot(rows, task="binauralize")
+    assert p.metrics == ["snr_eq", "snr_pb", "stft_distance", "wav_eq", "wav_unknown"]
+    by = {r.label: r for r in p.rows}
+    old_m, new_m, paper = by["mono_copy"], by["clup"], by["CLUP (paper)"]
+    assert old_m.cells["snr_eq"].best and not new_m.cells["snr_eq"].best  # 3.0 dB > 2.0 dB, one variant
+    assert new_m.cells["wav_eq"].best and not old_m.cells["wav_eq"].best  # 4.0 < 9.0
+    # the paper's WAV (variant unknown) is in its own column, best there, and not against simkit's wav_eq
+    assert set(paper.cells) == {"wav_unknown"} and paper.cells["wav_unknown"].best
+    assert new_m.cells["snr_pb"].best and "snr_pb" not in old_m.cells
+    text = format_pivot(p, "table")
+    assert "wav_unknown (1e-3 amplitude^2) ↓" in text and "wav_eq (1e-3 amplitude^2) ↓" in text
+    rows_csv = list(csv.DictReader(format_pivot(p, "csv").splitlines()))
+    paper_csv = next(r for r in rows_csv if r["is_reference"] == "true")
+    assert paper_csv["best_in"] == "wav_unknown" and paper_csv["wav_eq"] == ""
+
+
+def test_leaderboard_cli_shows_the_variant(tmp_path: Path) -> None:
+    old = tmp_path / "old.csv"
+    _write_legacy(old, _legacy_rows())
+    proc = subprocess.run([SIMKIT, "leaderboard", str(old), "--task", "binauralize"], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "snr_db" not in out and "wav_l2" not in out  # old names shown as the new ones
+    assert "snr_eq (dB) ↑" in out and "wav_eq (1e-3 amplitude^2) ↓" in out
+    legend = out[out.index("metric variants"):]
+    for line in ("wav_eq = WAV as CLUP supp. eq. 6, literal", "snr_eq = SNR as CLUP supp. eq. 9, literal",
+                 "wav_unknown = WAV, variant unknown", "snr_unknown = SNR, variant unknown",
+                 "mag_distance = Mag as PseudoBinaural evaluate.py", "dphase = D-phase as PseudoBinaural",
+                 "snr_pb = SNR as PseudoBinaural", "stft_distance = STFT as 2.5D Visual Sound evaluate.py"):
+        assert line in legend, line
+    # the shipped rows: CLUP's WAV under wav_unknown, PseudoBinaural's SNR under snr_pb
+    header = out.splitlines()[0].split("  ")
+    assert any(h.startswith("snr_pb (dB)") for h in header)
+    proc = subprocess.run([SIMKIT, "leaderboard", str(old), "--task", "binauralize", "--format", "markdown",
+                           "--metric", "snr_db"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("| dataset | model | snr_eq (dB) ↑ |\n")  # no other SNR variant mixed in
+    assert "- snr_eq = SNR as CLUP supp. eq. 9, literal" in proc.stdout

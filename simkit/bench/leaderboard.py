@@ -32,6 +32,62 @@ REFERENCE_ROWS = _REFERENCES / "direction.csv"  # direction (seed 000)
 # Every file of published reference rows `simkit leaderboard` adds.
 REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _REFERENCES / "binaural.csv")
 
+# Binaural metrics: the metric name *is* the variant (the formula and the code it follows), so rows of
+# different variants fall in different pivot columns and are never ranked together (docs/bench.md).
+# Names before issue 17; simkit computed them with CLUP's literal supplement equations. (The lead
+# de-duplicates this with simkit.metrics.binaural at merge.)
+LEGACY_METRIC_NAMES: dict[str, str] = {"wav_l2": "wav_eq", "amp_l2": "amp_eq", "pha_l2": "pha_eq", "snr_db": "snr_eq"}
+UNKNOWN_VARIANT = "unknown"
+# metric name -> (the quantity it measures, the source whose formula it follows)
+METRIC_VARIANTS: dict[str, tuple[str, str]] = {
+    "stft_distance": ("STFT", "2.5D Visual Sound evaluate.py"),
+    "env_distance": ("ENV", "2.5D Visual Sound evaluate.py"),
+    "mag_distance": ("Mag", "PseudoBinaural evaluate.py"),
+    "dphase": ("D-phase", "PseudoBinaural evaluate.py"),
+    "snr_pb": ("SNR", "PseudoBinaural / CCStereo, joint over channels"),
+    "wav_ccs": ("WAV", "CCStereo"),
+    "amp_ccs": ("AMP", "CCStereo"),
+    "pha_ccs": ("PHA", "CCStereo"),
+    "wav_eq": ("WAV", "CLUP supp. eq. 6, literal"),
+    "amp_eq": ("AMP", "CLUP supp. eq. 7, literal"),
+    "pha_eq": ("PHA", "CLUP supp. eq. 8, literal"),
+    "snr_eq": ("SNR", "CLUP supp. eq. 9, literal"),
+}
+# A published number whose paper does not let one tell the variant: metric `<quantity>_unknown`.
+UNKNOWN_METRICS: dict[str, str] = {
+    f"{prefix}_{UNKNOWN_VARIANT}": quantity
+    for prefix, quantity in (("stft", "STFT"), ("env", "ENV"), ("mag", "Mag"), ("dphase", "D-phase"),
+                             ("wav", "WAV"), ("amp", "AMP"), ("pha", "PHA"), ("snr", "SNR"))
+}
+
+
+def canonical_metric(name: str, is_reference: bool = False) -> str:
+    """The current name of a metric read from a leaderboard: an old name becomes its CLUP-equation variant
+    for simkit's rows (simkit computed it so) and ``<quantity>_unknown`` for a published row (a paper's number
+    under an old name never said which variant it is); other names are returned unchanged."""
+    if name not in LEGACY_METRIC_NAMES:
+        return name
+    return f"{name.split('_', 1)[0]}_{UNKNOWN_VARIANT}" if is_reference else LEGACY_METRIC_NAMES[name]
+
+
+def metric_variant(name: str) -> str | None:
+    """The variant a binaural metric name stands for: its source, ``"unknown"``, or None for a metric that
+    has no variants (direction, localisation)."""
+    if name in UNKNOWN_METRICS:
+        return UNKNOWN_VARIANT
+    return METRIC_VARIANTS[name][1] if name in METRIC_VARIANTS else None
+
+
+def describe_variant(name: str) -> str | None:
+    """One phrase for the leaderboard's legend, e.g. ``wav_unknown = WAV, variant unknown``; None when the
+    metric has no variants."""
+    if name in UNKNOWN_METRICS:
+        return f"{name} = {UNKNOWN_METRICS[name]}, variant unknown (the source does not say)"
+    if name in METRIC_VARIANTS:
+        quantity, source = METRIC_VARIANTS[name]
+        return f"{name} = {quantity} as {source}"
+    return None
+
 
 def _rows_text(cells: Sequence[Mapping[str, str]], header: bool) -> str:
     buf = io.StringIO()
@@ -79,7 +135,9 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
         problem = validate_cells(row)
         if problem:
             raise SimkitError(f"{path}:{reader.line_num}: {problem}")
-        rows.append(parse_row(row))
+        typed = parse_row(row)
+        typed["metric"] = canonical_metric(typed["metric"], bool(typed["is_reference"]))
+        rows.append(typed)
     if text and not text.endswith("\n"):
         raise SimkitError(f"{path}:{reader.line_num}: last line is not terminated (interrupted write?)")
     return rows
@@ -231,10 +289,16 @@ def pivot(
     ``aggregate="best"``: per (dataset, model) the run that is best on ``primary`` (default: the first
     requested metric, else ``lr_accuracy`` when present, else the first metric), all its metrics shown.
     ``aggregate="mean"``: mean and standard deviation over runs (e.g. seeds) of each metric.
-    The best value of each metric within a dataset is flagged (direction from ``higher_is_better``).
+    The best value of each metric within a dataset is flagged (direction from ``higher_is_better``). A
+    binaural metric's name is its variant (:data:`METRIC_VARIANTS`, ``<quantity>_unknown``), so values of
+    different variants sit in different columns and are never ranked against each other.
     """
     if aggregate not in ("best", "mean"):
         raise SimkitError(f"--aggregate must be best or mean (got {aggregate!r})")
+    if metrics:  # an old name asks for the variant simkit computed under it
+        metrics = list(dict.fromkeys(canonical_metric(m) for m in metrics))
+    if primary is not None:
+        primary = canonical_metric(primary)
     sel = [
         r
         for r in rows
@@ -286,7 +350,8 @@ def pivot(
         else:
             prow.cells = _collapse(next(iter(by_proto.values())), aggregate, metric_names, primary, higher)
         out_rows.append(prow)
-    for ds, grp in {(r.dataset, r.protocol) for r in out_rows}:  # protocols are never ranked together
+    # protocols are never ranked together, nor are metric variants (each is its own column)
+    for ds, grp in {(r.dataset, r.protocol) for r in out_rows}:
         for m in metric_names:
             cand = [
                 r.cells[m]
@@ -393,9 +458,13 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
                 text = f"**{text}**" if fmt == "markdown" else f"{text} *"
             line.append(text)
         body.append(line)
+    variants = [d for d in (describe_variant(m) for m in p.metrics) if d]
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
+        if variants:
+            lines += ["", "Metric variants (one column each, never ranked together):", ""]
+            lines += [f"- {v}" for v in variants]
         return "\n".join(lines) + "\n"
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     lines = [
@@ -405,4 +474,7 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     note = f"split={p.split}, aggregate={p.aggregate}; * = best per dataset and protocol; (paper) = published reference"
     if any(r.n_protocols > 1 for r in p.rows):
         note += "; a protocol family shows mean ± std over its protocols"
+    if variants:
+        note += "\nmetric variants (one column each, never ranked together):"
+        note += "".join(f"\n  {v}" for v in variants)
     return "\n".join(lines) + "\n" + note + "\n"

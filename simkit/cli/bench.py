@@ -116,7 +116,10 @@ def leaderboard(
     csv_files: list[Path] = typer.Argument(None, help="Leaderboard CSVs (default: results/leaderboard.csv)."),
     task: str = typer.Option(None, help="Only this task."),
     dataset: str = typer.Option(None, help="Only this dataset."),
-    metric: list[str] = typer.Option([], help="Only these metrics (repeatable); the first ranks runs."),
+    metric: list[str] = typer.Option(
+        [], help="Only these metrics (repeatable); the first ranks runs. A binaural metric's name is its variant "
+        "(old names wav_l2, amp_l2, pha_l2, snr_db read as wav_eq, amp_eq, pha_eq, snr_eq)."
+    ),
     split: str = typer.Option("test", help="Split to show."),
     fmt: str = typer.Option("table", "--format", help="table | csv | markdown."),
     plot: Path = typer.Option(None, help="Also write a PNG bar chart here."),
