@@ -4,12 +4,23 @@ the formulas of docs/binaural.md; none of simkit's helpers)."""
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.fft
 import scipy.signal
 import torch
+from cli_support import SIMKIT
+from published_layouts import write_fair_play
 
+from simkit.bench.leaderboard import read_leaderboard
+from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.prepare import prepare
 from simkit.errors import SimkitError
 from simkit.metrics import MetricValue, get_metric, metrics_for_task
 from simkit.metrics import av_localization as av
@@ -434,3 +445,34 @@ def test_every_variant_is_registered_with_unit_direction_and_source() -> None:
     # old leaderboards' names map onto the literal-equation variants
     assert OLD_METRIC_NAMES == {"wav_l2": "wav_eq", "amp_l2": "amp_eq", "pha_l2": "pha_eq", "snr_db": "snr_eq"}
     assert set(OLD_METRIC_NAMES.values()) <= names and not set(OLD_METRIC_NAMES) & names
+
+
+def test_bench_on_a_prepared_fair_play_set_reports_every_variant_on_whole_clips(tmp_path: Path) -> None:
+    src = write_fair_play(tmp_path / "FAIR-Play", n_clips=4, seconds=2.0, n_splits=1)
+    data = tmp_path / "fair-play"
+    prepare("fair-play", src, data, {"clip_seconds": "2.0", "frame_size": "24x32"}, progress=False)
+    results = tmp_path / "results"
+    proc = subprocess.run(
+        [SIMKIT, "bench", "--task", "binauralize", "--model", "mono_copy", "--quick", "--device", "cpu",
+         "--data", str(data), "--results", str(results)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [r for r in read_leaderboard(results / "leaderboard.csv") if r["split"] == "test"]
+    assert {r["metric"] for r in rows} == EXPECTED_VARIANTS
+    assert {int(r["n_samples"]) for r in rows} == {1}
+    # each clip's values are the public formulas on the whole clip: mono_copy predicts (L + R) / 2 in both ears
+    (run,) = (results / "runs").iterdir()
+    clips = [r for r in csv.DictReader((run / "predictions.csv").open()) if r["split"] == "test"]
+    test = BinauralClips(open_binaural_dataset(data), "test")
+    assert len(clips) == len(test) == 1
+    item = test[0]
+    target = item["binaural"].numpy().astype(np.float64)
+    mono = item["mono"].numpy().astype(np.float64)
+    assert target.shape == (2, 32000)  # the whole 2 s clip, not a 0.63 s window
+    want = reference(np.stack([mono, mono]), target)
+    scores = json.loads((run / "metrics.json").read_text())["metrics"]["test"]
+    for name in EXPECTED_VARIANTS:
+        # the model's windows pass through float32 (RMS-normalised and scaled back): 1e-6, not 1e-12
+        assert float(clips[0][name]) == pytest.approx(want[name], rel=1e-6), name
+        assert scores[name]["value"] == pytest.approx(want[name], rel=1e-6), name
