@@ -1,10 +1,11 @@
 """Tasks ``binauralize`` and ``av_localize`` (seed 001: CLUP's binaural generation and localisation).
 
 ``binauralize``: input the mono mix ``(L + R) / 2`` of a rendered binaural clip and the RGB view it was
-rendered from; output the binaural clip; target the view's rendered clip. Scored per clip with the FAIR-Play
-metrics of :mod:`simkit.metrics.binaural` (16 kHz, peak-normalised; lower is better except SNR); models
-generate whole clips with the sliding-window protocol (:class:`simkit.models.binaural.BinauralModel`).
-Records: one row per clip with the six metric columns.
+rendered from; output the binaural clip; target the view's rendered clip. Scored on the whole clip with every
+binaural metric variant of :mod:`simkit.metrics.binaural` (2.5D, PseudoBinaural, CCStereo and CLUP's literal
+equations; 16 kHz, peak-normalised; lower is better except the SNRs); models generate whole clips with the
+sliding-window protocol (:class:`simkit.models.binaural.BinauralModel`).
+Records: one row per clip with one column per variant (:data:`simkit.metrics.binaural.VARIANTS`).
 
 ``av_localize``: is this (image, mono audio) pair matched? Every item pairs a view with its own clip
 (positive) and with another view set's clip (negative). Models return raw distances ``d_pos``/``d_neg`` per
@@ -36,7 +37,7 @@ from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
 from simkit.metrics import av_localization  # noqa: F401  (registers the av_localize metrics)
-from simkit.metrics.binaural import SAMPLE_RATE, binaural_metrics, envelope, stft
+from simkit.metrics.binaural import SAMPLE_RATE, VARIANTS, binaural_metrics, envelope, stft
 from simkit.models import BenchModel
 
 # Val clips scored after each training epoch (checkpoint selection, early stopping); the final val and test
@@ -87,13 +88,13 @@ def _ids(batch: Mapping[str, Any], repeat: int = 1) -> dict[str, np.ndarray]:
 
 
 def binauralize_records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """One row per clip: identifiers and the six FAIR-Play metrics of ``outputs["binaural"]``."""
+    """One row per clip: identifiers and every metric variant of ``outputs["binaural"]`` on the whole clip."""
     pred, target = _np(outputs["binaural"]), _np(batch["binaural"])
     if pred.shape != target.shape:
         raise SimkitError(f"model returned binaural audio of shape {pred.shape}, expected {target.shape}")
     per_clip = [binaural_metrics(p, t) for p, t in zip(pred, target, strict=True)]
     cols = _ids(batch)
-    for name in per_clip[0]:
+    for name in VARIANTS:
         cols[name] = np.asarray([m[name] for m in per_clip], dtype=np.float64)
     return cols
 
@@ -181,7 +182,7 @@ def plot_examples(
 BINAURALIZE = register_task(
     TaskSpec(
         name="binauralize",
-        description="mono (L + R) / 2 + RGB view -> binaural clip, FAIR-Play metrics (CLUP supp. eq. 4-9)",
+        description="mono (L + R) / 2 + RGB view -> binaural clip, every binaural metric variant (2.5D, PB, CCS, CLUP)",
         open_split=open_split,
         data_info=data_info,
         records=binauralize_records,

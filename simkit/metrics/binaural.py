@@ -1,23 +1,33 @@
-"""Binaural-generation metrics of the FAIR-Play protocol (2.5D Visual Sound) as defined in CLUP's supplement.
+"""Binaural-generation metrics of the FAIR-Play protocol, each variant named by the public code it follows.
 
-Protocol (Gao & Grauman, *2.5D Visual Sound*, CVPR 2019, ``evaluate.py``; CLUP supplement §2, eq. 4-9):
+The field's numbers come from four public code bases that disagree on normalisation, averaging, masks and
+STFT padding, and CLUP's supplement (eq. 4-9) writes a fifth, literal form that no public code computes. Every
+variant is registered for task ``binauralize`` under a name that says its source (docs/binaural.md has the
+table); :data:`OLD_METRIC_NAMES` maps the names of earlier simkit versions to today's.
 
-* audio at 16 kHz; STFT with ``n_fft = 512``, a periodic Hann window of 400 samples (zero-padded to 512,
-  centred), hop 160, ``center=True`` with reflect padding (librosa's ``stft`` as used by that script);
-* prediction and target are each **peak-normalised** (divided by ``max |x|`` over both channels; silent
-  clips stay silent) before any metric;
-* every metric is computed per clip on (2, T) arrays (channel 0 = left, see :mod:`simkit.conventions`) and
-  averaged over the test clips;
-* long clips are generated with a 0.63 s window slid by 0.05 s, overlapping outputs averaged
-  (:func:`sliding_window_binauralize`, the protocol of 2.5D Visual Sound's ``demo.py``).
+Sources (commits read; file and lines in each variant's description):
 
-All functions take numpy arrays and return Python floats; none of them mutates its inputs. The metrics are
-registered for task ``binauralize`` under the record-column names of :data:`CLIP_METRICS`.
+* 2.5D: facebookresearch/2.5D-Visual-Sound@73c7375 ``evaluate.py``;
+* PB: SheldonTsui/PseudoBinaural_CVPR2021@87f7be0 ``evaluate.py``;
+* CCS: SonyResearch/CCStereo@5ba1b1b ``util/eval.py``, ``src/training/ccstereo_trainer.py``;
+* CLUP: the supplement's equations 6-9 (seed 001), read literally (simkit's choices where they are silent).
+
+Common protocol: audio at 16 kHz; STFT with ``n_fft = 512``, a periodic Hann window of 400 samples
+(zero-padded to 512, centred), hop 160, ``center=True``; the padding mode follows each source (librosa < 0.9
+and torch.stft reflect, librosa 0.11 pads zeros: CCStereo's librosa metrics, the ``*_ccs`` STFT variants).
+Prediction and target are each **peak-normalised** over both channels (``x / max|x|``; silent clips stay
+silent) before every metric; every metric is computed on the whole clip (2, T) (channel 0 = left, see
+:mod:`simkit.conventions`) and averaged over the test clips. Long clips are generated with a 0.63 s window
+slid by 0.05 s, overlapping outputs averaged (:func:`sliding_window_binauralize`, 2.5D ``demo.py``).
+
+All functions take numpy arrays and return Python floats; none of them mutates its inputs.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import hilbert
@@ -32,8 +42,15 @@ WIN_LENGTH = 400
 HOP_LENGTH = 160
 WINDOW_SECONDS = 0.63  # generation window of the FAIR-Play protocol
 WINDOW_HOP_SECONDS = 0.05
-WAV_L2_SCALE = 1e3  # Wave L2 is reported in units of 1e-3, as in the FAIR-Play generation literature
-SNR_CAP_DB = 100.0  # |SNR| is capped so identical or silent clips give finite, averageable values
+WAV_SCALE = 1e3  # Wave L2 is reported in units of 1e-3 (CCStereo's trainer, BSS's "l2 (x10^3)")
+SNR_CAP_DB = 100.0  # |snr_eq| is capped so identical or silent clips give finite, averageable values
+SNR_EPS = 1e-4  # PseudoBinaural / CCStereo SNR: added to both mean powers
+AMP_EPS = 1e-12  # CCStereo AmplitudeLoss: floor of Re^2 + Im^2 before the square root
+PHA_IGNORE_BELOW = 0.2  # CCStereo trainer: PhaseLoss(ignore_below=0.2)
+REFLECT, ZEROS = "reflect", "constant"  # np.pad modes of librosa < 0.9 / torch.stft and of librosa >= 0.9
+
+# Names of earlier simkit versions -> today's (old leaderboards and reference rows are read under the new name).
+OLD_METRIC_NAMES: dict[str, str] = {"wav_l2": "wav_eq", "amp_l2": "amp_eq", "pha_l2": "pha_eq", "snr_db": "snr_eq"}
 
 
 def hann_window(win_length: int = WIN_LENGTH, n_fft: int = N_FFT) -> np.ndarray:
@@ -45,17 +62,24 @@ def hann_window(win_length: int = WIN_LENGTH, n_fft: int = N_FFT) -> np.ndarray:
 
 
 def stft(
-    x: np.ndarray, n_fft: int = N_FFT, win_length: int = WIN_LENGTH, hop_length: int = HOP_LENGTH
+    x: np.ndarray,
+    n_fft: int = N_FFT,
+    win_length: int = WIN_LENGTH,
+    hop_length: int = HOP_LENGTH,
+    pad_mode: str = REFLECT,
 ) -> np.ndarray:
-    """Complex STFT (..., n_fft // 2 + 1, frames) of real signals (..., T), librosa-compatible.
+    """Complex STFT (..., n_fft // 2 + 1, frames) of real signals (..., T), librosa/torch-compatible.
 
-    ``center=True`` with reflect padding of ``n_fft // 2`` on both sides; no scaling (plain windowed DFT).
+    ``center=True``: ``n_fft // 2`` samples of ``pad_mode`` padding (``"reflect"``: librosa < 0.9 and
+    torch.stft; ``"constant"``: zeros, librosa >= 0.9) on both sides; no scaling (plain windowed DFT).
     """
+    if pad_mode not in (REFLECT, ZEROS):
+        raise SimkitError(f"unknown STFT padding {pad_mode!r} (use {REFLECT!r} or {ZEROS!r})")
     x = np.asarray(x, dtype=np.float64)
     pad = n_fft // 2
     if x.shape[-1] <= pad:
         raise SimkitError(f"signal of {x.shape[-1]} samples is too short for an STFT with n_fft={n_fft}")
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode=pad_mode)
     frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=-1)[..., ::hop_length, :]
     spec = np.fft.rfft(frames * hann_window(win_length, n_fft), axis=-1)
     return np.swapaxes(spec, -1, -2)
@@ -81,58 +105,105 @@ def _prepare(pred: np.ndarray, target: np.ndarray, normalize: bool) -> tuple[np.
     return pred, target
 
 
-def stft_distance(pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
-    """STFT distance D_S (CLUP supp. eq. 4; 2.5D Visual Sound ``STFT_L2_distance``).
+class _Spectra:
+    """One clip's normalised (2, T) pair and its STFTs, each computed once (per padding, channels and L - R)."""
 
-    Per channel: the mean over (real/imag, frequency, frame) of the squared difference of the stacked
-    real and imaginary STFT parts; the two channel values are summed. Lower is better.
-    """
-    pred, target = _prepare(pred, target, normalize)
-    return _stft_term(stft(pred), stft(target))
+    def __init__(self, pred: np.ndarray, target: np.ndarray) -> None:
+        self.pred, self.target = pred, target
+        self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def channels(self, pad_mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """STFTs (2, F, N) of prediction and target."""
+        if ("lr", pad_mode) not in self._cache:
+            self._cache["lr", pad_mode] = stft(self.pred, pad_mode=pad_mode), stft(self.target, pad_mode=pad_mode)
+        return self._cache["lr", pad_mode]
+
+    def difference(self, pad_mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """STFTs (F, N) of the L - R signals (subtracted in time, as PseudoBinaural's ``Angle_Diff_distance``)."""
+        if ("diff", pad_mode) not in self._cache:
+            p, t = self.pred, self.target
+            self._cache["diff", pad_mode] = stft(p[0] - p[1], pad_mode=pad_mode), stft(t[0] - t[1], pad_mode=pad_mode)
+        return self._cache["diff", pad_mode]
 
 
-def _stft_term(sp: np.ndarray, st: np.ndarray) -> float:
-    d = sp - st
+# ----------------------------------------------------------------------------- per-clip terms (normalised)
+
+
+def _stft_term(sp: _Spectra, pad_mode: str = REFLECT) -> float:
+    a, b = sp.channels(pad_mode)
+    d = a - b
     return float(np.sum(0.5 * (np.mean(d.real**2, axis=(-2, -1)) + np.mean(d.imag**2, axis=(-2, -1)))))
 
 
-def _amp_term(sp: np.ndarray, st: np.ndarray) -> float:
-    return float(np.sum(np.mean((np.abs(sp) - np.abs(st)) ** 2, axis=(-2, -1))))
-
-
-def _pha_term(sp: np.ndarray, st: np.ndarray) -> float:
-    return float(np.sum(np.mean(wrap_phase(np.angle(sp) - np.angle(st)) ** 2, axis=(-2, -1))))
-
-
-def envelope(x: np.ndarray) -> np.ndarray:
-    """Hilbert envelope ``|hilbert(x)|`` along the last axis."""
-    return np.abs(hilbert(np.asarray(x, dtype=np.float64), axis=-1))
-
-
-def envelope_distance(pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
-    """Envelope distance D_E (CLUP supp. eq. 5, after Morgado et al. 2018; 2.5D ``Envelope_distance``).
-
-    Per channel: the RMSE between the Hilbert envelopes of prediction and target; the two are summed.
-    """
-    pred, target = _prepare(pred, target, normalize)
-    per_channel = np.sqrt(np.mean((envelope(pred) - envelope(target)) ** 2, axis=-1))
+def _env_term(sp: _Spectra) -> float:
+    per_channel = np.sqrt(np.mean((envelope(sp.pred) - envelope(sp.target)) ** 2, axis=-1))
     return float(np.sum(per_channel))
 
 
-def wav_l2(pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
-    """Wave L2 (CLUP supp. eq. 6): per-channel mean squared waveform error, summed, **times 1e3**.
-
-    The 1e3 factor is the reporting scale of the generation literature (Richard et al. ICLR 2021 and
-    BinauralGrad report "Wave L2 (x1e-3)"); CLUP's FAIR-Play value 5.244 is only plausible on that scale.
-    """
-    pred, target = _prepare(pred, target, normalize)
-    return float(np.sum(np.mean((pred - target) ** 2, axis=-1)) * WAV_L2_SCALE)
+def _mag_term(sp: _Spectra, pad_mode: str = REFLECT) -> float:
+    a, b = sp.channels(pad_mode)
+    return float(np.sum(np.mean(np.abs(a - b) ** 2, axis=(-2, -1))))
 
 
-def amplitude_l2(pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
-    """Amplitude L2 (CLUP supp. eq. 7): per-channel mean of ``(|S| - |S^|)^2`` over STFT bins, summed."""
-    pred, target = _prepare(pred, target, normalize)
-    return _amp_term(stft(pred), stft(target))
+def _dphase_term(sp: _Spectra, pad_mode: str = REFLECT) -> float:
+    a, b = sp.difference(pad_mode)
+    d = np.abs(np.angle(a) - np.angle(b))
+    return float(np.mean(np.minimum(d, 2.0 * np.pi - d)))
+
+
+def _snr_pb_term(sp: _Spectra) -> float:
+    p, g = sp.pred, sp.target
+    return float(10.0 * np.log10((np.mean(g**2) + SNR_EPS) / (np.mean((p - g) ** 2) + SNR_EPS)))
+
+
+def _wav_term(sp: _Spectra) -> float:
+    return float(np.sum(np.mean((sp.pred - sp.target) ** 2, axis=-1)) * WAV_SCALE)
+
+
+def _amp_ccs_term(sp: _Spectra) -> float:
+    a, b = sp.channels(REFLECT)
+    ma = np.sqrt(np.maximum(AMP_EPS, a.real**2 + a.imag**2))
+    mb = np.sqrt(np.maximum(AMP_EPS, b.real**2 + b.imag**2))
+    return float(np.sum(np.mean(np.abs(ma - mb), axis=(-2, -1))))
+
+
+def _pha_ccs_term(sp: _Spectra, ignore_below: float = PHA_IGNORE_BELOW) -> float:
+    a, b = sp.channels(REFLECT)
+    total = 0.0
+    for pc, tc in zip(a, b, strict=True):  # per channel: its own threshold, its own mean
+        t_energy = np.abs(tc.real) + np.abs(tc.imag)
+        p_energy = np.abs(pc.real) + np.abs(pc.imag)
+        threshold = ignore_below * np.mean(t_energy)
+        keep = (t_energy > threshold) & (p_energy > threshold)
+        if not keep.any():
+            return float("nan")  # torch's mean of no bins; excluded from the test-set mean, never 0
+        d = np.abs(np.angle(pc[keep]) - np.angle(tc[keep]))
+        total += float(np.mean(np.pi - np.abs(d - np.pi)))
+    return total
+
+
+def _amp_eq_term(sp: _Spectra) -> float:
+    a, b = sp.channels(REFLECT)
+    return float(np.sum(np.mean((np.abs(a) - np.abs(b)) ** 2, axis=(-2, -1))))
+
+
+def _pha_eq_term(sp: _Spectra) -> float:
+    a, b = sp.channels(REFLECT)
+    return float(np.sum(np.mean(wrap_phase(np.angle(a) - np.angle(b)) ** 2, axis=(-2, -1))))
+
+
+def _snr_eq_term(sp: _Spectra, cap_db: float = SNR_CAP_DB) -> float:
+    p_s = np.sum(sp.target**2, axis=-1)
+    p_n = np.sum((sp.target - sp.pred) ** 2, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_db = 10.0 * np.log10(p_s / p_n)
+    ratio_db = np.where(p_n == 0.0, cap_db, ratio_db)
+    return float(np.mean(np.clip(ratio_db, -cap_db, cap_db)))
+
+
+def envelope(x: np.ndarray) -> np.ndarray:
+    """Hilbert envelope ``|hilbert(x)|`` along the last axis (over the whole clip)."""
+    return np.abs(hilbert(np.asarray(x, dtype=np.float64), axis=-1))
 
 
 def wrap_phase(angle: np.ndarray) -> np.ndarray:
@@ -140,83 +211,141 @@ def wrap_phase(angle: np.ndarray) -> np.ndarray:
     return np.mod(np.asarray(angle) + np.pi, 2.0 * np.pi) - np.pi
 
 
-def phase_l2(pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
-    """Phase L2 (CLUP supp. eq. 8): per-channel mean of the squared STFT phase error, summed.
-
-    The phase difference is wrapped into [-pi, pi) before squaring (phase is circular; eq. 8 writes the raw
-    difference, which would count 179 deg vs -179 deg as 358 deg). Bins where either STFT is exactly zero
-    have phase 0 by ``np.angle``'s convention. Values lie in [0, 2 pi^2].
-    """
-    pred, target = _prepare(pred, target, normalize)
-    return _pha_term(stft(pred), stft(target))
+# ----------------------------------------------------------------------------- the variants
 
 
-def snr_db(pred: np.ndarray, target: np.ndarray, normalize: bool = True, cap_db: float = SNR_CAP_DB) -> float:
-    """Signal-to-noise ratio in dB (CLUP supp. eq. 9): the mean over channels of ``10 log10(P_s / P_n)``.
+@dataclass(frozen=True)
+class Variant:
+    """One registered binaural metric: its per-clip term, how to read it and where it comes from."""
 
-    ``P_s = sum target^2`` and ``P_n = sum (target - pred)^2`` per channel (eq. 9 writes the ratio of the
-    signals; it is the power ratio, hence the factor 10/2 for two channels). Higher is better.
-    Edge cases: each channel's value is clipped to ``[-cap_db, cap_db]``; identical channels (``P_n = 0``)
-    give ``+cap_db`` (not +inf, so test-set means stay finite) and a silent target channel with a non-silent
-    prediction gives ``-cap_db``.
-    """
-    pred, target = _prepare(pred, target, normalize)
-    p_s = np.sum(target**2, axis=-1)
-    p_n = np.sum((target - pred) ** 2, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_db = 10.0 * np.log10(p_s / p_n)
-    ratio_db = np.where(p_n == 0.0, cap_db, ratio_db)
-    return float(np.mean(np.clip(ratio_db, -cap_db, cap_db)))
+    name: str
+    term: Callable[[_Spectra], float]
+    higher_is_better: bool
+    unit: str
+    source: str  # repository@commit:file:lines (or the equation) it reproduces
+    formula: str
 
 
-# Per-clip metric functions by record column (the task writes one column per metric, one row per clip).
-CLIP_METRICS: dict[str, Callable[..., float]] = {
-    "stft_distance": stft_distance,
-    "env_distance": envelope_distance,
-    "wav_l2": wav_l2,
-    "amp_l2": amplitude_l2,
-    "pha_l2": phase_l2,
-    "snr_db": snr_db,
-}
+_PB = "SheldonTsui/PseudoBinaural_CVPR2021@87f7be0:evaluate.py"
+_CCS = "SonyResearch/CCStereo@5ba1b1b"
+_25D = "facebookresearch/2.5D-Visual-Sound@73c7375:evaluate.py"
+
+
+def _variants() -> tuple[Variant, ...]:
+    stft_f = "sum_c mean over (re/im, f, t) of (S(p_c) - S(g_c))^2"
+    mag_f = "sum_c mean over (f, t) of |S(p_c) - S(g_c)|^2 (= 2 x STFT distance)"
+    dph_f = "mean over (f, t) of wrap|angle S(p_L - p_R) - angle S(g_L - g_R)|, no mask"
+    return (
+        Variant("stft_distance", _stft_term, False, "STFT units^2",
+                f"{_25D}:22-47 (normalize :19-20); reflect padding", stft_f),
+        Variant("env_distance", _env_term, False, "amplitude",
+                f"{_25D}:49-62", "sum_c RMSE(|hilbert(p_c)|, |hilbert(g_c)|) over the whole clip"),
+        Variant("mag_distance", _mag_term, False, "STFT units^2",
+                f"{_PB}:73-77 (STFTs :134-139); reflect padding", mag_f),
+        Variant("dphase", _dphase_term, False, "rad", f"{_PB}:79-91; reflect padding", dph_f),
+        Variant("snr_pb", _snr_pb_term, True, "dB",
+                f"{_PB}:67-71 = {_CCS}:util/eval.py:76-80 (trainer :346)",
+                "10 log10((mean g^2 + 1e-4) / (mean (p - g)^2 + 1e-4)), means jointly over (2, T)"),
+        Variant("wav_ccs", _wav_term, False, "1e-3 amplitude^2",
+                f"{_CCS}:src/training/ccstereo_trainer.py:352-355 + util/eval.py:125-132 (L2Loss)",
+                "1e3 x sum_c mean_t (p_c - g_c)^2"),
+        Variant("amp_ccs", _amp_ccs_term, False, "STFT units",
+                f"{_CCS}:util/eval.py:135-162, util/audio_utils.py:129-198 (trainer :132, :357-358); "
+                "torch.stft, reflect padding",
+                "sum_c mean over (f, t) of |m(p_c) - m(g_c)|, m = sqrt(max(1e-12, Re^2 + Im^2)) (an L1)"),
+        Variant("pha_ccs", _pha_ccs_term, False, "rad",
+                f"{_CCS}:util/eval.py:165-204 (trainer :133 ignore_below=0.2, :359-361); torch.stft, reflect",
+                "sum_c mean over kept bins of wrap|angle S(p_c) - angle S(g_c)|; kept: |Re|+|Im| of target and "
+                "prediction > 0.2 x mean target |Re|+|Im| of the channel; NaN when a channel keeps no bin"),
+        Variant("stft_distance_ccs", functools.partial(_stft_term, pad_mode=ZEROS), False, "STFT units^2",
+                f"{_CCS}:util/eval.py:9-29 (trainer :334-344); librosa 0.11: zero padding", stft_f),
+        Variant("mag_distance_ccs", functools.partial(_mag_term, pad_mode=ZEROS), False, "STFT units^2",
+                f"{_CCS}:util/eval.py:82-86 (trainer :347, mag_dist); zero padding", mag_f),
+        Variant("dphase_ccs", functools.partial(_dphase_term, pad_mode=ZEROS), False, "rad",
+                f"{_CCS}:util/eval.py:88-100 (trainer :348, ang_diff); zero padding", dph_f),
+        Variant("wav_eq", _wav_term, False, "1e-3 amplitude^2",
+                "CLUP supp. eq. 6 read as simkit did (formerly wav_l2); equals wav_ccs",
+                "1e3 x sum_c mean_t (p_c - g_c)^2"),
+        Variant("amp_eq", _amp_eq_term, False, "STFT units^2",
+                "CLUP supp. eq. 7, literal (formerly amp_l2); no public code computes it",
+                "sum_c mean over (f, t) of (|S(p_c)| - |S(g_c)|)^2"),
+        Variant("pha_eq", _pha_eq_term, False, "rad^2",
+                "CLUP supp. eq. 8, literal (formerly pha_l2); no public code computes it",
+                "sum_c mean over (f, t) of wrap(angle S(p_c) - angle S(g_c))^2, all bins"),
+        Variant("snr_eq", _snr_eq_term, True, "dB",
+                f"CLUP supp. eq. 9 (formerly snr_db); no public code computes it; capped at +-{SNR_CAP_DB:g} dB",
+                "mean_c 10 log10(sum g_c^2 / sum (p_c - g_c)^2)"),
+    )
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in _variants()}
 
 
 def binaural_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """The six FAIR-Play metrics of one clip (2, T), keyed as :data:`CLIP_METRICS`, peak-normalised first.
+    """Every variant of one clip (2, T), keyed as :data:`VARIANTS`; peak-normalised first, STFTs shared.
 
-    The STFTs are computed once and shared; the values equal the individual metric functions.
+    A value may be NaN (``pha_ccs`` when a channel keeps no bin); the test-set mean skips it.
     """
-    pred, target = _prepare(pred, target, normalize=True)
-    sp, st = stft(pred), stft(target)
-    return {
-        "stft_distance": _stft_term(sp, st),
-        "env_distance": envelope_distance(pred, target, normalize=False),
-        "wav_l2": wav_l2(pred, target, normalize=False),
-        "amp_l2": _amp_term(sp, st),
-        "pha_l2": _pha_term(sp, st),
-        "snr_db": snr_db(pred, target, normalize=False),
-    }
+    sp = _Spectra(*_prepare(pred, target, normalize=True))
+    return {name: v.term(sp) for name, v in VARIANTS.items()}
+
+
+def clip_metric(name: str, pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
+    """The variant ``name`` of one clip (old names accepted); ``normalize=False`` skips peak normalisation."""
+    v = VARIANTS[OLD_METRIC_NAMES.get(name, name)]
+    return v.term(_Spectra(*_prepare(pred, target, normalize)))
+
+
+def _one(name: str) -> Callable[..., float]:
+    def fn(pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
+        return clip_metric(name, pred, target, normalize)
+
+    v = VARIANTS[name]
+    fn.__name__ = name
+    fn.__doc__ = f"{name}: {v.formula}. Source: {v.source}."
+    return fn
+
+
+# Per-clip functions by name (the task writes one record column per variant, one row per clip).
+stft_distance = _one("stft_distance")
+envelope_distance = _one("env_distance")
+mag_distance = _one("mag_distance")
+dphase = _one("dphase")
+snr_pb = _one("snr_pb")
+wav_ccs = _one("wav_ccs")
+amp_ccs = _one("amp_ccs")
+pha_ccs = _one("pha_ccs")
+wav_eq = _one("wav_eq")
+amp_eq = _one("amp_eq")
+pha_eq = _one("pha_eq")
+snr_eq = _one("snr_eq")
+CLIP_METRICS: dict[str, Callable[..., float]] = {name: _one(name) for name in VARIANTS}
 
 
 def column_mean(records: Records, column: str) -> MetricValue:
-    """Mean of the finite values of one record column (NaN and n = 0 when there are none)."""
+    """Mean of the finite values of one record column; ``n`` counts them (NaN and n = 0 when none are).
+
+    NaN clips are left out of the mean, not counted as 0: the clips left out are the split's clip count
+    (``n`` of ``stft_distance``, never NaN) minus this ``n``.
+    """
     v = np.asarray(records[column], dtype=np.float64)
     v = v[np.isfinite(v)]
     return MetricValue(float(np.mean(v)) if v.size else float("nan"), int(v.size))
 
 
-def _register(name: str, higher_is_better: bool, unit: str, description: str) -> None:
-    def fn(records: Records) -> MetricValue:
-        return column_mean(records, name)
+def _record_mean(records: Records, *, column: str) -> MetricValue:
+    return column_mean(records, column)
 
-    fn.__doc__ = f"Test-set mean of the per-clip {name} ({description})."
-    register_metric(
-        name,
-        task="binauralize",
-        higher_is_better=higher_is_better,
-        unit=unit,
-        requires=(name,),
-        description=description,
-    )(fn)
+
+def register_variants(variants: dict[str, Variant]) -> None:
+    """Register each variant as a ``binauralize`` metric: the test-set mean of its record column."""
+    for name, v in variants.items():
+        fn = functools.update_wrapper(functools.partial(_record_mean, column=name), _record_mean)
+        fn.__doc__ = f"Test-set mean of the per-clip {name}: {v.formula}. Source: {v.source}."
+        register_metric(
+            name, task="binauralize", higher_is_better=v.higher_is_better, unit=v.unit, requires=(name,),
+            description=f"{v.formula} [{v.source}]",
+        )(fn)
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
@@ -277,12 +406,4 @@ def sliding_window_binauralize(
 
 
 # Registered on import (this module is one entry of simkit.metrics.BUILTIN_MODULES).
-for _name, _higher, _unit, _desc in (
-    ("stft_distance", False, "STFT units^2", "STFT distance, CLUP supp. eq. 4 / 2.5D Visual Sound"),
-    ("env_distance", False, "amplitude", "Hilbert-envelope distance, CLUP supp. eq. 5"),
-    ("wav_l2", False, "1e-3 amplitude^2", "Wave L2 x 1e3, CLUP supp. eq. 6"),
-    ("amp_l2", False, "STFT units^2", "STFT magnitude L2, CLUP supp. eq. 7"),
-    ("pha_l2", False, "rad^2", "wrapped STFT phase L2, CLUP supp. eq. 8"),
-    ("snr_db", True, "dB", f"SNR, CLUP supp. eq. 9, capped at +-{SNR_CAP_DB:g} dB"),
-):
-    _register(_name, _higher, _unit, _desc)
+register_variants(VARIANTS)
