@@ -24,6 +24,7 @@ from filelock import FileLock, Timeout
 from simkit.bench.schema import FIELDNAMES, LEGACY_FIELDNAMES, format_row, parse_row, validate_cells
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_bytes, output_error, write_all
+from simkit.metrics.binaural import OLD_METRIC_NAMES
 
 LOCK_TIMEOUT_S = 120.0
 # The papers' published rows in the leaderboard schema, shipped inside the package (wheels included).
@@ -33,12 +34,15 @@ REFERENCE_ROWS = _REFERENCES / "direction.csv"  # direction (seed 000)
 REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _REFERENCES / "binaural.csv")
 
 # Binaural metrics: the metric name *is* the variant (the formula and the code it follows), so rows of
-# different variants fall in different pivot columns and are never ranked together (docs/bench.md).
-# Names before issue 17; simkit computed them with CLUP's literal supplement equations. (The lead
-# de-duplicates this with simkit.metrics.binaural at merge.)
-LEGACY_METRIC_NAMES: dict[str, str] = {"wav_l2": "wav_eq", "amp_l2": "amp_eq", "pha_l2": "pha_eq", "snr_db": "snr_eq"}
+# different variants fall in different pivot columns and are never ranked together (docs/bench.md). The
+# variants and the names of earlier simkit versions are simkit.metrics.binaural's.
+LEGACY_METRIC_NAMES = OLD_METRIC_NAMES
 UNKNOWN_VARIANT = "unknown"
-# metric name -> (the quantity it measures, the source whose formula it follows)
+# a binaural metric name's first word -> the quantity it measures
+_QUANTITIES = {"stft": "STFT", "env": "ENV", "mag": "Mag", "dphase": "D-phase", "wav": "WAV", "amp": "AMP",
+               "pha": "PHA", "snr": "SNR"}
+# metric name -> (the quantity it measures, the source whose formula it follows), the legend's short form of
+# each registered variant (simkit.metrics.binaural.VARIANTS holds the repository, commit, file and lines)
 METRIC_VARIANTS: dict[str, tuple[str, str]] = {
     "stft_distance": ("STFT", "2.5D Visual Sound evaluate.py"),
     "env_distance": ("ENV", "2.5D Visual Sound evaluate.py"),
@@ -48,17 +52,16 @@ METRIC_VARIANTS: dict[str, tuple[str, str]] = {
     "wav_ccs": ("WAV", "CCStereo"),
     "amp_ccs": ("AMP", "CCStereo"),
     "pha_ccs": ("PHA", "CCStereo"),
+    "stft_distance_ccs": ("STFT", "CCStereo (librosa 0.11: zero padding)"),
+    "mag_distance_ccs": ("Mag", "CCStereo (librosa 0.11: zero padding)"),
+    "dphase_ccs": ("D-phase", "CCStereo (librosa 0.11: zero padding)"),
     "wav_eq": ("WAV", "CLUP supp. eq. 6, literal"),
     "amp_eq": ("AMP", "CLUP supp. eq. 7, literal"),
     "pha_eq": ("PHA", "CLUP supp. eq. 8, literal"),
     "snr_eq": ("SNR", "CLUP supp. eq. 9, literal"),
 }
 # A published number whose paper does not let one tell the variant: metric `<quantity>_unknown`.
-UNKNOWN_METRICS: dict[str, str] = {
-    f"{prefix}_{UNKNOWN_VARIANT}": quantity
-    for prefix, quantity in (("stft", "STFT"), ("env", "ENV"), ("mag", "Mag"), ("dphase", "D-phase"),
-                             ("wav", "WAV"), ("amp", "AMP"), ("pha", "PHA"), ("snr", "SNR"))
-}
+UNKNOWN_METRICS: dict[str, str] = {f"{prefix}_{UNKNOWN_VARIANT}": quantity for prefix, quantity in _QUANTITIES.items()}
 
 
 def canonical_metric(name: str, is_reference: bool = False) -> str:
