@@ -117,10 +117,32 @@ def azimuth_class(azimuth_deg: np.ndarray | float, n_classes: int = 16) -> np.nd
 
     With 16 classes the bin centres are the seed's labels 0, 22.5, 45, ..., 180, ..., -22.5; with 4 classes
     they are front (0), left (1), back (2), right (3).
+
+    An azimuth exactly on a bin edge belongs to the neighbouring bin whose centre is nearer the median
+    plane (0 or 180 deg). The rule is symmetric under both mirrors of a binaural head: the left/right ear
+    swap (a -> -a) and the front/back confusion (a -> 180 - a). With 4 classes the seed's labels +-45 are
+    front and +-135 are back, so left and right hold 67.5, 90 and 112.5 (and their mirrors). docs/bench.md
+    ("Direction protocols") gives the reasons.
     """
     width = 360.0 / n_classes
-    a = np.mod(np.asarray(azimuth_deg, dtype=np.float64) + width / 2.0, 360.0)
-    return (a // width).astype(np.int64) % n_classes
+    a = np.asarray(azimuth_deg, dtype=np.float64)
+    # wrap only what lies outside (-180, 180]: wrapping adds 180 and would round a hair off an edge onto it
+    a = np.where((a > -180.0) & (a <= 180.0), a, wrap_deg(a))
+    k = np.floor((a + width / 2.0) / width)
+    # the division may round an azimuth a hair off an edge onto it: decide in degrees, where edges are exact
+    r = a - k * width
+    k = np.where(r < -width / 2.0, k - 1.0, np.where(r >= width / 2.0, k + 1.0, k))
+    edge = (a - k * width) == -width / 2.0  # exactly between bins k - 1 and k
+    lower = k - 1.0
+
+    def centre(i: np.ndarray) -> np.ndarray:
+        return np.abs(np.asarray(wrap_deg(i * width), dtype=np.float64))
+
+    # on an edge take the bin nearer the median plane; an exact tie (only when +-90 is an edge) goes frontward
+    c_k, c_lower = centre(k), centre(lower)
+    d_k, d_lower = np.minimum(c_k, 180.0 - c_k), np.minimum(c_lower, 180.0 - c_lower)
+    take_lower = edge & ((d_lower < d_k) | ((d_lower == d_k) & (c_lower < c_k)))
+    return (np.where(take_lower, lower, k).astype(np.int64) % n_classes).astype(np.int64)
 
 
 def class_center_deg(index: np.ndarray | int, n_classes: int = 16) -> np.ndarray | float:

@@ -231,7 +231,7 @@ def test_bench_run_writes_run_dir_and_leaderboard(synth: Path, tmp_path: Path) -
     assert meta["config"]["model"] == "iid" and len(meta["config_hash"]) == 16 and "torch" in meta["versions"]
     rows = read_leaderboard(results / "leaderboard.csv")
     assert {r_["split"] for r_ in rows} == {"val", "test"}
-    assert len(rows) == 2 * 5  # no rotation metrics for iid
+    assert len(rows) == 2 * 7  # no rotation metrics for iid
     test_lr = next(x for x in rows if x["split"] == "test" and x["metric"] == "lr_accuracy")
     assert test_lr["value"] > 0.8 and test_lr["epochs"] == 0 and test_lr["params"] == 0
     with open(r.run_dir / "predictions.csv", newline="") as f:

@@ -142,7 +142,7 @@ def test_protocols_select_sets_and_families_resolve(tmp_path: Path) -> None:
     assert layout.resolve_protocols(m, "all", "x") == ["p1", "p2"]
     assert layout.resolve_protocols(m, "fam", "x") == ["p1", "p2"]
     assert layout.resolve_protocols(m, None, "x") == ["default"]
-    with pytest.raises(SimkitError, match=r"no protocol 'p9' \(known: default, p1, p2, fam, all\)"):
+    with pytest.raises(SimkitError, match=r"no protocol 'p9' \(known: default, p1, p2, fam, slfm-frontal, all\)"):
         layout.resolve_protocols(m, "p9", "x")
     info = open_dataset(root, protocol="p2")
     assert info.selection == {"train": {"s1": [0, 1]}, "val": {"s1": [2]}, "test": {"s0": [0, 1, 2]}}

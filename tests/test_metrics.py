@@ -76,6 +76,8 @@ def test_registry_declares_direction_and_units() -> None:
         "lr_accuracy",
         "angle_error_mean",
         "angle_error_median",
+        "angle_error_folded_mean",
+        "angle_error_folded_median",
         "class16_accuracy",
         "class4_accuracy",
         "rotation_error_mean",

@@ -19,6 +19,7 @@ from simkit.bench.tasks import TaskSpec, register_task
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.render_dataset import ITEM_DATASETS, RenderViewSets
 from simkit.errors import SimkitError
+from simkit.models import get_model
 
 
 def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
@@ -26,15 +27,30 @@ def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
     return open_dataset(data_dir, ITEM_DATASETS, protocol or None)
 
 
+def scores_whole_clip(model: str) -> bool:
+    """Whether model ``model`` is evaluated on whole clips (its class sets ``eval_whole_clip``: ``iid``).
+
+    ``model`` may be a list or ``all`` while the harness checks splits before any run; those get the
+    networks' crop, which only matters for the run itself (where ``cfg.model`` is one model)."""
+    try:
+        return bool(getattr(get_model(model).build, "eval_whole_clip", False))
+    except SimkitError:
+        return False
+
+
 def open_split(data_dir: Path, split: str, cfg: Any, train: bool, negatives: bool = False) -> RenderViewSets:
-    """The view-set dataset of ``split``: training items get random crops, view subsets and re-rendering."""
+    """The view-set dataset of ``split``: training items get random crops, view subsets and re-rendering.
+
+    Evaluation items are the centre ``features.clip_seconds`` of each clip, or the whole clip for a model
+    that scores whole clips (:func:`scores_whole_clip`)."""
     if negatives:
         raise SimkitError("task direction has no negative pairs (a model declaring needs_negative_pairs)")
     info = render_info(data_dir, cfg.protocol)
+    whole = not train and scores_whole_clip(str(cfg.model))
     return RenderViewSets(
         info,
         split,
-        clip_samples=int(round(cfg.features.clip_seconds * info.sample_rate)),
+        clip_samples=None if whole else int(round(cfg.features.clip_seconds * info.sample_rate)),
         views=cfg.views_per_item if train else 0,
         train=train,
         # online re-rendering needs the dry sources and RIRs: renders have them, recordings do not

@@ -31,6 +31,14 @@ SUMMARY = "summary.json"
 SHARDS = "shards"
 SPLITS_DIR = "splits"
 ORIGIN_KINDS = ("render", "adapter", "synthetic")
+# Protocols every dataset with azimuth labels has without storing them: computed from the default protocol's
+# entries and the shards' labels when opened (simkit.data.render_dataset.derived_protocol_entries).
+FRONTAL_PROTOCOL = "slfm-frontal"
+DERIVED_PROTOCOLS = {
+    FRONTAL_PROTOCOL: "SLfM's frontal-source test selection (IFICL/SLfM hm3d-4view-rotation-filterangle): the "
+    "default protocol's train and val, and its test view sets whose source 0 is within +-90 deg of view 0's "
+    "camera",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -109,7 +117,15 @@ def write_splits(root: Path | str, splits: Mapping[str, Sequence[str]], protocol
 
 
 def read_splits(root: Path | str, protocol: str = DEFAULT_PROTOCOL) -> dict[str, list[tuple[str, int | None]]]:
-    """Entries of each split of ``protocol``; SimkitError naming a missing file."""
+    """Entries of each split of ``protocol``; SimkitError naming a missing file.
+
+    A protocol of :data:`DERIVED_PROTOCOLS` that the dataset does not store is computed from the default
+    protocol's entries and the shards' labels (:func:`simkit.data.render_dataset.derived_protocol_entries`).
+    """
+    if protocol in DERIVED_PROTOCOLS and not split_path(root, SPLITS[0], protocol).is_file():
+        from simkit.data.render_dataset import derived_protocol_entries  # reads shards: h5py, torch
+
+        return derived_protocol_entries(root, protocol, read_splits(root, DEFAULT_PROTOCOL))
     out: dict[str, list[tuple[str, int | None]]] = {}
     for split in SPLITS:
         p = split_path(root, split, protocol)
@@ -152,12 +168,13 @@ def family_members(manifest: Mapping[str, Any], family: str) -> list[str]:
 
 
 def resolve_protocols(manifest: Mapping[str, Any], protocol: str | None, where: str) -> list[str]:
-    """The protocols a ``--protocol`` value names: one protocol, a family (each member), ``all`` (the default
-    protocol's family, or every protocol when it has none) or None (the default)."""
+    """The protocols a ``--protocol`` value names: one protocol (stored, or one of :data:`DERIVED_PROTOCOLS`),
+    a family (each member), ``all`` (the default protocol's family, or every stored protocol when it has
+    none) or None (the default)."""
     protos = protocols_of(manifest)
     if protocol in (None, "", DEFAULT_PROTOCOL):
         return [DEFAULT_PROTOCOL]
-    if protocol in protos:
+    if protocol in protos or protocol in DERIVED_PROTOCOLS:
         return [protocol]
     families = {p.get("family") for p in protos.values() if p.get("family")}
     if protocol in families:
@@ -166,7 +183,7 @@ def resolve_protocols(manifest: Mapping[str, Any], protocol: str | None, where: 
         default = protos[DEFAULT_PROTOCOL]
         fam = default.get("family") or protos.get(default.get("alias") or "", {}).get("family")
         return family_members(manifest, fam) if fam else list(protos)
-    known = ", ".join([*protos, *sorted(families), "all"])
+    known = ", ".join([*protos, *sorted(families), *DERIVED_PROTOCOLS, "all"])
     raise SimkitError(f"dataset {where} has no protocol {protocol!r} (known: {known})")
 
 

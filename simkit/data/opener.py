@@ -117,7 +117,9 @@ def _key(root: Path, protocol: str, require: Sequence[str]) -> tuple:
                     shards.append((e.name, st.st_mtime_ns, st.st_size))
     except OSError:
         pass
-    splits = tuple(_stamp(layout.split_path(root, s, protocol)) for s in layout.SPLITS)
+    # a derived protocol is computed from the default protocol's split files: they invalidate it too
+    listed = [protocol, layout.DEFAULT_PROTOCOL] if protocol in layout.DERIVED_PROTOCOLS else [protocol]
+    splits = tuple(_stamp(layout.split_path(root, s, p)) for p in listed for s in layout.SPLITS)
     return (str(root.resolve()), _stamp(layout.manifest_path(root)), splits, hash(tuple(sorted(shards))),
             protocol, tuple(require))
 
@@ -155,8 +157,9 @@ def open_dataset(
         return _CACHE[key]
     manifest = layout.read_manifest(root)
     protos = layout.protocols_of(manifest)
-    if protocol not in protos:
-        raise SimkitError(f"dataset {root} has no protocol {protocol!r} (known: {', '.join(protos)})")
+    if protocol not in protos and protocol not in layout.DERIVED_PROTOCOLS:
+        known = ", ".join([*protos, *layout.DERIVED_PROTOCOLS])
+        raise SimkitError(f"dataset {root} has no protocol {protocol!r} (known: {known})")
     entries = layout.read_splits(root, protocol)
     failed = failed_shards(root)
     info: DatasetInfo | None = None

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from simkit.data import layout
 from simkit.data.layout import SPLITS
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.storage import read_binaural, read_mixed_rir, read_source
@@ -193,6 +194,58 @@ class RenderViewSets(Dataset):
         rir = read_mixed_rir(f, n, sel, s).astype(np.float64)  # (V, 2, T_rir)
         return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
 
+
+
+def frontal_sets(azimuth_deg: np.ndarray) -> np.ndarray:
+    """(N,) whether source 0 of each view set of ``labels/azimuth_deg`` (N, V, S) is within +-90 deg of
+    view 0's camera (a finite azimuth in [-90, 90]): SLfM's frontal test selection.
+
+    IFICL/SLfM@0257622 ``Dataset/AI-Habitat/create-csv.py`` lines 73-77 build the test list of
+    ``hm3d-4view-rotation-filterangle`` by dropping a pair when ``relative_angle_between_sound_0_camera_0``
+    is ``> 90`` or ``< -90``; that is the one angle its evaluation scores (``slfm/evaluation/
+    evaluate_angle.py`` lines 98-103 read ``audio_1`` / ``angle_between_source1_camera1``, line 197 swaps
+    in that list). Its training reads the unfiltered lists (``slfm/config/params.py`` lines 83-85).
+    """
+    az = np.asarray(azimuth_deg, dtype=np.float64).reshape(len(azimuth_deg), -1)[:, :1]  # (N, 1): view 0, source 0
+    return (np.isfinite(az) & (az >= -90.0) & (az <= 90.0))[:, 0]
+
+
+def derived_protocol_entries(
+    root: Path | str, protocol: str, base: dict[str, list[tuple[str, int | None]]]
+) -> dict[str, list[tuple[str, int | None]]]:
+    """The split entries of derived protocol ``protocol`` (:data:`simkit.data.layout.DERIVED_PROTOCOLS`)
+    from the default protocol's entries ``base`` and the shards' labels.
+
+    ``slfm-frontal``: train and val as the default protocol (SLfM trains on its unfiltered lists); test
+    only the view sets :func:`frontal_sets` keeps. Every record of a kept set is scored (each view and
+    source; the folded angle metrics fold labels like predictions). A test shard without
+    ``labels/azimuth_deg`` is a SimkitError; a missing shard or an out-of-range set stays in the list so
+    that the opener reports it as it does for stored protocols.
+    """
+    if protocol != layout.FRONTAL_PROTOCOL:
+        raise SimkitError(f"unknown derived protocol {protocol!r}")
+    out = {split: list(items) for split, items in base.items()}
+    keep_of: dict[str, np.ndarray] = {}
+    test: list[tuple[str, int | None]] = []
+    for shard, idx in base.get("test", []):
+        path = layout.shard_path(root, shard)
+        if not path.is_file():
+            test.append((shard, idx))
+            continue
+        if shard not in keep_of:
+            try:
+                with h5py.File(path, "r") as f:
+                    if "labels/azimuth_deg" not in f:
+                        raise SimkitError(f"protocol {protocol} needs azimuth labels (labels/azimuth_deg), "
+                                          f"which shard {path} lacks")
+                    keep_of[shard] = frontal_sets(f["labels/azimuth_deg"][()])
+            except OSError as e:
+                raise SimkitError(f"shard {path} cannot be read ({e})") from None
+        keep = keep_of[shard]
+        sets = range(len(keep)) if idx is None else [idx]
+        test += [(shard, n) for n in sets if n >= len(keep) or keep[n]]
+    out["test"] = test
+    return out
 
 
 def verify_render(root: Path | str, protocol: str | None = None) -> int:

@@ -6,6 +6,10 @@ side and are left out of that metric; its ``n`` says how many samples were score
 the median plane has no side and counts as wrong. Angular errors are absolute wrapped differences in
 degrees. Camera-rotation errors compare the rotation a model implies between view 0 and view v of a set
 (``pred_rel_yaw_deg``) with the true one; rows without an estimate are NaN and skipped.
+
+``angle_error_folded_mean`` / ``_median`` are SLfM's angle evaluation (IFICL/SLfM@0257622,
+``slfm/evaluation/evaluate_angle.py``): azimuths folded front/back into [-90, 90] (:func:`fold_front_deg`),
+then the angle between the folded directions.
 """
 
 from __future__ import annotations
@@ -30,6 +34,34 @@ def _finite(records: Records, cols: tuple[str, str]) -> tuple[np.ndarray, np.nda
 def abs_angle_error_deg(true_deg: np.ndarray, pred_deg: np.ndarray) -> np.ndarray:
     """|wrap(pred - true)| in degrees, in [0, 180]."""
     return np.abs(np.asarray(wrap_deg(np.asarray(pred_deg) - np.asarray(true_deg)), dtype=np.float64))
+
+
+def fold_front_deg(azimuth_deg: np.ndarray) -> np.ndarray:
+    """SLfM's front/back fold: mirror an azimuth about the interaural axis into [-90, 90] (degrees).
+
+    ``a >= 90 -> 180 - a`` and ``a <= -90 -> -180 - a`` (after wrapping into (-180, 180]), so +-90 stay
+    where they are, 180 becomes 0 and 135 becomes 45: the one binaural direction with the same interaural
+    cues in front. This is IFICL/SLfM@0257622 ``slfm/evaluation/evaluate_angle.py`` lines 61-64
+    (``logit2angle``), which applies it to predictions; simkit folds the labels the same way, which changes
+    nothing on SLfM's frontal test selection (protocol ``slfm-frontal``) and makes the metric defined on
+    every set.
+    """
+    a = np.asarray(wrap_deg(np.asarray(azimuth_deg, dtype=np.float64)), dtype=np.float64)
+    return np.where(a >= 90.0, 180.0 - a, np.where(a <= -90.0, -180.0 - a, a))
+
+
+def folded_angle_error_deg(true_deg: np.ndarray, pred_deg: np.ndarray) -> np.ndarray:
+    """``arccos(cos(fold(pred) - fold(true)))`` in degrees, in [0, 180].
+
+    SLfM (``evaluate_angle.py`` lines 125-137) takes arccos of the clamped dot product of the two unit
+    vectors; with both angles in [-90, 90] that equals ``|fold(pred) - fold(true)|``, which is computed
+    here directly (arccos loses about 1e-6 deg next to 0)."""
+    return np.abs(fold_front_deg(pred_deg) - fold_front_deg(true_deg))
+
+
+def _lower_median(values: np.ndarray) -> float:
+    """``torch.median``'s median: the lower middle value of an even count."""
+    return float(np.sort(values)[(values.size - 1) // 2])
 
 
 def _stat(values: np.ndarray, fn) -> MetricValue:
@@ -88,6 +120,35 @@ def angle_error_median(records: Records) -> MetricValue:
     return _stat(abs_angle_error_deg(*_finite(records, AZ)), np.median)
 
 
+@register_metric(
+    "angle_error_folded_mean",
+    task="direction",
+    higher_is_better=False,
+    unit="deg",
+    requires=AZ,
+    description="SLfM's angle error: mean arccos(cos d) of azimuths folded front/back into [-90, 90]",
+)
+def angle_error_folded_mean(records: Records) -> MetricValue:
+    """Mean folded angle error (deg): SLfM ``evaluate_angle.py`` line 179 on :func:`folded_angle_error_deg`."""
+    return _stat(folded_angle_error_deg(*_finite(records, AZ)), np.mean)
+
+
+@register_metric(
+    "angle_error_folded_median",
+    task="direction",
+    higher_is_better=False,
+    unit="deg",
+    requires=AZ,
+    description="SLfM's angle error: median arccos(cos d) of azimuths folded front/back into [-90, 90]",
+)
+def angle_error_folded_median(records: Records) -> MetricValue:
+    """Median folded angle error (deg): SLfM ``evaluate_angle.py`` line 180.
+
+    Like SLfM's ``torch.median`` this is the lower of the two middle values of an even count (numpy's
+    median, used by ``angle_error_median``, would average them)."""
+    return _stat(folded_angle_error_deg(*_finite(records, AZ)), _lower_median)
+
+
 def _class_accuracy(records: Records, n_classes: int) -> MetricValue:
     true, pred = _finite(records, AZ)
     return _stat(
@@ -114,10 +175,14 @@ def class16_accuracy(records: Records) -> MetricValue:
     higher_is_better=True,
     unit="fraction",
     requires=AZ,
-    description="4-class accuracy: front/left/back/right (90 deg bins centred on 0, 90, 180, -90)",
+    description="4-class accuracy: front/left/back/right (90 deg bins centred on 0, 90, 180, -90; "
+    "+-45 deg are front, +-135 deg back)",
 )
 def class4_accuracy(records: Records) -> MetricValue:
-    """Share of samples whose predicted quadrant (front/left/back/right) is the true one."""
+    """Share of samples whose predicted quadrant (front/left/back/right) is the true one.
+
+    Edges go to the quadrant nearer the median plane (:func:`simkit.conventions.azimuth_class`): +-45 deg
+    are front, +-135 deg back."""
     return _class_accuracy(records, 4)
 
 

@@ -2,6 +2,10 @@
 
 ``d = sign(log(E_L / E_R))`` over the clip: the louder ear is the source's side, reported as azimuth +90
 (left) or -90 (right); a tie counts as left. This is also the pseudo label of the self-supervised models.
+
+It is evaluated on each item's **whole clip** (``eval_whole_clip``), not on the ``features.clip_seconds``
+centre crop the networks see: seed 000's Table 7 scores the IID rule over 5 s clips, and ``simkit data
+stats`` scores whole clips too, so the bench's ``iid`` rows and the Table-7 rows measure the same thing.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from simkit.models.direction import iid_pseudo_label, model_options
     options=(),
 )
 class IIDModel(BenchModel):
-    """The IID rule as a model (no parameters)."""
+    """The IID rule as a model (no parameters), scored on whole clips."""
+
+    eval_whole_clip = True  # read by the direction task (simkit.bench.task_direction.open_split)
 
     def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
         super().__init__()
