@@ -47,8 +47,9 @@ def bench(
     task: str = typer.Option("direction", help="Benchmark task."),
     data: Path = typer.Option(None, help="Dataset directory (output of `simkit render` or `simkit prepare`)."),
     protocol: str = typer.Option(None, help="Split protocol of the dataset: a name (e.g. split3), a family "
-                                            "(runs each member), or 'all' (the default protocol's family) "
-                                            "(default: the dataset's default split)."),
+                                            "(runs each member), 'all' (the default protocol's family), or "
+                                            "'slfm-frontal' (SLfM's frontal test sources) (default: the "
+                                            "dataset's default split)."),
     test_data: str = typer.Option(
         None, help="Also score the trained model on the test split of these labelled datasets, comma-separated "
                    "(renders, prepared sets, generated video); one leaderboard block each."),
