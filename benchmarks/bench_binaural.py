@@ -31,7 +31,6 @@ from simkit.bench.config import make_config
 from simkit.io import atomic_write_json, package_versions
 from simkit.metrics.binaural import SAMPLE_RATE, WINDOW_SECONDS
 from simkit.models import get_model
-from simkit.models.binaural import mono_copy  # noqa: F401  (importing the package registers the models)
 from simkit.models.binaural.diffwave import DiffWave, align_schedule, inference_betas
 
 CLIP_SECONDS = 2.55

@@ -1,8 +1,13 @@
-"""A tiny name -> object registry so a new model, task, metric, backend or adapter is one registration.
+"""A tiny name -> object registry: a new model, task, metric, engine or adapter is one file and one registration.
 
-Registries load their built-in entries lazily: ``Registry(kind, modules=(...))`` imports the named modules
-(which register themselves on import) the first time the registry is read, ``package="pkg"`` imports every
-module of a package (a new adapter is then one file and nothing else).
+Registries load their built-in entries lazily: ``Registry(kind, package="pkg")`` imports every module of the
+package and of its sub-packages (modules register themselves on import, with a decorator or a call) the first
+time the registry is read, so adding a file is all it takes; ``modules=(...)`` names modules explicitly.
+
+Third-party plug-ins need no registry edit either: ``get("pkg.module:Name")`` imports ``pkg.module`` (which
+registers its entries as the built-in ones do) and returns the entry registered as ``Name``, or the entry
+made from the module attribute ``Name`` (e.g. the decorated class or function), as HEAR's evaluation kit
+loads any module by name.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from simkit.errors import SimkitError
 
@@ -25,6 +30,8 @@ class Registry(Generic[T]):
         self.modules = tuple(modules)
         self.package = package
         self._items: dict[str, T] = {}
+        # id(decorated object) -> (object, name), for dotted-path look-ups; the object is kept so its id stays its
+        self._sources: dict[int, tuple[object, str]] = {}
         self._loaded = not self.modules and package is None
 
     def load_builtin(self) -> None:
@@ -35,8 +42,9 @@ class Registry(Generic[T]):
         mods = list(self.modules)
         if self.package is not None:
             pkg = importlib.import_module(self.package)
-            mods += [f"{self.package}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)
-                     if not m.name.startswith("_")]
+            # walk_packages imports each sub-package to list it; "_private" modules are helpers, not entries
+            mods += [m.name for m in pkgutil.walk_packages(pkg.__path__, f"{self.package}.")
+                     if not any(part.startswith("_") for part in m.name.split("."))]
         for mod in mods:
             importlib.import_module(mod)
 
@@ -49,18 +57,48 @@ class Registry(Generic[T]):
 
         return deco
 
-    def add(self, name: str, obj: T) -> None:
+    def add(self, name: str, obj: T, source: object = None) -> None:
+        """Register ``obj`` as ``name``; ``source`` is the module-level object it was made from (a decorated
+        class or function), so ``get("module:attribute")`` finds the entry from its attribute."""
         if name in self._items:
             raise ValueError(f"{self.kind} {name!r} registered twice")
         self._items[name] = obj
+        src = obj if source is None else source
+        self._sources[id(src)] = (src, name)
 
     def get(self, name: str) -> T:
+        """The entry registered as ``name``, or for ``"pkg.module:Name"`` the plug-in entry it names."""
+        if ":" in name:
+            return self._get_path(name)
         self.load_builtin()
         try:
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
             raise SimkitError(f"unknown {self.kind} {name!r} (known: {known})") from None
+
+    def _get_path(self, path: str) -> T:
+        """Import ``module`` of ``module:attr`` and return the entry it registered as ``attr`` or made from
+        the module's attribute ``attr``; anything else is a one-line SimkitError."""
+        self.load_builtin()  # built-ins first: a plug-in reusing a built-in name is then refused by add()
+        module, _, attr = path.partition(":")
+        if not module or not attr:
+            raise SimkitError(f"{self.kind} {path!r}: a plug-in is named as package.module:Name")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise SimkitError(f"{self.kind} {path!r}: cannot import {module} ({e})") from None
+        except ValueError as e:  # e.g. the plug-in registers a name that is already taken
+            raise SimkitError(f"{self.kind} {path!r}: {e}") from None
+        obj: Any = getattr(mod, attr, None)
+        name = self._sources[id(obj)][1] if obj is not None and id(obj) in self._sources else None
+        if name is None and obj is None and attr in self._items:
+            name = attr  # registered by a call (e.g. a family of variants), not an attribute
+        if name is None:
+            what = "has no attribute" if obj is None else "has an attribute that is no registered"
+            raise SimkitError(f"{self.kind} {path!r}: module {module} {what} {attr} "
+                              f"(register it as a {self.kind}, see docs/extending.md)")
+        return self._items[name]
 
     def names(self) -> list[str]:
         self.load_builtin()

@@ -22,8 +22,8 @@ from simkit.data.storage import read_binaural, read_mixed_rir, read_source
 from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError
 from simkit.models import get_model, models_for_task
-from simkit.models.direction import iid_loss, rotation_loss, symmetry_loss, translation_loss
-from simkit.models.gcc_phat import woodworth_itd, woodworth_lateral
+from simkit.models.direction.base import iid_loss, rotation_loss, symmetry_loss, translation_loss
+from simkit.models.direction.gcc_phat import woodworth_itd, woodworth_lateral
 from simkit.models.nets import ResNet18
 
 SCENES = {"s0": "train", "s1": "train", "s2": "val", "s3": "test"}

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from simkit.bench.config import make_config
-from simkit.bench.tasks_binaural import (
+from simkit.bench.tasks.binaural import (
     binauralize_records,
     data_info,
     open_split,
@@ -24,7 +24,7 @@ from simkit.data.synthetic import write_synthetic_binaural
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import VARIANTS, WINDOW_SECONDS, stft_distance
 from simkit.models import get_model
-from simkit.models.binaural import binaural_from_difference, difference_of, load_weights, mono_of
+from simkit.models.binaural.base import binaural_from_difference, difference_of, load_weights, mono_of
 from simkit.models.binaural.diffwave import DiffWave, align_schedule, inference_betas, training_betas
 from simkit.models.binaural.vggish import VGGish, mel_matrix
 

@@ -12,7 +12,7 @@ import pytest
 
 from simkit.bench.config import make_config
 from simkit.bench.harness import run_bench
-from simkit.bench.task_direction import open_split
+from simkit.bench.tasks.direction import open_split
 from simkit.conventions import azimuth_class
 from simkit.data import layout
 from simkit.data.opener import open_dataset

@@ -502,7 +502,7 @@ def _run_model_in(
         loader = make_loader(ds, cfg, device, shuffle=False, task=task)
         records, _ = evaluate_split(model, loader, task, device, cfg, with_loss=False)
         seconds = time.perf_counter() - t1
-        ms = evaluate(task.name, records)
+        ms = evaluate(reported_metrics(task, cfg), records)
         key = split if binfo is info else f"{binfo['dataset']}:{split}"
         per_split[key], metrics[key], eval_seconds[key] = records, ms, seconds
         scored.append((binfo, split, ms, seconds))
@@ -587,6 +587,16 @@ def _run_model_in(
     return RunResult(
         run_id, spec.name, run_dir, metrics, len(history), best_epoch, train_seconds, written, history
     )
+
+
+def reported_metrics(task: TaskSpec, cfg: BenchConfig) -> list[str]:
+    """The metrics a run reports: the task's list, plus ``--select-metric`` when it names another one of
+    the task's metrics (e.g. a plug-in ``pkg.module:name``), so the selected metric is always reported."""
+    names = list(task.metrics)
+    sel = cfg.select_metric
+    if sel and sel != "loss" and get_metric(sel).name not in {get_metric(n).name for n in names}:
+        names.append(sel)
+    return names
 
 
 def test_sets(cfg: BenchConfig) -> list[Path]:

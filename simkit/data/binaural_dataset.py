@@ -2,9 +2,9 @@
 
 One item is source s of view set n seen from view v: the rendered binaural clip ``audio/binaural[n, v, s]``
 (the target; stored, or derived on read: :func:`simkit.data.storage.read_binaural`), its mono mix
-``(L + R) / 2`` (the input; simkit's mono convention, see :mod:`simkit.models.binaural`) and the view's
+``(L + R) / 2`` (the input; simkit's mono convention, see :mod:`simkit.models.binaural.base`) and the view's
 colour image ``views/rgb[n, v]``. Training items are random 0.63 s windows, evaluation items whole clips,
-both at their rendered level (the models normalise levels: :func:`simkit.models.binaural.normalize_batch`).
+both at their rendered level (the models normalise levels: :func:`simkit.models.binaural.base.normalize_batch`).
 With ``negatives`` every item also carries the audio of another item from a different view set
 (``neg_mono``, ``neg_binaural``): the mismatched pair of the localisation task. Randomness comes from
 ``(seed, epoch, index)``, as in :class:`simkit.data.render_dataset.RenderViewSets`.

@@ -1,4 +1,7 @@
-"""Metric registry: a new metric is one function plus one ``@register_metric`` decoration.
+"""Metric registry: a new metric is one function plus one ``@register_metric`` decoration, in any module
+below :mod:`simkit.metrics` (found automatically) or in a plug-in module (``pkg.module:name``,
+docs/extending.md); a family of parametrised metrics is one :func:`register_metric_variants` call.
+Each task lists the metrics it reports (``simkit.bench.tasks.TaskSpec.metrics``).
 
 A metric consumes the evaluation *records* of a task: a mapping of column name -> 1-D numpy array, one
 entry per evaluated sample (the same columns land in the run's ``predictions.csv``). It returns a
@@ -9,8 +12,10 @@ value is NaN). Metrics whose ``requires`` columns are absent or all-NaN for a mo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,13 +58,8 @@ class Metric:
         return self.fn(records)
 
 
-# Modules holding the built-in metrics; each registers itself on import. Add a module name here to add a file.
-BUILTIN_MODULES: tuple[str, ...] = (
-    "simkit.metrics.direction",
-    "simkit.metrics.binaural",
-    "simkit.metrics.av_localization",
-)
-METRICS: Registry[Metric] = Registry("metric", modules=BUILTIN_MODULES)
+# Every module below simkit.metrics registers its metrics on import; a new metric file needs no other edit.
+METRICS: Registry[Metric] = Registry("metric", package="simkit.metrics")
 
 
 def register_metric(
@@ -68,17 +68,33 @@ def register_metric(
     """Decorator registering ``fn(records) -> MetricValue`` as metric ``name`` of ``task``."""
 
     def deco(fn: Callable[[Records], MetricValue]) -> Callable[[Records], MetricValue]:
-        METRICS.add(name, Metric(name, task, fn, higher_is_better, unit, tuple(requires), description))
+        METRICS.add(name, Metric(name, task, fn, higher_is_better, unit, tuple(requires), description), fn)
         return fn
 
     return deco
+
+
+def register_metric_variants(
+    fn: Callable[..., MetricValue], *, task: str, variants: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Register a parametrised metric in one call (as HEAR's ``score.py`` builds its variants).
+
+    ``variants`` maps each metric name to ``{"params": {...}, "higher_is_better": ..., "unit": ...,
+    "requires": (...), "description": ...}``; the metric is ``functools.partial(fn, **params)``.
+    """
+    for name, v in variants.items():
+        bound = functools.update_wrapper(functools.partial(fn, **v.get("params", {})), fn)
+        if v.get("doc"):
+            bound.__doc__ = v["doc"]
+        METRICS.add(name, Metric(name, task, bound, bool(v["higher_is_better"]), str(v["unit"]),
+                                 tuple(v["requires"]), str(v["description"])))
 
 
 load_builtin = METRICS.load_builtin
 
 
 def get_metric(name: str) -> Metric:
-    """The metric registered as ``name`` (SimkitError listing the known ones otherwise)."""
+    """The metric registered as ``name``, or the plug-in ``pkg.module:name`` (SimkitError otherwise)."""
     return METRICS.get(name)
 
 
@@ -87,6 +103,8 @@ def metrics_for_task(task: str) -> list[Metric]:
     return [m for _, m in METRICS.items() if m.task == task]
 
 
-def evaluate(task: str, records: Records) -> dict[str, MetricValue]:
-    """Compute every applicable metric of ``task`` on ``records``."""
-    return {m.name: m(records) for m in metrics_for_task(task) if m.applicable(records)}
+def evaluate(metrics: str | Iterable[str], records: Records) -> dict[str, MetricValue]:
+    """Compute every applicable metric on ``records``, in name order: the metrics named (a task's list,
+    plug-ins as ``pkg.module:name``) or, for a task name, every metric registered for that task."""
+    chosen = metrics_for_task(metrics) if isinstance(metrics, str) else [get_metric(n) for n in metrics]
+    return {m.name: m(records) for m in sorted(chosen, key=lambda m: m.name) if m.applicable(records)}

@@ -1,28 +1,61 @@
-"""Model registry: a new model is one file with a :class:`BenchModel` subclass plus ``@register_model``.
+"""Model catalogue and registry: a new model is one file with a :class:`BenchModel` subclass plus
+``@register_model``, anywhere below :mod:`simkit.models` (found automatically) or in any importable module
+(``simkit bench --model pkg.module:Name``; docs/extending.md).
 
-``simkit bench`` builds a model as ``spec.build(cfg, info)`` where ``cfg`` is the resolved
-:class:`simkit.bench.config.BenchConfig` and ``info`` the task's description of the data (sample rate,
-views per set, ...). Batches are dicts of tensors (already on the model's device) as produced by the task's
-dataset; ``predict`` returns a dict of tensors whose keys the task turns into evaluation records.
+Families (pyroomacoustics' ``doa/`` layout: a package per family, a ``base`` module whose base class drives
+each subclass's hook, one file per model):
+
+* :mod:`simkit.models.direction` - task ``direction``: ``iid``, ``gcc_phat``, ``supervised``, ``slfm``,
+  ``ours_full``, ``ours_rt`` (base: :class:`simkit.models.direction.base.DirectionModel`, hook
+  ``azimuth_rad``);
+* :mod:`simkit.models.binaural` - tasks ``binauralize`` / ``av_localize``: ``mono_copy``,
+  ``mono2binaural``, ``clup``, ``clup_loc``, ``clup_baseline``, ``clup_baseline_loc`` (base:
+  :class:`simkit.models.binaural.base.BinauralModel`, hook ``generate``).
+
+Shared networks and features stay beside the families: :mod:`simkit.models.nets` (ResNet-18) and
+:mod:`simkit.models.features` (binaural STFT features).
+
+``simkit bench`` builds a model as ``spec.build(settings, info)``: ``settings`` is any object with the
+plain fields of :class:`ModelSettings` (the bench passes its run configuration; models never import the
+bench), ``info`` the task's description of the data (sample rate, views per set, ...). A model reads its
+``--option`` values into its typed options dataclass with :func:`parse_options`. Batches are dicts of
+tensors (already on the model's device) as produced by the task's dataset; ``predict`` returns a dict of
+tensors whose keys the task turns into evaluation records.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import numbers
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
+from simkit.config import from_dict
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 
-if TYPE_CHECKING:
-    from simkit.bench.config import BenchConfig
-
 Batch = dict[str, Any]
+
+
+class FeatureSettings(Protocol):
+    """STFT framing of the direction networks' binaural features."""
+
+    n_fft: int
+    hop: int
+
+
+class ModelSettings(Protocol):
+    """The plain run values a model may build from (the bench's run configuration has them all)."""
+
+    model_options: Mapping[str, Any]  # this model's ``--option`` values (numbers, booleans, strings)
+    width: int  # network width (every network scales with it)
+    seed: int  # the model's own random streams start from it
+    features: FeatureSettings
 
 
 class BenchModel(torch.nn.Module, abc.ABC):
@@ -50,7 +83,7 @@ class ModelSpec:
 
     name: str
     task: str
-    build: Callable[[BenchConfig, Mapping[str, Any]], BenchModel]
+    build: Callable[[ModelSettings, Mapping[str, Any]], BenchModel]
     trainable: bool
     description: str
     options: frozenset[str] | None = None
@@ -62,32 +95,26 @@ class ModelSpec:
         return bool(getattr(self.build, "needs_negative_pairs", False))
 
 
-# Modules holding the built-in models; each registers itself on import. Add a module name here to add a file.
-BUILTIN_MODULES: tuple[str, ...] = (
-    "simkit.models.iid",
-    "simkit.models.gcc_phat",
-    "simkit.models.supervised",
-    "simkit.models.slfm",
-    "simkit.models.ours",
-    "simkit.models.binaural",
-)
-MODELS: Registry[ModelSpec] = Registry("model", modules=BUILTIN_MODULES)
+# Every module below simkit.models registers its models on import; a new model is a new file, nothing else.
+MODELS: Registry[ModelSpec] = Registry("model", package="simkit.models")
 
 
 def register_model(
-    name: str, *, task: str, trainable: bool, description: str, options: Iterable[str] | None = None,
+    name: str, *, task: str, trainable: bool, description: str, options: Iterable[str] | type | None = None,
     groups: Iterable[str] = (),
 ) -> Callable[[Callable[..., BenchModel]], Callable[..., BenchModel]]:
-    """Decorator registering a ``BenchModel`` class (or factory) taking ``(cfg, info)`` as model ``name``.
+    """Decorator registering a ``BenchModel`` class (or factory) taking ``(settings, info)`` as model ``name``.
 
-    ``options``: the ``--option`` keys the model accepts (its defaults' keys), so ``--model all`` can give
-    every model only its own options (:func:`options_for`). ``groups``: dataset groups (simkit.data.schema)
-    the model needs beyond its task's, e.g. ``rir`` for online re-rendering.
+    ``options``: the model's options dataclass (:func:`parse_options`) or the ``--option`` keys it accepts,
+    so ``--model all`` can give every model only its own options (:func:`options_for`). ``groups``: dataset
+    groups (simkit.data.schema) the model needs beyond its task's, e.g. ``rir`` for online re-rendering.
     """
+    if isinstance(options, type):
+        options = [f.name for f in dataclasses.fields(options)]
     declared = None if options is None else frozenset(options)
 
     def deco(build: Callable[..., BenchModel]) -> Callable[..., BenchModel]:
-        MODELS.add(name, ModelSpec(name, task, build, trainable, description, declared, tuple(groups)))
+        MODELS.add(name, ModelSpec(name, task, build, trainable, description, declared, tuple(groups)), build)
         return build
 
     return deco
@@ -98,6 +125,40 @@ def number_option(model: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise SimkitError(f"model {model} option {key} must be a number (got {value!r})")
     return float(value)
+
+
+OptionsT = typing.TypeVar("OptionsT")
+
+
+def parse_options(model: str, cls: type[OptionsT], given: Mapping[str, Any]) -> OptionsT:
+    """The options dataclass ``cls`` of ``model`` from its ``--option`` values (the rest: field defaults).
+
+    ``--option`` numbers arrive as floats (``4`` and ``4.0`` hash alike), so an ``int`` field takes a float
+    with an integral value; ``str`` fields are file paths (``""``: none). Unknown keys and wrong types are
+    one-line SimkitErrors naming model and option; :func:`simkit.config.from_dict` builds the dataclass.
+    """
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise SimkitError(f"model {model} has no option(s) {', '.join(unknown)} (known: {known})")
+    data: dict[str, Any] = {}
+    for key, value in given.items():
+        tp = hints[key]
+        if tp is str:
+            if not isinstance(value, str):
+                raise SimkitError(f"model {model} option {key} must be a file path (got {value!r})")
+            data[key] = value
+            continue
+        number = number_option(model, key, value)
+        if tp is int:
+            if not number.is_integer():
+                raise SimkitError(f"model {model} option {key} must be a whole number (got {value!r})")
+            data[key] = int(number)
+        else:
+            data[key] = number
+    return from_dict(cls, data, f"model {model} options")
 
 
 def options_for(specs: Iterable[ModelSpec], given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -126,7 +187,7 @@ load_builtin = MODELS.load_builtin
 
 
 def get_model(name: str) -> ModelSpec:
-    """The model registered as ``name`` (SimkitError listing the known ones otherwise)."""
+    """The model registered as ``name``, or the plug-in ``pkg.module:Name`` (SimkitError otherwise)."""
     return MODELS.get(name)
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -47,13 +47,11 @@ from torch import nn
 
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
-from simkit.models import Batch, register_model
-from simkit.models.binaural import (
-    PATH_OPTIONS,
+from simkit.models import Batch, ModelSettings, parse_options, register_model
+from simkit.models.binaural.base import (
     BinauralModel,
     VisualEncoder,
     binaural_from_difference,
-    binaural_options,
     broadcast_to_batch,
     difference_of,
     normalize_batch,
@@ -62,28 +60,33 @@ from simkit.models.binaural import (
 from simkit.models.binaural.diffwave import DiffWave, align_schedule, inference_betas
 from simkit.models.binaural.vggish import VGGish
 
-# Numeric options of the CLUP family (``--option name=value``); paper values noted where they differ.
-FAMILY_DEFAULTS: dict[str, float] = {
+
+@dataclass(frozen=True)
+class ClupFamilyOptions:
+    """``--option`` keys of every CLUP-family model; paper values noted where they differ."""
+
     # Network sizes: 0 derives them from --width (w = 32 by default, 8 with --quick); [paper values].
-    "residual_channels": 0.0,  # DiffWave channels, 0 = w [64 in DiffWave base]
-    "infer_steps": 6.0,  # sampling steps (0 = the full 50-step training schedule)
-    "diff_scale": 4.0,  # x0 = diff_scale * (L - R): brings the difference of 0.1-RMS windows near unit scale
-    "lambda_loc": 1.0,  # weight of the localisation losses against the diffusion loss
-    "loc_dim": 128.0,  # size of the audio-visual embedding space (VGGish's 128)
-    "vggish_width": 0.0,  # first VGGish block's channels, 0 = w [64]
-    "vggish_hidden": 0.0,  # VGGish hidden FC size, 0 = 16 w [4096]
+    residual_channels: int = 0  # DiffWave channels, 0 = w [64 in DiffWave base]
+    infer_steps: int = 6  # sampling steps (0 = the full 50-step training schedule)
+    diff_scale: float = 4.0  # x0 = diff_scale * (L - R): brings the difference of 0.1-RMS windows near unit scale
+    lambda_loc: float = 1.0  # weight of the localisation losses against the diffusion loss
+    loc_dim: int = 128  # size of the audio-visual embedding space (VGGish's 128)
+    vggish_width: int = 0  # first VGGish block's channels, 0 = w [64]
+    vggish_hidden: int = 0  # VGGish hidden FC size, 0 = 16 w [4096]
     # Sliding-window hop when generating whole clips: the protocol's 0.05 s would make 8x more windows than
     # this non-overlapping choice, at about 6 DiffWave passes each - too slow on CPU (docs/binaural.md).
-    "eval_hop_seconds": WINDOW_SECONDS,
-    "upmix_crop_seconds": 0.2,  # the upmix trains on a random crop of each 0.63 s window (3x cheaper)
-    "loc_hop_seconds": 0.1,  # hop of the 0.63 s windows scored by av_localize ("all 0.1 s sliding windows")
-}
-CLUP_DEFAULTS = {"lambda_cyc": 0.1}  # clup and clup_loc only: weight of the cycle loss
+    eval_hop_seconds: float = WINDOW_SECONDS
+    upmix_crop_seconds: float = 0.2  # the upmix trains on a random crop of each 0.63 s window (3x cheaper)
+    loc_hop_seconds: float = 0.1  # hop of the 0.63 s windows scored by av_localize ("all 0.1 s sliding windows")
+    vggish_weights: str = ""  # local state-dict file of the VGGish encoder ("" = random init, trained)
+    resnet_weights: str = ""  # local state-dict file of the ResNet-18s ("" = random init)
 
 
-def family_options(extra: Mapping[str, float]) -> tuple[str, ...]:
-    """Every ``--option`` key of a CLUP-family model: numbers, ``extra`` numbers and the weight files."""
-    return (*FAMILY_DEFAULTS, *extra, *PATH_OPTIONS)
+@dataclass(frozen=True)
+class ClupOptions(ClupFamilyOptions):
+    """``clup`` and ``clup_loc``: the family's options and the cycle loss's weight."""
+
+    lambda_cyc: float = 0.1
 
 
 def pair_loss(d_pos: torch.Tensor, d_neg: torch.Tensor) -> torch.Tensor:
@@ -196,41 +199,35 @@ class ClupFamily(BinauralModel):
     """
 
     name = "clup"
-    extra_defaults: dict[str, float] = {}
+    options: ClassVar[type[ClupFamilyOptions]] = ClupFamilyOptions
     needs_negative_pairs = True  # the localisation losses (and the *_loc predictions) score mismatched pairs
     binaural_localizer = True  # the localiser has an SSM branch fed with binaural audio
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any], upmix: bool = True) -> None:
-        opts, paths = binaural_options(
-            self.name, cfg.model_options, {**FAMILY_DEFAULTS, **self.extra_defaults}
-        )
-        super().__init__(opts["eval_hop_seconds"])
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any], upmix: bool = True) -> None:
+        opts = parse_options(self.name, self.options, cfg.model_options)
+        super().__init__(opts.eval_hop_seconds)
         self.opts = opts
         self.use_upmix = upmix
         self.audio = VGGish(
-            sized(opts["vggish_width"], cfg.width, 1),
-            sized(opts["vggish_hidden"], cfg.width, 16),
-            weights=paths.get("vggish_weights"),
+            sized(opts.vggish_width, cfg.width, 1),
+            sized(opts.vggish_hidden, cfg.width, 16),
+            weights=opts.vggish_weights or None,
         )
-        self.loc_visual = VisualEncoder(cfg.width, weights=paths.get("resnet_weights"))
-        self.localizer = self.build_localizer(
-            self.loc_visual.channels, self.audio.embed_dim, int(opts["loc_dim"])
-        )
+        self.loc_visual = VisualEncoder(cfg.width, weights=opts.resnet_weights or None)
+        self.localizer = self.build_localizer(self.loc_visual.channels, self.audio.embed_dim, opts.loc_dim)
         if upmix:
-            self.gen_visual = VisualEncoder(cfg.width, weights=paths.get("resnet_weights"))
+            self.gen_visual = VisualEncoder(cfg.width, weights=opts.resnet_weights or None)
             self.upmix = DiffWave(
-                sized(opts["residual_channels"], cfg.width, 1),
+                sized(opts.residual_channels, cfg.width, 1),
                 blocks=3,
                 layers_per_block=10,
                 global_dim=self.gen_visual.code_dim + self.localizer.guide_dim,
             )
-            self.schedule = align_schedule(inference_betas(int(opts["infer_steps"])))
-        if opts["diff_scale"] <= 0:
-            raise SimkitError(f"model {self.name}: diff_scale must be > 0 (got {opts['diff_scale']})")
-        if opts["upmix_crop_seconds"] <= 0:
-            raise SimkitError(
-                f"model {self.name}: upmix_crop_seconds must be > 0 (got {opts['upmix_crop_seconds']})"
-            )
+            self.schedule = align_schedule(inference_betas(opts.infer_steps))
+        if opts.diff_scale <= 0:
+            raise SimkitError(f"model {self.name}: diff_scale must be > 0 (got {opts.diff_scale})")
+        if opts.upmix_crop_seconds <= 0:
+            raise SimkitError(f"model {self.name}: upmix_crop_seconds must be > 0 (got {opts.upmix_crop_seconds})")
         self.seed = int(cfg.seed)
         self._generators: dict[str, torch.Generator] = {}
 
@@ -268,7 +265,7 @@ class ClupFamily(BinauralModel):
 
     def local(self, mono: torch.Tensor) -> torch.Tensor:
         """Local condition (B, 1, T): the mono on the scale of ``x0`` (both x ``diff_scale``, near unit RMS)."""
-        return self.opts["diff_scale"] * mono[:, None]
+        return self.opts.diff_scale * mono[:, None]
 
     def condition(self, image: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         code = self.gen_visual.layout_code(self.gen_visual.feature_map(image))
@@ -282,25 +279,25 @@ class ClupFamily(BinauralModel):
 
     def crop(self, n: int, device: torch.device) -> slice:
         """Random ``upmix_crop_seconds`` crop of an ``n``-sample window (all of it when shorter)."""
-        size = min(n, max(1, int(round(self.opts["upmix_crop_seconds"] * self.sample_rate))))
+        size = min(n, max(1, int(round(self.opts.upmix_crop_seconds * self.sample_rate))))
         off = int(torch.randint(0, n - size + 1, (1,), generator=self.generator(device), device=device))
         return slice(off, off + size)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         batch = normalize_batch(batch)
         loc, fmap = self.localize(batch, with_binaural=True)
-        total = self.opts["lambda_loc"] * loc.loss
+        total = self.opts.lambda_loc * loc.loss
         parts = dict(loc.parts)
         if self.use_upmix:
             cut = self.crop(batch["mono"].shape[-1], batch["mono"].device)
             mono, true = batch["mono"][:, cut], batch["binaural"][..., cut]
-            x0 = self.opts["diff_scale"] * difference_of(true)[:, None]
+            x0 = self.opts.diff_scale * difference_of(true)[:, None]
             eps_loss, x0_hat, a_bar = self.upmix.training_loss(
                 x0, self.local(mono), self.condition(batch["image"], loc.guide), self.generator(mono.device)
             )
             total = total + eps_loss
             parts["eps_mse"] = float(eps_loss.detach())
-            generated = binaural_from_difference(mono, x0_hat[:, 0] / self.opts["diff_scale"])
+            generated = binaural_from_difference(mono, x0_hat[:, 0] / self.opts.diff_scale)
             cyc = self.cycle_loss(fmap, generated, true, a_bar)
             if cyc is not None:
                 total = total + cyc
@@ -315,7 +312,7 @@ class ClupFamily(BinauralModel):
         x = self.upmix.sample(
             self.local(mono), self.condition(image, loc.guide), self.schedule, self.generator(mono.device)
         )
-        return binaural_from_difference(mono, x[:, 0] / self.opts["diff_scale"])
+        return binaural_from_difference(mono, x[:, 0] / self.opts.diff_scale)
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -331,7 +328,7 @@ class ClupFamily(BinauralModel):
         mono, neg = batch["mono"], batch["neg_mono"]
         n = min(mono.shape[-1], neg.shape[-1])
         window = min(self.window, n)
-        hop = max(1, int(round(self.opts["loc_hop_seconds"] * self.sample_rate)))
+        hop = max(1, int(round(self.opts.loc_hop_seconds * self.sample_rate)))
         fmap = self.loc_visual.feature_map(batch["image"])  # one image per clip: computed once
         d_pos, d_neg = [], []
         for s in range(0, n - window + 1, hop):
@@ -347,24 +344,25 @@ class ClupFamily(BinauralModel):
     task="binauralize",
     trainable=True,
     description="CLUP: object-aware localisation (OSA + SSM) + DiffWave upmix of L - R, cyclic loss",
-    options=family_options(CLUP_DEFAULTS),
+    options=ClupOptions,
 )
 class Clup(ClupFamily):
     """CLUP with the cycle loss (option ``lambda_cyc``)."""
 
     name = "clup"
-    extra_defaults = CLUP_DEFAULTS
+    options = ClupOptions
+    opts: ClupOptions
 
     def cycle_loss(
         self, fmap: torch.Tensor, generated: torch.Tensor, true: torch.Tensor, alpha_bar: torch.Tensor
     ) -> torch.Tensor | None:
-        if self.opts["lambda_cyc"] == 0:
+        if self.opts.lambda_cyc == 0:
             return None
         with torch.no_grad():
             target = self.localizer.ssm_attention(fmap, self.embed_binaural(true))
         att = self.localizer.ssm_attention(fmap, self.embed_binaural(generated))
         per_item = ((att - target) ** 2).mean(dim=(-2, -1))
-        return self.opts["lambda_cyc"] * (alpha_bar * per_item).mean()
+        return self.opts.lambda_cyc * (alpha_bar * per_item).mean()
 
 
 @register_model(
@@ -372,12 +370,12 @@ class Clup(ClupFamily):
     task="av_localize",
     trainable=True,
     description="CLUP's localisation model (OSA + SSM) trained alone",
-    options=family_options(CLUP_DEFAULTS),
+    options=ClupOptions,
 )
 class ClupLocalizer(Clup):
     """The localisation part of ``clup`` (no upmix, no cycle)."""
 
     name = "clup_loc"
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         super().__init__(cfg, info, upmix=False)

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from simkit.models import register_model
-from simkit.models.binaural.clup import ClupFamily, LocOutput, family_options, pair_loss
+from simkit.models import ModelSettings, register_model
+from simkit.models.binaural.clup import ClupFamily, ClupFamilyOptions, LocOutput, pair_loss
 
 
 class BaselineLocalizer(nn.Module):
@@ -55,7 +55,7 @@ class BaselineLocalizer(nn.Module):
     task="binauralize",
     trainable=True,
     description="CLUP's additional baseline (supp. eq. 1-3) guiding CLUP's DiffWave upmix",
-    options=family_options({}),
+    options=ClupFamilyOptions,
 )
 class ClupBaseline(ClupFamily):
     """Baseline localisation + object-aware upmix."""
@@ -72,12 +72,12 @@ class ClupBaseline(ClupFamily):
     task="av_localize",
     trainable=True,
     description="CLUP's additional baseline localiser (supp. eq. 1-3) trained alone",
-    options=family_options({}),
+    options=ClupFamilyOptions,
 )
 class ClupBaselineLocalizer(ClupBaseline):
     """The localisation part of ``clup_baseline``."""
 
     name = "clup_baseline_loc"
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         super().__init__(cfg, info, upmix=False)

@@ -13,6 +13,7 @@ paper). The waveform is the inverse STFT of the predicted difference; L, R = mon
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,12 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from simkit.metrics.binaural import WINDOW_HOP_SECONDS
-from simkit.models import Batch, register_model
-from simkit.models.binaural import (
+from simkit.models import Batch, ModelSettings, parse_options, register_model
+from simkit.models.binaural.base import (
     BinauralModel,
     VisualEncoder,
     binaural_from_difference,
-    binaural_options,
     broadcast_to_batch,
     difference_of,
     normalize_batch,
@@ -34,11 +34,15 @@ from simkit.models.binaural import (
     sized,
 )
 
-DEFAULTS = {
-    "ngf": 0.0,  # first U-Net width, 0 = 2 x --width (64 at the default width 32, the paper's value)
-    "eval_hop_seconds": WINDOW_HOP_SECONDS,
-}
-PATHS = ("resnet_weights",)  # weight-file options (the U-Net always trains from scratch)
+
+@dataclass(frozen=True)
+class Mono2BinauralOptions:
+    """``--option`` keys of ``mono2binaural`` (the U-Net always trains from scratch: no weights option)."""
+
+    ngf: int = 0  # first U-Net width, 0 = 2 x --width (64 at the default width 32, the paper's value)
+    eval_hop_seconds: float = WINDOW_HOP_SECONDS
+    resnet_weights: str = ""  # local state-dict file of the ResNet-18 ("" = random init)
+
 LEVELS = 5  # down-sampling steps of the U-Net: frames are padded to a multiple of 2^5
 
 
@@ -98,16 +102,16 @@ class MaskUNet(nn.Module):
     task="binauralize",
     trainable=True,
     description="2.5D Visual Sound: U-Net complex mask on the mono STFT for L - R, ResNet-18 image",
-    options=(*DEFAULTS, *PATHS),
+    options=Mono2BinauralOptions,
 )
 class Mono2Binaural(BinauralModel):
     """Visually conditioned spectrogram-mask upmixer (options: ngf, eval_hop_seconds, resnet_weights)."""
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
-        opts, paths = binaural_options("mono2binaural", cfg.model_options, DEFAULTS, PATHS)
-        super().__init__(opts["eval_hop_seconds"])
-        self.visual = VisualEncoder(cfg.width, weights=paths.get("resnet_weights"))
-        self.unet = MaskUNet(sized(opts["ngf"], cfg.width, 2), self.visual.code_dim)
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
+        opts = parse_options("mono2binaural", Mono2BinauralOptions, cfg.model_options)
+        super().__init__(opts.eval_hop_seconds)
+        self.visual = VisualEncoder(cfg.width, weights=opts.resnet_weights or None)
+        self.unet = MaskUNet(sized(opts.ngf, cfg.width, 2), self.visual.code_dim)
 
     def difference_spec(self, mono: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """Predicted difference spectrogram (B, 2, 256, frames) (real/imag) of mono windows (B, W)."""

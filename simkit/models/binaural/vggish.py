@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from simkit.errors import SimkitError
-from simkit.models.binaural import load_weights
+from simkit.models.binaural.base import load_weights
 
 SAMPLE_RATE = 16000
 WINDOW = 400  # 25 ms

@@ -11,12 +11,18 @@ stats`` scores whole clips too, so the bench's ``iid`` rows and the Table-7 rows
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from simkit.models import Batch, BenchModel, register_model
-from simkit.models.direction import iid_pseudo_label, model_options
+from simkit.models import Batch, BenchModel, ModelSettings, parse_options, register_model
+from simkit.models.direction.base import iid_pseudo_label
+
+
+@dataclass(frozen=True)
+class IIDOptions:
+    """``iid`` has no options."""
 
 
 @register_model(
@@ -24,16 +30,16 @@ from simkit.models.direction import iid_pseudo_label, model_options
     task="direction",
     trainable=False,
     description="interaural intensity difference: louder ear = side (+-90 deg), no training",
-    options=(),
+    options=IIDOptions,
 )
 class IIDModel(BenchModel):
     """The IID rule as a model (no parameters), scored on whole clips."""
 
-    eval_whole_clip = True  # read by the direction task (simkit.bench.task_direction.open_split)
+    eval_whole_clip = True  # read by the direction task (simkit.bench.tasks.direction.open_split)
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         super().__init__()
-        model_options("iid", cfg.model_options, {})
+        parse_options("iid", IIDOptions, cfg.model_options)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
         d = iid_pseudo_label(batch["audio"])

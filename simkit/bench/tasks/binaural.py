@@ -4,7 +4,7 @@
 rendered from; output the binaural clip; target the view's rendered clip. Scored on the whole clip with every
 binaural metric variant of :mod:`simkit.metrics.binaural` (2.5D, PseudoBinaural, CCStereo and CLUP's literal
 equations; 16 kHz, peak-normalised; lower is better except the SNRs); models generate whole clips with the
-sliding-window protocol (:class:`simkit.models.binaural.BinauralModel`).
+sliding-window protocol (:class:`simkit.models.binaural.base.BinauralModel`).
 Records: one row per clip with one column per variant (:data:`simkit.metrics.binaural.VARIANTS`).
 
 ``av_localize``: is this (image, mono audio) pair matched? Every item pairs a view with its own clip
@@ -36,7 +36,6 @@ from simkit.data.binaural_dataset import REQUIRED, BinauralClips, open_binaural_
 from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
-from simkit.metrics import av_localization  # noqa: F401  (registers the av_localize metrics)
 from simkit.metrics.binaural import SAMPLE_RATE, VARIANTS, binaural_metrics, envelope, stft
 from simkit.models import BenchModel
 
@@ -187,6 +186,7 @@ BINAURALIZE = register_task(
         data_info=data_info,
         records=binauralize_records,
         select_metric="stft_distance",
+        metrics=tuple(VARIANTS),  # every binaural metric variant (simkit.metrics.binaural.VARIANTS)
         item_key="mono",
         epoch_val_items=EPOCH_VAL_ITEMS,
         plot_examples=plot_examples,
@@ -202,6 +202,7 @@ AV_LOCALIZE = register_task(
         data_info=data_info,
         records=av_records,
         select_metric="av_distance",
+        metrics=("av_accuracy", "av_distance"),
         item_key="mono",
         epoch_val_items=EPOCH_VAL_ITEMS_AV,
         groups=REQUIRED,

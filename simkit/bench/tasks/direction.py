@@ -110,6 +110,10 @@ DIRECTION = register_task(
         data_info=data_info,
         records=records,
         select_metric="lr_accuracy",
+        metrics=(
+            "angle_error_folded_mean", "angle_error_folded_median", "angle_error_mean", "angle_error_median",
+            "class16_accuracy", "class4_accuracy", "lr_accuracy", "rotation_error_mean", "rotation_error_median",
+        ),
         groups=ITEM_DATASETS,
         labelled=split_labelled,
     )

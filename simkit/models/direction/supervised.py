@@ -7,16 +7,22 @@ centre of the most likely class.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from simkit.conventions import azimuth_class, class_center_deg
-from simkit.models import Batch, register_model
-from simkit.models.direction import DirectionModel, model_options, rotation_outputs
+from simkit.models import Batch, ModelSettings, parse_options, register_model
+from simkit.models.direction.base import DirectionModel, rotation_outputs
 
-DEFAULTS = {"n_classes": 16.0}
+
+@dataclass(frozen=True)
+class SupervisedOptions:
+    """``--option`` keys of ``supervised``."""
+
+    n_classes: int = 16  # azimuth classes of 360 / n_classes deg
 
 
 @register_model(
@@ -24,14 +30,13 @@ DEFAULTS = {"n_classes": 16.0}
     task="direction",
     trainable=True,
     description="ResNet-18 audio net trained on true azimuth (16 classes): supervised upper reference",
-    options=DEFAULTS,
+    options=SupervisedOptions,
 )
 class SupervisedModel(DirectionModel):
     """Cross-entropy on azimuth classes."""
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
-        opts = model_options("supervised", cfg.model_options, DEFAULTS)
-        self.n_classes = int(opts["n_classes"])
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
+        self.n_classes = parse_options("supervised", SupervisedOptions, cfg.model_options).n_classes
         super().__init__(cfg, n_out=self.n_classes)
 
     def logits(self, audio: torch.Tensor) -> torch.Tensor:

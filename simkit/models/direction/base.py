@@ -1,4 +1,8 @@
-"""Shared pieces of the sound-direction models: the audio network, the geometric losses, the IID label.
+"""Base of the sound-direction family: the audio network, the geometric losses, the IID label.
+
+:class:`DirectionModel` drives every network model of the family: ``predict`` calls the subclass's
+``azimuth_rad`` hook (pyroomacoustics' ``DOA.locate_sources`` calling ``_process``) and derives the
+rotation outputs from it.
 
 Angles inside the losses are radians in simkit's convention (:mod:`simkit.conventions`): azimuth +90 deg
 = left, and a camera turn ``delta = yaw_j - yaw_i`` moves a static source to ``az_j = az_i - delta``.
@@ -8,27 +12,14 @@ Batches (from :class:`simkit.data.render_dataset.RenderViewSets`) hold ``audio``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
-from simkit.errors import SimkitError
-from simkit.models import Batch, BenchModel, number_option
+from simkit.models import Batch, BenchModel, ModelSettings
 from simkit.models.features import binaural_features, swap_ears
 from simkit.models.nets import ResNet18
-
-
-def model_options(name: str, given: Mapping[str, Any], defaults: Mapping[str, float]) -> dict[str, float]:
-    """``defaults`` updated with the user's ``--option`` values; unknown keys are a one-line error."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        known = ", ".join(sorted(defaults)) or "none"
-        raise SimkitError(f"model {name} has no option(s) {', '.join(unknown)} (known: {known})")
-    return {k: number_option(name, k, given.get(k, v)) for k, v in defaults.items()}
 
 
 def iid_pseudo_label(audio: torch.Tensor) -> torch.Tensor:
@@ -59,7 +50,7 @@ class DirectionModel(BenchModel):
     to view v implied by the predicted azimuths, ``wrap(az_0 - az_v)``.
     """
 
-    def __init__(self, cfg: Any, n_out: int = 2) -> None:
+    def __init__(self, cfg: ModelSettings, n_out: int = 2) -> None:
         super().__init__()
         self.net = AudioDirectionNet(n_out, cfg.width, cfg.features.n_fft, cfg.features.hop)
 

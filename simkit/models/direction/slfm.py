@@ -1,7 +1,7 @@
 """``slfm``: Sound Localization from Motion's geometric self-supervision (audio branch, known rotation).
 
 Loss = L_rotation + w_sym * L_symmetry + w_iid * L_IID over the V views of a set (see
-:mod:`simkit.models.direction`): predicted azimuths must move by minus the camera rotation between views
+:mod:`simkit.models.direction.base`): predicted azimuths must move by minus the camera rotation between views
 (``az_j = wrap(az_i - delta)``, the smaller of the loss of the predictions and of their front/back mirror),
 swapping the ears must negate the azimuth, and the predicted side must agree with the IID pseudo label.
 The camera rotation is the rendered one (SLfM estimates it with a visual network trained jointly).
@@ -10,22 +10,29 @@ The camera rotation is the rendered one (SLfM estimates it with a visual network
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from simkit.models import Batch, register_model
-from simkit.models.direction import (
+from simkit.models import Batch, ModelSettings, parse_options, register_model
+from simkit.models.direction.base import (
     DirectionModel,
     iid_loss,
     iid_pseudo_label,
-    model_options,
     rotation_loss,
     symmetry_loss,
 )
 from simkit.models.features import swap_ears
 
-DEFAULTS = {"symmetry_weight": 1.0, "iid_weight": 1.0, "mirror": 1.0}
+
+@dataclass(frozen=True)
+class SLfMOptions:
+    """``--option`` keys of ``slfm``."""
+
+    symmetry_weight: float = 1.0
+    iid_weight: float = 1.0
+    mirror: float = 1.0  # > 0: the rotation loss takes the smaller of a set's loss and its front/back mirror's
 
 
 @register_model(
@@ -33,24 +40,24 @@ DEFAULTS = {"symmetry_weight": 1.0, "iid_weight": 1.0, "mirror": 1.0}
     task="direction",
     trainable=True,
     description="SLfM self-supervision: rotation consistency + ear-swap symmetry + IID pseudo label",
-    options=DEFAULTS,
+    options=SLfMOptions,
 )
 class SLfMModel(DirectionModel):
     """Self-supervised by known camera rotation."""
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         super().__init__(cfg)
-        self.opts = model_options("slfm", cfg.model_options, DEFAULTS)
+        self.opts = parse_options("slfm", SLfMOptions, cfg.model_options)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         audio = batch["audio"]
         # One forward pass over the clips and their ear-swapped copies.
         both = self.azimuth_rad(torch.cat([audio, swap_ears(audio)]))
         theta, theta_sw = both[: len(audio)], both[len(audio) :]
-        l_rot = rotation_loss(theta, batch["rel_yaw_deg"], mirror=self.opts["mirror"] > 0)
+        l_rot = rotation_loss(theta, batch["rel_yaw_deg"], mirror=self.opts.mirror > 0)
         l_sym = symmetry_loss(theta, theta_sw)
         l_iid = iid_loss(theta, iid_pseudo_label(audio))
-        total = l_rot + self.opts["symmetry_weight"] * l_sym + self.opts["iid_weight"] * l_iid
+        total = l_rot + self.opts.symmetry_weight * l_sym + self.opts.iid_weight * l_iid
         return total, {
             "rotation": float(l_rot.detach()),
             "symmetry": float(l_sym.detach()),

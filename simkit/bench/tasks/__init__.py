@@ -1,8 +1,10 @@
-"""Task registry: a task says how to load a split, what the models see and how outputs become records.
+"""Task registry: a task says how to load a split, what the models see, how outputs become records and
+which metrics score them.
 
-A new task is one module defining a :class:`TaskSpec` and calling ``TASKS.add`` (or
-:func:`register_task`), plus its name in ``BUILTIN_MODULES``; its models and metrics register themselves in
-:mod:`simkit.models` and :mod:`simkit.metrics` under the same task name.
+A new task is one module below this package (found automatically: :mod:`.direction`, :mod:`.binaural`) or
+in a plug-in module (``simkit bench --task pkg.module:name``) calling :func:`register_task` with a
+:class:`TaskSpec`; its models register themselves in :mod:`simkit.models` under the task's name, its metrics
+in :mod:`simkit.metrics`, and the task lists the metrics it reports (``TaskSpec.metrics``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class TaskSpec:
     the facts a model needs to build (sample rate, ...);
     ``records(batch, outputs)`` turns one batch and the model's ``predict`` outputs into per-sample columns
     (1-D arrays of equal length: the rows of ``predictions.csv`` and the metrics' input);
-    ``select_metric`` is the validation metric used for checkpoint selection and early stopping.
+    ``select_metric`` is the validation metric used for checkpoint selection and early stopping;
+    ``metrics`` the metrics reported (registered names, or plug-ins as ``pkg.module:name``; each is reported
+    when the records have its columns).
 
     Optional parts: ``collate`` (the DataLoader's collate function); ``item_key``, the batch entry whose
     first dimension counts the items of a batch (training throughput, ``items_per_s``);
@@ -52,6 +56,7 @@ class TaskSpec:
     data_info: Callable[[Path, BenchConfig], dict[str, Any]]
     records: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, np.ndarray]]
     select_metric: str
+    metrics: tuple[str, ...] = ()
     collate: Callable[[list[Any]], Any] | None = None
     item_key: str = "audio"
     epoch_val_items: int = 0
@@ -60,13 +65,13 @@ class TaskSpec:
     labelled: Callable[[Any], bool] | None = None
 
 
-# Modules defining the built-in tasks; each registers itself on import.
-BUILTIN_MODULES: tuple[str, ...] = ("simkit.bench.task_direction", "simkit.bench.tasks_binaural")
-TASKS: Registry[TaskSpec] = Registry("task", modules=BUILTIN_MODULES)
+# Every module of this package registers its tasks on import; a new task file needs no other edit.
+TASKS: Registry[TaskSpec] = Registry("task", package="simkit.bench.tasks")
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
-    """Add ``spec`` to the registry under ``spec.name``."""
+    """Add ``spec`` to the registry under ``spec.name`` (the module-level name it is bound to finds it
+    as a plug-in, ``pkg.module:NAME``)."""
     TASKS.add(spec.name, spec)
     return spec
 
@@ -75,7 +80,7 @@ load_builtin = TASKS.load_builtin
 
 
 def get_task(name: str) -> TaskSpec:
-    """The task registered as ``name`` (SimkitError listing the known ones otherwise)."""
+    """The task registered as ``name``, or the plug-in ``pkg.module:NAME`` (SimkitError otherwise)."""
     return TASKS.get(name)
 
 

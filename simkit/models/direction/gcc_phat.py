@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from simkit.conventions import HEAD_RADIUS, LEFT_CHANNEL, RIGHT_CHANNEL, SPEED_OF_SOUND
-from simkit.models import Batch, BenchModel, register_model
-from simkit.models.direction import model_options
+from simkit.models import Batch, BenchModel, ModelSettings, parse_options, register_model
 from simkit.models.features import stft
 
-DEFAULTS = {
-    "head_radius": HEAD_RADIUS,  # m, Woodworth/Kuhn average adult head
-    "n_fft": 1024.0,  # STFT frame of the cross-spectrum (64 ms at 16 kHz)
-    "lag_step": 0.05,  # samples between evaluated lags (sub-sample interpolation of the correlation)
-    "max_freq_hz": 1500.0,  # ITD band: above it interaural phase wraps and HRTF phase is no pure delay
-}
+
+@dataclass(frozen=True)
+class GccPhatOptions:
+    """``--option`` keys of ``gcc_phat``."""
+
+    head_radius: float = HEAD_RADIUS  # m, Woodworth/Kuhn average adult head
+    n_fft: int = 1024  # STFT frame of the cross-spectrum (64 ms at 16 kHz)
+    lag_step: float = 0.05  # samples between evaluated lags (sub-sample interpolation of the correlation)
+    max_freq_hz: float = 1500.0  # ITD band: above it interaural phase wraps and HRTF phase is no pure delay
 
 
 def woodworth_itd(lateral_rad: np.ndarray | float, head_radius: float) -> np.ndarray:
@@ -50,22 +53,22 @@ def woodworth_lateral(itd_s: np.ndarray, head_radius: float) -> np.ndarray:
     task="direction",
     trainable=False,
     description="GCC-PHAT interaural time difference + Woodworth spherical head (front hemisphere)",
-    options=DEFAULTS,
+    options=GccPhatOptions,
 )
 class GccPhatModel(BenchModel):
     """GCC-PHAT ITD estimator (no parameters)."""
 
-    def __init__(self, cfg: Any, info: Mapping[str, Any]) -> None:
+    def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         super().__init__()
-        opts = model_options("gcc_phat", cfg.model_options, DEFAULTS)
+        opts = parse_options("gcc_phat", GccPhatOptions, cfg.model_options)
         self.sample_rate = int(info["sample_rate"])
-        self.head_radius = opts["head_radius"]
-        self.n_fft = int(opts["n_fft"])
-        self.max_bin = int(opts["max_freq_hz"] * self.n_fft / self.sample_rate) + 1
+        self.head_radius = opts.head_radius
+        self.n_fft = opts.n_fft
+        self.max_bin = int(opts.max_freq_hz * self.n_fft / self.sample_rate) + 1
         max_itd = float(woodworth_itd(math.pi / 2, self.head_radius))
         max_lag = 1.2 * max_itd * self.sample_rate  # a little beyond the model so the peak is not clipped
         self.register_buffer(
-            "lags", torch.arange(-max_lag, max_lag + 1e-9, opts["lag_step"]), persistent=False
+            "lags", torch.arange(-max_lag, max_lag + 1e-9, opts.lag_step), persistent=False
         )
 
     def itd_seconds(self, audio: torch.Tensor) -> torch.Tensor:

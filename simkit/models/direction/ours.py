@@ -5,7 +5,7 @@ Our reading of the seed (its formulas are garbled; A.2.2 gives the weights):
 
 * ``L_rotation`` = SLfM's ``1 - cos(theta_j - theta_i + delta_ij)``, minimum over the front/back mirror;
 * ``L_translation`` = a hinge on the sign of the azimuth change the camera translation implies for a source
-  at the predicted direction (:func:`simkit.models.direction.translation_loss`); zero for renders without
+  at the predicted direction (:func:`simkit.models.direction.base.translation_loss`); zero for renders without
   translation (``sampling.max_translation = 0``);
 * ``L_IID`` = BCE between ``(sin theta + 1) / 2`` and the IID left/right pseudo label ``sign(log E_L/E_R)``.
 
@@ -16,38 +16,52 @@ mirror minimum and no translation, rotation alone cannot tell left from right).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from simkit.models import Batch, register_model
-from simkit.models.direction import (
+from simkit.models import Batch, ModelSettings, parse_options, register_model
+from simkit.models.direction.base import (
     DirectionModel,
     iid_loss,
     iid_pseudo_label,
-    model_options,
     rotation_loss,
     translation_loss,
 )
 
-OPTIONS = ("lambda1", "lambda2", "translation_margin", "mirror")  # the keys of EgomotionModel's defaults
+
+@dataclass(frozen=True)
+class OursFullOptions:
+    """``--option`` keys of ``ours_full`` (its defaults: the seed's Ours-full weights)."""
+
+    lambda1: float = 0.9  # rotation weight; translation gets 1 - lambda1
+    lambda2: float = 1.0  # IID pseudo-label weight
+    translation_margin: float = 0.0
+    mirror: float = 1.0  # > 0: the rotation loss takes the smaller of a set's loss and its front/back mirror's
+
+
+@dataclass(frozen=True)
+class OursRTOptions(OursFullOptions):
+    """``--option`` keys of ``ours_rt``: Ours-full's, without the IID pseudo label by default."""
+
+    lambda2: float = 0.0
 
 
 class EgomotionModel(DirectionModel):
     """Rotation + translation + IID supervision with weights ``lambda1``, ``lambda2``."""
 
-    def __init__(self, name: str, cfg: Any, lambda1: float, lambda2: float) -> None:
+    def __init__(self, cfg: ModelSettings, opts: OursFullOptions) -> None:
         super().__init__(cfg)
-        defaults = {"lambda1": lambda1, "lambda2": lambda2, "translation_margin": 0.0, "mirror": 1.0}
-        self.opts = model_options(name, cfg.model_options, defaults)
+        self.opts = opts
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         audio = batch["audio"]
         theta = self.azimuth_rad(audio)
-        lam1, lam2 = self.opts["lambda1"], self.opts["lambda2"]
-        l_rot = rotation_loss(theta, batch["rel_yaw_deg"], mirror=self.opts["mirror"] > 0)
+        lam1, lam2 = self.opts.lambda1, self.opts.lambda2
+        l_rot = rotation_loss(theta, batch["rel_yaw_deg"], mirror=self.opts.mirror > 0)
         l_trans = translation_loss(
-            theta, batch["rel_yaw_deg"], batch["rel_translation"], margin=self.opts["translation_margin"]
+            theta, batch["rel_yaw_deg"], batch["rel_translation"], margin=self.opts.translation_margin
         )
         total = lam1 * l_rot + (1 - lam1) * l_trans
         parts = {"rotation": float(l_rot.detach()), "translation": float(l_trans.detach())}
@@ -63,11 +77,11 @@ class EgomotionModel(DirectionModel):
     task="direction",
     trainable=True,
     description="seed 000 Ours-full: 0.9 rotation + 0.1 translation + 1.0 IID pseudo label",
-    options=OPTIONS,
+    options=OursFullOptions,
 )
-def build_ours_full(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
+def build_ours_full(cfg: ModelSettings, info: Mapping[str, Any]) -> EgomotionModel:
     """Ours-full (lambda1 = 0.9, lambda2 = 1)."""
-    return EgomotionModel("ours_full", cfg, lambda1=0.9, lambda2=1.0)
+    return EgomotionModel(cfg, parse_options("ours_full", OursFullOptions, cfg.model_options))
 
 
 @register_model(
@@ -75,8 +89,8 @@ def build_ours_full(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
     task="direction",
     trainable=True,
     description="seed 000 Ours-R&T: 0.9 rotation + 0.1 translation, no IID pseudo label",
-    options=OPTIONS,
+    options=OursRTOptions,
 )
-def build_ours_rt(cfg: Any, info: Mapping[str, Any]) -> EgomotionModel:
+def build_ours_rt(cfg: ModelSettings, info: Mapping[str, Any]) -> EgomotionModel:
     """Ours-R&T (lambda1 = 0.9, lambda2 = 0)."""
-    return EgomotionModel("ours_rt", cfg, lambda1=0.9, lambda2=0.0)
+    return EgomotionModel(cfg, parse_options("ours_rt", OursRTOptions, cfg.model_options))
