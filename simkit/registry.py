@@ -95,9 +95,9 @@ class Registry(Generic[T]):
         if name is None and obj is None and attr in self._items:
             name = attr  # registered by a call (e.g. a family of variants), not an attribute
         if name is None:
-            what = "has no attribute" if obj is None else "has an attribute that is no registered"
-            raise SimkitError(f"{self.kind} {path!r}: module {module} {what} {attr} "
-                              f"(register it as a {self.kind}, see docs/extending.md)")
+            what = f"module {module} has no attribute {attr}" if obj is None else \
+                f"{module}.{attr} is not a registered {self.kind}"
+            raise SimkitError(f"{self.kind} {path!r}: {what} (docs/extending.md: registering a {self.kind})")
         return self._items[name]
 
     def names(self) -> list[str]:

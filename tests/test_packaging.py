@@ -22,6 +22,10 @@ def test_wheel_renders_and_lists_reference_rows_outside_the_checkout(tmp_path: P
     assert "simkit/_embedded/scenes/materials.json" in names
     assert sum(n.startswith("simkit/_embedded/scenes/procedural/proc_") for n in names) == 100
     assert "simkit/bench/references/direction.csv" in names
+    # the model families and the task package are found by their registries from the wheel too (below)
+    assert {"simkit/models/direction/base.py", "simkit/models/direction/ours.py", "simkit/models/binaural/base.py",
+            "simkit/models/binaural/clup.py", "simkit/bench/tasks/direction.py",
+            "simkit/bench/tasks/binaural.py"} <= set(names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     work = tmp_path / "elsewhere"  # neither the checkout nor its scenes/ are reachable from here
@@ -36,6 +40,10 @@ def test_wheel_renders_and_lists_reference_rows_outside_the_checkout(tmp_path: P
     where = subprocess.run([sys.executable, "-c", "import simkit; print(simkit.__file__)"], capture_output=True,
                            text=True, cwd=work, env=env)
     assert where.stdout.strip().startswith(str(site)), where.stdout
+    found = subprocess.run([sys.executable, "-c", "from simkit.models import MODELS; from simkit.bench.tasks import "
+                            "TASKS; print(len(MODELS.names()), TASKS.names())"],
+                           capture_output=True, text=True, cwd=work, env=env)
+    assert found.stdout.split(maxsplit=1) == ["12", "['av_localize', 'binauralize', 'direction']\n"], found.stderr
     proc = simkit("render", "--out", "r", "--scenes", "3", "--sets-per-scene", "1", "--no-views", "--preset",
                   "fast", "--views", "2", "--sources", "1", "--quiet")
     assert proc.returncode == 0, proc.stderr
