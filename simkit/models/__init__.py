@@ -43,19 +43,33 @@ Batch = dict[str, Any]
 
 
 class FeatureSettings(Protocol):
-    """STFT framing of the direction networks' binaural features."""
+    """STFT framing of the direction networks' binaural features (read-only, so any dataclass fits)."""
 
-    n_fft: int
-    hop: int
+    @property
+    def n_fft(self) -> int: ...
+
+    @property
+    def hop(self) -> int: ...
 
 
 class ModelSettings(Protocol):
     """The plain run values a model may build from (the bench's run configuration has them all)."""
 
-    model_options: Mapping[str, Any]  # this model's ``--option`` values (numbers, booleans, strings)
-    width: int  # network width (every network scales with it)
-    seed: int  # the model's own random streams start from it
-    features: FeatureSettings
+    @property
+    def model_options(self) -> Mapping[str, Any]:
+        """This model's ``--option`` values (numbers, booleans, strings)."""
+
+    @property
+    def width(self) -> int:
+        """Network width (every network scales with it)."""
+
+    @property
+    def seed(self) -> int:
+        """The model's own random streams start from it."""
+
+    @property
+    def features(self) -> FeatureSettings:
+        """STFT framing of the direction networks."""
 
 
 class BenchModel(torch.nn.Module, abc.ABC):
