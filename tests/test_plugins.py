@@ -98,6 +98,9 @@ def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "empty.py").write_text("def helper():\n    return 1\n")
+    (pkg / "clash.py").write_text("from simkit.metrics import register_metric\n\n\n"
+                                  "@register_metric('lr_accuracy', task='direction', higher_is_better=True, unit='%',"
+                                  " requires=(), description='a taken name')\ndef x(records):\n    return None\n")
     for name, text in (("models", MODEL), ("metrics", METRIC), ("tasks", TASK), ("adapters", ADAPTER)):
         (pkg / f"{name}.py").write_text(textwrap.dedent(text))
     return root
@@ -168,6 +171,9 @@ def test_dotted_paths_resolve_registered_entries_and_refuse_the_rest(
     ):
         with pytest.raises(SimkitError, match=message):
             get_model(path)
+    with pytest.raises(SimkitError, match="clash:x': metric 'lr_accuracy' registered twice"):
+        get_metric("simkit_plugin_demo.clash:x")  # a plug-in cannot replace a built-in
+    assert get_metric("lr_accuracy").description != "a taken name"
     assert (len(MODELS.names()), len(METRICS.names())) == (n_models, n_metrics)  # nothing registered
 
 
