@@ -276,3 +276,69 @@ def test_contact_sheet_errors(tmp_path):
         f["poses/yaw_deg"] = np.zeros((1, 2))
     with pytest.raises(SimkitError, match="lacks poses/position"):
         contact_sheet(tmp_path / "bare.h5", tmp_path / "x.png")
+
+
+# sha256 of the (rgb, depth, instance) bytes of views rendered by the code before the vectorised rewrite
+# (commit d056469): the rewrite must reproduce them byte for byte. Cases: two embedded scenes (a sampled
+# 4-view set at 320x240, procedural texture, without and with surface detail; the coarse depth-only look),
+# and the box room with vertex colours, with a UV texture and untextured faces mixed, and with plain colours.
+GOLDEN_VIEWS = {
+    "proc_000/detail=0.0": "fcb6611077eb4e0374d2ed15d67b2854fd1ecc593738dd7f6c27e6b81ed1819c",
+    "proc_000/detail=0.35": "7cf102223193f91cff91f132957b15ed05296f32f5442e0816128afec51de2ba",
+    "proc_000/coarse": "843b77cccffea695d23450fe3489d366275ab80b929ffb78fb077cabdcc1cdf2",
+    "proc_042/detail=0.0": "61db9aa7c667b4a6aa60bc4c432bc2e2a4e981ab772e0b5bed9c4663c183926f",
+    "proc_042/detail=0.35": "9802b5ff770216191b751bea1d89bc0daee2ec239cff8b82d0907ec0f3d6fb7d",
+    "proc_042/coarse": "a09cbdb1b39dd8651a18545d5ed4b38d21ac26182a3f28b2ef3d1d196757a00f",
+    "box/plain": "b9b4288286545b708a5ef8ff96dec8c5220b08577cd83afe57ac53b517948e93",
+    "box/vertex_color": "82e98fbb53a9014a6bdca28bd1b3db27cf36a4e4ee6eb9faa45cd28c9c41fc59",
+    "box/textured": "a473bf32b79a003cc520e55aa6e2ba1bdccaf8a8843f17ee7cb17961934c079e",
+}
+
+
+def _golden_cases():
+    """(name, list of arrays) for every case of GOLDEN_VIEWS, rendered by the current code."""
+    from simkit.config import SamplingConfig
+    from simkit.render.sampling import sample_view_set
+    from simkit.scenes.catalog import load_scene
+    from simkit.vision.camera import render_depths
+
+    for sid in ("proc_000", "proc_042"):
+        scene = load_scene(sid)
+        caster = RayCaster(scene)
+        vs = sample_view_set(scene, SamplingConfig(), np.random.default_rng(0), caster)
+        for detail in (0.0, 0.35):
+            scene.metadata["surface_detail"] = detail
+            v = render_views(scene, caster, vs.positions, vs.yaws_deg)
+            yield f"{sid}/detail={detail}", [v.rgb, v.depth, v.instance]
+        yield f"{sid}/coarse", [render_depths(caster, vs.positions, vs.yaws_deg, CameraConfig(width=40, height=30))]
+    rng = np.random.default_rng(7)
+    cfg = CameraConfig(width=96, height=72)
+    yaws = np.array([0.0, 100.0, -135.0])
+    pos = np.repeat(CAM[None], 3, axis=0)
+    plain = box_room()
+    coloured = box_room()
+    coloured.metadata["vertex_color"] = rng.integers(0, 256, (len(coloured.vertices), 3), dtype=np.uint8)
+    textured = box_room()
+    m = len(textured.faces)
+    textured.metadata.update(
+        textures=[rng.integers(0, 256, (16, 24, 3), dtype=np.uint8), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)],
+        face_texture=np.where(np.arange(m) % 3 == 2, -1, np.arange(m) % 2), face_uv=rng.uniform(-1.5, 2.5, (m, 3, 2)),
+        surface_detail=0.2,
+    )
+    for name, scene in (("box/plain", plain), ("box/vertex_color", coloured), ("box/textured", textured)):
+        v = render_views(scene, RayCaster(scene), pos, yaws, cfg)
+        yield name, [v.rgb, v.depth, v.instance]
+
+
+def _digest(arrays) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.dtype).encode() + str(a.shape).encode() + np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_views_reproduce_the_reference_bytes():
+    got = {name: _digest(arrays) for name, arrays in _golden_cases()}
+    assert got == GOLDEN_VIEWS
