@@ -1,5 +1,5 @@
-"""The camera before the vectorised rewrite (simkit/vision/camera.py and textures.py at commit d056469), kept
-only so benchmarks/bench_views.py can time old against new in one run. Not used by simkit."""
+"""The camera before the vectorised rewrite (simkit/vision/camera.py, textures.py and RayCaster.first_hit at
+commit d056469), kept only so benchmarks/bench_views.py can time old against new in one run. Not used by simkit."""
 
 # ruff: noqa
 
@@ -12,8 +12,24 @@ import numpy as np
 
 from simkit.config import CameraConfig
 from simkit.conventions import yaw_pitch_to_matrix
-from simkit.scenes.raycast import RayCaster
+from simkit.scenes.raycast import RayCaster, _pair
 from simkit.scenes.scene import Scene
+
+def first_hit(caster: RayCaster, origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RayCaster.first_hit at d056469 (without max_distance)."""
+    o, d = _pair(origins, directions)
+    n = len(o)
+    if n == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    length = np.linalg.norm(d, axis=1, keepdims=True)
+    d = d / np.where(length > 0, length, 1.0)
+    o32 = np.ascontiguousarray(o, dtype=np.float32)
+    d32 = np.ascontiguousarray(d, dtype=np.float32)
+    res = caster._embree.run(o32, d32, output=1)
+    face = res["primID"].astype(np.int64)
+    dist = np.where(face >= 0, res["tfar"], np.inf).astype(np.float32)
+    return dist, face
+
 
 _U32 = np.uint64(0xFFFFFFFF)
 
@@ -286,7 +302,7 @@ def _render_into(
     rot = yaw_pitch_to_matrix(yaw_deg, cfg.pitch_deg)
     dirs = (local @ rot.T).astype(np.float32)
     origin = np.asarray(position, dtype=np.float64)
-    dist, face = caster.first_hit(origin, dirs)
+    dist, face = first_hit(caster, origin, dirs)
     hit = face >= 0
     # depth along the optical axis = hit distance * cos(angle to the axis) = distance * (-local z)
     depth[:] = np.where(hit, dist * (-local[:, 2]).astype(np.float32), np.float32(0.0))
@@ -358,6 +374,6 @@ def render_depths(
     out = np.empty((len(yaws), cfg.height * cfg.width), dtype=np.float32)
     for i, yaw in enumerate(yaws):
         dirs = (local @ yaw_pitch_to_matrix(float(yaw), cfg.pitch_deg).T).astype(np.float32)
-        dist, face = caster.first_hit(positions[i], dirs)
+        dist, face = first_hit(caster, positions[i], dirs)
         out[i] = np.where(face >= 0, dist * axis_cos, np.float32(0.0))
     return out.reshape(len(yaws), cfg.height, cfg.width)

@@ -95,7 +95,11 @@ class RayCaster:
         for k, c in enumerate((x, y, z)):
             np.divide(c, length, out=d32[:, k], casting="same_kind")
         o32 = np.empty((n, 3), dtype=np.float32)
-        o32[:] = o.astype(np.float32)  # one row repeats: one rounding, not n
+        if len(o) == 1:
+            for k in range(3):  # one rounding, repeated down a column (a (1, 3) broadcast copies slowly)
+                o32[:, k] = np.float32(o[0, k])
+        else:
+            o32[:] = o
         if max_distance is None:
             res = self._embree.run(o32, d32, output=1)
         else:

@@ -196,6 +196,11 @@ def _tables(scene: Scene, caster: RayCaster) -> _CameraTables:
     return t
 
 
+# Pixels per pass through the pipeline: the per-pixel temporaries of one pass (a dozen arrays of 4-24 bytes
+# a pixel) stay in the CPU cache instead of streaming a whole view's worth through memory per operation.
+_CHUNK = 16384
+
+
 def _render_into(
     scene: Scene, caster: RayCaster, position: np.ndarray, yaw_deg: float, cfg: CameraConfig,
     rgb: np.ndarray, depth: np.ndarray, instance: np.ndarray,
@@ -205,6 +210,19 @@ def _render_into(
     local, axis_cos = _rays_and_axis_cos(cfg)
     dirs = _rotate_rays(local, yaw_pitch_to_matrix(yaw_deg, cfg.pitch_deg))
     origin = np.asarray(position, dtype=np.float64)
+    background = np.asarray(cfg.background, dtype=np.uint8)
+    for s in range(0, len(dirs), _CHUNK):
+        e = s + _CHUNK
+        _render_pixels(scene, caster, tables, origin, dirs[s:e], axis_cos[s:e], cfg, background,
+                       rgb[s:e], depth[s:e], instance[s:e])
+
+
+def _render_pixels(
+    scene: Scene, caster: RayCaster, tables: _CameraTables, origin: np.ndarray, dirs: np.ndarray,
+    axis_cos: np.ndarray, cfg: CameraConfig, background: np.ndarray,
+    rgb: np.ndarray, depth: np.ndarray, instance: np.ndarray,
+) -> None:
+    """Cast and shade a run of pixels (every step is per pixel, so runs give the bytes of the whole)."""
     dist, face = caster.first_hit(origin, dirs)
     hit = face >= 0
     # depth along the optical axis = hit distance * cos(angle to the axis) = distance * (-local z)
@@ -216,7 +234,7 @@ def _render_into(
     everything = len(hi) == len(face)
     if not everything:
         instance[:] = 0
-        rgb[:] = np.asarray(cfg.background, dtype=np.uint8)
+        rgb[:] = background
     if len(hi) == 0:
         return
     fh = face if everything else np.take(face, hi)
@@ -227,9 +245,17 @@ def _render_into(
         instance[:] = inst
     else:
         np.put(instance, hi, inst)
-    pts = d.astype(np.float64)
-    pts *= dh[:, None]
-    pts += origin
+    # hit points origin + d * t in float64 (as the colour sources expect), column by column; the
+    # procedural pattern and the surface grain read them as float32, the texture paths as float64
+    md = scene.metadata
+    keep64 = md.get("textures") is not None or md.get("vertex_color") is not None
+    pts = np.empty((len(fh), 3), dtype=np.float64 if keep64 else np.float32)
+    t64 = dh.astype(np.float64)
+    for c in range(3):
+        col_c = d[:, c].astype(np.float64)
+        col_c *= t64
+        col_c += origin[c]
+        pts[:, c] = col_c
     facing = np.einsum("ij,ij->i", np.take(tables.normals, fh, axis=0), d)
     # the side the camera sees; flipping a normal flips its terms exactly (IEEE negation is exact)
     sign = np.where(facing > 0, np.float32(-1.0), np.float32(1.0))
