@@ -198,7 +198,7 @@ def _tables(scene: Scene, caster: RayCaster) -> _CameraTables:
 
 # Pixels per pass through the pipeline: the per-pixel temporaries of one pass (a dozen arrays of 4-24 bytes
 # a pixel) stay in the CPU cache instead of streaming a whole view's worth through memory per operation.
-_CHUNK = 16384
+_CHUNK = 25600
 
 
 def _render_into(
@@ -230,13 +230,13 @@ def _render_pixels(
     depth[~hit] = 0.0
     # np.take with an index array is several times faster than boolean-mask indexing on (N, 3) arrays;
     # indoors every ray usually hits, and then no gather is needed at all
-    hi = np.flatnonzero(hit)
-    everything = len(hi) == len(face)
+    everything = bool(hit.all())
+    hi = None if everything else np.flatnonzero(hit)
     if not everything:
         instance[:] = 0
         rgb[:] = background
-    if len(hi) == 0:
-        return
+        if len(hi) == 0:
+            return
     fh = face if everything else np.take(face, hi)
     d = dirs if everything else np.take(dirs, hi, axis=0)
     dh = dist if everything else np.take(dist, hi)

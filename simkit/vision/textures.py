@@ -164,7 +164,7 @@ def procedural_albedo_y(
     cls[~np.take(table.structure, idx)] = 3
     # a stable sort of int8 keys is a linear radix sort; each class comes out in ascending pixel order
     order = np.argsort(cls, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(cls, minlength=4))])
+    bounds = [0, *np.searchsorted(cls[order], np.arange(1, 4, dtype=np.int8)).tolist(), len(order)]
     floor, ceiling, wall, obj = (order[bounds[k]:bounds[k + 1]] for k in range(4))
     out = np.empty((len(idx), 3), dtype=np.float32)
 
