@@ -342,3 +342,56 @@ def _digest(arrays) -> str:
 def test_views_reproduce_the_reference_bytes():
     got = {name: _digest(arrays) for name, arrays in _golden_cases()}
     assert got == GOLDEN_VIEWS
+
+
+def test_exact_replacements_of_numpy_remainder():
+    """The procedural texture's x - floor(x) and parity forms equal np.mod bit for bit (their byte-identity
+    argument), on values that stress the rounding: tiny negatives, integers, signed zeros, large magnitudes."""
+    from simkit.vision.textures import _even, _frac
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x = np.concatenate([
+            rng.normal(0, 10, 20000), rng.normal(0, 1e-9, 2000), np.arange(-50, 50), [0.0, -0.0, 1e7 + 0.5, -1e7 - 0.5],
+            -np.finfo(dtype).eps * np.arange(1, 50), np.nextafter(np.arange(-5.0, 5.0), 10),
+        ]).astype(dtype)
+        assert np.mod(x, 1.0).tobytes() == _frac(x).tobytes()
+        f = np.floor(x)
+        assert np.array_equal(np.mod(f, 2) == 0, _even(f))
+
+
+def test_face_table_of_all_faces_equals_the_per_view_subset():
+    """The camera gathers per-face texture parameters from a table of every face; the code before computed
+    them for the faces a view hit: both must give the same numbers."""
+    from simkit.scenes.catalog import load_scene
+    from simkit.vision.textures import _face_attributes, face_table
+
+    scene = load_scene("proc_042")
+    sub = np.array([3, 17, 40, 41, 200, len(scene.faces) - 1])
+    table = face_table(scene)
+    attrs = _face_attributes(scene, sub)
+    assert np.array_equal(table.base[sub], attrs["base"]) and np.array_equal(table.tangent[sub], attrs["tangent"])
+    assert np.array_equal(table.period[sub], attrs["period"]) and np.array_equal(table.sector[sub], attrs["sector"])
+    assert np.array_equal(table.wall[sub], np.clip(attrs["base"] * attrs["tint"], 0, 1))
+    assert np.array_equal(table.obj[sub], np.clip(attrs["base"] * attrs["jitter"], 0, 1))
+
+
+def test_views_do_not_depend_on_the_pixel_run_length(monkeypatch):
+    """Views are shaded in runs of pixels (cache-sized); every step is per pixel, so any run length gives
+    the same bytes, including runs that end mid-row and views where some rays miss (no ceiling)."""
+    import simkit.vision.camera as cam
+
+    full = box_room(procedural=True)
+    keep = np.ones(len(full.faces), bool)
+    keep[2:4] = False  # remove the ceiling
+    scene = Scene("open", full.vertices, full.faces[keep], full.face_material[keep], full.material_names,
+                  full.face_instance[keep], full.face_color[keep], metadata={"surface_detail": 0.3})
+    caster = RayCaster(scene)
+    cfg = CameraConfig(width=50, height=36, pitch_deg=30.0)
+    pos = np.array([[3.0, 0.5, 3.5], [1.0, 1.0, 1.0]])
+    whole = render_views(scene, caster, pos, np.array([0.0, 200.0]), cfg)
+    monkeypatch.setattr(cam, "_CHUNK", 97)
+    runs = render_views(scene, caster, pos, np.array([0.0, 200.0]), cfg)
+    assert (whole.depth == 0).any() and (whole.depth > 0).any()
+    for a, b in ((whole.rgb, runs.rgb), (whole.depth, runs.depth), (whole.instance, runs.instance)):
+        assert a.tobytes() == b.tobytes()
