@@ -175,7 +175,7 @@ def _rotate_rays(local: np.ndarray, rot: np.ndarray) -> np.ndarray:
 class _CameraTables:
     """Per-scene (per caster) tables the camera reuses across views: computed once, gathered per pixel."""
 
-    normals: np.ndarray  # (m, 3) float32 face normals (RayCaster.face_normals)
+    normal_cols: tuple[np.ndarray, np.ndarray, np.ndarray]  # x, y, z (m,) float32 of RayCaster.face_normals
     sun: np.ndarray  # (m,) float32 face normal . sun direction
     instance: np.ndarray  # (m,) uint16 scene.face_instance
     faces: FaceTable  # procedural texture parameters of every face
@@ -191,7 +191,8 @@ def _tables(scene: Scene, caster: RayCaster) -> _CameraTables:
         sun = np.empty(len(normals), dtype=np.float32)
         for s in range(0, len(normals), _MATMUL_ROWS):  # same product as per pixel, one row per face
             sun[s:s + _MATMUL_ROWS] = normals[s:s + _MATMUL_ROWS] @ _SUN32
-        t = _CameraTables(normals, sun, scene.face_instance.astype(np.uint16), face_table(scene))
+        cols = tuple(np.ascontiguousarray(normals[:, k]) for k in range(3))
+        t = _CameraTables(cols, sun, scene.face_instance.astype(np.uint16), face_table(scene))
         _TABLES[caster] = t
     return t
 
@@ -256,10 +257,15 @@ def _render_pixels(
         col_c *= t64
         col_c += origin[c]
         pts[:, c] = col_c
-    facing = np.einsum("ij,ij->i", np.take(tables.normals, fh, axis=0), d)
+    # n . d as einsum("ij,ij->i") computes it for 3 terms: ((n0 d0 + n1 d1) + n2 d2) in float32, no FMA
+    # (checked bit for bit on 2M random pairs); plain IEEE operations, so the same on every CPU
+    ny = np.take(tables.normal_cols[1], fh)
+    facing = np.take(tables.normal_cols[0], fh)
+    facing *= d[:, 0]
+    facing += ny * d[:, 1]
+    facing += np.take(tables.normal_cols[2], fh) * d[:, 2]
     # the side the camera sees; flipping a normal flips its terms exactly (IEEE negation is exact)
     sign = np.where(facing > 0, np.float32(-1.0), np.float32(1.0))
-    ny = np.take(tables.normals[:, 1], fh)
     ny *= sign
     col = _albedo(scene, fh, pts, ny, tables.faces)
     sun = np.take(tables.sun, fh)

@@ -89,17 +89,22 @@ class FaceTable:
     structure: np.ndarray  # (m,) bool, instance 0
     sector: np.ndarray  # (m,) int64 compass sector of a wall
     tangent: np.ndarray  # (m, 3) float32 horizontal direction along a wall
+    tangent_cols: tuple[np.ndarray, np.ndarray, np.ndarray]  # its x, y, z columns, contiguous
     period: np.ndarray  # (m,) float32 wall stripe period
     wall: np.ndarray  # (m, 3) float32 clip(base * tint) of a wall
     obj: np.ndarray  # (m, 3) float32 clip(base * jitter) of an object
+    colours: np.ndarray  # (3m, 3) float32 base, wall and obj stacked
 
 
 def _table(scene: Scene, faces: np.ndarray) -> FaceTable:
     attrs = _face_attributes(scene, faces)
+    wall = np.clip(attrs["base"] * attrs["tint"], 0.0, 1.0)
+    obj = np.clip(attrs["base"] * attrs["jitter"], 0.0, 1.0)
     return FaceTable(
         scene=scene, floor_height=_floor_height(scene), base=attrs["base"], structure=attrs["structure"],
-        sector=attrs["sector"], tangent=attrs["tangent"], period=attrs["period"],
-        wall=np.clip(attrs["base"] * attrs["tint"], 0.0, 1.0), obj=np.clip(attrs["base"] * attrs["jitter"], 0.0, 1.0),
+        sector=attrs["sector"], tangent=attrs["tangent"],
+        tangent_cols=tuple(np.ascontiguousarray(attrs["tangent"][:, k]) for k in range(3)), period=attrs["period"],
+        wall=wall, obj=obj, colours=np.concatenate([attrs["base"], wall, obj]),
     )
 
 
@@ -144,8 +149,9 @@ def procedural_albedo_y(
     """:func:`procedural_albedo` given only the y component (n,) of the viewer-side unit normals.
 
     Vectorised over pixels: one pass per pattern class (floor, ceiling, wall, object), the face-only
-    terms gathered from the table; every per-pixel float operation is the one of the original per-class
-    formulas, in the same order and precision, so the bytes are those of the straightforward version.
+    terms gathered from the table; every float operation a pixel sees is the one of the per-class
+    formulas (module docstring), in the same order and precision, so the bytes are those of the
+    straightforward version (tests/test_vision.py checks them against the code before this one).
     """
     face_ids = np.asarray(face_ids, dtype=np.int64)
     if table is not None:
@@ -166,10 +172,15 @@ def procedural_albedo_y(
     order = np.argsort(cls, kind="stable")
     bounds = [0, *np.searchsorted(cls[order], np.arange(1, 4, dtype=np.int8)).tolist(), len(order)]
     floor, ceiling, wall, obj = (order[bounds[k]:bounds[k + 1]] for k in range(4))
-    out = np.empty((len(idx), 3), dtype=np.float32)
+    # every class's colour is a per-face colour times per-pixel factors: base * (plank shade * gap) on
+    # floors, base * grout on ceilings, clip(base * tint) * stripes * dado on walls, clip(base * jitter) *
+    # checker on objects (then wall panels overwrite). The factors are 1-D per class; the (n, 3) work is
+    # one gather and one or two products, in the order the per-class formulas multiply.
+    factor = np.empty(len(idx), dtype=np.float32)
+    dado = None
+    panels = None
 
     if len(floor):
-        fi = np.take(idx, floor)
         pf = np.take(p, floor, axis=0)
         xf, zf = pf[:, 0], pf[:, 2]
         plank = np.floor(xf / 0.2).astype(np.int64)
@@ -180,25 +191,26 @@ def procedural_albedo_y(
         fa -= along
         gap = (np.mod(xf, 0.2) < 0.008) | (fa > -0.006)  # fa = -frac(along)
         shade *= np.where(gap, np.float32(0.55), np.float32(1.0))
-        _put_rows(out, floor, np.take(table.base, fi, axis=0) * shade[:, None])
+        factor[floor] = shade
 
     if len(ceiling):
         pc = np.take(p, ceiling, axis=0)
         grout = (np.mod(pc[:, 0], 0.6) < 0.015) | (np.mod(pc[:, 2], 0.6) < 0.015)
-        ci = np.take(idx, ceiling)
-        dim = np.where(grout, np.float32(0.75), np.float32(1.0))
-        _put_rows(out, ceiling, np.take(table.base, ci, axis=0) * dim[:, None])
+        factor[ceiling] = np.where(grout, np.float32(0.75), np.float32(1.0))
 
     if len(wall):
         wi = np.take(idx, wall)
         pw = np.take(p, wall, axis=0)
-        t = np.einsum("ij,ij->i", pw, np.take(table.tangent, wi, axis=0))
+        # p . tangent as einsum("ij,ij->i") computes 3 terms: ((x tx + y ty) + z tz) in float32, no FMA
+        tx, ty, tz = (np.take(c, wi) for c in table.tangent_cols)
+        t = pw[:, 0] * tx
+        t += pw[:, 1] * ty
+        t += pw[:, 2] * tz
         h = pw[:, 1] - np.float32(table.floor_height)
         period = np.take(table.period, wi)
-        stripes = np.where(_even(np.floor(t / period)), np.float32(1.0), np.float32(0.9))
-        col = np.take(table.wall, wi, axis=0)
-        col *= stripes[:, None]
-        col *= np.where((h > 0.9) & (h < 1.0), np.float32(0.6), np.float32(1.0))[:, None]  # dado rail
+        factor[wall] = np.where(_even(np.floor(t / period)), np.float32(1.0), np.float32(0.9))  # stripes
+        dado = np.ones(len(idx), dtype=np.float32)
+        dado[wall] = np.where((h > 0.9) & (h < 1.0), np.float32(0.6), np.float32(1.0))  # dado rail
         u = _frac(t / 1.1)
         band = np.flatnonzero((u > 0.15) & (u < 0.85) & (h > 1.2) & (h < 2.0))
         if len(band):
@@ -207,18 +219,28 @@ def procedural_albedo_y(
             panel = hp < 0.45
             # one hash per panel, spread into three channels by irrational multiples
             rgb = (np.mod(hp[panel, None] * np.array([97.13, 57.71, 31.37]), 1.0) * 0.8 + 0.1).astype(np.float32)
-            col[band[panel]] = rgb
-        _put_rows(out, wall, col)
+            panels = (np.take(wall, band[panel]), rgb)
 
     if len(obj):
-        oi = np.take(idx, obj)
         q = np.floor(np.take(p, obj, axis=0) / 0.1).astype(np.int64)
         parity = (q[:, 0] + q[:, 1] + q[:, 2]) & 1
-        checker = np.where(parity == 0, np.float32(1.0), np.float32(0.85))
-        _put_rows(out, obj, np.take(table.obj, oi, axis=0) * checker[:, None])
+        factor[obj] = np.where(parity == 0, np.float32(1.0), np.float32(0.85))  # checker
 
+    # per-face colour by class: rows [0, m) base (floor, ceiling), [m, 2m) wall, [2m, 3m) object
+    source = _SOURCE[cls].astype(np.int64)
+    source *= len(table.base)
+    source += idx
+    out = np.take(table.colours, source, axis=0)
+    out *= factor[:, None]
+    if dado is not None:
+        out *= dado[:, None]
+    if panels is not None:
+        _put_rows(out, *panels)
     np.clip(out, 0.0, 1.0, out=out)
     return out
+
+
+_SOURCE = np.array([0, 0, 1, 2], dtype=np.int8)  # class (floor, ceiling, wall, object) -> colour table block
 
 
 _PERM: dict[int, np.ndarray] = {}
