@@ -228,24 +228,21 @@ def _render_pixels(
     hit = face >= 0
     # depth along the optical axis = hit distance * cos(angle to the axis) = distance * (-local z)
     np.multiply(dist, axis_cos, out=depth)
-    depth[~hit] = 0.0
     # np.take with an index array is several times faster than boolean-mask indexing on (N, 3) arrays;
-    # indoors every ray usually hits, and then no gather is needed at all
+    # indoors every ray usually hits, and then no gather or mask is needed at all
     everything = bool(hit.all())
-    hi = None if everything else np.flatnonzero(hit)
-    if not everything:
+    if everything:
+        fh, d, dh = face, dirs, dist
+        np.take(tables.instance, fh, out=instance)
+    else:
+        depth[~hit] = 0.0
         instance[:] = 0
         rgb[:] = background
+        hi = np.flatnonzero(hit)
         if len(hi) == 0:
             return
-    fh = face if everything else np.take(face, hi)
-    d = dirs if everything else np.take(dirs, hi, axis=0)
-    dh = dist if everything else np.take(dist, hi)
-    inst = np.take(tables.instance, fh)
-    if everything:
-        instance[:] = inst
-    else:
-        np.put(instance, hi, inst)
+        fh, d, dh = np.take(face, hi), np.take(dirs, hi, axis=0), np.take(dist, hi)
+        np.put(instance, hi, np.take(tables.instance, fh))
     # hit points origin + d * t in float64 (as the colour sources expect), column by column; the
     # procedural pattern and the surface grain read them as float32, the texture paths as float64
     md = scene.metadata
@@ -268,10 +265,18 @@ def _render_pixels(
     sign = np.where(facing > 0, np.float32(-1.0), np.float32(1.0))
     ny *= sign
     col = _albedo(scene, fh, pts, ny, tables.faces)
+    # ambient + headlight * |n.v| + sun * max(0, n.l), in float32 (the weights round to float32 as
+    # Python scalars do against float32 arrays), then * 255; same operations, fewer temporaries
+    shade = np.abs(facing)
+    shade *= np.float32(cfg.headlight)
+    shade += np.float32(cfg.ambient)
     sun = np.take(tables.sun, fh)
     sun *= sign
-    shade = cfg.ambient + cfg.headlight * np.abs(facing) + cfg.sun * np.maximum(sun, 0)
-    col *= shade[:, None] * 255.0
+    np.maximum(sun, 0, out=sun)
+    sun *= np.float32(cfg.sun)
+    shade += sun
+    shade *= np.float32(255.0)
+    col *= shade[:, None]
     np.rint(col, out=col)
     np.clip(col, 0, 255, out=col)
     if everything:
