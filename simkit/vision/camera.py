@@ -294,8 +294,9 @@ def render_views(
 ) -> View:
     """Render V views: positions (V, 3) world metres, yaws (V,) degrees; arrays get a leading V dimension.
 
-    Views are cast one at a time: one batched cast of all V views was measured slower per view (the
-    per-ray working set falls out of cache).
+    Views are cast and shaded one at a time, each in runs of ``_CHUNK`` pixels: one batched cast of all V
+    views, or of a whole view before shading it, was measured slower per view (the per-ray working set
+    falls out of cache). Per-scene tables are built on the first view of a caster and reused.
     """
     cfg = cfg or CameraConfig()
     cfg.validate()
