@@ -276,3 +276,137 @@ def test_contact_sheet_errors(tmp_path):
         f["poses/yaw_deg"] = np.zeros((1, 2))
     with pytest.raises(SimkitError, match="lacks poses/position"):
         contact_sheet(tmp_path / "bare.h5", tmp_path / "x.png")
+
+
+# sha256 of the (rgb, depth, instance) bytes of views rendered by the code before the vectorised rewrite
+# (commit d056469): the rewrite must reproduce them byte for byte. Cases: two embedded scenes (a sampled
+# 4-view set at 320x240, procedural texture, without and with surface detail; the coarse depth-only look),
+# and the box room with vertex colours, with a UV texture and untextured faces mixed, and with plain colours.
+GOLDEN_VIEWS = {
+    "proc_000/detail=0.0": "fcb6611077eb4e0374d2ed15d67b2854fd1ecc593738dd7f6c27e6b81ed1819c",
+    "proc_000/detail=0.35": "7cf102223193f91cff91f132957b15ed05296f32f5442e0816128afec51de2ba",
+    "proc_000/coarse": "843b77cccffea695d23450fe3489d366275ab80b929ffb78fb077cabdcc1cdf2",
+    "proc_042/detail=0.0": "61db9aa7c667b4a6aa60bc4c432bc2e2a4e981ab772e0b5bed9c4663c183926f",
+    "proc_042/detail=0.35": "9802b5ff770216191b751bea1d89bc0daee2ec239cff8b82d0907ec0f3d6fb7d",
+    "proc_042/coarse": "a09cbdb1b39dd8651a18545d5ed4b38d21ac26182a3f28b2ef3d1d196757a00f",
+    "box/plain": "b9b4288286545b708a5ef8ff96dec8c5220b08577cd83afe57ac53b517948e93",
+    "box/vertex_color": "82e98fbb53a9014a6bdca28bd1b3db27cf36a4e4ee6eb9faa45cd28c9c41fc59",
+    "box/textured": "a473bf32b79a003cc520e55aa6e2ba1bdccaf8a8843f17ee7cb17961934c079e",
+}
+
+
+def _golden_cases(render_views=render_views, render_depths=None):
+    """(name, list of arrays) for every case of GOLDEN_VIEWS, rendered by the current code (or by the
+    functions given, e.g. benchmarks/views_reference.py's, to regenerate the digests)."""
+    from simkit.config import SamplingConfig
+    from simkit.render.sampling import sample_view_set
+    from simkit.scenes.catalog import load_scene
+    from simkit.vision.camera import render_depths as current_depths
+
+    render_depths = render_depths or current_depths
+
+    for sid in ("proc_000", "proc_042"):
+        scene = load_scene(sid)
+        caster = RayCaster(scene)
+        vs = sample_view_set(scene, SamplingConfig(), np.random.default_rng(0), caster)
+        for detail in (0.0, 0.35):
+            scene.metadata["surface_detail"] = detail
+            v = render_views(scene, caster, vs.positions, vs.yaws_deg)
+            yield f"{sid}/detail={detail}", [v.rgb, v.depth, v.instance]
+        yield f"{sid}/coarse", [render_depths(caster, vs.positions, vs.yaws_deg, CameraConfig(width=40, height=30))]
+    rng = np.random.default_rng(7)
+    cfg = CameraConfig(width=96, height=72)
+    yaws = np.array([0.0, 100.0, -135.0])
+    pos = np.repeat(CAM[None], 3, axis=0)
+    plain = box_room()
+    coloured = box_room()
+    coloured.metadata["vertex_color"] = rng.integers(0, 256, (len(coloured.vertices), 3), dtype=np.uint8)
+    textured = box_room()
+    m = len(textured.faces)
+    textured.metadata.update(
+        textures=[rng.integers(0, 256, (16, 24, 3), dtype=np.uint8), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)],
+        face_texture=np.where(np.arange(m) % 3 == 2, -1, np.arange(m) % 2), face_uv=rng.uniform(-1.5, 2.5, (m, 3, 2)),
+        surface_detail=0.2,
+    )
+    for name, scene in (("box/plain", plain), ("box/vertex_color", coloured), ("box/textured", textured)):
+        v = render_views(scene, RayCaster(scene), pos, yaws, cfg)
+        yield name, [v.rgb, v.depth, v.instance]
+
+
+def _digest(arrays) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.dtype).encode() + str(a.shape).encode() + np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def test_views_reproduce_the_reference_bytes():
+    got = {name: _digest(arrays) for name, arrays in _golden_cases()}
+    assert got == GOLDEN_VIEWS
+
+
+def test_exact_replacements_of_numpy_remainder():
+    """The procedural texture's x - floor(x) and parity forms equal np.mod bit for bit (their byte-identity
+    argument), on values that stress the rounding: tiny negatives, integers, signed zeros, large magnitudes."""
+    from simkit.vision.textures import _even, _frac
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x = np.concatenate([
+            rng.normal(0, 10, 20000), rng.normal(0, 1e-9, 2000), np.arange(-50, 50), [0.0, -0.0, 1e7 + 0.5, -1e7 - 0.5],
+            -np.finfo(dtype).eps * np.arange(1, 50), np.nextafter(np.arange(-5.0, 5.0), 10),
+        ]).astype(dtype)
+        assert np.mod(x, 1.0).tobytes() == _frac(x).tobytes()
+        f = np.floor(x)
+        assert np.array_equal(np.mod(f, 2) == 0, _even(f))
+
+
+def test_face_table_of_all_faces_equals_the_per_view_subset():
+    """The camera gathers per-face texture parameters from a table of every face; the code before computed
+    them for the faces a view hit: both must give the same numbers."""
+    from simkit.scenes.catalog import load_scene
+    from simkit.vision.textures import _face_attributes, face_table
+
+    scene = load_scene("proc_042")
+    sub = np.array([3, 17, 40, 41, 200, len(scene.faces) - 1])
+    table = face_table(scene)
+    attrs = _face_attributes(scene, sub)
+    assert np.array_equal(table.base[sub], attrs["base"]) and np.array_equal(table.tangent[sub], attrs["tangent"])
+    assert np.array_equal(table.period[sub], attrs["period"]) and np.array_equal(table.sector[sub], attrs["sector"])
+    assert np.array_equal(table.wall[sub], np.clip(attrs["base"] * attrs["tint"], 0, 1))
+    assert np.array_equal(table.obj[sub], np.clip(attrs["base"] * attrs["jitter"], 0, 1))
+
+
+def test_views_do_not_depend_on_the_pixel_run_length(monkeypatch):
+    """Views are shaded in runs of pixels (cache-sized); every step is per pixel, so any run length gives
+    the same bytes, including runs that end mid-row and views where some rays miss (no ceiling)."""
+    import simkit.vision.camera as cam
+
+    full = box_room(procedural=True)
+    keep = np.ones(len(full.faces), bool)
+    keep[2:4] = False  # remove the ceiling
+    scene = Scene("open", full.vertices, full.faces[keep], full.face_material[keep], full.material_names,
+                  full.face_instance[keep], full.face_color[keep], metadata={"surface_detail": 0.3})
+    caster = RayCaster(scene)
+    cfg = CameraConfig(width=50, height=36, pitch_deg=30.0)
+    pos = np.array([[3.0, 0.5, 3.5], [1.0, 1.0, 1.0]])
+    whole = render_views(scene, caster, pos, np.array([0.0, 200.0]), cfg)
+    monkeypatch.setattr(cam, "_CHUNK", 97)
+    runs = render_views(scene, caster, pos, np.array([0.0, 200.0]), cfg)
+    assert (whole.depth == 0).any() and (whole.depth > 0).any()
+    for a, b in ((whole.rgb, runs.rgb), (whole.depth, runs.depth), (whole.instance, runs.instance)):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_three_term_dot_products_equal_einsum():
+    """The camera and the wall pattern compute 3-term dot products column by column where the code before
+    used einsum("ij,ij->i"): on this numpy both are ((a0 b0 + a1 b1) + a2 b2) in float32, bit for bit."""
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(200_000, 3)).astype(np.float32)
+    b = rng.normal(size=(200_000, 3)).astype(np.float32)
+    cols = a[:, 0] * b[:, 0]
+    cols += a[:, 1] * b[:, 1]
+    cols += a[:, 2] * b[:, 2]
+    assert np.einsum("ij,ij->i", a, b).tobytes() == cols.tobytes()

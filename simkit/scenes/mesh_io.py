@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from simkit.errors import SimkitError
+from simkit.scenes.texture_sampling import sample_texture
 
 MESH_SUFFIXES = (".glb", ".gltf", ".ply", ".obj")
 _GRAY = np.array([180, 180, 180], dtype=np.uint8)
@@ -266,8 +267,6 @@ def _read_trimesh(path: Path, load_textures: bool) -> _Raw:
                 uv_face = np.asarray(uv, dtype=np.float32)[f]
                 tex_face[:] = tex_ids[key]
                 any_tex = True
-                from simkit.vision.textures import sample_texture
-
                 fcol = np.clip(np.rint(sample_texture(img, uv_face.mean(axis=1)) * 255), 0, 255).astype(np.uint8)
             else:
                 fcol[:] = np.clip(np.rint(main), 0, 255).astype(np.uint8)

@@ -72,21 +72,42 @@ class RayCaster:
         Directions need not be unit length; distances are metres along the normalised direction. Rays
         longer than ``max_distance`` (scalar or per ray) count as misses.
         """
-        o, d = _pair(origins, directions)
-        n = len(o)
+        o, d = _rows(origins), np.asarray(directions)
+        d = d[None, :] if d.ndim == 1 else d
+        if d.ndim != 2 or d.shape[1] != 3:
+            raise ValueError(f"expected (N, 3) points or directions, got shape {d.shape}")
+        n = max(len(o), len(d))
+        if len(o) not in (1, n) or len(d) not in (1, n):
+            raise ValueError(f"cannot pair {len(o)} rows with {len(d)} rows")
         if n == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        length = np.linalg.norm(d, axis=1, keepdims=True)
-        d = d / np.where(length > 0, length, 1.0)
-        o32 = np.ascontiguousarray(o, dtype=np.float32)
-        d32 = np.ascontiguousarray(d, dtype=np.float32)
+        if len(d) == 1:
+            d = np.broadcast_to(d, (n, 3))
+        # unit directions in float64, then float32 for Embree; column by column (contiguous passes),
+        # the same operations in the same order as dividing by np.linalg.norm(d, axis=1)
+        x, y, z = (d[:, k].astype(np.float64) for k in range(3))
+        length = x * x
+        length += y * y
+        length += z * z
+        np.sqrt(length, out=length)
+        length[~(length > 0)] = 1.0
+        d32 = np.empty((n, 3), dtype=np.float32)
+        for k, c in enumerate((x, y, z)):
+            np.divide(c, length, out=d32[:, k], casting="same_kind")
+        o32 = np.empty((n, 3), dtype=np.float32)
+        if len(o) == 1:
+            for k in range(3):  # one rounding, repeated down a column (a (1, 3) broadcast copies slowly)
+                o32[:, k] = np.float32(o[0, k])
+        else:
+            o32[:] = o
         if max_distance is None:
             res = self._embree.run(o32, d32, output=1)
         else:
             dists = np.ascontiguousarray(np.broadcast_to(np.asarray(max_distance, np.float32), (n,)))
             res = self._embree.run(o32, d32, dists=dists.copy(), output=1)
         face = res["primID"].astype(np.int64)
-        dist = np.where(face >= 0, res["tfar"], np.inf).astype(np.float32)
+        dist = res["tfar"]  # float32, Embree's own output array
+        dist[face < 0] = np.inf
         return dist, face
 
     def visible(self, a: np.ndarray, b: np.ndarray, eps: float = SURFACE_EPS) -> np.ndarray:

@@ -25,6 +25,7 @@ and a fixed light from above; every factor is deterministic, so equal poses give
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +34,11 @@ from simkit.config import CameraConfig
 from simkit.conventions import yaw_pitch_to_matrix
 from simkit.scenes.raycast import RayCaster
 from simkit.scenes.scene import Scene
-from simkit.vision.textures import procedural_albedo, sample_texture, surface_detail
+from simkit.scenes.texture_sampling import sample_texture
+from simkit.vision.textures import FaceTable, face_table, procedural_albedo_y, surface_detail
 
 _SUN = np.array([0.35, 1.0, 0.55]) / np.linalg.norm([0.35, 1.0, 0.55])
+_SUN32 = _SUN.astype(np.float32)
 
 
 @dataclass
@@ -62,6 +65,19 @@ def _pixel_rays(width: int, height: int, hfov_deg: float) -> np.ndarray:
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
     d.setflags(write=False)
     return d
+
+
+@functools.lru_cache(maxsize=8)
+def _rays_and_axis_cos_cached(width: int, height: int, hfov_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    local = _pixel_rays(width, height, hfov_deg).reshape(-1, 3)
+    axis_cos = (-local[:, 2]).astype(np.float32)
+    axis_cos.setflags(write=False)
+    return local, axis_cos
+
+
+def _rays_and_axis_cos(cfg: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-frame pixel rays (H*W, 3) float64 and their cosine to the optical axis (H*W,) float32."""
+    return _rays_and_axis_cos_cached(cfg.width, cfg.height, float(cfg.hfov_deg))
 
 
 def project_points(
@@ -97,13 +113,25 @@ def _barycentric(scene: Scene, faces: np.ndarray, points: np.ndarray) -> np.ndar
     return np.clip(w, 0.0, 1.0)
 
 
-def albedo(scene: Scene, faces: np.ndarray, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Surface colour (n, 3) in [0, 1] at hits (see the module docstring for the order of sources)."""
+def albedo(
+    scene: Scene, faces: np.ndarray, points: np.ndarray, normals: np.ndarray, table: FaceTable | None = None
+) -> np.ndarray:
+    """Surface colour (n, 3) in [0, 1] at hits (see the module docstring for the order of sources).
+
+    ``table`` is the scene's precomputed :class:`simkit.vision.textures.FaceTable` (built here when None).
+    """
+    return _albedo(scene, faces, points, np.asarray(normals)[:, 1], table)
+
+
+def _albedo(
+    scene: Scene, faces: np.ndarray, points: np.ndarray, normal_y: np.ndarray, table: FaceTable | None
+) -> np.ndarray:
+    """:func:`albedo` given the y component of the viewer-side normals (all the procedural pattern uses)."""
     md = scene.metadata
     textures = md.get("textures")
     vertex_color = md.get("vertex_color")
     if md.get("procedural_texture", True) and textures is None and vertex_color is None:
-        out = procedural_albedo(scene, faces, points, normals)
+        out = procedural_albedo_y(scene, faces, points, normal_y, table)
     else:
         out = scene.face_color[faces].astype(np.float64) / 255.0
     if vertex_color is not None:
@@ -118,7 +146,7 @@ def albedo(scene: Scene, faces: np.ndarray, points: np.ndarray, normals: np.ndar
             uv = np.einsum("ij,ijk->ik", w, np.asarray(md["face_uv"])[faces[textured]].astype(np.float64))
             cols = np.empty((int(textured.sum()), 3))
             tid = tex_id[textured]
-            for t in np.unique(tid):
+            for t in np.unique(tid):  # one lookup per texture image, not per pixel
                 sel = tid == t
                 cols[sel] = sample_texture(textures[int(t)], uv[sel])
             out[textured] = cols
@@ -128,36 +156,133 @@ def albedo(scene: Scene, faces: np.ndarray, points: np.ndarray, normals: np.ndar
     return out
 
 
+# Rows per float64 matmul: OpenBLAS threads a GEMM above M*N*K = 262144 and its idle threads then spin,
+# which tripled the CPU time of a view on a 2-core machine. Each output element's arithmetic (one
+# 3-term dot product) is the same in a chunk as in the whole product, so the bytes do not change.
+_MATMUL_ROWS = 16384
+
+
+def _rotate_rays(local: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """``(local @ rot.T).astype(float32)`` in chunks below OpenBLAS's threading threshold."""
+    out = np.empty(local.shape, dtype=np.float32)
+    rt = rot.T
+    for s in range(0, len(local), _MATMUL_ROWS):
+        out[s:s + _MATMUL_ROWS] = local[s:s + _MATMUL_ROWS] @ rt
+    return out
+
+
+@dataclass
+class _CameraTables:
+    """Per-scene (per caster) tables the camera reuses across views: computed once, gathered per pixel."""
+
+    normal_cols: tuple[np.ndarray, np.ndarray, np.ndarray]  # x, y, z (m,) float32 of RayCaster.face_normals
+    sun: np.ndarray  # (m,) float32 face normal . sun direction
+    instance: np.ndarray  # (m,) uint16 scene.face_instance
+    faces: FaceTable  # procedural texture parameters of every face
+
+
+_TABLES: weakref.WeakKeyDictionary[RayCaster, _CameraTables] = weakref.WeakKeyDictionary()
+
+
+def _tables(scene: Scene, caster: RayCaster) -> _CameraTables:
+    t = _TABLES.get(caster)
+    if t is None or t.faces.scene is not scene:
+        normals = caster.face_normals.astype(np.float32)
+        sun = np.empty(len(normals), dtype=np.float32)
+        for s in range(0, len(normals), _MATMUL_ROWS):  # same product as per pixel, one row per face
+            sun[s:s + _MATMUL_ROWS] = normals[s:s + _MATMUL_ROWS] @ _SUN32
+        cols = tuple(np.ascontiguousarray(normals[:, k]) for k in range(3))
+        t = _CameraTables(cols, sun, scene.face_instance.astype(np.uint16), face_table(scene))
+        _TABLES[caster] = t
+    return t
+
+
+# Pixels per pass through the pipeline: the per-pixel temporaries of one pass (a dozen arrays of 4-24 bytes
+# a pixel) stay in the CPU cache instead of streaming a whole view's worth through memory per operation.
+_CHUNK = 25600
+
+
 def _render_into(
     scene: Scene, caster: RayCaster, position: np.ndarray, yaw_deg: float, cfg: CameraConfig,
     rgb: np.ndarray, depth: np.ndarray, instance: np.ndarray,
 ) -> None:
     """Render one view into flat (H*W, 3) / (H*W,) output arrays."""
-    local = _pixel_rays(cfg.width, cfg.height, float(cfg.hfov_deg)).reshape(-1, 3)
-    rot = yaw_pitch_to_matrix(yaw_deg, cfg.pitch_deg)
-    dirs = (local @ rot.T).astype(np.float32)
+    tables = _tables(scene, caster)
+    local, axis_cos = _rays_and_axis_cos(cfg)
+    dirs = _rotate_rays(local, yaw_pitch_to_matrix(yaw_deg, cfg.pitch_deg))
     origin = np.asarray(position, dtype=np.float64)
+    background = np.asarray(cfg.background, dtype=np.uint8)
+    for s in range(0, len(dirs), _CHUNK):
+        e = s + _CHUNK
+        _render_pixels(scene, caster, tables, origin, dirs[s:e], axis_cos[s:e], cfg, background,
+                       rgb[s:e], depth[s:e], instance[s:e])
+
+
+def _render_pixels(
+    scene: Scene, caster: RayCaster, tables: _CameraTables, origin: np.ndarray, dirs: np.ndarray,
+    axis_cos: np.ndarray, cfg: CameraConfig, background: np.ndarray,
+    rgb: np.ndarray, depth: np.ndarray, instance: np.ndarray,
+) -> None:
+    """Cast and shade a run of pixels (every step is per pixel, so runs give the bytes of the whole)."""
     dist, face = caster.first_hit(origin, dirs)
     hit = face >= 0
     # depth along the optical axis = hit distance * cos(angle to the axis) = distance * (-local z)
-    depth[:] = np.where(hit, dist * (-local[:, 2]).astype(np.float32), np.float32(0.0))
-    instance[:] = 0
-    rgb[:] = np.asarray(cfg.background, dtype=np.uint8)
-    # np.take with an index array is several times faster than boolean-mask indexing on (N, 3) arrays
-    hi = np.flatnonzero(hit)
-    if len(hi) == 0:
-        return
-    fh = np.take(face, hi)
-    np.put(instance, hi, np.take(scene.face_instance, fh).astype(np.uint16))
-    d = np.take(dirs, hi, axis=0)
-    pts = origin + d * np.take(dist, hi)[:, None].astype(np.float64)
-    nrm = np.take(caster.face_normals, fh, axis=0).astype(np.float32)
-    facing = np.einsum("ij,ij->i", nrm, d)
-    nrm *= np.where(facing > 0, -1.0, 1.0).astype(np.float32)[:, None]  # the side the camera sees
-    col = albedo(scene, fh, pts, nrm)
-    shade = cfg.ambient + cfg.headlight * np.abs(facing) + cfg.sun * np.maximum(nrm @ _SUN.astype(np.float32), 0)
-    col *= shade[:, None] * 255.0
-    rgb[hi] = np.clip(np.rint(col), 0, 255).astype(np.uint8)
+    np.multiply(dist, axis_cos, out=depth)
+    # np.take with an index array is several times faster than boolean-mask indexing on (N, 3) arrays;
+    # indoors every ray usually hits, and then no gather or mask is needed at all
+    everything = bool(hit.all())
+    if everything:
+        fh, d, dh = face, dirs, dist
+        np.take(tables.instance, fh, out=instance)
+    else:
+        depth[~hit] = 0.0
+        instance[:] = 0
+        rgb[:] = background
+        hi = np.flatnonzero(hit)
+        if len(hi) == 0:
+            return
+        fh, d, dh = np.take(face, hi), np.take(dirs, hi, axis=0), np.take(dist, hi)
+        np.put(instance, hi, np.take(tables.instance, fh))
+    # hit points origin + d * t in float64 (as the colour sources expect), column by column; the
+    # procedural pattern and the surface grain read them as float32, the texture paths as float64
+    md = scene.metadata
+    keep64 = md.get("textures") is not None or md.get("vertex_color") is not None
+    pts = np.empty((len(fh), 3), dtype=np.float64 if keep64 else np.float32)
+    t64 = dh.astype(np.float64)
+    for c in range(3):
+        col_c = d[:, c].astype(np.float64)
+        col_c *= t64
+        col_c += origin[c]
+        pts[:, c] = col_c
+    # n . d as einsum("ij,ij->i") computes it for 3 terms: ((n0 d0 + n1 d1) + n2 d2) in float32, no FMA
+    # (checked bit for bit on 2M random pairs); plain IEEE operations, so the same on every CPU
+    ny = np.take(tables.normal_cols[1], fh)
+    facing = np.take(tables.normal_cols[0], fh)
+    facing *= d[:, 0]
+    facing += ny * d[:, 1]
+    facing += np.take(tables.normal_cols[2], fh) * d[:, 2]
+    # the side the camera sees; flipping a normal flips its terms exactly (IEEE negation is exact)
+    sign = np.where(facing > 0, np.float32(-1.0), np.float32(1.0))
+    ny *= sign
+    col = _albedo(scene, fh, pts, ny, tables.faces)
+    # ambient + headlight * |n.v| + sun * max(0, n.l), in float32 (the weights round to float32 as
+    # Python scalars do against float32 arrays), then * 255; same operations, fewer temporaries
+    shade = np.abs(facing)
+    shade *= np.float32(cfg.headlight)
+    shade += np.float32(cfg.ambient)
+    sun = np.take(tables.sun, fh)
+    sun *= sign
+    np.maximum(sun, 0, out=sun)
+    sun *= np.float32(cfg.sun)
+    shade += sun
+    shade *= np.float32(255.0)
+    col *= shade[:, None]
+    np.rint(col, out=col)
+    np.clip(col, 0, 255, out=col)
+    if everything:
+        rgb[:] = col
+    else:
+        rgb[hi] = col.astype(np.uint8)
 
 
 def render_views(
@@ -169,8 +294,9 @@ def render_views(
 ) -> View:
     """Render V views: positions (V, 3) world metres, yaws (V,) degrees; arrays get a leading V dimension.
 
-    Views are cast one at a time: one batched cast of all V views was measured slower per view (the
-    per-ray working set falls out of cache).
+    Views are cast and shaded one at a time, each in runs of ``_CHUNK`` pixels: one batched cast of all V
+    views, or of a whole view before shading it, was measured slower per view (the per-ray working set
+    falls out of cache). Per-scene tables are built on the first view of a caster and reused.
     """
     cfg = cfg or CameraConfig()
     cfg.validate()
@@ -204,11 +330,11 @@ def render_depths(
     cfg.validate()
     positions = np.atleast_2d(np.asarray(positions, dtype=np.float64))
     yaws = np.atleast_1d(np.asarray(yaws_deg, dtype=np.float64))
-    local = _pixel_rays(cfg.width, cfg.height, float(cfg.hfov_deg)).reshape(-1, 3)
-    axis_cos = (-local[:, 2]).astype(np.float32)
+    local, axis_cos = _rays_and_axis_cos(cfg)
     out = np.empty((len(yaws), cfg.height * cfg.width), dtype=np.float32)
     for i, yaw in enumerate(yaws):
-        dirs = (local @ yaw_pitch_to_matrix(float(yaw), cfg.pitch_deg).T).astype(np.float32)
+        dirs = _rotate_rays(local, yaw_pitch_to_matrix(float(yaw), cfg.pitch_deg))
         dist, face = caster.first_hit(positions[i], dirs)
-        out[i] = np.where(face >= 0, dist * axis_cos, np.float32(0.0))
+        np.multiply(dist, axis_cos, out=out[i])
+        out[i][face < 0] = 0.0
     return out.reshape(len(yaws), cfg.height, cfg.width)

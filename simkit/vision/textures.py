@@ -18,6 +18,8 @@ It is a pure function of (scene, face, point, normal); the camera applies it as 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simkit.scenes.scene import Scene
@@ -36,23 +38,6 @@ def _hash(*ints: np.ndarray) -> np.ndarray:
     h = (h * np.uint64(2246822519)) & _U32
     h ^= h >> np.uint64(13)
     return (h & _U32).astype(np.float64) / 4294967296.0
-
-
-def sample_texture(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Bilinear, wrap-around lookup of an (h, w, 3) uint8 image at trimesh-convention UVs -> float [0, 1]."""
-    h, w = image.shape[:2]
-    x = np.mod(uv[:, 0], 1.0) * w - 0.5
-    y = (1.0 - np.mod(uv[:, 1], 1.0)) * h - 0.5
-    x0 = np.floor(x).astype(np.int64)
-    y0 = np.floor(y).astype(np.int64)
-    fx = (x - x0)[:, None]
-    fy = (y - y0)[:, None]
-    x0m, x1m = np.mod(x0, w), np.mod(x0 + 1, w)
-    y0m, y1m = np.mod(y0, h), np.mod(y0 + 1, h)
-    img = image.astype(np.float64) / 255.0
-    top = img[y0m, x0m] * (1 - fx) + img[y0m, x1m] * fx
-    bot = img[y1m, x0m] * (1 - fx) + img[y1m, x1m] * fx
-    return top * (1 - fy) + bot * fy
 
 
 def _floor_height(scene: Scene) -> float:
@@ -79,72 +64,183 @@ def _face_attributes(scene: Scene, faces: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def procedural_albedo(scene: Scene, face_ids: np.ndarray, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Albedo (n, 3) in [0, 1] for ray hits on ``face_ids`` at world ``points`` with unit ``normals``
-    (oriented towards the viewer)."""
+def _hash_pairs(a: np.ndarray, b: np.ndarray, salt: int | None = None) -> np.ndarray:
+    """``_hash(a, b[, salt])`` of two integer arrays, evaluated once per distinct pair on the grid of their
+    ranges when that grid is smaller than the arrays (a view has few planks / wall cells, many pixels)."""
+    extra = () if salt is None else (salt,)
+    if len(a) == 0:
+        return _hash(a, b, *extra)
+    a0, b0 = int(a.min()), int(b.min())
+    na, nb = int(a.max()) - a0 + 1, int(b.max()) - b0 + 1
+    if na * nb >= len(a):
+        return _hash(a, b, *extra)
+    grid = _hash(np.arange(a0, a0 + na)[:, None], np.arange(b0, b0 + nb)[None, :], *extra).ravel()
+    return np.take(grid, (a - a0) * nb + (b - b0))
+
+
+@dataclass(eq=False)
+class FaceTable:
+    """Procedural-texture parameters of faces of one scene (:func:`face_table`), reused across views;
+    the colour terms that depend only on the face are folded in once here."""
+
+    scene: Scene
+    floor_height: float
+    base: np.ndarray  # (m, 3) float32 face colour in [0, 1]
+    structure: np.ndarray  # (m,) bool, instance 0
+    sector: np.ndarray  # (m,) int64 compass sector of a wall
+    tangent: np.ndarray  # (m, 3) float32 horizontal direction along a wall
+    tangent_cols: tuple[np.ndarray, np.ndarray, np.ndarray]  # its x, y, z columns, contiguous
+    period: np.ndarray  # (m,) float32 wall stripe period
+    wall: np.ndarray  # (m, 3) float32 clip(base * tint) of a wall
+    obj: np.ndarray  # (m, 3) float32 clip(base * jitter) of an object
+    colours: np.ndarray  # (3m, 3) float32 base, wall and obj stacked
+
+
+def _table(scene: Scene, faces: np.ndarray) -> FaceTable:
+    attrs = _face_attributes(scene, faces)
+    wall = np.clip(attrs["base"] * attrs["tint"], 0.0, 1.0)
+    obj = np.clip(attrs["base"] * attrs["jitter"], 0.0, 1.0)
+    return FaceTable(
+        scene=scene, floor_height=_floor_height(scene), base=attrs["base"], structure=attrs["structure"],
+        sector=attrs["sector"], tangent=attrs["tangent"],
+        tangent_cols=tuple(np.ascontiguousarray(attrs["tangent"][:, k]) for k in range(3)), period=attrs["period"],
+        wall=wall, obj=obj, colours=np.concatenate([attrs["base"], wall, obj]),
+    )
+
+
+def face_table(scene: Scene) -> FaceTable:
+    """The per-face pattern parameters of all of ``scene``'s faces, computed once for many views."""
+    return _table(scene, np.arange(len(scene.faces)))
+
+
+def procedural_albedo(
+    scene: Scene, face_ids: np.ndarray, points: np.ndarray, normals: np.ndarray, table: FaceTable | None = None
+) -> np.ndarray:
+    """Albedo (n, 3) float32 in [0, 1] for ray hits on ``face_ids`` at world ``points`` with unit ``normals``
+    (oriented towards the viewer). ``table``: the scene's :func:`face_table`, built here when None.
+    """
+    return procedural_albedo_y(scene, face_ids, points, np.asarray(normals)[:, 1], table)
+
+
+_ROW = np.dtype((np.void, 12))  # one float32 RGB row as a single 12-byte item
+
+
+def _put_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """``out[rows] = values`` for float32 (n, 3) arrays, copying 12-byte items (numpy's row-wise fancy
+    assignment of 3-wide rows is about twice as slow)."""
+    out.view(_ROW)[:, 0][rows] = np.ascontiguousarray(values, dtype=np.float32).view(_ROW)[:, 0]
+
+
+def _frac(x: np.ndarray) -> np.ndarray:
+    """``np.mod(x, 1.0)`` of finite floats, exactly (x - floor(x) is representable; numpy's remainder
+    rounds the same sum once), without numpy's slower floating remainder."""
+    return x - np.floor(x)
+
+
+def _even(f: np.ndarray) -> np.ndarray:
+    """``np.mod(f, 2) == 0`` for finite integer-valued floats (halving them is exact)."""
+    half = f * 0.5
+    return np.floor(half) == half
+
+
+def procedural_albedo_y(
+    scene: Scene, face_ids: np.ndarray, points: np.ndarray, normal_y: np.ndarray, table: FaceTable | None = None
+) -> np.ndarray:
+    """:func:`procedural_albedo` given only the y component (n,) of the viewer-side unit normals.
+
+    Vectorised over pixels: one pass per pattern class (floor, ceiling, wall, object), the face-only
+    terms gathered from the table; every float operation a pixel sees is the one of the per-class
+    formulas (module docstring), in the same order and precision, so the bytes are those of the
+    straightforward version (tests/test_vision.py checks them against the code before this one).
+    """
     face_ids = np.asarray(face_ids, dtype=np.int64)
-    if len(scene.faces) <= len(face_ids):
-        attrs = _face_attributes(scene, np.arange(len(scene.faces)))
+    if table is not None:
         idx = face_ids
+    elif len(scene.faces) <= len(face_ids):
+        table, idx = face_table(scene), face_ids
     else:
         uniq, idx = np.unique(face_ids, return_inverse=True)
-        attrs = _face_attributes(scene, uniq)
+        table = _table(scene, uniq)
     p = np.asarray(points, dtype=np.float32)
-    ny = np.asarray(normals)[:, 1]
-    base = np.take(attrs["base"], idx, axis=0)
-    out = base.copy()
-    structure = np.take(attrs["structure"], idx)
-    # index arrays + np.take: boolean-mask indexing of (N, 3) arrays is several times slower
-    floor = np.flatnonzero(structure & (ny > 0.7))
-    ceiling = np.flatnonzero(structure & (ny < -0.7))
-    wall = np.flatnonzero(structure & (ny <= 0.7) & (ny >= -0.7))
-    obj = np.flatnonzero(~structure)
+    ny = np.asarray(normal_y)
+    # class per pixel: 0 floor, 1 ceiling, 2 wall (structure by normal), 3 object
+    cls = np.full(len(idx), 2, dtype=np.int8)
+    cls[ny > 0.7] = 0
+    cls[ny < -0.7] = 1
+    cls[~np.take(table.structure, idx)] = 3
+    # a stable sort of int8 keys is a linear radix sort; each class comes out in ascending pixel order
+    order = np.argsort(cls, kind="stable")
+    bounds = [0, *np.searchsorted(cls[order], np.arange(1, 4, dtype=np.int8)).tolist(), len(order)]
+    floor, ceiling, wall, obj = (order[bounds[k]:bounds[k + 1]] for k in range(4))
+    # every class's colour is a per-face colour times per-pixel factors: base * (plank shade * gap) on
+    # floors, base * grout on ceilings, clip(base * tint) * stripes * dado on walls, clip(base * jitter) *
+    # checker on objects (then wall panels overwrite). The factors are 1-D per class; the (n, 3) work is
+    # one gather and one or two products, in the order the per-class formulas multiply.
+    factor = np.empty(len(idx), dtype=np.float32)
+    dado = None
+    panels = None
 
     if len(floor):
         pf = np.take(p, floor, axis=0)
         xf, zf = pf[:, 0], pf[:, 2]
         plank = np.floor(xf / 0.2).astype(np.int64)
         along = zf / 1.2 + 0.37 * plank
-        joint = np.floor(along).astype(np.int64)
-        shade = 0.78 + 0.3 * _hash(plank, joint).astype(np.float32)
-        gap = (np.mod(xf, 0.2) < 0.008) | (np.mod(along, 1.0) < 0.006)
-        out[floor] = np.take(base, floor, axis=0) * (shade * np.where(gap, 0.55, 1.0).astype(np.float32))[:, None]
+        fa = np.floor(along)
+        joint = fa.astype(np.int64)
+        shade = 0.78 + 0.3 * _hash_pairs(plank, joint).astype(np.float32)
+        fa -= along
+        gap = (np.mod(xf, 0.2) < 0.008) | (fa > -0.006)  # fa = -frac(along)
+        shade *= np.where(gap, np.float32(0.55), np.float32(1.0))
+        factor[floor] = shade
 
     if len(ceiling):
         pc = np.take(p, ceiling, axis=0)
         grout = (np.mod(pc[:, 0], 0.6) < 0.015) | (np.mod(pc[:, 2], 0.6) < 0.015)
-        out[ceiling] = np.take(base, ceiling, axis=0) * np.where(grout, 0.75, 1.0).astype(np.float32)[:, None]
+        factor[ceiling] = np.where(grout, np.float32(0.75), np.float32(1.0))
 
     if len(wall):
         wi = np.take(idx, wall)
         pw = np.take(p, wall, axis=0)
-        t = np.einsum("ij,ij->i", pw, np.take(attrs["tangent"], wi, axis=0))
-        h = pw[:, 1] - np.float32(_floor_height(scene))
-        period = np.take(attrs["period"], wi)
-        stripes = np.where(np.mod(np.floor(t / period), 2) == 0, 1.0, 0.9).astype(np.float32)
-        col = np.clip(np.take(base, wall, axis=0) * np.take(attrs["tint"], wi, axis=0), 0.0, 1.0)
-        col *= stripes[:, None]
-        col[(h > 0.9) & (h < 1.0)] *= 0.6  # dado rail
-        u = np.mod(t / 1.1, 1.0)
+        # p . tangent as einsum("ij,ij->i") computes 3 terms: ((x tx + y ty) + z tz) in float32, no FMA
+        tx, ty, tz = (np.take(c, wi) for c in table.tangent_cols)
+        t = pw[:, 0] * tx
+        t += pw[:, 1] * ty
+        t += pw[:, 2] * tz
+        h = pw[:, 1] - np.float32(table.floor_height)
+        period = np.take(table.period, wi)
+        factor[wall] = np.where(_even(np.floor(t / period)), np.float32(1.0), np.float32(0.9))  # stripes
+        dado = np.ones(len(idx), dtype=np.float32)
+        dado[wall] = np.where((h > 0.9) & (h < 1.0), np.float32(0.6), np.float32(1.0))  # dado rail
+        u = _frac(t / 1.1)
         band = np.flatnonzero((u > 0.15) & (u < 0.85) & (h > 1.2) & (h < 2.0))
         if len(band):
             cell = np.floor(np.take(t, band) / 1.1).astype(np.int64)
-            hp = _hash(np.take(attrs["sector"], np.take(wi, band)), cell, 11)
+            hp = _hash_pairs(np.take(table.sector, np.take(wi, band)), cell, 11)
             panel = hp < 0.45
             # one hash per panel, spread into three channels by irrational multiples
             rgb = (np.mod(hp[panel, None] * np.array([97.13, 57.71, 31.37]), 1.0) * 0.8 + 0.1).astype(np.float32)
-            col[band[panel]] = rgb
-        out[wall] = col
+            panels = (np.take(wall, band[panel]), rgb)
 
     if len(obj):
-        oi = np.take(idx, obj)
         q = np.floor(np.take(p, obj, axis=0) / 0.1).astype(np.int64)
-        checker = np.where(np.mod(q.sum(axis=-1), 2) == 0, 1.0, 0.85).astype(np.float32)
-        jit = np.take(base, obj, axis=0) * np.take(attrs["jitter"], oi, axis=0)
-        out[obj] = np.clip(jit, 0.0, 1.0) * checker[:, None]
+        parity = (q[:, 0] + q[:, 1] + q[:, 2]) & 1
+        factor[obj] = np.where(parity == 0, np.float32(1.0), np.float32(0.85))  # checker
 
+    # per-face colour by class: rows [0, m) base (floor, ceiling), [m, 2m) wall, [2m, 3m) object
+    source = _SOURCE[cls].astype(np.int64)
+    source *= len(table.base)
+    source += idx
+    out = np.take(table.colours, source, axis=0)
+    out *= factor[:, None]
+    if dado is not None:
+        out *= dado[:, None]
+    if panels is not None:
+        _put_rows(out, *panels)
     np.clip(out, 0.0, 1.0, out=out)
     return out
+
+
+_SOURCE = np.array([0, 0, 1, 2], dtype=np.int8)  # class (floor, ceiling, wall, object) -> colour table block
 
 
 _PERM: dict[int, np.ndarray] = {}
