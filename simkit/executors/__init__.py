@@ -49,8 +49,8 @@ class ExecutorOptions:
 class Executor(Protocol):
     """Runs ``fn(*args[i])`` for every unit (``SHARED`` bound to ``shared``), calling ``done`` as units finish.
 
-    An executor may also carry a ``check_options(opts) -> ExecutorOptions`` attribute (set by
-    ``@EXECUTORS.register`` users, e.g. ``ray``): :func:`executor_for` calls it before anything is written.
+    The function may also carry a ``check_options(opts) -> ExecutorOptions`` attribute (``ray``'s does):
+    :func:`executor_for` calls it before anything is written.
     """
 
     def __call__(self, fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
