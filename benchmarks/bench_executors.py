@@ -90,7 +90,7 @@ def _one(executor: str, cfg_path: Path, out: Path, workers: int, result_path: Pa
     ray = None
     try:
         if executor == "ray":
-            # the switches simkit.executors.run_ray sets, before Ray is first imported
+            # the switches simkit.executors.ray.run_ray sets, before Ray is first imported
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
             import ray

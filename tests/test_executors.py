@@ -14,7 +14,9 @@ from published_layouts import write_fair_play
 
 from simkit.data.prepare import prepare
 from simkit.errors import SimkitError
-from simkit.executors import EXECUTORS, SHARED, ExecutorOptions, run_process, run_serial
+from simkit.executors import EXECUTORS, SHARED, ExecutorOptions
+from simkit.executors.process import run_process
+from simkit.executors.serial import run_serial
 from simkit.registry import Registry
 
 SIMKIT = str(Path(sys.executable).parent / "simkit")
@@ -41,7 +43,7 @@ def ray_cluster() -> Iterator[str]:
     """A real Ray cluster on loopback: a head and one worker node, each with one CPU; yields its address."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray stays on 127.0.0.1 (executors.run_ray)
+        mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray stays on 127.0.0.1 (simkit.executors.ray.run_ray)
         from ray.cluster_utils import Cluster
 
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})

@@ -189,7 +189,7 @@ def test_malformed_ray_address_is_one_line_exit_2(tmp_path: Path, address: str, 
     ("auto", None), ("ray://head:10001", None), ("local", None),
 ])
 def test_parse_ray_address(address: str, want: tuple[str, int] | None) -> None:
-    from simkit.executors import parse_ray_address
+    from simkit.executors.ray import parse_ray_address
 
     assert parse_ray_address(address) == want
 
@@ -199,7 +199,7 @@ def test_parse_ray_address(address: str, want: tuple[str, int] | None) -> None:
                                      "[::1]:", "127.0.0.1:+1", "127.0.0.1: 1", "127.0.0.1:0x10"])
 def test_parse_ray_address_refuses_a_malformed_address_with_one_line(address: str) -> None:
     from simkit.errors import SimkitError
-    from simkit.executors import parse_ray_address
+    from simkit.executors.ray import parse_ray_address
 
     with pytest.raises(SimkitError, match="is not HOST:PORT") as e:
         parse_ray_address(address)
@@ -233,7 +233,8 @@ def test_ray_address_is_probed_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 RAY_CALLER = """
 import signal, sys
-from simkit.executors import ExecutorOptions, run_ray
+from simkit.executors import ExecutorOptions
+from simkit.executors.ray import run_ray
 
 before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 seen = {}

@@ -1,10 +1,10 @@
 """Acoustic engines: binaural RIRs for a scene, materials, ray-count presets and RT60 analysis.
 
-Importing this package registers every backend in :data:`BACKENDS` (``rlr``, ``pyroomacoustics``).
+Every engine is one module of this package that registers its backend class with
+``@BACKENDS.register("name")`` (``rlr.py``, ``pyroom.py``); :data:`BACKENDS` imports the package's modules
+the first time it is read, so a new engine is one new file and no import line (docs/acoustics.md).
 """
 
-from simkit.acoustics import pyroom as _pyroom  # noqa: F401  (registers "pyroomacoustics")
-from simkit.acoustics import rlr as _rlr  # noqa: F401  (registers the "rlr" backend)
 from simkit.acoustics.backend import BACKENDS, AcousticBackend, BinauralRIRs, make_backend
 from simkit.acoustics.materials import Material, MaterialDatabase
 from simkit.acoustics.presets import PRESETS, Preset

@@ -56,7 +56,9 @@ class AcousticBackend(Protocol):
 
 
 BackendFactory = type  # a class taking (AcousticsConfig, MaterialDatabase)
-BACKENDS: Registry = Registry("acoustic engine")
+# Engines register themselves (``@BACKENDS.register("name")`` on the backend class) in any module of
+# simkit.acoustics; the registry imports them all the first time it is read, so none needs an import line.
+BACKENDS: Registry = Registry("acoustic engine", package="simkit.acoustics")
 
 
 def make_backend(cfg: AcousticsConfig, materials: object) -> AcousticBackend:

@@ -20,12 +20,13 @@ import threading
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simkit.audio.dsp import resample
 from simkit.audio.speech import (
+    SPEECH_SOURCES,
     SPLITS,
     Clip,
     assign_splits,
@@ -37,6 +38,9 @@ from simkit.audio.speech import (
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
 from simkit.signals import deferred
+
+if TYPE_CHECKING:
+    from simkit.config import SpeechConfig
 
 LICENCE = "GPL-3.0-or-later"
 
@@ -393,10 +397,21 @@ def load_espeak_clip(source_id: str, sample_rate: int, seconds: float) -> Clip:
     raise SimkitError(f"espeak clip {source_id} of {seconds} s is too long to synthesise")
 
 
+@SPEECH_SOURCES.register("espeak")
 class EspeakSource:
     """Built-in speech: espeak-ng voices x a fixed sentence table; voices are split train/val/test."""
 
     name = "espeak"
+
+    @classmethod
+    def from_config(cls, cfg: SpeechConfig) -> EspeakSource:
+        """The espeak-ng source with the config's speaker split (``speech.corpus`` unused)."""
+        return cls(speaker_split=cfg.speaker_split)
+
+    @staticmethod
+    def load_clip(source_id: str, sample_rate: int, seconds: float, corpus: str | Path | None = None) -> Clip:
+        """:func:`load_espeak_clip` (espeak needs no corpus)."""
+        return load_espeak_clip(source_id, sample_rate, seconds)
 
     def __init__(self, speaker_split: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> None:
         self.speaker_split = check_fractions(speaker_split)

@@ -18,13 +18,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
 
 from simkit.audio.dsp import resample, rms
 from simkit.audio.speech import (
+    SPEECH_SOURCES,
     SPLITS,
     Clip,
     assign_splits,
@@ -35,6 +36,9 @@ from simkit.audio.speech import (
 )
 from simkit.errors import SimkitError
 from simkit.io import file_sha256, stable_hash
+
+if TYPE_CHECKING:
+    from simkit.config import SpeechConfig
 
 LICENCE = "CC-BY-4.0"  # LibriSpeech's, recorded only when the corpus's LICENSE.TXT states it
 UNKNOWN = "unknown"
@@ -257,10 +261,37 @@ def load_librispeech_clip(root: str | Path, source_id: str, sample_rate: int, se
     )
 
 
+_INDEX: dict[tuple[str, float, tuple[float, ...]], LibriSpeechSource] = {}
+
+
+@SPEECH_SOURCES.register("librispeech")
 class LibriSpeechSource:
     """LibriSpeech utterances of at least ``min_utterance_seconds``, speaker-disjoint train/val/test."""
 
     name = "librispeech"
+
+    @classmethod
+    def from_config(cls, cfg: SpeechConfig) -> LibriSpeechSource:
+        """The corpus at ``cfg.corpus``, indexed once per process and reused (read-only after indexing)."""
+        if cfg.corpus is None:
+            raise SimkitError("the librispeech speech source needs speech.corpus (the LibriSpeech folder)")
+        # Indexing a full LibriSpeech takes seconds to a minute, and the render asks once per scene:
+        # keep one index per (corpus, filter, split) in this process.
+        key = (str(Path(cfg.corpus).expanduser().resolve()), float(cfg.min_utterance_seconds),
+               tuple(float(f) for f in cfg.speaker_split))
+        source = _INDEX.get(key)
+        if source is None:
+            source = cls(cfg.corpus, min_utterance_seconds=cfg.min_utterance_seconds,
+                         speaker_split=cfg.speaker_split)
+            _INDEX[key] = source
+        return source
+
+    @staticmethod
+    def load_clip(source_id: str, sample_rate: int, seconds: float, corpus: str | Path | None = None) -> Clip:
+        """:func:`load_librispeech_clip` from the corpus folder ``corpus`` (``speech.corpus``)."""
+        if corpus is None:
+            raise SimkitError(f"re-creating {source_id} needs the LibriSpeech corpus path (speech.corpus)")
+        return load_librispeech_clip(corpus, source_id, sample_rate, seconds)
 
     def __init__(
         self,

@@ -2,7 +2,12 @@
 
 Two sources share one interface (``SpeechSource``): LibriSpeech read from disk (``librispeech.py``, the
 SLfM / HM3D-SS choice) and an offline espeak-ng synthesiser (``espeak.py``, the built-in default). Every
-clip carries a ``source_id`` from which ``load_clip`` re-creates the exact samples. See docs/speech.md.
+clip carries a ``source_id`` (``<source name>:<id>@<offset>``) from which ``load_clip`` re-creates the exact
+samples. See docs/speech.md.
+
+Each source is one module of :mod:`simkit.audio` whose source class registers itself with
+``@SPEECH_SOURCES.register("name")``; :data:`SPEECH_SOURCES` imports the package's modules the first time
+it is read, so this module never imports a source (they import it) and a new source is one new file.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from simkit.audio.dsp import rms
 from simkit.config import SpeechConfig
 from simkit.errors import SimkitError
+from simkit.registry import Registry
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
@@ -126,32 +132,35 @@ def assign_splits(ids: Sequence[str], fractions: Sequence[float], salt: str) -> 
     return out
 
 
-_LIBRISPEECH_INDEX: dict[tuple[str, float, tuple[float, ...]], SpeechSource] = {}
+class SpeechSourceClass(Protocol):
+    """What :data:`SPEECH_SOURCES` holds: a source class, built from a config and able to re-create a clip."""
+
+    name: ClassVar[str]  # the registered name, also the prefix of its clips' source ids
+
+    @classmethod
+    def from_config(cls, cfg: SpeechConfig) -> SpeechSource:
+        """The source ``cfg`` (the config's ``speech`` section) describes."""
+
+    @staticmethod
+    def load_clip(source_id: str, sample_rate: int, seconds: float, corpus: str | Path | None) -> Clip:
+        """Re-create the clip ``source_id`` as ``draw`` made it (``corpus``: ``speech.corpus``)."""
 
 
-def make_speech_source(cfg: SpeechConfig) -> SpeechSource:
-    """The speech source a config asks for: LibriSpeech at ``cfg.corpus``, or espeak-ng when it is None.
+# Sources register themselves in any module of simkit.audio; read lazily, so they can import this module.
+SPEECH_SOURCES: Registry[SpeechSourceClass] = Registry("speech source", package="simkit.audio")
 
-    A LibriSpeech index is built once per process and reused (sources are read-only after indexing).
-    """
+# The config format names no source: a corpus folder means LibriSpeech, none means espeak-ng.
+DEFAULT_SOURCE = "espeak"
+CORPUS_SOURCE = "librispeech"
+
+
+def make_speech_source(cfg: SpeechConfig, source: str | None = None) -> SpeechSource:
+    """The speech source a config asks for: LibriSpeech at ``cfg.corpus``, or espeak-ng when it is None;
+    ``source`` (a name of :data:`SPEECH_SOURCES`) overrides that choice."""
     check_fractions(cfg.speaker_split)
-    if cfg.corpus is None:
-        from simkit.audio.espeak import EspeakSource
-
-        return EspeakSource(speaker_split=cfg.speaker_split)
-    from simkit.audio.librispeech import LibriSpeechSource
-
-    # Indexing a full LibriSpeech takes seconds to a minute, and the render asks once per scene:
-    # keep one index per (corpus, filter, split) in this process.
-    key = (str(Path(cfg.corpus).expanduser().resolve()), float(cfg.min_utterance_seconds),
-           tuple(float(f) for f in cfg.speaker_split))
-    source = _LIBRISPEECH_INDEX.get(key)
     if source is None:
-        source = LibriSpeechSource(
-            cfg.corpus, min_utterance_seconds=cfg.min_utterance_seconds, speaker_split=cfg.speaker_split
-        )
-        _LIBRISPEECH_INDEX[key] = source
-    return source
+        source = DEFAULT_SOURCE if cfg.corpus is None else CORPUS_SOURCE
+    return SPEECH_SOURCES.get(source).from_config(cfg)
 
 
 def load_clip(source_id: str, sample_rate: int, seconds: float, corpus: str | Path | None = None) -> Clip:
@@ -159,14 +168,7 @@ def load_clip(source_id: str, sample_rate: int, seconds: float, corpus: str | Pa
     kind, sep, _ = source_id.partition(":")
     if not sep:
         raise SimkitError(f"malformed speech source id {source_id!r} (expected '<source>:<id>@<offset>')")
-    if kind == "espeak":
-        from simkit.audio.espeak import load_espeak_clip
-
-        return load_espeak_clip(source_id, sample_rate, seconds)
-    if kind == "librispeech":
-        if corpus is None:
-            raise SimkitError(f"re-creating {source_id} needs the LibriSpeech corpus path (speech.corpus)")
-        from simkit.audio.librispeech import load_librispeech_clip
-
-        return load_librispeech_clip(corpus, source_id, sample_rate, seconds)
-    raise SimkitError(f"unknown speech source {kind!r} in {source_id!r} (known: espeak, librispeech)")
+    if kind not in SPEECH_SOURCES:
+        known = ", ".join(SPEECH_SOURCES.names())
+        raise SimkitError(f"unknown speech source {kind!r} in {source_id!r} (known: {known})")
+    return SPEECH_SOURCES.get(kind).load_clip(source_id, sample_rate, seconds, corpus)

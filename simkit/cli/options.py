@@ -14,9 +14,11 @@ def workers_option(units: str) -> Any:
 
 
 def executor_option() -> Any:
-    """``--executor NAME`` (:data:`simkit.executors.EXECUTORS`)."""
-    return typer.Option(None, help="serial | process | ray (default: process for --workers > 1, else serial); "
-                                   "the data do not depend on it (docs/executors.md).")
+    """``--executor NAME``: the help lists :data:`simkit.executors.EXECUTORS`, so a new executor shows up."""
+    from simkit.executors import EXECUTORS
+
+    return typer.Option(None, help=f"{' | '.join(EXECUTORS.names())} (default: process for --workers > 1, else "
+                                   "serial); the data do not depend on it (docs/executors.md).")
 
 
 def ray_address_option() -> Any:

@@ -1,27 +1,11 @@
-"""Executors: how independent units of work are run: ``serial``, ``process`` or ``ray``.
-
-Three pipelines fan out through them: ``simkit render`` (a unit = one scene: render and write its shard),
-``simkit prepare`` (one shard: ``adapter.build`` and its write) and ``simkit curate`` (one video's analysis,
-cached in the work directory). Each unit writes its own output; the parent only tracks progress and failures.
-
-An executor gets a picklable top-level function, one argument tuple per unit and a ``done(key, error)``
-callback, called once per unit in the order units finish. A :class:`SimkitError` raised by a unit is that
-unit's failure (``done(key, error)``) and the others go on; :class:`OutputError` (full disk, permissions)
-and :class:`Interrupted` (SIGINT/SIGTERM) stop the whole run: units still queued are cancelled, running
-workers are told to stop (each removes its temporary file) and the exception reaches the caller. So does an
-exception raised by ``done`` itself: a pipeline that stops at its first failed unit (prepare, curate)
-re-raises the unit's error there.
-
-A large object every unit needs (prepare's adapter, with everything its scan found) is passed once as
-``shared`` and stands in the argument tuples as :data:`SHARED`: it is sent once per worker process (Ray: put
-once in the object store), not once per unit.
-
-Data never depend on the executor: every unit derives its randomness from the config's seed and its key.
-A new executor is one function plus one ``EXECUTORS.add``.
-"""
+"""The ``ray`` executor: one Ray task per unit, on a local Ray runtime or a cluster joined with
+``--ray-address`` (docs/scale.md); Ray is an optional dependency (``simkit[ray]``), imported only when a run
+starts."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import ipaddress
 import logging
 import os
@@ -29,154 +13,10 @@ import re
 import signal
 import socket
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
-from multiprocessing import get_context
-from typing import Any, Protocol
+from typing import Any
 
-from simkit.errors import Interrupted, OutputError, SimkitError
-from simkit.registry import Registry
-
-Done = Callable[[str, SimkitError | None], None]
-
-
-@dataclass(frozen=True)
-class ExecutorOptions:
-    """How many units run at once, and where a Ray cluster is (``None``: start a local Ray runtime);
-    ``ray_address_probed``: :func:`executor_for` has already found something listening there."""
-
-    workers: int = 1
-    ray_address: str | None = None
-    ray_address_probed: bool = False
-
-
-class Executor(Protocol):
-    """Runs ``fn(*args[i])`` for every unit (``SHARED`` bound to ``shared``), calling ``done`` as units finish."""
-
-    def __call__(self, fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-                 opts: ExecutorOptions, shared: Any = None) -> None: ...
-
-
-EXECUTORS: Registry[Executor] = Registry("executor")
-
-
-class Shared:
-    """The placeholder :data:`SHARED`: in a unit's argument tuple, it stands for the run's ``shared`` object."""
-
-    def __repr__(self) -> str:
-        return "SHARED"
-
-
-SHARED = Shared()
-
-
-def _bind(args: tuple, shared: Any) -> tuple:
-    """``args`` with every :data:`SHARED` placeholder replaced by ``shared``."""
-    return tuple(shared if isinstance(a, Shared) else a for a in args)
-
-
-def _finish(key: str, call: Callable[[], Any], done: Done) -> None:
-    try:
-        call()
-    except OutputError:
-        raise
-    except SimkitError as e:
-        done(key, e)
-    else:
-        done(key, None)
-
-
-def run_serial(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-               opts: ExecutorOptions, shared: Any = None) -> None:
-    """Every unit in this process, in order."""
-    for key, a in zip(keys, args, strict=True):
-        _finish(key, lambda a=a: fn(*_bind(a, shared)), done)
-
-
-_in_unit = False  # in a worker process: is a unit running (SIGTERM must unwind it) or is it idle
-_stopping = False  # a SIGTERM arrived: units still queued in this worker must not start
-_shared: Any = None  # in a worker process: the run's shared object, received once at start-up
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    global _stopping
-    _stopping = True
-    if _in_unit:
-        from simkit.signals import raise_or_defer
-
-        raise_or_defer(signum)  # unwinds the unit (its temporary file is removed), after any critical section
-        return
-    os._exit(128 + signum)  # idle between units: nothing to clean up, and no traceback from the pool's loop
-
-
-def _exit_stopped() -> None:
-    os._exit(128 + signal.SIGTERM)
-
-
-def run_unit(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run one unit in a worker process, marked as busy for the SIGTERM handler."""
-    global _in_unit
-    if _stopping:  # the pool had already handed this worker the next unit
-        _exit_stopped()
-    _in_unit = True
-    try:
-        return fn(*_bind(args, _shared))
-    except Interrupted:
-        # the unit has unwound (its temporary file is removed). Exit now: a parent that sent SIGTERM is
-        # stopping the pool and a dead one reads nothing, and returning to the pool's loop would leave this
-        # worker blocked on a queue whose other ends the remaining workers hold open
-        _exit_stopped()
-    finally:
-        _in_unit = False
-
-
-def worker_init(shared: Any = None, parent: int | None = None) -> None:
-    """Start-up of a worker process: Ctrl-C is the parent's to handle (the terminal signals the whole
-    process group), SIGTERM stops the unit cleanly, and the worker exits when its parent (PID ``parent``)
-    dies; ``shared`` is the run's shared object (:data:`SHARED`)."""
-    global _shared
-    from simkit import signals
-
-    _shared = shared
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signals.watch_parent(os.getppid() if parent is None else parent, _exit_stopped)
-
-
-def _stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 20.0) -> None:
-    """Cancel queued units and SIGTERM running workers; SIGKILL what has not exited after ``timeout_s``."""
-    procs = list(getattr(pool, "_processes", {}).values())  # no public API lists a pool's processes
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(timeout_s)
-        if p.is_alive():
-            p.kill()
-            p.join()
-
-
-def run_process(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
-                opts: ExecutorOptions, shared: Any = None) -> None:
-    """Units in ``opts.workers`` spawned processes on this machine (serial for one worker or one unit)."""
-    if opts.workers <= 1 or len(keys) <= 1:
-        run_serial(fn, keys, args, done, opts, shared)
-        return
-    # spawn: the engine and espeak hold native state that must not be forked mid-use
-    pool = ProcessPoolExecutor(max_workers=opts.workers, mp_context=get_context("spawn"), initializer=worker_init,
-                               initargs=(shared, os.getpid()))
-    try:
-        pending: dict[Future, str] = {pool.submit(run_unit, fn, *a): k for k, a in zip(keys, args, strict=True)}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                _finish(pending.pop(fut), fut.result, done)
-    except BaseException:
-        _stop_pool(pool)
-        raise
-    pool.shutdown(wait=True)
-
+from simkit.errors import Interrupted, SimkitError
+from simkit.executors import EXECUTORS, Done, ExecutorOptions, Shared, bind, finish
 
 RAY_PROBE_TIMEOUT_S = 3.0
 # Bounds on joining a cluster whose address answers TCP but is no Ray GCS (or a stuck one); Ray's defaults
@@ -247,6 +87,7 @@ def _ray_unit(fn: Callable[..., Any], *args: Any) -> Any:
         _restore_handlers(previous)
 
 
+@EXECUTORS.register("ray")
 def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], done: Done,
             opts: ExecutorOptions, shared: Any = None) -> None:
     """One Ray task per unit: a local Ray runtime with ``opts.workers`` CPUs, or the cluster at
@@ -300,14 +141,14 @@ def run_ray(fn: Callable[..., Any], keys: Sequence[str], args: Sequence[tuple], 
     try:
         # put once; a task's top-level ObjectRef argument arrives as its value
         shared_ref = ray.put(shared) if any(isinstance(x, Shared) for a in args for x in a) else None
-        refs = {remote.remote(fn, *_bind(a, shared_ref)): k for k, a in zip(keys, args, strict=True)}
+        refs = {remote.remote(fn, *bind(a, shared_ref)): k for k, a in zip(keys, args, strict=True)}
         while refs:
             # deferred, in short waits: a signal handler that raised inside Ray's native wait would not
             # unwind it; here the signal is held until the wait returns, then raised
             with signals.deferred():
                 ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
             for ref in ready:
-                _finish(refs.pop(ref), lambda ref=ref: _ray_result(ray, ref), done)
+                finish(refs.pop(ref), lambda ref=ref: _ray_result(ray, ref), done)
     except BaseException:
         _cancel_ray_tasks(ray, list(refs), kill_stuck=not started)
         raise
@@ -367,34 +208,15 @@ def _ray_result(ray: Any, ref: Any) -> Any:
         raise SimkitError(f"Ray worker crashed: {str(e).splitlines()[0]}") from None
 
 
-EXECUTORS.add("serial", run_serial)
-EXECUTORS.add("process", run_process)
-EXECUTORS.add("ray", run_ray)
+def check_ray_options(opts: ExecutorOptions) -> ExecutorOptions:
+    """What :func:`simkit.executors.executor_for` checks for ``ray`` before anything is written: Ray
+    installed, something listening at ``opts.ray_address`` (probed once: :func:`run_ray` is told so and does
+    not connect again)."""
+    if importlib.util.find_spec("ray") is None:
+        raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'")
+    if opts.ray_address:
+        probe_ray_address(opts.ray_address)
+    return dataclasses.replace(opts, ray_address_probed=bool(opts.ray_address))
 
 
-def default_executor(workers: int) -> str:
-    """``process`` when several workers are asked for, else ``serial``."""
-    return "process" if workers > 1 else "serial"
-
-
-def executor_for(name: str | None, workers: int = 1,
-                 ray_address: str | None = None) -> tuple[Executor, ExecutorOptions]:
-    """The executor ``name`` (default: :func:`default_executor`) and its options, checked before a pipeline
-    writes anything: ``workers >= 1``, a registered name, ``ray_address`` only with ``ray``, Ray installed,
-    something listening at ``ray_address``."""
-    if workers < 1:
-        raise SimkitError(f"--workers must be >= 1 (got {workers})")
-    name = name or default_executor(workers)
-    run = EXECUTORS.get(name)
-    if ray_address and name != "ray":
-        raise SimkitError("--ray-address needs --executor ray")
-    if name == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise SimkitError("--executor ray needs Ray: pip install 'simkit[ray]'")
-        if ray_address:
-            probe_ray_address(ray_address)  # once: run_ray is told so and does not connect again
-    return run, ExecutorOptions(workers=workers, ray_address=ray_address,
-                                ray_address_probed=name == "ray" and bool(ray_address))
-
+run_ray.check_options = check_ray_options  # type: ignore[attr-defined]
