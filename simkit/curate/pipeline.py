@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from simkit.config import from_dict
 from simkit.curate.iid import iid_change, iid_score, iid_track
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, stable_hash
@@ -369,9 +370,11 @@ def _cached(path: Path, vid: str, cfg: CurateConfig, work: Path) -> dict[str, An
     return None
 
 
-def analyse_unit(path: str, vid: str, cfg: CurateConfig, work: str) -> str:
+def analyse_unit(path: str, vid: str, cfg_dict: dict[str, Any], work: str) -> str:
     """One unit of a curate: analyse a video and cache the result as ``work/<vid>.json`` (atomic). Top level
-    and picklable, so every executor runs this same code; returns ``vid``."""
+    and picklable, so every executor runs this same code; the config comes as plain data (``to_dict``) and is
+    rebuilt by the one converter, as the render's; returns ``vid``."""
+    cfg = from_dict(CurateConfig, cfg_dict)
     data = _json_safe(analyse_video(Path(path), vid, cfg))
     data["key"] = _cache_key(Path(path), cfg)
     atomic_write_json(Path(work) / f"{vid}.json", data)
@@ -408,18 +411,13 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
         work = out / WORK
         work.mkdir(exist_ok=True)
         by_id = dict(zip(ids, paths, strict=True))
-        seconds: dict[str, int] = {}
-
-        def weight(vid: str) -> int:  # the bar counts seconds of video, probed once per video to analyse
-            if vid not in seconds:
-                seconds[vid] = int(math.ceil(_duration_hint(by_id[vid]))) or 1
-            return seconds[vid]
-
         where = str(work.resolve())  # absolute: a Ray node's working directory is not the driver's
         # a unit is finished when its analysis is cached (same config, same file); the first failed analysis
         # stops the run, as a serial run always did
-        run_units(analyse_unit, ids, lambda vid: (str(by_id[vid]), vid, cfg, where), executor=run,
-                  progress=Progress("curate", "video s", progress, weight=weight),
+        cfg_dict = cfg.to_dict()
+        run_units(analyse_unit, ids, lambda vid: (str(by_id[vid]), vid, cfg_dict, where), executor=run,
+                  progress=Progress("curate", "video s", progress,  # the bar counts seconds of video
+                                    weight=lambda vid: int(math.ceil(_duration_hint(by_id[vid]))) or 1),
                   is_done=lambda vid: _cached(by_id[vid], vid, cfg, work) is not None, failures="stop")
         analyses = []
         for p, vid in zip(paths, ids, strict=True):  # every analysis from its cache, whoever computed it

@@ -39,7 +39,8 @@ def progress_bar(total: int, enabled: bool, desc: str, unit: str):
 @dataclass(frozen=True)
 class Progress:
     """How a pipeline's bar reads: ``desc`` and ``unit`` (tqdm's), whether it is shown, the weight of a unit
-    (curate counts seconds of video) and whether skipped units count (the bar then starts at them)."""
+    (curate counts seconds of video; asked once per unit) and whether skipped units count (the bar then
+    starts at them)."""
 
     desc: str
     unit: str
@@ -80,7 +81,13 @@ def run_units(
     todo = []
     for k in keys:
         (result.skipped if is_done is not None and is_done(k) else todo).append(k)
-    weight = progress.weight or (lambda _k: 1)
+    weights: dict[str, int] = {}
+
+    def weight(key: str) -> int:  # asked once per unit (curate probes each video's length for it)
+        if key not in weights:
+            weights[key] = progress.weight(key) if progress.weight else 1
+        return weights[key]
+
     counted = [*todo, *(result.skipped if progress.count_skipped else ())]
     bar = progress_bar(sum(weight(k) for k in counted), progress.enabled, progress.desc, progress.unit)
     failed: dict[str, str] = {}
