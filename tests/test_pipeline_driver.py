@@ -84,3 +84,10 @@ def test_video_configs_go_through_the_one_converter() -> None:
         from_dict(EgoVideoConfig, {**ego.to_dict(), "camera": {"width": "wide"}}, "egovideo")
     with pytest.raises(SimkitError, match="unknown config field curate.colour"):
         from_dict(CurateConfig, {"colour": 1}, "curate")
+    # validate: the ranges first (their messages name the option), then the converter for every field
+    with pytest.raises(SimkitError, match=r"--seconds must be in \(0, 3600\] \(got inf\)"):
+        EgoVideoConfig(seconds=float("inf")).validate()
+    with pytest.raises(SimkitError, match="config field egovideo.source_distance must be a number"):
+        EgoVideoConfig(source_distance=float("nan")).validate()
+    with pytest.raises(SimkitError, match="config field curate.seed must be an integer"):
+        CurateConfig(seed="0").validate()  # type: ignore[arg-type]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
 
 from simkit.cli import app
 from simkit.cli.options import executor_option, ray_address_option, workers_option
-from simkit.config import from_dict
 from simkit.curate.pipeline import CurateConfig
 from simkit.errors import SimkitError
 from simkit.render.egovideo import FRAME_SIDES, MAX_FPS, MAX_SECONDS, MEMORY_LIMIT, EgoVideoConfig
@@ -66,21 +66,22 @@ def egovideo(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Simulated egomotion videos with exact poses and per-time azimuth labels (ground truth for curate)."""
+    from simkit.config import ScenesConfig
     from simkit.render.egovideo import generate_egovideos
 
-    data = _EGO.to_dict()  # the defaults, the options over them, one converter (simkit.config.from_dict)
-    data.update(
-        videos=videos, seconds=seconds, fps=fps, portrait=portrait, mono=mono, sources=sources,
-        source_azimuths=list(_floats(source_azimuth, "--source-azimuth")) if source_azimuth else [],
+    cfg = EgoVideoConfig(
+        videos=videos, seconds=seconds, fps=fps,
+        camera=dataclasses.replace(_EGO.camera, width=width, height=height, hfov_deg=hfov, pitch_deg=pitch),
+        portrait=portrait, mono=mono, sources=sources,
+        source_azimuths=_floats(source_azimuth, "--source-azimuth") if source_azimuth else (),
         source_distance=source_distance, signal=signal, keyframes=keyframes, segment_seconds=segment_seconds,
         hold_prob=hold_prob, pan_min_deg=pan_min, pan_max_deg=pan_max, walk_speed=walk_speed,
-        surface_detail=surface_detail, scene=scene, container=container, seed=seed,
-        scene_set={**data["scene_set"], "format": scene_format, "scene_dir": str(scene_dir) if scene_dir else None},
+        surface_detail=surface_detail, scene=scene,
+        scene_set=ScenesConfig(format=scene_format, scene_dir=str(scene_dir) if scene_dir else None),
+        acoustics=dataclasses.replace(_EGO.acoustics, preset=preset, engine=engine),
+        speech=dataclasses.replace(_EGO.speech, corpus=str(speech) if speech else None),
+        container=container, seed=seed,
     )
-    data["camera"].update(width=width, height=height, hfov_deg=hfov, pitch_deg=pitch)
-    data["acoustics"].update(preset=preset, engine=engine)
-    data["speech"].update(corpus=str(speech) if speech else None)
-    cfg = from_dict(EgoVideoConfig, data)
     paths = generate_egovideos(cfg, out, progress=progress)
     typer.echo(f"{len(paths)} videos with truth -> {out} (labels.csv, truth/)")
 
@@ -127,18 +128,16 @@ def curate(
     """Cut videos into 5 s clips, estimate camera motion and IID, filter (seed 000 A.1.2), write a dataset."""
     from simkit.curate.pipeline import curate as run
 
-    data = _CUR.to_dict()
-    data.update(
-        clip_seconds=clip_seconds, clip_hop=clip_hop, sample_rate=sample_rate, iid_window=iid_window,
-        iid_hop=iid_hop, min_rotation_train=min_rotation_train, min_rotation_eval=min_rotation_eval,
-        agreement=agreement, max_clips=max_clips, uniform_eval=uniform_eval, uniform_train=uniform_train,
-        bin_deg=bin_deg, views=views, view_seconds=view_seconds, frame_width=frame_width,
-        split_fractions=list(_floats(split, "--split", 3)), seed=seed,
+    cfg = CurateConfig(
+        clip_seconds=clip_seconds, clip_hop=clip_hop, sample_rate=sample_rate,
+        motion=EgomotionConfig(fps=motion_fps, hfov_deg=hfov, width=motion_width, matcher=matcher,
+                               matcher_weights=str(matcher_weights) if matcher_weights else None,
+                               min_inliers=min_inliers, ransac_px=ransac_px, parallax_px=parallax_px),
+        iid_window=iid_window, iid_hop=iid_hop, min_rotation_train=min_rotation_train,
+        min_rotation_eval=min_rotation_eval, agreement=agreement, max_clips=max_clips, uniform_eval=uniform_eval,
+        uniform_train=uniform_train, bin_deg=bin_deg, views=views, view_seconds=view_seconds,
+        frame_width=frame_width, split_fractions=_floats(split, "--split", 3), seed=seed,  # type: ignore[arg-type]
     )
-    data["motion"].update(fps=motion_fps, hfov_deg=hfov, width=motion_width, matcher=matcher,
-                          matcher_weights=str(matcher_weights) if matcher_weights else None,
-                          min_inliers=min_inliers, ransac_px=ransac_px, parallax_px=parallax_px)
-    cfg = from_dict(CurateConfig, data)
     r = run(list(videos), out, cfg, progress=progress, workers=workers, executor=executor, ray_address=ray_address)
     kept = ", ".join(f"{k} {v}" for k, v in r.kept.items())
     typer.echo(f"{r.videos} videos ({len(r.refused)} refused), {r.candidates} candidate clips, kept: {kept} "

@@ -87,7 +87,9 @@ class CurateConfig:
         return stable_hash(self.to_dict())
 
     def validate(self) -> None:
-        """One SimkitError naming the first bad option (before anything is written)."""
+        """One SimkitError naming the first bad option (before anything is written): the ranges below (until
+        simkit.config carries them), then every field's type through the one converter
+        (:func:`simkit.config.from_dict`, which also refuses non-finite numbers)."""
         self.motion.validate()
         checks = [
             (self.clip_seconds > 0 and self.clip_hop > 0, "--clip-seconds and --clip-hop must be positive"),
@@ -108,6 +110,7 @@ class CurateConfig:
         for ok, msg in checks:
             if not ok:
                 raise SimkitError(msg)
+        from_dict(CurateConfig, self.to_dict(), "curate")
 
     def view_times(self) -> np.ndarray:
         """Centres of the V audio windows, seconds from the clip start."""

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit import conventions
-from simkit.config import AcousticsConfig, CameraConfig, SamplingConfig, ScenesConfig, SpeechConfig
+from simkit.config import AcousticsConfig, CameraConfig, SamplingConfig, ScenesConfig, SpeechConfig, from_dict
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, package_versions, stable_hash
 
@@ -97,7 +97,9 @@ class EgoVideoConfig:
                 + samples * (self.sources + 2) * 8 * 2)
 
     def validate(self) -> None:
-        """One SimkitError naming the first bad setting; nothing is written before this passes."""
+        """One SimkitError naming the first bad setting; nothing is written before this passes: the ranges
+        below (until simkit.config carries them), then every field's type through the one converter
+        (:func:`simkit.config.from_dict`, which also refuses non-finite numbers)."""
         self.camera.validate()
         if self.videos < 1:
             raise SimkitError(f"--videos must be >= 1 (got {self.videos})")
@@ -138,6 +140,7 @@ class EgoVideoConfig:
             raise SimkitError(f"--container must be .mp4 or .mkv (got {self.container!r})")
         if self.keyframes:
             parse_keyframes(self.keyframes)
+        from_dict(EgoVideoConfig, self.to_dict(), "egovideo")
 
 
 def parse_keyframes(text: str) -> np.ndarray:
