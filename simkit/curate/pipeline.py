@@ -373,11 +373,13 @@ def _cached(path: Path, vid: str, cfg: CurateConfig, work: Path) -> dict[str, An
     return None
 
 
-def analyse_unit(path: str, vid: str, cfg_dict: dict[str, Any], work: str) -> str:
+def analyse_unit(path: str, vid: str, cfg: CurateConfig, work: str) -> str:
     """One unit of a curate: analyse a video and cache the result as ``work/<vid>.json`` (atomic). Top level
-    and picklable, so every executor runs this same code; the config comes as plain data (``to_dict``) and is
-    rebuilt by the one converter, as the render's; returns ``vid``."""
-    cfg = from_dict(CurateConfig, cfg_dict)
+    and picklable, so every executor runs this same code; returns ``vid``.
+
+    The config object itself crosses (not ``to_dict`` rebuilt by :func:`simkit.config.from_dict`): the
+    converter turns an int given for a float field into a float, which would change the config hash of the
+    cache key, so a Python caller's ``min_rotation_train=25`` would never find its own analyses."""
     data = _json_safe(analyse_video(Path(path), vid, cfg))
     data["key"] = _cache_key(Path(path), cfg)
     atomic_write_json(Path(work) / f"{vid}.json", data)
@@ -417,8 +419,7 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
         where = str(work.resolve())  # absolute: a Ray node's working directory is not the driver's
         # a unit is finished when its analysis is cached (same config, same file); the first failed analysis
         # stops the run, as a serial run always did
-        cfg_dict = cfg.to_dict()
-        run_units(analyse_unit, ids, lambda vid: (str(by_id[vid]), vid, cfg_dict, where), executor=run,
+        run_units(analyse_unit, ids, lambda vid: (str(by_id[vid]), vid, cfg, where), executor=run,
                   progress=Progress("curate", "video s", progress,  # the bar counts seconds of video
                                     weight=lambda vid: int(math.ceil(_duration_hint(by_id[vid]))) or 1),
                   is_done=lambda vid: _cached(by_id[vid], vid, cfg, work) is not None, failures="stop")
