@@ -14,8 +14,8 @@ import pytest
 from simkit.curate.iid import iid, iid_change, iid_score, iid_track
 from simkit.curate.pipeline import CurateConfig, CurateResult, agrees, curate
 from simkit.errors import SimkitError
+from simkit.render.egovideo import EgoVideoConfig, generate_egovideos, read_truth
 from simkit.video.egomotion import EgomotionConfig, MotionTrack, estimate_track
-from simkit.video.egovideo import EgoVideoConfig, generate_egovideos, read_truth
 from simkit.video.io import probe, read_audio, read_frames, write_video
 
 # One 11 s video at 320x240: hold, a 20 deg pan to the left, hold, a 90 deg pan to the right. A noise

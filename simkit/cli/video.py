@@ -11,8 +11,8 @@ from simkit.cli import app
 from simkit.cli.options import executor_option, ray_address_option, workers_option
 from simkit.curate.pipeline import CurateConfig
 from simkit.errors import SimkitError
+from simkit.render.egovideo import FRAME_SIDES, MAX_FPS, MAX_SECONDS, MEMORY_LIMIT, EgoVideoConfig
 from simkit.video.egomotion import EgomotionConfig
-from simkit.video.egovideo import FRAME_SIDES, MAX_FPS, MAX_SECONDS, MEMORY_LIMIT, EgoVideoConfig
 
 _EGO = EgoVideoConfig()
 _CUR = CurateConfig()
@@ -67,7 +67,7 @@ def egovideo(
 ) -> None:
     """Simulated egomotion videos with exact poses and per-time azimuth labels (ground truth for curate)."""
     from simkit.config import ScenesConfig
-    from simkit.video.egovideo import generate_egovideos
+    from simkit.render.egovideo import generate_egovideos
 
     cfg = EgoVideoConfig(
         videos=videos, seconds=seconds, fps=fps,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.curate.pipeline import SPLIT_NAMES, Candidate, CurateConfig, progress_bar
+from simkit.curate.pipeline import SPLIT_NAMES, Candidate, CurateConfig
 from simkit.video.io import read_audio, read_frames
 
 GROUPS = ("audio", "labels", "pairs", "frames", "meta")
@@ -68,33 +68,38 @@ def manifest_for(cfg: CurateConfig, paths: list[Path], inputs: str) -> dict:
     )
 
 
+def write_video_clips(w, path: Path, vid: str, clips: list[Candidate], cfg: CurateConfig) -> str:
+    """Write shard ``vid``: the kept ``clips`` of the video at ``path`` (in start order) through ``w``."""
+    attrs = {
+        "sample_rate": cfg.sample_rate, "split": clips[0].split, "source_video": path.name,
+        "iid_score": np.array([c.score for c in clips]),
+        "yaw_change_deg": np.array([c.yaw for c in clips]),
+    }
+    w.write_shard(vid, clip_arrays(path, clips, cfg), attrs,
+                  group_attrs={"frames": {"fps": 0.0, "width": cfg.frame_width}})
+    return vid
+
+
 def write_clips(w, paths: list[Path], ids: list[str], cands: list[Candidate], cfg: CurateConfig,
                 refused: dict[str, str], progress: bool = True) -> dict:
     """Write the kept clips of ``cands`` through the open writer ``w``, then splits and summary."""
+    from simkit.data.pipeline import Progress, run_units
     from simkit.data.validate import summarize
+    from simkit.executors import executor_for
 
     kept: dict[str, list[Candidate]] = {}
     for c in cands:
         if c.kept:
             kept.setdefault(c.video_id, []).append(c)
+    kept = {vid: sorted(kept[vid], key=lambda c: c.start_s) for vid in sorted(kept)}
     by_id = dict(zip(ids, paths, strict=True))
     splits: dict[str, list[str]] = {s: [] for s in SPLIT_NAMES}
-    bar = progress_bar(len(kept), progress, "curate: write clips", "video")
-    try:
-        for vid in sorted(kept):
-            clips = sorted(kept[vid], key=lambda c: c.start_s)
-            splits[clips[0].split].append(vid)
-            if not w.is_done(vid):
-                attrs = {
-                    "sample_rate": cfg.sample_rate, "split": clips[0].split, "source_video": by_id[vid].name,
-                    "iid_score": np.array([c.score for c in clips]),
-                    "yaw_change_deg": np.array([c.yaw for c in clips]),
-                }
-                w.write_shard(vid, clip_arrays(by_id[vid], clips, cfg), attrs,
-                              group_attrs={"frames": {"fps": 0.0, "width": cfg.frame_width}})
-            bar.update(1)
-    finally:
-        bar.close()
+    for vid, clips in kept.items():
+        splits[clips[0].split].append(vid)
+    # in this process (the videos were decoded in parallel for the analysis; this decodes only kept clips)
+    run_units(write_video_clips, list(kept), lambda vid: (w, by_id[vid], vid, kept[vid], cfg),
+              executor=executor_for("serial"), is_done=w.is_done, failures="stop",
+              progress=Progress("curate: write clips", "video", progress, count_skipped=True))
     w.write_splits(splits)
     summary = summarize(w.root)
     summary.update(refused=dict(sorted(refused.items())), candidates=len(cands),

@@ -2,8 +2,8 @@
 
 Steps (docs/curation.md):
 
-1. refuse videos that cannot serve (A.1.1): portrait, mono (one channel or two identical ones), no audio,
-   shorter than one clip, undecodable - each with its reason;
+1. refuse videos that cannot serve (A.1.1, :mod:`simkit.video.rules`): portrait, mono (one channel or two
+   identical ones), no audio, shorter than one clip, undecodable - each with its reason;
 2. cut 5 s clips every 3 s;
 3. camera motion (A.2.1, :mod:`simkit.video.egomotion`): frames at 5 fps, pairs at intervals 1/3/6,
    3-frame rotations accumulated between any two time points (proportionally over partial steps);
@@ -40,11 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from simkit.config import from_dict
 from simkit.curate.iid import iid_change, iid_score, iid_track
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, stable_hash
 from simkit.video.egomotion import EgomotionConfig, estimate_track, make_matcher
 from simkit.video.io import VIDEO_SUFFIXES, probe, read_audio, read_frames
+from simkit.video.rules import MIN_STEREO_DIFFERENCE, MONO_COPY, is_mono, refusal
 
 CURATION_CSV = "curation.csv"
 WORK = "work"
@@ -75,7 +77,7 @@ class CurateConfig:
     view_seconds: float = 2.55  # audio window around each time point (the bench's default crop)
     frame_width: int = 320  # stored frames are scaled to this width
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test share of videos
-    min_stereo_difference: float = 1e-4  # channels closer than this (relative RMS) = mono
+    min_stereo_difference: float = MIN_STEREO_DIFFERENCE  # channels closer than this (relative RMS) = mono
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +87,9 @@ class CurateConfig:
         return stable_hash(self.to_dict())
 
     def validate(self) -> None:
-        """One SimkitError naming the first bad option (before anything is written)."""
+        """One SimkitError naming the first bad option (before anything is written): the ranges below (until
+        simkit.config carries them), then every field's type through the one converter
+        (:func:`simkit.config.from_dict`, which also refuses non-finite numbers)."""
         self.motion.validate()
         checks = [
             (self.clip_seconds > 0 and self.clip_hop > 0, "--clip-seconds and --clip-hop must be positive"),
@@ -106,6 +110,7 @@ class CurateConfig:
         for ok, msg in checks:
             if not ok:
                 raise SimkitError(msg)
+        from_dict(CurateConfig, self.to_dict(), "curate")
 
     def view_times(self) -> np.ndarray:
         """Centres of the V audio windows, seconds from the clip start."""
@@ -158,31 +163,6 @@ def split_of_video(video_id: str, fractions: tuple[float, float, float], seed: i
     return next(n for n, f in zip(reversed(SPLIT_NAMES), reversed(fractions), strict=True) if f > 0)
 
 
-def refusal(path: Path, cfg: CurateConfig) -> tuple[str | None, Any]:
-    """(reason, info) - the reason a video cannot serve (A.1.1), None when it can."""
-    try:
-        info = probe(path)
-    except SimkitError as e:
-        return f"unreadable: {e}", None
-    if info.portrait:
-        return f"portrait video ({info.width}x{info.height} as displayed)", info
-    if info.audio_channels == 0:
-        return "no audio stream", info
-    if info.audio_channels == 1:
-        return "mono audio (1 channel)", info
-    if info.duration_s + 1e-6 < cfg.clip_seconds:
-        return f"shorter than one clip ({info.duration_s:.2f} s < {cfg.clip_seconds:g} s)", info
-    return None, info
-
-
-def _mono_reason(audio: np.ndarray, cfg: CurateConfig) -> str | None:
-    level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) + 1e-12
-    diff = float(np.sqrt(np.mean((audio[0].astype(np.float64) - audio[1]) ** 2)))
-    if diff / level < cfg.min_stereo_difference:
-        return "mono audio (two identical channels)"
-    return None
-
-
 def clip_starts(duration: float, cfg: CurateConfig) -> list[float]:
     """Starts of the 5 s clips every 3 s that fit in ``duration``."""
     n = int(math.floor((duration - cfg.clip_seconds) / cfg.clip_hop + 1e-9)) + 1 if duration >= cfg.clip_seconds else 0
@@ -195,7 +175,7 @@ def motion_times(duration: float, fps: float) -> np.ndarray:
 
 def analyse_video(path: Path, video_id: str, cfg: CurateConfig) -> dict[str, Any]:
     """Refusal or per-clip candidates (motion, IID) of one video, as a JSON-able dict (the resume unit)."""
-    reason, info = refusal(path, cfg)
+    reason, info = refusal(path, cfg.clip_seconds)
     base = {"version": ANALYSIS_VERSION, "video": str(path), "id": video_id}
     if reason is not None:
         return {**base, "refused": reason, "clips": []}
@@ -203,9 +183,8 @@ def analyse_video(path: Path, video_id: str, cfg: CurateConfig) -> dict[str, Any
         audio = read_audio(path, cfg.sample_rate, channels=2)
     except SimkitError as e:
         return {**base, "refused": f"unreadable: {e}", "clips": []}
-    mono = _mono_reason(audio, cfg)
-    if mono:
-        return {**base, "refused": mono, "clips": []}
+    if is_mono(audio, cfg.min_stereo_difference):
+        return {**base, "refused": MONO_COPY, "clips": []}
     duration = min(info.duration_s, audio.shape[1] / cfg.sample_rate)
     starts = clip_starts(duration, cfg)
     if not starts:
@@ -396,7 +375,11 @@ def _cached(path: Path, vid: str, cfg: CurateConfig, work: Path) -> dict[str, An
 
 def analyse_unit(path: str, vid: str, cfg: CurateConfig, work: str) -> str:
     """One unit of a curate: analyse a video and cache the result as ``work/<vid>.json`` (atomic). Top level
-    and picklable, so every executor runs this same code; returns ``vid``."""
+    and picklable, so every executor runs this same code; returns ``vid``.
+
+    The config object itself crosses (not ``to_dict`` rebuilt by :func:`simkit.config.from_dict`): the
+    converter turns an int given for a float field into a float, which would change the config hash of the
+    cache key, so a Python caller's ``min_rotation_train=25`` would never find its own analyses."""
     data = _json_safe(analyse_video(Path(path), vid, cfg))
     data["key"] = _cache_key(Path(path), cfg)
     atomic_write_json(Path(work) / f"{vid}.json", data)
@@ -419,34 +402,27 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
     (:func:`simkit.executors.executor_for`); the data do not depend on them.
     """
     from simkit.curate.output import manifest_for, write_clips
+    from simkit.data.pipeline import Progress, run_units
+    from simkit.data.writer import DatasetWriter
     from simkit.executors import executor_for
 
-    run_units, run_opts = executor_for(executor, workers, ray_address)
+    run = executor_for(executor, workers, ray_address)
     cfg = cfg or CurateConfig()
     cfg.validate()
     paths = discover([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
     ids = video_ids(paths)
     out = Path(out)
-    from simkit.data.writer import DatasetWriter
-
     with DatasetWriter(out, manifest_for(cfg, paths, inputs_hash(paths, ids))) as w:
         work = out / WORK
         work.mkdir(exist_ok=True)
-        todo = [(p, vid) for p, vid in zip(paths, ids, strict=True) if _cached(p, vid, cfg, work) is None]
-        seconds = {vid: int(math.ceil(_duration_hint(p))) or 1 for p, vid in todo}
-        bar = progress_bar(sum(seconds.values()), progress, "curate", "video s")
-
-        def finished(vid: str, error: SimkitError | None) -> None:
-            if error is not None:
-                raise error  # the first failed analysis stops the run, as a serial run always did
-            bar.update(seconds[vid])
-
-        try:
-            where = str(work.resolve())  # absolute: a Ray node's working directory is not the driver's
-            run_units(analyse_unit, [vid for _, vid in todo], [(str(p), vid, cfg, where) for p, vid in todo],
-                      finished, run_opts)
-        finally:
-            bar.close()
+        by_id = dict(zip(ids, paths, strict=True))
+        where = str(work.resolve())  # absolute: a Ray node's working directory is not the driver's
+        # a unit is finished when its analysis is cached (same config, same file); the first failed analysis
+        # stops the run, as a serial run always did
+        run_units(analyse_unit, ids, lambda vid: (str(by_id[vid]), vid, cfg, where), executor=run,
+                  progress=Progress("curate", "video s", progress,  # the bar counts seconds of video
+                                    weight=lambda vid: int(math.ceil(_duration_hint(by_id[vid]))) or 1),
+                  is_done=lambda vid: _cached(by_id[vid], vid, cfg, work) is not None, failures="stop")
         analyses = []
         for p, vid in zip(paths, ids, strict=True):  # every analysis from its cache, whoever computed it
             a = _cached(p, vid, cfg, work)
@@ -466,16 +442,6 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
 
 
 _VERSIONED = ("simkit", "numpy", "av", "opencv-python-headless")
-
-
-def progress_bar(total: int, enabled: bool, desc: str, unit: str):
-    """A tqdm bar like the render's (silent under CI or when disabled)."""
-    import os
-
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or total == 0,
-                file=None if os.environ.get("CI") is None else open(os.devnull, "w"))
 
 
 def _duration_hint(path: Path) -> float:

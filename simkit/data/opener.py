@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from simkit.data import layout
+from simkit.data.manifest import Manifest
 from simkit.data.schema import GROUPS
 from simkit.data.validate import failed_shards, validate_shard
 from simkit.errors import SimkitError
@@ -155,7 +156,8 @@ def open_dataset(
     key = _key(root, protocol, require)
     if cache and key in _CACHE:
         return _CACHE[key]
-    manifest = layout.read_manifest(root)
+    # typed and checked (every manifest simkit wrote opens); the dict a task sees is the file's content
+    manifest = Manifest.from_dict(layout.read_manifest(root), str(layout.manifest_path(root))).to_dict()
     protos = layout.protocols_of(manifest)
     if protocol not in protos and protocol not in layout.DERIVED_PROTOCOLS:
         known = ", ".join([*protos, *layout.DERIVED_PROTOCOLS])

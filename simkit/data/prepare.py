@@ -16,7 +16,6 @@ serial one always did: queued units are cancelled, running ones stopped (their t
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from simkit.data.adapters import (
     parse_options,
     source_root,
 )
+from simkit.data.pipeline import Progress, run_units
 from simkit.data.writer import DatasetWriter, new_manifest, scene_splits
 from simkit.errors import SimkitError
 
@@ -48,13 +48,6 @@ class PrepareResult:
     skipped: list[str]
     summary: dict[str, Any]
     plan: Plan
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="shard", disable=not enabled or total == 0,
-                file=None if os.environ.get("CI") is None else open(os.devnull, "w"))
 
 
 def _limit(plan: Plan, max_units: int) -> Plan:
@@ -98,7 +91,7 @@ def prepare(
     (:func:`simkit.executors.executor_for`); the data do not depend on them."""
     from simkit.executors import SHARED, executor_for
 
-    run_units, run_opts = executor_for(executor, workers, ray_address)
+    run = executor_for(executor, workers, ray_address)
     cls = get_adapter(name)
     opts = parse_options(cls, options or {})
     common = common or CommonOptions()
@@ -137,33 +130,20 @@ def prepare(
         tasks=list(cls.tasks),
     )
     with DatasetWriter(out, manifest) as w:
-        todo = [u for u in plan.units if not w.is_done(u.shard_id)]
-        skipped = [u.shard_id for u in plan.units if w.is_done(u.shard_id)]
-        bar = _progress(len(todo), progress, f"prepare {name}")
-        done: set[str] = set()
-
-        def finished(shard_id: str, error: SimkitError | None) -> None:
-            if error is not None:
-                raise error  # the first failed shard stops the prepare (no split files: it does not look complete)
-            done.add(shard_id)
-            bar.update(1)
-            if on_unit:
-                on_unit(shard_id)
-
-        shards = w.for_units()
-        try:
-            # the adapter (with all its scan found) goes once to each worker, not once per unit
-            run_units(prepare_unit, [u.shard_id for u in todo], [(SHARED, u, shards) for u in todo], finished,
-                      run_opts, shared=adapter)
-        finally:
-            bar.close()
-        written = [u.shard_id for u in todo if u.shard_id in done]
+        units, shards = {u.shard_id: u for u in plan.units}, w.for_units()
+        # the first failed shard stops the prepare (no split files: it does not look complete); the adapter
+        # (with all its scan found) goes once to each worker, not once per unit
+        ran = run_units(prepare_unit, list(units), lambda sid: (SHARED, units[sid], shards), executor=run,
+                        progress=Progress(f"prepare {name}", "shard", progress), is_done=w.is_done,
+                        failures="stop", on_unit=on_unit, shared=adapter)
+        done = set(ran.done)
+        written = [sid for sid in units if sid in done]
         for pname, proto in plan.protocols.items():
             if pname != layout.DEFAULT_PROTOCOL:
                 w.write_splits(proto.splits, pname)
         w.write_splits(plan.protocols[layout.DEFAULT_PROTOCOL].splits)
         summary = w.finish()
-    return PrepareResult(out, written, skipped, summary, plan)
+    return PrepareResult(out, written, ran.skipped, summary, plan)
 
 
 def adapter_names() -> list[str]:

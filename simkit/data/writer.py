@@ -20,6 +20,7 @@ same hash (:meth:`DatasetWriter.is_done`), so a writer is resumable unit by unit
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import itertools
 import json
@@ -35,6 +36,7 @@ import numpy as np
 
 import simkit
 from simkit.data import layout
+from simkit.data.manifest import Manifest
 from simkit.data.schema import GROUPS, ROOT_ATTRS, SCHEMA_VERSION, all_fields, check_dtype, check_shapes, chunks
 from simkit.data.storage import FLOAT32, StorageConfig
 from simkit.data.storage import encode as encode_storage
@@ -49,8 +51,6 @@ from simkit.io import (
     fsync_dir,
     is_temporary,
     output_error,
-    package_versions,
-    stable_hash,
     write_all,
     write_file,
 )
@@ -68,31 +68,14 @@ def new_manifest(
     config_hash: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A manifest: the resolved ``config`` and its hash, ``origin`` (:func:`simkit.data.layout.origin`), the
-    groups every shard has, the named protocols (``default`` always; :func:`simkit.data.layout.protocol_entry`),
-    ``scenes`` (every shard id -> its split under the default protocol, ``mixed`` when its sets fall into
-    several, ``none`` when it is in another protocol only; :func:`scene_splits`),
-    package versions, plus ``extra`` keys (renders: engine, licences, ...). No timestamps: equal commands give
-    equal bytes."""
-    unknown = [g for g in groups if g not in GROUPS]
-    if unknown:
-        raise ValueError(f"unknown group(s) {unknown} (known: {', '.join(GROUPS)})")
-    protos = {layout.DEFAULT_PROTOCOL: layout.protocol_entry("the dataset's own split")}
-    protos.update({k: dict(v) for k, v in (protocols or {}).items()})
-    for name in protos:
-        layout.check_name("protocol", name)
-    out = {
-        "schema_version": SCHEMA_VERSION,
-        "config": dict(config),
-        "config_hash": config_hash or stable_hash(dict(config)),
-        "origin": dict(origin),
-        "groups": [g for g in GROUPS if g in groups],
-        "protocols": protos,
-        "scenes": dict(sorted((scenes or {}).items())),
-        "versions": package_versions(),
-    }
-    out.update(extra)
-    return out
+    """A manifest as its JSON object (:meth:`simkit.data.manifest.Manifest.new`): the resolved ``config`` and
+    its hash, ``origin`` (:func:`simkit.data.layout.origin`), the groups every shard has, the named protocols
+    (``default`` always; :func:`simkit.data.layout.protocol_entry`), ``scenes`` (every shard id -> its split
+    under the default protocol, ``mixed`` when its sets fall into several, ``none`` when it is in another
+    protocol only; :func:`scene_splits`), package versions, plus ``extra`` keys (``tool``, ``tasks``; renders:
+    engine, licences, ...). No timestamps: equal commands give equal bytes."""
+    return Manifest.new(origin=origin, config=config, groups=groups, protocols=protocols, scenes=scenes,
+                        config_hash=config_hash, **extra).to_dict()
 
 
 _MEMORY_FILES = itertools.count()  # unique names for in-memory HDF5 files
@@ -497,20 +480,22 @@ class DatasetWriter:
     the existing one's ``scenes`` - so a crash after that point leaves a recognisable, resumable dataset.
     """
 
-    def __init__(self, root: Path | str, manifest: Mapping[str, Any], compression: int = DEFAULT_COMPRESSION,
-                 storage: StorageConfig = FLOAT32):
+    def __init__(self, root: Path | str, manifest: Manifest | Mapping[str, Any],
+                 compression: int = DEFAULT_COMPRESSION, storage: StorageConfig = FLOAT32):
         self.root = Path(root)
-        self.manifest = dict(manifest)
+        # a copy: the writer merges the directory's scenes into it
+        self.manifest = (dataclasses.replace(manifest) if isinstance(manifest, Manifest)
+                         else Manifest.from_dict(manifest, "the manifest to write"))
         self.compression = compression
         self.storage = storage
-        self.config_hash = str(manifest["config_hash"])
-        self.groups = list(manifest["groups"])
+        self.config_hash = self.manifest.config_hash
+        self.groups = list(self.manifest.groups or [])
         self._open = False
 
     def __enter__(self) -> DatasetWriter:
         if self.root.is_dir():
             self._known_scenes()  # a directory that is not ours is refused before the lock file is added to it
-        self._lock = output_lock(self.root, str(self.manifest.get("tool") or "simkit process"))
+        self._lock = output_lock(self.root, self.manifest.tool or "simkit process")
         self._lock.__enter__()
         try:
             self._begin()
@@ -525,10 +510,12 @@ class DatasetWriter:
         mpath = layout.manifest_path(self.root)
         if mpath.exists():
             try:
-                old = json.loads(mpath.read_text())
-                old_hash, known = old["config_hash"], dict(old.get("scenes") or {})
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
+                old = Manifest.from_dict(json.loads(mpath.read_text()), str(mpath))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise SimkitError(f"{mpath} is not a simkit manifest ({e}); choose another --out") from None
+            except SimkitError as e:
+                raise SimkitError(f"{e}; choose another --out") from None
+            old_hash, known = old.config_hash, dict(old.scenes)
             if old_hash != self.config_hash:
                 raise SimkitError(
                     f"{self.root} holds a dataset with another config (hash {old_hash}, this run "
@@ -542,8 +529,9 @@ class DatasetWriter:
 
     def _begin(self) -> None:
         known = self._known_scenes()  # again under the lock: another writer may have started meanwhile
-        self.manifest["scenes"] = dict(sorted({**known, **self.manifest.get("scenes", {})}.items()))
-        layout.write_manifest(self.root, self.manifest)  # proves the directory is ours before anything is removed
+        self.manifest.scenes = dict(sorted({**known, **self.manifest.scenes}.items()))
+        # proves the directory is ours before anything is removed
+        layout.write_manifest(self.root, self.manifest.to_dict())
         remove_stale_temporaries(self.root)
         (self.root / layout.SHARDS).mkdir(exist_ok=True)
         self._open = True
@@ -555,10 +543,10 @@ class DatasetWriter:
     def for_units(self) -> DatasetWriter:
         """A picklable writer of this open directory's shards (the same checks, storage and bytes) for units
         that run in other processes or on other nodes; this writer keeps the lock, manifest and splits.
-        Only :meth:`write_shard` and :meth:`is_done` are for it."""
+        Only :meth:`write_shard`, :meth:`stream_shard` and :meth:`is_done` are for it."""
         if not self._open:
             raise RuntimeError("DatasetWriter.for_units used outside its `with` block")
-        unit = DatasetWriter(self.root.resolve(), {"config_hash": self.config_hash, "groups": self.groups},
+        unit = DatasetWriter(self.root.resolve(), Manifest(self.config_hash, groups=self.groups),
                              self.compression, self.storage)  # absolute root: a Ray node has another cwd
         unit._open = True
         return unit
@@ -577,17 +565,14 @@ class DatasetWriter:
         attrs: Mapping[str, Any] | None = None,
         *,
         group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
-            groups: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
     ) -> Path:
         """Write shard ``shard_id`` with the manifest's groups (or ``groups``, a subset; e.g. renders without
         views); ``attrs`` must give ``sample_rate``; ``n_sets``/``n_views``/``n_sources`` default to the
         shape of ``audio/binaural``."""
         if not self._open:
             raise RuntimeError("DatasetWriter used outside its `with` block")
-        groups = list(groups) if groups is not None else self.groups
-        extra = [g for g in groups if g not in self.groups]
-        if extra:
-            raise ValueError(f"shard {shard_id}: group(s) {extra} not in the manifest's groups {self.groups}")
+        groups = self._groups(shard_id, groups)
         full = dict(attrs or {})
         full.update(scene_id=shard_id, config_hash=self.config_hash)
         if "audio/binaural" in arrays:
@@ -600,6 +585,31 @@ class DatasetWriter:
                     storage=self.storage)
         return path
 
+    def stream_shard(
+        self,
+        shard_id: str,
+        attrs: Mapping[str, Any],
+        *,
+        groups: Sequence[str] | None = None,
+        group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> ShardStream:
+        """A :class:`ShardStream` for shard ``shard_id`` (set by set; the render), with this writer's groups
+        (or ``groups``, a subset), compression and storage; ``attrs`` must give ``n_sets`` and the other root
+        attributes. Byte for byte what :meth:`write_shard` writes from the stacked arrays."""
+        if not self._open:
+            raise RuntimeError("DatasetWriter used outside its `with` block")
+        groups = self._groups(shard_id, groups)
+        full = {**attrs, "scene_id": shard_id, "config_hash": self.config_hash}
+        return ShardStream(self.shard_path(shard_id), full, groups=groups, compression=self.compression,
+                           group_attrs=group_attrs, storage=self.storage)
+
+    def _groups(self, shard_id: str, groups: Sequence[str] | None) -> list[str]:
+        groups = list(groups) if groups is not None else self.groups
+        extra = [g for g in groups if g not in self.groups]
+        if extra:
+            raise ValueError(f"shard {shard_id}: group(s) {extra} not in the manifest's groups {self.groups}")
+        return groups
+
     def write_splits(self, splits: Mapping[str, Sequence[str]], protocol: str = layout.DEFAULT_PROTOCOL) -> None:
         """Write the split files of ``protocol`` (entries: shard ids or ``shard#set``; declared in the manifest).
         A set listed in two splits (the same entry, or a shard in one and one of its sets in another) is a
@@ -607,7 +617,7 @@ class DatasetWriter:
 
         The default protocol also sets the manifest's ``scenes`` map (each shard's split) for whole-shard
         entries."""
-        if protocol not in self.manifest["protocols"]:
+        if protocol not in (self.manifest.protocols or {}):
             raise ValueError(f"protocol {protocol} is not declared in the manifest")
         unknown = [s for s in splits if s not in layout.SPLITS]
         if unknown:
@@ -620,11 +630,11 @@ class DatasetWriter:
             raise SimkitError(f"protocol {protocol}: {clash}")
         layout.write_splits(self.root, splits, protocol)
         if protocol == layout.DEFAULT_PROTOCOL:
-            scenes = dict(self.manifest.get("scenes") or {})
+            scenes = dict(self.manifest.scenes)
             scenes.update(scene_splits(splits))
-            if scenes != self.manifest.get("scenes"):
-                self.manifest["scenes"] = dict(sorted(scenes.items()))
-                layout.write_manifest(self.root, self.manifest)
+            if scenes != self.manifest.scenes:
+                self.manifest.scenes = dict(sorted(scenes.items()))
+                layout.write_manifest(self.root, self.manifest.to_dict())
 
     def finish(self, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Write ``summary.json``: ``summary`` or the counts of :func:`simkit.data.validate.summarize`."""

@@ -9,7 +9,6 @@ the data does not depend on ``workers`` or on the order in which scenes finish.
 from __future__ import annotations
 
 import logging
-import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ import numpy as np
 import simkit
 from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path, summary_path
+from simkit.data.pipeline import Progress, run_units
 from simkit.data.validate import summarize
-from simkit.data.writer import DatasetWriter, ShardStream, new_manifest
-from simkit.errors import SimkitError
+from simkit.data.writer import DatasetWriter, new_manifest
 
 if TYPE_CHECKING:
     from simkit.render.sampling import FloorSampler, ViewSet
@@ -126,8 +125,9 @@ def sample_filtered_set(
     return SampledSet(first, view, False, tries)
 
 
-def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
-    """Render every view set of one scene and write its shard; returns the shard path."""
+def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Path:
+    """Render every view set of one scene and write its shard through ``writer`` (an open
+    :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
     from simkit.acoustics import rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
     from simkit.render.sampling import FloorSampler
@@ -142,10 +142,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
     backend, speech = _engine_objects(cfg)
     ac = cfg.acoustics
     n_clip = int(round(cfg.speech.clip_seconds * ac.sample_rate))
-    attrs = {
-        "scene_id": scene_id,
+    attrs = {  # scene_id and config_hash: the writer's
         "split": split,
-        "config_hash": cfg.config_hash(),
         "sample_rate": ac.sample_rate,
         "n_sets": cfg.sets_per_scene,
         "n_views": cfg.sampling.views,
@@ -163,11 +161,9 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         cam = cfg.views.camera
         group_attrs["views"] = {"width": cam.width, "height": cam.height, "hfov_deg": cam.hfov_deg,
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
-    path = shard_path(out, scene_id)
     # each set is encoded and spooled to disk as it is rendered: memory does not grow with --sets-per-scene
     # beyond the compressed shard (docs/scale.md, "Memory")
-    with ShardStream(path, attrs, groups=render_groups(cfg), compression=cfg.compression, group_attrs=group_attrs,
-                     storage=cfg.storage) as shard:
+    with writer.stream_shard(scene_id, attrs, groups=render_groups(cfg), group_attrs=group_attrs) as shard:
         for n in range(cfg.sets_per_scene):
             rng = scene_seed(cfg.seed, scene_id, n)
             drawn = sample_filtered_set(scene, caster, floor, cfg, rng)
@@ -204,10 +200,10 @@ def render_scene(cfg: RenderConfig, scene_id: str, out: Path) -> Path:
         return shard.write()
 
 
-def _render_worker(cfg_dict: dict, scene_id: str, out: str) -> str:
+def _render_worker(cfg_dict: dict, scene_id: str, writer: DatasetWriter) -> str:
     # Runs in a fresh process: rebuild the config from plain data so nothing unpicklable crosses over.
     cfg = from_dict(RenderConfig, cfg_dict)
-    return str(render_scene(cfg, scene_id, Path(out)))
+    return str(render_scene(cfg, scene_id, writer))
 
 
 def render_groups(cfg: RenderConfig) -> list[str]:
@@ -269,7 +265,7 @@ def render_dataset(
     from simkit.scenes.catalog import SceneSet
 
     out = Path(out)
-    run_units, run_opts = executor_for(executor, workers, ray_address)
+    run = executor_for(executor, workers, ray_address)
     validate_render_config(cfg)  # before anything is written: a bad setting would fail every scene
     scene_set = SceneSet.from_config(cfg.scene_set)
     scene_ids = cfg.scenes or scene_set.resolve(None)
@@ -277,33 +273,18 @@ def render_dataset(
     scenes = {s: scene_set.split_of(s) for s in scene_ids}
     manifest = build_manifest(cfg, scenes, scene_set)  # validates engine, HRTF and corpus first
     # the writer holds the directory's lock, refuses another config and removes stale temporaries
-    with DatasetWriter(out, manifest) as writer:
-        known = writer.manifest["scenes"]
+    with DatasetWriter(out, manifest, compression=cfg.compression, storage=cfg.storage) as writer:
+        known = writer.manifest.scenes
         writer.write_splits({sp: [s for s, x in known.items() if x == sp] for sp in SPLITS})
-        todo = [s for s in scene_ids if not writer.is_done(s)]
-        skipped = [s for s in scene_ids if s not in todo]
-        bar = _progress(len(todo), progress)
-        done: list[str] = []
-        failed: dict[str, str] = {}
-
-        def finished(scene_id: str, error: SimkitError | None) -> None:
-            if error is None:
-                done.append(scene_id)
-            else:
-                failed[scene_id] = str(error)
-            bar.update(1)
-            if on_scene:
-                on_scene(scene_id)
-
-        try:
-            run_units(_render_worker, todo, [(cfg.to_dict(), s, str(out)) for s in todo], finished, run_opts)
-        finally:
-            bar.close()
+        cfg_dict, shards = cfg.to_dict(), writer.for_units()
+        ran = run_units(_render_worker, scene_ids, lambda s: (cfg_dict, s, shards), executor=run,
+                        progress=Progress("render scenes", "scene", progress), is_done=writer.is_done,
+                        failures="collect", on_unit=on_scene)
         summary = summarize(out)
-        summary["failed"] = dict(sorted(failed.items()))
+        summary["failed"] = ran.failed
         summary["hrtf"] = hrtf_elevation_check(out, [s for s in known if writer.is_done(s)], manifest["hrtf"])
         writer.finish(summary)
-    return RenderResult(out, sorted(done), skipped, summary, dict(sorted(failed.items())))
+    return RenderResult(out, sorted(ran.done), ran.skipped, summary, ran.failed)
 
 
 def hrtf_elevation_check(out: Path, scene_ids: list[str], hrtf: dict) -> dict:
@@ -329,9 +310,3 @@ def hrtf_elevation_check(out: Path, scene_ids: list[str], hrtf: dict) -> dict:
                     low, summary_path(out))
     return {"min_elevation_deg": low, "sources": total, "sources_below": below}
 
-
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="render scenes", unit="scene", disable=not enabled or total == 0,
-                file=None if os.environ.get("CI") is None else open(os.devnull, "w"))

@@ -41,6 +41,7 @@ from simkit.conventions import class_center_deg, wrap_deg
 from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
+from simkit.video.rules import MIN_STEREO_DIFFERENCE, MONO_COPY, is_mono, refusal  # the A.1.1 rules of curate
 
 NAME = "video-folder"
 VERSION = "1"
@@ -62,7 +63,7 @@ class VideoFolderOptions:
     frame_width: int = 320  # stored frame width (height keeps the aspect)
     split: str = "0.8,0.1,0.1"  # without split lists: seeded random train,val,test shares of the clips
     seed: int = 0
-    min_stereo_difference: float = 1e-4  # relative RMS difference of the channels below which audio is mono
+    min_stereo_difference: float = MIN_STEREO_DIFFERENCE  # relative RMS difference of the channels: below it, mono
 
     @property
     def split_fractions(self) -> tuple[float, float, float]:
@@ -240,7 +241,6 @@ class Clip:
 
 def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dict[str, str], list[LabelRow]]:
     """Clips per video file, refused videos (name -> reason) and the labels; nothing is decoded but probes."""
-    from simkit.curate.pipeline import CurateConfig, refusal  # the same A.1.1 rules as curate
 
     rows = read_labels(src)
     vdir = src / "videos"
@@ -248,7 +248,6 @@ def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dic
         raise SimkitError(f"video-folder source {src} has no videos/ folder")
     refused: dict[str, str] = {}
     clips: dict[str, list[Clip]] = {}
-    ccfg = CurateConfig(clip_seconds=cfg.clip_seconds, min_stereo_difference=cfg.min_stereo_difference)
     durations: dict[str, float] = {}
     for r in rows:
         where = f"{src / 'labels.csv'}:{r.line}"
@@ -256,7 +255,7 @@ def plan(src: Path, cfg: VideoFolderOptions) -> tuple[dict[str, list[Clip]], dic
         if not path.is_file():
             raise SimkitError(f"{where}: video {r.video} not found in {vdir}")
         if r.video not in durations and r.video not in refused:
-            reason, info = refusal(path, ccfg)
+            reason, info = refusal(path, cfg.clip_seconds)
             if reason and info is None:  # not a video to refuse but a broken file (empty, truncated, corrupt)
                 raise SimkitError(f"{where}: video {r.video} cannot be read ({reason.removeprefix('unreadable: ')})")
             if reason:
@@ -292,11 +291,6 @@ def assign_splits(clips: dict[str, list[Clip]], lists: dict[str, list[str]] | No
                 c.split = random_split(c.clip, cfg.split_fractions, cfg.seed)
 
 
-def _mono(audio: np.ndarray, min_difference: float) -> bool:
-    level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) + 1e-12
-    return float(np.sqrt(np.mean((audio[0].astype(np.float64) - audio[1]) ** 2))) / level < min_difference
-
-
 def _read_stereo(path: Path, sample_rate: int) -> np.ndarray:
     from simkit.video.io import read_audio
 
@@ -323,8 +317,8 @@ class VideoFolder(Adapter):
         sr = self.common.sample_rate
         for video in sorted(clips):  # identical channels are mono too: decode the audio once here
             audio = _read_stereo(src / "videos" / video, sr)
-            if _mono(audio, o.min_stereo_difference):
-                refused[video] = "mono audio (two identical channels)"
+            if is_mono(audio, o.min_stereo_difference):
+                refused[video] = MONO_COPY
                 del clips[video]
                 continue
             # a file cut short (a Matroska copy still probes at its full length) would give silent clips

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit import conventions
-from simkit.config import AcousticsConfig, CameraConfig, SamplingConfig, ScenesConfig, SpeechConfig
+from simkit.config import AcousticsConfig, CameraConfig, SamplingConfig, ScenesConfig, SpeechConfig, from_dict
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, package_versions, stable_hash
 
@@ -97,7 +97,9 @@ class EgoVideoConfig:
                 + samples * (self.sources + 2) * 8 * 2)
 
     def validate(self) -> None:
-        """One SimkitError naming the first bad setting; nothing is written before this passes."""
+        """One SimkitError naming the first bad setting; nothing is written before this passes: the ranges
+        below (until simkit.config carries them), then every field's type through the one converter
+        (:func:`simkit.config.from_dict`, which also refuses non-finite numbers)."""
         self.camera.validate()
         if self.videos < 1:
             raise SimkitError(f"--videos must be >= 1 (got {self.videos})")
@@ -138,6 +140,7 @@ class EgoVideoConfig:
             raise SimkitError(f"--container must be .mp4 or .mkv (got {self.container!r})")
         if self.keyframes:
             parse_keyframes(self.keyframes)
+        from_dict(EgoVideoConfig, self.to_dict(), "egovideo")
 
 
 def parse_keyframes(text: str) -> np.ndarray:
@@ -353,7 +356,7 @@ def generate_video(cfg: EgoVideoConfig, index: int, out: Path, scene=None, caste
         audio *= 0.95 / peak
     if cfg.mono:
         audio = audio.mean(axis=0, keepdims=True)
-    name = f"ego_{index:04d}"
+    name = video_name(index)
     video = write_video(out / "videos" / f"{name}{cfg.container}", frames, cfg.fps, audio, sr)
     az, el, dist = traj.azimuths()
     truth = out / "truth"
@@ -397,8 +400,9 @@ def clip_rows(name: str, traj_times: np.ndarray, yaws: np.ndarray, az0: np.ndarr
 
 def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> list[Path]:
     """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic."""
-    from simkit.curate.pipeline import progress_bar
+    from simkit.data.pipeline import Progress, run_units
     from simkit.data.writer import output_lock, remove_stale_temporaries
+    from simkit.executors import executor_for
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -417,21 +421,23 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
         scene = scene_set.load(cfg.scene)
         caster = RayCaster(scene)
         floor = FloorSampler(scene, caster, SamplingConfig())
-        paths, rows = [], []
-        bar = progress_bar(cfg.videos, progress, "egovideo", "video")
-        try:
-            for i in range(cfg.videos):
-                name = f"ego_{i:04d}"
-                video = out / "videos" / f"{name}{cfg.container}"
-                if not (video.is_file() and (out / "truth" / f"{name}.json").is_file()):
-                    video = generate_video(cfg, i, out, scene, caster, floor)
-                paths.append(video)
-                rows.extend(_labels_of(out, name, cfg))
-                bar.update(1)
-        finally:
-            bar.close()
+        index = {video_name(i): i for i in range(cfg.videos)}
+
+        def finished(name: str) -> bool:  # the truth files are written after the video
+            return (out / "videos" / f"{name}{cfg.container}").is_file() and (out / "truth" / f"{name}.json").is_file()
+
+        # in this process, in order: the scene and its ray caster are built once for every video
+        run_units(generate_video, list(index), lambda n: (cfg, index[n], out, scene, caster, floor),
+                  executor=executor_for("serial"), is_done=finished, failures="stop",
+                  progress=Progress("egovideo", "video", progress, count_skipped=True))
+        rows = [row for name in index for row in _labels_of(out, name, cfg)]
         atomic_write_text(out / "labels.csv", _csv(LABEL_HEADER, rows))
-    return paths
+    return [out / "videos" / f"{name}{cfg.container}" for name in index]
+
+
+def video_name(index: int) -> str:
+    """The name (file stem, truth prefix) of video ``index``."""
+    return f"ego_{index:04d}"
 
 
 def _check_ours(out: Path, cfg: EgoVideoConfig) -> None:
