@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from simkit.config import SamplingConfig
 from simkit.conventions import yaw_pitch_to_matrix
 from simkit.io import atomic_write_json, package_versions
+from simkit.render.config import SamplingConfig
 from simkit.render.sampling import sample_view_set
 from simkit.scenes.catalog import load_scene
 from simkit.scenes.raycast import RayCaster

@@ -16,8 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from simkit.audio.config import SpeechConfig
 from simkit.audio.dsp import rms
-from simkit.config import SpeechConfig
 from simkit.errors import SimkitError
 
 SPLITS: tuple[str, str, str] = ("train", "val", "test")

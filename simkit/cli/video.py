@@ -66,7 +66,7 @@ def egovideo(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Simulated egomotion videos with exact poses and per-time azimuth labels (ground truth for curate)."""
-    from simkit.config import ScenesConfig
+    from simkit.scenes.config import ScenesConfig
     from simkit.video.egovideo import generate_egovideos
 
     cfg = EgoVideoConfig(
