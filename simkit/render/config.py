@@ -25,8 +25,9 @@ from simkit.vision.config import ViewsConfig, check_views_config
 class SamplingConfig:
     """Where cameras and sources go (HM3D-SS protocol); the rules between fields: ``check_sampling_config``."""
 
-    views: int = setting(4, min=2)  # V views per view set, at one camera position (>= 2: they give the motion)
-    sources: int = setting(3, min=1)  # S sources per view set
+    # V views per view set, at one camera position (>= 2: the views of a set give the camera motion)
+    views: int = setting(4, min=2, label="sampling.views (--views)")
+    sources: int = setting(3, min=1, label="sampling.sources (--sources)")  # S sources per view set
     sensor_height: float = 1.5  # m above the floor (listener ears and camera)
     min_yaw_diff: float = 10.0  # deg, smallest pairwise yaw difference within a view set
     max_yaw_diff: float = 90.0  # deg, largest pairwise yaw difference within a view set
