@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.config import CameraConfig
 from simkit.render.egovideo import EgoVideoConfig, generate_egovideos, read_truth
 from simkit.video.egomotion import EgomotionConfig, estimate_track
 from simkit.video.io import read_frames
+from simkit.vision.config import CameraConfig
 
 
 def main() -> None:

@@ -81,8 +81,9 @@ def _descendants(root: int) -> dict[int, tuple[float, str]]:
 
 def _one(executor: str, cfg_path: Path, out: Path, workers: int, result_path: Path) -> None:
     """Child process: render ``cfg_path`` into ``out`` with ``executor``; write the figures to ``result_path``."""
-    from simkit.config import RenderConfig, from_dict
+    from simkit.config import from_dict
     from simkit.io import atomic_write_json
+    from simkit.render.config import RenderConfig
     from simkit.render.pipeline import render_dataset
 
     cfg = from_dict(RenderConfig, json.loads(cfg_path.read_text()))
@@ -164,9 +165,9 @@ def run(work: Path, scenes: list[str], sets: int, workers: int = 2, *, views: bo
         keep: bool = False) -> dict:
     """Render ``scenes`` x ``sets`` view sets from scratch with every executor (``workers`` processes or Ray
     CPUs) under a fresh directory in ``work`` (removed afterwards unless ``keep``); figures per executor."""
-    from simkit.config import RenderConfig, validate_render_config
     from simkit.errors import SimkitError
     from simkit.io import check_writable_dir, package_versions
+    from simkit.render.config import RenderConfig, validate_render_config
 
     if len(scenes) < 2:  # units are scenes: with one, the parallel executors would render it serially
         raise SimkitError(f"bench_executors needs at least 2 scenes (got {len(scenes)})")

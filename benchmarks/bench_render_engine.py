@@ -20,10 +20,11 @@ import numpy as np
 import rlr_audio_propagation as rlr
 
 from simkit.acoustics import PRESETS, Preset
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.fidelity import ILD_BOUND_DB, RT60_BOUND, deviations, measure_presets
 from simkit.acoustics.presets import ENGINE_DEFAULTS
-from simkit.config import AcousticsConfig, SamplingConfig
 from simkit.io import atomic_write_json, package_versions
+from simkit.render.config import SamplingConfig
 from simkit.scenes.catalog import embedded_scene_ids
 
 

@@ -18,10 +18,11 @@ import numpy as np
 
 import simkit
 from simkit.acoustics import rt60_t30_batch
+from simkit.acoustics.config import AcousticsConfig
 from simkit.audio.dsp import fft_convolve
-from simkit.config import AcousticsConfig, RenderConfig
 from simkit.data.writer import write_shard
 from simkit.io import atomic_write_json
+from simkit.render.config import RenderConfig
 from simkit.render.pipeline import _engine_objects, sample_filtered_set, scene_seed
 from simkit.render.sampling import FloorSampler, sample_view_set
 from simkit.scenes.catalog import load_scene, resolve_scenes

@@ -24,11 +24,11 @@ import h5py
 import numpy as np
 
 from simkit.acoustics import rt60_t30_batch
-from simkit.config import RenderConfig
 from simkit.data import schema
 from simkit.data.storage import FLOAT32, StorageConfig, read_binaural, read_mixed_rir
 from simkit.data.writer import write_shard
 from simkit.io import atomic_write_json, package_versions
+from simkit.render.config import RenderConfig
 from simkit.render.pipeline import render_dataset
 
 # name -> (codec, gzip level, chunking); "per item" is the writer's, "per set" one chunk per set and dataset

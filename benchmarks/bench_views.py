@@ -29,14 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.config import SamplingConfig, ViewFilterConfig
 from simkit.conventions import yaw_pitch_to_matrix
 from simkit.io import atomic_write_json, package_versions
+from simkit.render.config import SamplingConfig
 from simkit.render.sampling import sample_view_set
 from simkit.scenes.catalog import load_scene
 from simkit.scenes.raycast import RayCaster
 from simkit.vision import camera
 from simkit.vision.camera import CameraConfig, render_depths, render_views
+from simkit.vision.config import ViewFilterConfig
 from simkit.vision.filters import view_set_ok
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simkit.config import CameraConfig
+from simkit.vision.config import CameraConfig
 from simkit.conventions import yaw_pitch_to_matrix
 from simkit.scenes.raycast import RayCaster, _pair
 from simkit.scenes.scene import Scene

@@ -71,7 +71,8 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real render (RLR engine, espeak speech, views) of 6 embedded scenes (4/1/1), 3 view sets each, `fast`."""
-    from simkit.config import AcousticsConfig, RenderConfig
+    from simkit.acoustics.config import AcousticsConfig
+    from simkit.render.config import RenderConfig
     from simkit.render.pipeline import render_dataset
     from simkit.scenes.catalog import resolve_scenes
 

@@ -19,9 +19,9 @@ from simkit.acoustics import (
     rt60_t30,
     rt60_t30_batch,
 )
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.presets import ENGINE_DEFAULTS
 from simkit.acoustics.rlr import ENGINE_FIXED
-from simkit.config import AcousticsConfig
 from simkit.conventions import (
     LEFT_CHANNEL,
     RIGHT_CHANNEL,

@@ -299,8 +299,9 @@ def test_an_option_no_selected_model_declares_is_an_error(render: Path, tmp_path
 
 
 def test_option_values_are_numbers_booleans_or_strings(render: Path, tmp_path: Path) -> None:
+    from simkit.bench.config import parse_model_options as _parse_options
+    from simkit.bench.config import parse_option_value
     from simkit.bench.harness import run_bench
-    from simkit.cli.bench import _parse_options, parse_option_value
 
     assert parse_option_value("4") == 4.0 and isinstance(parse_option_value("4"), float)
     assert parse_option_value("1e-3") == 1e-3 and parse_option_value(" TRUE ") is True

@@ -51,7 +51,7 @@ ENGINE_USE = '''
 import numpy as np
 import simkit.acoustics
 from simkit.acoustics import BACKENDS, MaterialDatabase, make_backend
-from simkit.config import AcousticsConfig
+from simkit.acoustics.config import AcousticsConfig
 
 simkit.acoustics.__path__.append(PLUGINS)
 backend = make_backend(AcousticsConfig(engine="silent", sample_rate=16000, rir_seconds=0.5),
@@ -124,7 +124,7 @@ import numpy as np
 import simkit.audio
 from simkit.audio import SpeechSource, load_clip, make_speech_source
 from simkit.audio.speech import SPEECH_SOURCES
-from simkit.config import SpeechConfig
+from simkit.audio.config import SpeechConfig
 
 simkit.audio.__path__.append(PLUGINS)
 src = make_speech_source(SpeechConfig(), source="tone")

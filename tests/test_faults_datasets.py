@@ -485,7 +485,7 @@ def test_adapter_scan_from_the_api_takes_a_relative_src(tmp_path: Path, monkeypa
 
 def test_prepare_and_render_share_one_sample_rate_range() -> None:
     """prepare's --sample-rate bounds are config's, the ones a render config is checked against."""
-    from simkit import config
+    from simkit.audio import config
     from simkit.data import prepare
 
     assert (prepare.MIN_SAMPLE_RATE, prepare.MAX_SAMPLE_RATE) == (config.MIN_SAMPLE_RATE, config.MAX_SAMPLE_RATE)

@@ -15,9 +15,10 @@ import pytest
 import sofar
 from cli_support import SIMKIT
 
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.hrtf import BUILTIN_HRTF_RATE
-from simkit.config import AcousticsConfig, RenderConfig
 from simkit.io import file_sha256
+from simkit.render.config import RenderConfig
 from simkit.render.pipeline import build_manifest
 
 KEMAR = Path("/usr/share/libmysofa/MIT_KEMAR_normal_pinna.sofa")  # Debian libmysofa1 (.ci/run installs it)

@@ -170,7 +170,7 @@ def render_kemar_direct(out: str) -> None:
     from test_acoustics import shoebox
 
     from simkit.acoustics import MaterialDatabase, make_backend
-    from simkit.config import AcousticsConfig
+    from simkit.acoustics.config import AcousticsConfig
     from simkit.conventions import azimuth_to_local_direction, quat_to_matrix, yaw_to_quat
 
     backend = make_backend(AcousticsConfig(preset="fast", sample_rate=KEMAR_RATE, hrtf=str(KEMAR), rir_seconds=0.1),

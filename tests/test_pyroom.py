@@ -7,11 +7,11 @@ import pytest
 import sofar
 
 from simkit.acoustics.backend import BACKENDS, make_backend
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.acoustics.pyroom import BUILTIN_EARS_ID, EAR_OFFSET, PyroomBackend, shoebox_of
 from simkit.acoustics.rlr import RLRBackend
 from simkit.acoustics.rt60 import rt60_t30
-from simkit.config import AcousticsConfig
 from simkit.conventions import RIGHT, SPEED_OF_SOUND, UP, azimuth_to_local_direction, quat_to_matrix, yaw_to_quat
 from simkit.errors import SimkitError
 from simkit.scenes.scene import Scene

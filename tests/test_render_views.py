@@ -13,21 +13,17 @@ import numpy as np
 import pytest
 from test_loaders import room_quads, write_gibson, write_hm3d, write_mp3d, write_ply, write_replica
 
-from simkit.config import (
-    AcousticsConfig,
-    CameraConfig,
-    RenderConfig,
-    SamplingConfig,
-    ScenesConfig,
-    ViewsConfig,
-)
+from simkit.acoustics.config import AcousticsConfig
 from simkit.data.render_dataset import open_render
 from simkit.data.storage import read
 from simkit.data.validate import validate_shard
+from simkit.render.config import RenderConfig, SamplingConfig
 from simkit.render.pipeline import render_dataset
 from simkit.scenes.catalog import SceneSet, load_scene, load_splits
+from simkit.scenes.config import ScenesConfig
 from simkit.scenes.raycast import RayCaster
 from simkit.vision.camera import project_points, render_views
+from simkit.vision.config import CameraConfig, ViewsConfig
 from simkit.vision.filters import view_set_ok
 
 

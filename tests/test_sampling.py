@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from simkit import conventions
-from simkit.config import SamplingConfig
 from simkit.errors import SimkitError
+from simkit.render.config import SamplingConfig
 from simkit.render.sampling import (
     KNEE_HEIGHT,
     SOURCE_MIN_SEPARATION,

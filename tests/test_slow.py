@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from simkit.acoustics import MaterialDatabase, make_backend, rt60_t30_batch
-from simkit.config import AcousticsConfig, RenderConfig, SamplingConfig, ViewsConfig
+from simkit.acoustics.config import AcousticsConfig
+from simkit.render.config import RenderConfig, SamplingConfig
 from simkit.render.pipeline import render_dataset, scene_seed
 from simkit.render.sampling import sample_view_set
 from simkit.scenes.catalog import load_scene, load_splits
+from simkit.vision.config import ViewsConfig
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,10 @@ import soundfile as sf
 
 from simkit.audio import CLIP_RMS, Clip, SpeechSource, fft_convolve, load_clip, make_speech_source
 from simkit.audio import espeak as es
+from simkit.audio.config import SpeechConfig
 from simkit.audio.dsp import peak_normalize, resample, rms
 from simkit.audio.librispeech import LibriSpeechSource, read_transcript
 from simkit.audio.speech import SPLITS, assign_splits, split_counts
-from simkit.config import SpeechConfig
 from simkit.errors import SimkitError
 
 SR = 16000
@@ -464,7 +464,7 @@ def test_librispeech_records_the_corpus_and_licence_its_files_state(
 
 
 def test_render_manifest_credits_the_corpus_as_its_files_state(librispeech_corpus: Callable[..., Path]) -> None:
-    from simkit.config import RenderConfig
+    from simkit.render.config import RenderConfig
     from simkit.render.pipeline import build_manifest
     from simkit.scenes.catalog import resolve_scenes
 

@@ -298,7 +298,7 @@ GOLDEN_VIEWS = {
 def _golden_cases(render_views=render_views, render_depths=None):
     """(name, list of arrays) for every case of GOLDEN_VIEWS, rendered by the current code (or by the
     functions given, e.g. benchmarks/views_reference.py's, to regenerate the digests)."""
-    from simkit.config import SamplingConfig
+    from simkit.render.config import SamplingConfig
     from simkit.render.sampling import sample_view_set
     from simkit.scenes.catalog import load_scene
     from simkit.vision.camera import render_depths as current_depths

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from simkit.config import AcousticsConfig
+from simkit.acoustics.config import AcousticsConfig
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 from simkit.scenes.scene import Scene

@@ -18,8 +18,9 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.presets import PRESETS, Preset
-from simkit.config import AcousticsConfig, SamplingConfig
+from simkit.render.config import SamplingConfig
 
 RT60_BOUND = 0.03  # issue 12: mean |dRT60| / RT60_ref over all RIRs of the embedded set
 ILD_BOUND_DB = 0.25  # issue 12: mean |dILD| of the mixed RIR

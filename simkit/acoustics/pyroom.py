@@ -28,9 +28,9 @@ from importlib import metadata
 import numpy as np
 
 from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.hrtf import Hrir, load_hrir, resample_ir
 from simkit.acoustics.materials import MaterialDatabase
-from simkit.config import AcousticsConfig
 from simkit.conventions import RIGHT, quat_to_matrix
 from simkit.errors import SimkitError
 from simkit.scenes.scene import Scene

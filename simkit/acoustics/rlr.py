@@ -37,6 +37,7 @@ import numpy as np
 import rlr_audio_propagation as rlr
 
 from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
+from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.hrtf import (
     HrtfInfo,
     builtin_manifest_entry,
@@ -46,7 +47,6 @@ from simkit.acoustics.hrtf import (
 )
 from simkit.acoustics.materials import MaterialDatabase
 from simkit.acoustics.presets import PRESETS, Preset
-from simkit.config import AcousticsConfig
 from simkit.conventions import quat_to_matrix
 from simkit.errors import SimkitError
 from simkit.io import file_sha256

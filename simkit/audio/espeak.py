@@ -40,7 +40,7 @@ from simkit.io import stable_hash
 from simkit.signals import deferred
 
 if TYPE_CHECKING:
-    from simkit.config import SpeechConfig
+    from simkit.audio.config import SpeechConfig
 
 LICENCE = "GPL-3.0-or-later"
 

@@ -38,7 +38,7 @@ from simkit.errors import SimkitError
 from simkit.io import file_sha256, stable_hash
 
 if TYPE_CHECKING:
-    from simkit.config import SpeechConfig
+    from simkit.audio.config import SpeechConfig
 
 LICENCE = "CC-BY-4.0"  # LibriSpeech's, recorded only when the corpus's LICENSE.TXT states it
 UNKNOWN = "unknown"

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from simkit.audio.config import SpeechConfig
 from simkit.audio.dsp import rms
-from simkit.config import SpeechConfig
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 

@@ -6,17 +6,21 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from simkit.config import config_hash, convert, from_dict, parse_key_values, setting, to_dict, validate
 from simkit.errors import SimkitError
-from simkit.io import stable_hash
+
+# A model option's value: a number (always a float, so 4 and 4.0 hash alike), a boolean, or a string (a path)
+OptionValue = float | bool | str
 
 
 @dataclass
 class FeatureConfig:
     """Network input: log-magnitude STFT of both ears + interaural phase difference (cos, sin)."""
 
-    n_fft: int = 512  # STFT size (32 ms at 16 kHz)
-    hop: int = 160  # STFT hop (10 ms at 16 kHz)
-    clip_seconds: float = 2.55  # audio fed to the network: random crop when training, centre crop otherwise
+    n_fft: int = setting(512, min=16)  # STFT size (32 ms at 16 kHz)
+    hop: int = setting(160, min=1)  # STFT hop (10 ms at 16 kHz)
+    # audio fed to the network: random crop when training, centre crop otherwise
+    clip_seconds: float = setting(2.55, above=0)
 
 
 @dataclass
@@ -31,33 +35,35 @@ class BenchConfig:
     # labelled datasets the trained model is also scored on (their test split), comma-separated; one
     # leaderboard block each (e.g. train on a `simkit curate` set, test on renders / prepared sets)
     test_data: str = ""
-    epochs: int = 30  # maximum training epochs (early stopping usually ends sooner)
-    batch_size: int = 16  # view sets (items) per step; every item holds V views of one source
-    lr: float = 1e-4  # AdamW learning rate (seed 000, A.2.2)
+    epochs: int = setting(30, min=0, label="--epochs")  # maximum training epochs (early stopping usually ends sooner)
+    # view sets (items) per step; every item holds V views of one source
+    batch_size: int = setting(16, min=1, label="--batch-size")
+    lr: float = setting(1e-4, above=0, label="learning rate")  # AdamW learning rate (seed 000, A.2.2)
     weight_decay: float = 1e-2  # AdamW weight decay (PyTorch default)
-    patience: int = 5  # epochs without validation improvement before stopping
+    patience: int = setting(5, min=1, label="patience")  # epochs without validation improvement before stopping
     select_metric: str = ""  # validation metric for checkpoint selection; "" = the task's, "loss" = val loss
-    device: str = "auto"  # auto | cuda | cpu
+    device: str = setting("auto", choices=("auto", "cuda", "cpu"), label="--device")  # auto | cuda | cpu
     amp: bool = True  # mixed precision (autocast + GradScaler) when on CUDA
     seed: int = 0  # model init, shuffling, crops and augmentation all derive from it
-    num_workers: int = 2  # DataLoader worker processes (0 = load in the main process)
-    cpu_threads: int = 0  # torch intra-op threads on CPU (0 = torch's default); 1 avoids oversubscribed cores
-    width: int = 32  # channels of the first ResNet-18 stage (64 = the original ResNet-18)
+    num_workers: int = setting(2, min=0)  # DataLoader worker processes (0 = load in the main process)
+    # torch intra-op threads on CPU (0 = torch's default); 1 avoids oversubscribed cores
+    cpu_threads: int = setting(0, min=0, label="--threads")
+    width: int = setting(32, min=1)  # channels of the first ResNet-18 stage (64 = the original ResNet-18)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     views_per_item: int = 0  # views per training item: 0 = all V views of the set, k = random k of them
-    reconvolve_prob: float = (
-        0.5  # chance a training item is re-rendered with another utterance ("online render")
-    )
-    max_items: int = 0  # cap on items per split (0 = all); --quick uses a small cap
-    max_steps: int = 0  # stop training after this many optimizer steps (0 = no cap); speed checks use it
+    # chance a training item is re-rendered with another utterance ("online render")
+    reconvolve_prob: float = setting(0.5, min=0, max=1)
+    max_items: int = setting(0, min=0)  # cap on items per split (0 = all); --quick uses a small cap
+    # stop training after this many optimizer steps (0 = no cap); speed checks use it
+    max_steps: int = setting(0, min=0, label="--max-steps")
     # val items scored after each epoch for selection/early stopping: -1 = the task's default, 0 = all
-    epoch_val_items: int = -1
+    epoch_val_items: int = setting(-1, min=-1, label="--val-items")
     quick: bool = False  # smoke-test preset (QUICK_OVERRIDES)
     # per-model knobs, e.g. {"lambda1": 0.9}; numbers, booleans or strings (docs/bench.md, "Options")
-    model_options: dict[str, float | bool | str] = field(default_factory=dict)
+    model_options: dict[str, OptionValue] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_dict(self)
 
     def config_hash(self) -> str:
         """Hash of everything that determines the result (paths and the model list are not)."""
@@ -66,7 +72,18 @@ class BenchConfig:
             d.pop(k)
         if d["protocol"] in ("", "default"):
             d.pop("protocol")  # hashes of runs on a dataset's default split stay what they were
-        return stable_hash(d)
+        return config_hash(d)
+
+
+def parse_option_value(text: str) -> OptionValue:
+    """``--option`` value: a float when it parses as a number, ``true``/``false`` (any case) as a boolean,
+    anything else as the string itself (e.g. a weights file)."""
+    return convert(OptionValue, text, "--option value", text=True)
+
+
+def parse_model_options(items: list[str]) -> dict[str, OptionValue]:
+    """``--option KEY=VALUE`` items (:func:`simkit.config.parse_key_values`) with typed values."""
+    return {k: parse_option_value(v) for k, v in parse_key_values(items).items()}
 
 
 # What --quick changes (unless the same option is given explicitly): about a minute on CPU. Its few
@@ -100,33 +117,15 @@ def make_config(quick: bool = False, **overrides: Any) -> BenchConfig:
     fnames = {f.name for f in dataclasses.fields(FeatureConfig)}
     if set(feat) - fnames:
         raise SimkitError(f"unknown feature option(s): {', '.join(sorted(set(feat) - fnames))}")
-    cfg = BenchConfig(**values, features=FeatureConfig(**feat))
+    # --option values arrive as KEY=VALUE text: text=True turns "4" into 4.0, "true" into True
+    cfg = from_dict(BenchConfig, {**values, "features": feat}, text=True)
     validate_config(cfg)
     return cfg
 
 
 def validate_config(cfg: BenchConfig) -> None:
-    """Reject impossible values with one line naming the option."""
-    checks = [
-        (cfg.epochs >= 0, f"--epochs must be >= 0 (got {cfg.epochs})"),
-        (cfg.batch_size >= 1, f"--batch-size must be >= 1 (got {cfg.batch_size})"),
-        (cfg.lr > 0, f"learning rate must be > 0 (got {cfg.lr})"),
-        (cfg.patience >= 1, f"patience must be >= 1 (got {cfg.patience})"),
-        (cfg.device in ("auto", "cuda", "cpu"), f"--device must be auto, cuda or cpu (got {cfg.device!r})"),
-        (cfg.num_workers >= 0, f"num_workers must be >= 0 (got {cfg.num_workers})"),
-        (cfg.cpu_threads >= 0, f"--threads must be >= 0 (got {cfg.cpu_threads})"),
-        (cfg.width >= 1, f"width must be >= 1 (got {cfg.width})"),
-        (cfg.views_per_item == 0 or cfg.views_per_item >= 2, "views_per_item must be 0 (all) or >= 2"),
-        (0.0 <= cfg.reconvolve_prob <= 1.0, f"reconvolve_prob must be in [0, 1] (got {cfg.reconvolve_prob})"),
-        (cfg.max_items >= 0, f"max_items must be >= 0 (got {cfg.max_items})"),
-        (cfg.max_steps >= 0, f"--max-steps must be >= 0 (got {cfg.max_steps})"),
-        (
-            cfg.epoch_val_items >= -1,
-            f"--val-items must be >= 0, or -1 for the task's default (got {cfg.epoch_val_items})",
-        ),
-        (cfg.features.n_fft >= 16 and cfg.features.hop >= 1, "features: n_fft must be >= 16 and hop >= 1"),
-        (cfg.features.clip_seconds > 0, "features.clip_seconds must be > 0"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise SimkitError(msg)
+    """Reject impossible values with one line naming the option: the declared types and ranges of
+    :class:`BenchConfig` (:func:`simkit.config.validate`), then the rule a range cannot say."""
+    validate(cfg)
+    if not (cfg.views_per_item == 0 or cfg.views_per_item >= 2):
+        raise SimkitError(f"views_per_item must be 0 (all) or >= 2 (got {cfg.views_per_item})")

@@ -14,7 +14,7 @@ import io
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,6 +238,47 @@ def with_references(
     refs = read_many([p for p in paths if p.is_file() and p.resolve() not in skip])
     tasks = {task} if task else {r["task"] for r in rows}
     return [*rows, *(r for r in refs if r["task"] in tasks)]
+
+
+DEFAULT_LEADERBOARD = Path("results/leaderboard.csv")
+
+
+def gather_rows(
+    paths: Sequence[Path | str] | None,
+    task: str | None = None,
+    references: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows ``simkit leaderboard`` shows: those of ``paths`` (default :data:`DEFAULT_LEADERBOARD`) plus,
+    with ``references``, the published rows of ``task`` (or of the tasks read). A missing file is an error,
+    except the default one when references of a ``task`` are asked for: nothing benched yet, so the
+    published rows alone are shown (and ``log`` says so)."""
+    given = list(paths or [])
+    files = [Path(p) for p in given] or [DEFAULT_LEADERBOARD]
+    for p in files:
+        if not p.is_file():
+            if not given and references and task:
+                if log is not None:
+                    log(f"{p} does not exist: showing the published reference rows of {task} only")
+                files = []
+                break
+            raise SimkitError(f"leaderboard {p} does not exist (run `simkit bench` first)")
+    rows = read_many(files)
+    if references:
+        rows = with_references(rows, task=task, exclude=files)
+    return rows
+
+
+def ranking_metric(rows: Sequence[Mapping[str, Any]], task: str | None = None) -> str | None:
+    """The metric that picks each model's best run when no ``--metric`` is given: the selection metric of the
+    task shown, when exactly one (registered) task is; None otherwise (:func:`pivot` then uses its default)."""
+    from simkit.bench.tasks import TASKS, load_builtin
+
+    load_builtin()
+    tasks = {r["task"] for r in rows if task is None or r["task"] == task}
+    if len(tasks) == 1 and next(iter(tasks)) in TASKS:
+        return TASKS.get(next(iter(tasks))).select_metric
+    return None
 
 
 @dataclass

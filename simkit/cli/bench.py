@@ -8,37 +8,10 @@ from pathlib import Path
 import typer
 
 from simkit.cli import app
-from simkit.errors import SimkitError
 
 
 def _log(msg: str) -> None:
     typer.echo(msg, err=True)
-
-
-def parse_option_value(text: str) -> float | bool | str:
-    """``--option`` value: a number (always a float, so ``4`` and ``4.0`` hash alike) when it parses as one,
-    ``true``/``false`` (any case) as a boolean, anything else as the string itself (e.g. a weights file)."""
-    text = text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
-def _parse_options(values: list[str]) -> dict[str, float | bool | str]:
-    out: dict[str, float | bool | str] = {}
-    for item in values:
-        key, sep, val = item.partition("=")
-        key = key.strip()
-        if not sep or not key or not val.strip():
-            raise SimkitError(f"--option expects KEY=VALUE (got {item!r})")
-        if key in out:
-            raise SimkitError(f"--option {key} given twice")
-        out[key] = parse_option_value(val)
-    return out
 
 
 @app.command()
@@ -83,7 +56,7 @@ def bench(
     ),
 ) -> None:
     """Train (if the model trains), select on val, score on test and append rows to the leaderboard."""
-    from simkit.bench.config import make_config
+    from simkit.bench.config import make_config, parse_model_options
     from simkit.bench.harness import run_bench
 
     cfg = make_config(
@@ -105,7 +78,7 @@ def bench(
         max_items=max_items,
         max_steps=max_steps,
         epoch_val_items=val_items,
-        model_options=_parse_options(option) or None,
+        model_options=parse_model_options(option) or None,
     )
     runs = run_bench(cfg, log=_log)
     for r in runs:
@@ -133,27 +106,12 @@ def leaderboard(
     ),
 ) -> None:
     """Model x metric table of the leaderboard: best per column marked, published reference rows included."""
-    from simkit.bench.leaderboard import format_pivot, pivot, read_many, with_references
+    from simkit.bench.leaderboard import format_pivot, gather_rows, pivot, ranking_metric
     from simkit.bench.plots import plot_pivot
-    from simkit.bench.tasks import TASKS, load_builtin
 
-    paths = list(csv_files or [Path("results/leaderboard.csv")])
-    for p in paths:
-        if not p.is_file():
-            if not csv_files and references and task:  # nothing benched yet: the published rows alone
-                typer.echo(f"{p} does not exist: showing the published reference rows of {task} only", err=True)
-                paths = []
-                break
-            raise SimkitError(f"leaderboard {p} does not exist (run `simkit bench` first)")
-    rows = read_many(paths)
-    if references:
-        rows = with_references(rows, task=task, exclude=paths)
-    # Best run per model: ranked by the first --metric, else by the task's selection metric (one task shown).
-    load_builtin()
-    tasks = {r["task"] for r in rows if task is None or r["task"] == task}
-    primary = None
-    if not metric and len(tasks) == 1 and next(iter(tasks)) in TASKS:
-        primary = TASKS.get(next(iter(tasks))).select_metric
+    rows = gather_rows(csv_files, task=task, references=references, log=_log)
+    # best run per model: ranked by the first --metric, else by the task's selection metric (one task shown)
+    primary = None if metric else ranking_metric(rows, task)
     table = pivot(
         rows, task=task, dataset=dataset, metrics=metric or None, split=split, aggregate=aggregate, primary=primary
     )

@@ -8,23 +8,11 @@ import typer
 
 from simkit.cli import app
 from simkit.cli.options import executor_option, ray_address_option, workers_option
+from simkit.config import parse_key_values
 from simkit.errors import SimkitError
 
 data_app = typer.Typer(no_args_is_help=True, help="Facts about simkit datasets.")
 app.add_typer(data_app, name="data")
-
-
-def _options(values: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        key, sep, val = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise SimkitError(f"--option expects KEY=VALUE (got {item!r})")
-        if key in out:
-            raise SimkitError(f"--option {key} given twice")
-        out[key] = val.strip()
-    return out
 
 
 @app.command()
@@ -52,7 +40,7 @@ def prepare(
         raise SimkitError(f"simkit prepare {name} needs SRC, the dataset's folder as published")
     if out is None:
         raise SimkitError("simkit prepare needs --out DIR")
-    res = prepare(name, src, out, _options(option), CommonOptions(sample_rate=sample_rate, max_units=max_units),
+    res = prepare(name, src, out, parse_key_values(option), CommonOptions(sample_rate=sample_rate, max_units=max_units),
                   progress=not quiet, workers=workers, executor=executor, ray_address=ray_address)
     typer.echo(f"prepared {len(res.written)} shards, skipped {len(res.skipped)} already complete")
     for proto, counts in res.summary.get("protocols", {}).items():

@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from simkit.cli import app
 from simkit.cli.options import executor_option, ray_address_option, workers_option
-from simkit.config import RenderConfig, from_dict, validate_render_config
 from simkit.data.storage import preset as storage_preset
 from simkit.errors import SimkitError
+from simkit.render.config import RenderConfig, load_render_config
 
 _DEF = RenderConfig()
-
-
-def _load_config(path: Path | None) -> dict[str, Any]:
-    """A JSON file of (some) RenderConfig fields, nested like ``manifest.json``'s ``config``."""
-    if path is None:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SimkitError(f"config file {path} not found") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SimkitError(f"config file {path} is not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise SimkitError(f"config file {path} must hold a JSON object of render settings")
-    return data
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        d = d.setdefault(p, {})
-    d[leaf] = value
 
 
 @app.command()
@@ -90,7 +59,6 @@ def render(
     from simkit.render.pipeline import render_dataset
     from simkit.scenes.catalog import SceneSet
 
-    d = _merge(RenderConfig().to_dict(), _load_config(config))
     overrides = {
         "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
         "sampling.max_translation": max_translation,
@@ -98,16 +66,12 @@ def render(
         "speech.corpus": str(speech) if speech else None, "scene_set.scene_dir": str(scene_dir) if scene_dir else None,
         "scene_set.format": scene_format, "scene_set.split_file": str(split_file) if split_file else None,
         "views.enabled": False if no_views else None, "views.apply_filters": False if no_view_filters else None,
+        # --storage replaces any storage of --config as a whole (a preset, not a merge)
+        "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,
     }
-    for key, value in overrides.items():
-        if value is not None:
-            _set(d, key, value)
-    if storage is not None:
-        d["storage"] = dataclasses.asdict(storage_preset(storage))
-    if scene_dir and not scene_format and d["scene_set"]["format"] == "procedural":
+    cfg = load_render_config(config, overrides)
+    if scene_dir and not scene_format and cfg.scene_set.format == "procedural":
         raise SimkitError("--scene-dir needs --scene-format (hm3d, replica, mp3d, gibson or mesh)")
-    cfg: RenderConfig = from_dict(RenderConfig, d)
-    validate_render_config(cfg)
     cfg.scenes = SceneSet.from_config(cfg.scene_set).resolve(scenes) if scenes or not cfg.scenes else cfg.scenes
     result = render_dataset(cfg, out, workers=workers, progress=not quiet, executor=executor,
                             ray_address=ray_address)

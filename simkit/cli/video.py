@@ -66,8 +66,8 @@ def egovideo(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Simulated egomotion videos with exact poses and per-time azimuth labels (ground truth for curate)."""
-    from simkit.config import ScenesConfig
     from simkit.render.egovideo import generate_egovideos
+    from simkit.scenes.config import ScenesConfig
 
     cfg = EgoVideoConfig(
         videos=videos, seconds=seconds, fps=fps,

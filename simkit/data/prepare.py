@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import simkit
-from simkit.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE  # one range for render and prepare
+from simkit.audio.config import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE  # one range for render and prepare
 from simkit.data import layout
 from simkit.data.adapters import (
     Adapter,

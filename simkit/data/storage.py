@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from simkit.config import setting
+from simkit.config import validate as validate_fields
 from simkit.errors import SimkitError
 
 CLIPS = "audio/binaural"
@@ -47,22 +49,18 @@ class StorageConfig:
     """How a shard keeps its clips, RIRs and sources (``compact``, the render's default: <= 1 MB per view
     set with views; ``float32``: the writer's arrays bit for bit)."""
 
-    clips: str = "derived"  # derived (source ⊛ mixed RIR on read) | float32 | float16 | int16
-    rir: str = "int16"  # float32 | float16 | int16 (scaled per RIR channel)
-    source: str = "int16"  # float32 | float16 | int16 (scaled per clip)
-    rir_floor_db: float = 0.0  # zero RIR samples once the decay curve is this far below total energy; 0 = off
-    min_clip_snr_db: float = 50.0  # derived clips must match the rendered ones this well, or the write fails
+    # derived (source ⊛ mixed RIR on read) | float32 | float16 | int16
+    clips: str = setting("derived", choices=CLIP_MODES)
+    rir: str = setting("int16", choices=ARRAY_MODES)  # float32 | float16 | int16 (scaled per RIR channel)
+    source: str = setting("int16", choices=ARRAY_MODES)  # float32 | float16 | int16 (scaled per clip)
+    # zero RIR samples once the decay curve is this far below total energy; 0 = off
+    rir_floor_db: float = setting(0.0, min=0, max=1000, unit="dB")
+    # derived clips must match the rendered ones this well, or the write fails
+    min_clip_snr_db: float = setting(50.0, min=0, max=1000, unit="dB")
 
     def validate(self) -> None:
-        """One-line SimkitError naming the first bad field."""
-        for name, value, modes in (("clips", self.clips, CLIP_MODES), ("rir", self.rir, ARRAY_MODES),
-                                   ("source", self.source, ARRAY_MODES)):
-            if value not in modes:
-                raise SimkitError(f"storage.{name} must be one of {', '.join(modes)} (got {value!r})")
-        for name in ("rir_floor_db", "min_clip_snr_db"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1000:
-                raise SimkitError(f"storage.{name} must be a number in 0..1000 dB (got {value!r})")
+        """One-line SimkitError naming the first bad field (``storage.<field> must be ...``)."""
+        validate_fields(self, "storage")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -35,9 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from simkit import conventions
-from simkit.config import AcousticsConfig, CameraConfig, SamplingConfig, ScenesConfig, SpeechConfig, from_dict
+from simkit.acoustics.config import AcousticsConfig
+from simkit.audio.config import SpeechConfig
+from simkit.config import from_dict
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, package_versions, stable_hash
+from simkit.render.config import SamplingConfig
+from simkit.scenes.config import ScenesConfig
+from simkit.vision.config import CameraConfig
 
 # Upper bounds, checked before anything is written. One video is held in memory whole before it is encoded
 # (frames, per-frame RIRs, audio), so beside the plain ranges the estimate of memory_bytes() is capped.

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import simkit
-from simkit.config import RenderConfig, from_dict, validate_render_config
+from simkit.config import from_dict
 from simkit.data.layout import DEFAULT_PROTOCOL, SPLITS, origin, protocol_entry, shard_path, summary_path
 from simkit.data.pipeline import Progress, run_units
 from simkit.data.validate import summarize
 from simkit.data.writer import DatasetWriter, new_manifest
+from simkit.render.config import RenderConfig, validate_render_config
 
 if TYPE_CHECKING:
     from simkit.render.sampling import FloorSampler, ViewSet

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simkit import conventions
-from simkit.config import SamplingConfig
+from simkit.config import validate
 from simkit.errors import SimkitError
+from simkit.render.config import SamplingConfig
 from simkit.scenes.raycast import RayCaster, fibonacci_directions
 from simkit.scenes.scene import Scene
 
@@ -98,12 +99,9 @@ class ViewSet:
 
 
 def check_sampling_config(cfg: SamplingConfig) -> None:
-    """Reject inconsistent sampling settings with one SimkitError naming the option."""
-    if cfg.views < 2:
-        raise SimkitError(f"sampling.views (--views) must be >= 2 (got {cfg.views}): the views of a set give "
-                          "the camera motion")
-    if cfg.sources < 1:
-        raise SimkitError(f"sampling.sources (--sources) must be >= 1 (got {cfg.sources})")
+    """Reject inconsistent sampling settings with one SimkitError naming the option: the declared ranges of
+    :class:`SamplingConfig`'s fields, then the rules between fields."""
+    validate(cfg, "sampling")
     if not 0.0 <= cfg.min_yaw_diff <= cfg.max_yaw_diff <= 180.0:
         raise SimkitError(f"sampling yaw range needs 0 <= min_yaw_diff <= max_yaw_diff <= 180 "
                           f"(got {cfg.min_yaw_diff}, {cfg.max_yaw_diff})")
@@ -118,10 +116,6 @@ def check_sampling_config(cfg: SamplingConfig) -> None:
                           f"(got {cfg.source_height_min}, {cfg.source_height_max})")
     if cfg.sensor_height <= KNEE_HEIGHT:
         raise SimkitError(f"sampling.sensor_height must exceed {KNEE_HEIGHT} m (got {cfg.sensor_height})")
-    if cfg.wall_clearance < 0 or cfg.max_translation < 0:
-        raise SimkitError("sampling.wall_clearance and sampling.max_translation must be >= 0")
-    if cfg.max_tries < 1:
-        raise SimkitError(f"sampling.max_tries must be >= 1 (got {cfg.max_tries})")
 
 
 def sample_yaws(rng: np.random.Generator, n: int, min_diff: float, max_diff: float) -> np.ndarray:

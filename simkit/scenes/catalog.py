@@ -3,7 +3,7 @@
 Two levels. The embedded procedural set resolves through a small registry of *scene sources*; its data
 files live in :func:`scenes_dir` (``<repo>/scenes``, or ``$SIMKIT_SCENES_DIR``) and ``splits.json`` assigns
 every embedded scene to train/val/test (81/9/10) by a fixed seeded permutation. A render works on a
-:class:`SceneSet` built from :class:`simkit.config.ScenesConfig`: the embedded set, or a directory of real
+:class:`SceneSet` built from :class:`simkit.scenes.config.ScenesConfig`: the embedded set, or a directory of real
 meshes (HM3D, Replica, Matterport3D, Gibson, any glTF/PLY/OBJ) with a user split file or, without one, a
 seeded 81:9:10 split of the scenes found.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 import simkit
-from simkit.config import ScenesConfig
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 from simkit.scenes import procedural
+from simkit.scenes.config import ScenesConfig
 from simkit.scenes.scene import Scene
 
 log = logging.getLogger(__name__)

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simkit.config import CameraConfig
 from simkit.conventions import yaw_pitch_to_matrix
 from simkit.scenes.raycast import RayCaster
 from simkit.scenes.scene import Scene
 from simkit.scenes.texture_sampling import sample_texture
+from simkit.vision.config import CameraConfig
 from simkit.vision.textures import FaceTable, face_table, procedural_albedo_y, surface_detail
 
 _SUN = np.array([0.35, 1.0, 0.55]) / np.linalg.norm([0.35, 1.0, 0.55])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkit.config import ViewFilterConfig
+from simkit.vision.config import ViewFilterConfig
 
 
 def depth_ok(depth: np.ndarray, cfg: ViewFilterConfig | None = None) -> bool:

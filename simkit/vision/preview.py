@@ -14,11 +14,11 @@ from pathlib import Path
 
 import h5py
 
-from simkit.config import CameraConfig
 from simkit.conventions import azimuth_to_local_direction
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
 from simkit.vision.camera import project_points
+from simkit.vision.config import CameraConfig
 
 SOURCE_COLORS = ("#ff3b30", "#34c759", "#0a84ff", "#ffcc00", "#af52de", "#ff9500", "#64d2ff", "#ffffff")
 

@@ -24,8 +24,6 @@ import abc
 import dataclasses
 import functools
 import os
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from simkit.config import from_dict
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 
@@ -199,40 +198,19 @@ def get_adapter(name: str) -> type[Adapter]:
     return ADAPTERS.get(name)
 
 
-def _coerce(name: str, key: str, text: Any, tp: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if text is None or (isinstance(text, str) and text.lower() in ("", "none")):
-            return None
-        tp = args[0]
-    if not isinstance(text, str):
-        return text
-    try:
-        if tp is bool:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if tp in (int, float, str):
-            return tp(text)
-        if tp is Path:
-            return Path(text).expanduser()
-    except ValueError:
-        raise SimkitError(f"adapter {name} option {key} must be {getattr(tp, '__name__', tp)} "
-                          f"(got {text!r})") from None
-    return text
-
-
 def parse_options(adapter: type[Adapter], given: Mapping[str, Any]) -> Any:
-    """The adapter's Options dataclass from ``KEY=VALUE`` strings (or typed values); unknown keys raise."""
+    """The adapter's Options dataclass from ``KEY=VALUE`` strings (or typed values), converted and checked by
+    :func:`simkit.config.from_dict`; unknown keys and bad values raise one SimkitError naming the option."""
     opts_cls = adapter.Options
-    hints = typing.get_type_hints(opts_cls)
     names = [f.name for f in dataclasses.fields(opts_cls)]
     unknown = sorted(set(given) - set(names))
     if unknown:
         known = ", ".join(names) or "none"
         raise SimkitError(f"adapter {adapter.name} has no option(s) {', '.join(unknown)} (known: {known})")
-    return opts_cls(**{k: _coerce(adapter.name, k, v, hints[k]) for k, v in given.items()})
+    try:
+        return from_dict(opts_cls, dict(given), text=True)
+    except SimkitError as e:
+        raise SimkitError(f"adapter {adapter.name} option {e}") from None
 
 
 def options_dict(options: Any) -> dict[str, Any]:

@@ -203,8 +203,8 @@ class SoundSpaces1(Adapter):
 
     def _speech(self):
         if not hasattr(self, "_speech_source"):
+            from simkit.audio.config import SpeechConfig
             from simkit.audio.speech import make_speech_source
-            from simkit.config import SpeechConfig
 
             o: SoundSpaces1Options = self.options
             self._speech_source = make_speech_source(SpeechConfig(corpus=str(o.speech) if o.speech else None,
