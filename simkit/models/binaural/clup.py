@@ -73,8 +73,8 @@ class ClupFamilyOptions:
     diff_scale: float = 4.0  # x0 = diff_scale * (L - R): brings the difference of 0.1-RMS windows near unit scale
     lambda_loc: float = 1.0  # weight of the localisation losses against the diffusion loss
     loc_dim: int = 128  # size of the audio-visual embedding space (VGGish's 128)
-    vggish_width: int = 0  # first VGGish block's channels, 0 = w [64]
-    vggish_hidden: int = 0  # VGGish hidden FC size, 0 = 16 w [4096]
+    vggish_width: int = 0  # first VGGish block's channels, 0 = w [64]; unused with audio_weights
+    vggish_hidden: int = 0  # VGGish hidden FC size, 0 = 16 w [4096]; unused with audio_weights
     # Sliding-window hop when generating whole clips: the protocol's 0.05 s would make 8x more windows than
     # this non-overlapping choice, at about 6 DiffWave passes each - too slow on CPU (docs/binaural.md).
     eval_hop_seconds: float = WINDOW_SECONDS

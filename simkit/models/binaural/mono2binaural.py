@@ -41,7 +41,7 @@ from simkit.models.binaural.base import (
 
 @dataclass(frozen=True)
 class Mono2BinauralOptions:
-    """``--option`` keys of ``mono2binaural`` (the U-Net always trains from scratch: no weights option)."""
+    """``--option`` keys of ``mono2binaural`` (the U-Net always trains from scratch)."""
 
     ngf: int = 0  # first U-Net width, 0 = 2 x --width (64 at the default width 32, the paper's value)
     eval_hop_seconds: float = WINDOW_HOP_SECONDS
