@@ -259,3 +259,74 @@ def write_soundspaces1(root: Path, scene: str = "apartment_0", dataset: str = "r
                 x[20, near], x[40, far] = 0.9, 0.3
                 sf.write(d / f"{r}_{s}.wav", x, rate, subtype="FLOAT")
     return root
+
+
+# ------------------------------------------------------------------------ pretrained encoders' state dicts
+
+
+def torchvision_resnet18_shapes(num_batches_tracked: bool = True) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of torchvision's ``resnet18().state_dict()`` (torchvision/models/resnet.py: conv1/bn1
+    stem, layer1-4 of two BasicBlocks (conv1, bn1, conv2, bn2), a 1x1 ``downsample`` conv + BN opening
+    layer2-4, fc 512 -> 1000), written out by hand. ``num_batches_tracked=False``: the published
+    ``resnet18-5c106cde.pth``, saved before BatchNorm had that buffer."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def bn(prefix: str, c: int) -> None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            shapes[f"{prefix}.{name}"] = (c,)
+        if num_batches_tracked:
+            shapes[f"{prefix}.num_batches_tracked"] = ()
+
+    shapes["conv1.weight"] = (64, 3, 7, 7)
+    bn("bn1", 64)
+    c_in = 64
+    for layer, c in enumerate((64, 128, 256, 512), start=1):
+        for block in (0, 1):
+            p = f"layer{layer}.{block}"
+            shapes[f"{p}.conv1.weight"] = (c, c_in if block == 0 else c, 3, 3)
+            bn(f"{p}.bn1", c)
+            shapes[f"{p}.conv2.weight"] = (c, c, 3, 3)
+            bn(f"{p}.bn2", c)
+            if block == 0 and layer > 1:
+                shapes[f"{p}.downsample.0.weight"] = (c, c_in, 1, 1)
+                bn(f"{p}.downsample.1", c)
+        c_in = c
+    shapes["fc.weight"], shapes["fc.bias"] = (1000, 512), (1000,)
+    return shapes
+
+
+def torchvggish_shapes() -> dict[str, tuple[int, ...]]:
+    """Key -> shape of torchvggish's VGGish state dict (torchvggish/vggish.py ``make_layers``: convs at
+    ``features`` indices 0, 3, 6, 8, 11, 13 (ReLUs and max-pools between); ``embeddings`` Linear layers at
+    0, 2, 4 (512*4*6 -> 4096 -> 4096 -> 128)), written out by hand."""
+    convs = {0: (64, 1), 3: (128, 64), 6: (256, 128), 8: (256, 256), 11: (512, 256), 13: (512, 512)}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (c_out, c_in) in convs.items():
+        shapes[f"features.{i}.weight"], shapes[f"features.{i}.bias"] = (c_out, c_in, 3, 3), (c_out,)
+    for i, (n_out, n_in) in {0: (4096, 12288), 2: (4096, 4096), 4: (128, 4096)}.items():
+        shapes[f"embeddings.{i}.weight"], shapes[f"embeddings.{i}.bias"] = (n_out, n_in), (n_out,)
+    return shapes
+
+
+def random_state(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict:
+    """A state dict of ``shapes`` with random values of a plausible scale (He-like weights, positive running
+    variances, integer ``num_batches_tracked``), as ``torch.save`` would write a published checkpoint."""
+    import collections
+
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    state = collections.OrderedDict()
+    for key, shape in shapes.items():
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(1000, dtype=torch.long)
+        elif key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(shape, generator=g)
+        elif key.endswith(("running_mean", "bias")):
+            state[key] = 0.1 * torch.randn(shape, generator=g)
+        elif len(shape) == 1:  # BN weight
+            state[key] = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            state[key] = torch.randn(shape, generator=g) * float(np.sqrt(2.0 / fan_in))
+    return state

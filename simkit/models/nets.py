@@ -1,7 +1,8 @@
 """ResNet-18-style 2D CNN (BasicBlocks [2, 2, 2, 2]) written here, usable for spectrograms and images.
 
 ``ResNet18(in_channels=3, num_outputs=1000, width=64)`` has the layer shapes of torchvision's ResNet-18
-(no pretrained weights are loaded anywhere in simkit); smaller ``width`` scales every stage for CPU runs.
+(:func:`simkit.models.pretrained.resnet18` loads torchvision's weights into it); smaller ``width`` scales every
+stage for CPU runs.
 
 Inputs are always made contiguous (NCHW) before any convolution. oneDNN's 1x1 stride-2 backward-weights
 kernel (the projection shortcut) writes past its scratch buffer on channels_last input with fewer input

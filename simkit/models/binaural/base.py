@@ -15,7 +15,9 @@ Conventions shared by every model of the family (stated once):
   0.05 s hop with overlaps averaged, unless a model's ``eval_hop_seconds`` says otherwise).
 * Images arrive as uint8 (B, H, W, 3) or (B, 3, H, W) and are resized to ``image_size`` and standardised
   (:func:`prepare_image`); the visual network is the project's ResNet-18 (:mod:`simkit.models.nets`).
-* Pretrained weights are optional and only ever read from a local file (:func:`load_weights`).
+* Pretrained encoders are optional and only ever read from a local file in their published layouts
+  (:mod:`simkit.models.pretrained`: a torchvision ResNet-18 state dict, ``visual_weights``, which switches
+  the image standardisation to ImageNet's; a torchvggish state dict, ``audio_weights``).
 
 Batch keys (:class:`simkit.data.binaural_dataset.BinauralClips`): ``mono`` (B, T), ``binaural`` (B, 2, T),
 ``image``, and ``neg_mono`` (B, T) / ``neg_binaural`` (B, 2, T): another clip's audio for the same image (the
@@ -25,8 +27,6 @@ negative pair of the localisation losses). Training batches hold windows, evalua
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,12 +45,14 @@ from simkit.metrics.binaural import (
     sliding_window_binauralize,
     window_starts,
 )
-from simkit.models import Batch, BenchModel
+from simkit.models import Batch, BenchModel, pretrained
 from simkit.models.nets import ResNet18
+from simkit.models.pretrained import imagenet_normalize
 
 # (H, W) fed to ResNet-18: the 240 x 320 views halved (aspect kept), giving a 4 x 5 feature map
 IMAGE_SIZE = (128, 160)
-# fixed standardisation of [0, 1] pixels (no ImageNet statistics: there are no pretrained weights)
+# fixed standardisation of [0, 1] pixels for a ResNet-18 trained from scratch (ImageNet statistics
+# with ImageNet weights: simkit.models.pretrained.imagenet_normalize)
 IMAGE_MEAN, IMAGE_STD = 0.45, 0.25
 
 
@@ -59,29 +61,6 @@ def sized(option: float, width: int, factor: int) -> int:
     if option < 0:
         raise SimkitError(f"network size options must be >= 0 (0 = derive from --width), got {option}")
     return int(option) if option > 0 else factor * width
-
-
-def load_weights(module: nn.Module, path: str | Path, what: str) -> None:
-    """Load a state dict saved with ``torch.save`` from a local file into ``module`` (never downloads).
-
-    A missing or unreadable file, or one whose keys/shapes do not fit, is a SimkitError naming the file.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise SimkitError(f"{what} weights file {p} does not exist")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for corrupt or foreign files
-        raise SimkitError(f"{what} weights file {p} cannot be read as a torch state dict ({e})") from None
-    if isinstance(state, Mapping) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, Mapping):
-        raise SimkitError(f"{what} weights file {p} does not hold a state dict")
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "mismatch"
-        raise SimkitError(f"{what} weights file {p} does not fit the network ({first})") from None
 
 
 def binaural_from_difference(mono: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
@@ -139,8 +118,10 @@ def protocol_istft(spec: torch.Tensor, length: int) -> torch.Tensor:
     return wav.reshape(*lead, length)
 
 
-def prepare_image(image: torch.Tensor, size: tuple[int, int] = IMAGE_SIZE) -> torch.Tensor:
-    """Float (B, 3, h, w) standardised images from uint8/float (B, H, W, 3) or (B, 3, H, W) in [0, 255]."""
+def prepare_image(image: torch.Tensor, size: tuple[int, int] = IMAGE_SIZE, imagenet: bool = False) -> torch.Tensor:
+    """Float (B, 3, h, w) standardised images from uint8/float (B, H, W, 3) or (B, 3, H, W) in [0, 255].
+
+    ``imagenet``: per-channel ImageNet mean/std (for ImageNet weights), else the fixed 0.45 / 0.25."""
     if image.ndim != 4:
         raise SimkitError(
             f"images must be a batch (B, H, W, 3) or (B, 3, H, W), got shape {tuple(image.shape)}"
@@ -149,11 +130,16 @@ def prepare_image(image: torch.Tensor, size: tuple[int, int] = IMAGE_SIZE) -> to
     x = x.float() / 255.0
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    return (x - IMAGE_MEAN) / IMAGE_STD
+    return imagenet_normalize(x) if imagenet else (x - IMAGE_MEAN) / IMAGE_STD
 
 
 class VisualEncoder(nn.Module):
     """The project's ResNet-18 as a feature-map extractor, plus a compact code that keeps the layout.
+
+    With ``weights`` (a torchvision ``resnet18`` state dict, :func:`simkit.models.pretrained.resnet18`) the
+    network is ImageNet's ResNet-18 at its own width (64, 512 channels out; ``width`` is ignored) on
+    ImageNet-normalised images, fine-tuned with the rest of the model; without, it is trained from scratch
+    at ``width`` on the fixed standardisation (``normalization`` says which).
 
     ``feature_map`` is the last stage (B, 8w, h/32, w/32); ``layout_code`` reduces it to ``code_channels``
     by a 1x1 convolution and pools it to ``code_grid`` before flattening, so where things are in the image
@@ -169,9 +155,9 @@ class VisualEncoder(nn.Module):
         image_size: tuple[int, int] = IMAGE_SIZE,
     ) -> None:
         super().__init__()
-        self.resnet = ResNet18(in_channels=3, num_outputs=0, width=width)
-        if weights:
-            load_weights(self.resnet, weights, "ResNet-18")
+        self.resnet = pretrained.resnet18(weights) if weights else ResNet18(in_channels=3, num_outputs=0,
+                                                                            width=width)
+        self.normalization = "imagenet" if weights else "fixed"
         self.image_size = image_size
         self.channels = self.resnet.embed_dim
         self.reduce = nn.Sequential(
@@ -181,7 +167,7 @@ class VisualEncoder(nn.Module):
         self.code_dim = code_channels * code_grid[0] * code_grid[1]
 
     def feature_map(self, image: torch.Tensor) -> torch.Tensor:
-        x = prepare_image(image, self.image_size)
+        x = prepare_image(image, self.image_size, imagenet=self.normalization == "imagenet")
         return self.resnet.features(x)
 
     def layout_code(self, fmap: torch.Tensor) -> torch.Tensor:

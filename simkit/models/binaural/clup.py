@@ -1,9 +1,11 @@
 """``clup``: CLUP (Li, Zhao & Yuan, *Cyclic Learning for Binaural Audio Generation and Localization*, CVPR
 2024) after its supplement (seed 001 §1), and the machinery it shares with ``clup_baseline``.
 
-Localisation model (supp. §1). Audio network: the VGGish-style encoder (:mod:`.vggish`) on the mono window
-(frozen when pre-trained weights are given). Visual network: a ResNet-18 of its own (the generation model has
-a separate one). Two modules of the same structure:
+Localisation model (supp. §1). Audio network: "a pre-trained VGGish ... the model's weights are frozen": the
+published VGGish from a local torchvggish file (``audio_weights``, :class:`.vggish.PretrainedVGGish`), else
+the VGGish-style encoder (:mod:`.vggish`) trained from scratch. Visual network: "the pre-trained ResNet-18
+... not frozen", a ResNet-18 of its own (the generation model has a separate one), both from a local
+torchvision file (``visual_weights``) and fine-tuned, else trained from scratch. Two modules of the same structure:
 
 * **Object-scene awareness (OSA)**: two FC layers + LayerNorm turn the audio embedding into ``f_ma``; the
   visual map is projected (1x1) to the same size, spatially averaged and LayerNorm-ed into the scene feature
@@ -58,7 +60,7 @@ from simkit.models.binaural.base import (
     sized,
 )
 from simkit.models.binaural.diffwave import DiffWave, align_schedule, inference_betas
-from simkit.models.binaural.vggish import VGGish
+from simkit.models.binaural.vggish import PretrainedVGGish, VGGish
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,19 @@ class ClupFamilyOptions:
     diff_scale: float = 4.0  # x0 = diff_scale * (L - R): brings the difference of 0.1-RMS windows near unit scale
     lambda_loc: float = 1.0  # weight of the localisation losses against the diffusion loss
     loc_dim: int = 128  # size of the audio-visual embedding space (VGGish's 128)
-    vggish_width: int = 0  # first VGGish block's channels, 0 = w [64]
-    vggish_hidden: int = 0  # VGGish hidden FC size, 0 = 16 w [4096]
+    vggish_width: int = 0  # first VGGish block's channels, 0 = w [64]; unused with audio_weights
+    vggish_hidden: int = 0  # VGGish hidden FC size, 0 = 16 w [4096]; unused with audio_weights
     # Sliding-window hop when generating whole clips: the protocol's 0.05 s would make 8x more windows than
     # this non-overlapping choice, at about 6 DiffWave passes each - too slow on CPU (docs/binaural.md).
     eval_hop_seconds: float = WINDOW_SECONDS
     upmix_crop_seconds: float = 0.2  # the upmix trains on a random crop of each 0.63 s window (3x cheaper)
     loc_hop_seconds: float = 0.1  # hop of the 0.63 s windows scored by av_localize ("all 0.1 s sliding windows")
-    vggish_weights: str = ""  # local state-dict file of the VGGish encoder ("" = random init, trained)
-    resnet_weights: str = ""  # local state-dict file of the ResNet-18s ("" = random init)
+    # a torchvggish state dict: the published VGGish, frozen as the seed's ("" = the VGGish-style encoder
+    # of vggish_width / vggish_hidden, trained from scratch)
+    audio_weights: str = ""
+    # a torchvision resnet18 state dict: both ResNet-18s start from ImageNet and are fine-tuned ("not
+    # frozen", seed 001 §1), on ImageNet-normalised images ("" = ResNet-18s of --width from scratch)
+    visual_weights: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,15 +214,15 @@ class ClupFamily(BinauralModel):
         super().__init__(opts.eval_hop_seconds)
         self.opts = opts
         self.use_upmix = upmix
-        self.audio = VGGish(
-            sized(opts.vggish_width, cfg.width, 1),
-            sized(opts.vggish_hidden, cfg.width, 16),
-            weights=opts.vggish_weights or None,
+        self.audio: PretrainedVGGish | VGGish = (
+            PretrainedVGGish(opts.audio_weights)
+            if opts.audio_weights
+            else VGGish(sized(opts.vggish_width, cfg.width, 1), sized(opts.vggish_hidden, cfg.width, 16))
         )
-        self.loc_visual = VisualEncoder(cfg.width, weights=opts.resnet_weights or None)
+        self.loc_visual = VisualEncoder(cfg.width, weights=opts.visual_weights or None)
         self.localizer = self.build_localizer(self.loc_visual.channels, self.audio.embed_dim, opts.loc_dim)
         if upmix:
-            self.gen_visual = VisualEncoder(cfg.width, weights=opts.resnet_weights or None)
+            self.gen_visual = VisualEncoder(cfg.width, weights=opts.visual_weights or None)
             self.upmix = DiffWave(
                 sized(opts.residual_channels, cfg.width, 1),
                 blocks=3,

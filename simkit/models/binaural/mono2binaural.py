@@ -5,7 +5,11 @@ A U-Net on the STFT of the mono mix predicts a complex mask; mask x mix is the s
 U-Net has five 4x4/2 convolutions (ngf, 2, 4, 8, 8 ngf channels; BatchNorm, LeakyReLU 0.2) and five
 transposed convolutions with skip connections; the image enters at the bottleneck as a ResNet-18 feature map
 reduced by a 1x1 convolution to 8 channels, pooled to 4 x 5 and flattened (the paper flattens its 7 x 14 map),
-tiled over the bottleneck. The mask is ``2 sigmoid(.) - 1`` for real and imaginary parts. Loss: MSE between
+tiled over the bottleneck. The paper's ResNet-18 is torchvision's ImageNet one, fine-tuned (models/models.py
+``build_visual``: ``resnet18(pretrained=True)`` minus avgpool/fc; train.py: its own parameter group at
+``--lr_visual`` 1e-4 against the U-Net's 1e-3): ``visual_weights`` loads it from a local torchvision file
+(:func:`simkit.models.pretrained.resnet18`); it is fine-tuned at the run's single learning rate (the bench
+has one). The mask is ``2 sigmoid(.) - 1`` for real and imaginary parts. Loss: MSE between
 predicted and true difference spectrograms (real and imaginary parts; the Nyquist bin is dropped as in the
 paper). The waveform is the inverse STFT of the predicted difference; L, R = mono +- difference / 2.
 """
@@ -37,11 +41,13 @@ from simkit.models.binaural.base import (
 
 @dataclass(frozen=True)
 class Mono2BinauralOptions:
-    """``--option`` keys of ``mono2binaural`` (the U-Net always trains from scratch: no weights option)."""
+    """``--option`` keys of ``mono2binaural`` (the U-Net always trains from scratch)."""
 
     ngf: int = 0  # first U-Net width, 0 = 2 x --width (64 at the default width 32, the paper's value)
     eval_hop_seconds: float = WINDOW_HOP_SECONDS
-    resnet_weights: str = ""  # local state-dict file of the ResNet-18 ("" = random init)
+    # a torchvision resnet18 state dict (ImageNet; ImageNet-normalised images), fine-tuned as the paper's
+    # ("" = a ResNet-18 of --width trained from scratch)
+    visual_weights: str = ""
 
 LEVELS = 5  # down-sampling steps of the U-Net: frames are padded to a multiple of 2^5
 
@@ -105,12 +111,12 @@ class MaskUNet(nn.Module):
     options=Mono2BinauralOptions,
 )
 class Mono2Binaural(BinauralModel):
-    """Visually conditioned spectrogram-mask upmixer (options: ngf, eval_hop_seconds, resnet_weights)."""
+    """Visually conditioned spectrogram-mask upmixer (options: ngf, eval_hop_seconds, visual_weights)."""
 
     def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         opts = parse_options("mono2binaural", Mono2BinauralOptions, cfg.model_options)
         super().__init__(opts.eval_hop_seconds)
-        self.visual = VisualEncoder(cfg.width, weights=opts.resnet_weights or None)
+        self.visual = VisualEncoder(cfg.width, weights=opts.visual_weights or None)
         self.unet = MaskUNet(sized(opts.ngf, cfg.width, 2), self.visual.code_dim)
 
     def difference_spec(self, mono: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

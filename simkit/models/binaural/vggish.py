@@ -6,52 +6,36 @@ gets no weight), ``log(mel + 0.01)``. Network as VGGish: 3x3 convolutions with R
 (1, 1, 2, 2 convolutions of w, 2w, 4w, 8w channels; w = 64 in VGGish) each followed by 2x2 max-pooling, then
 two hidden fully connected layers (4096 in VGGish) and a 128-d embedding. Two deviations, both to accept
 windows of any length: the last feature map is average-pooled to 4 x 4 (time x mel) instead of requiring
-96-frame examples, and ``width``/``hidden`` can be shrunk for CPU runs. No weights ship with simkit; a
-state dict of this exact module can be loaded from a local file.
+96-frame examples, and ``width``/``hidden`` can be shrunk for CPU runs. This network always trains from
+scratch; the published VGGish (a torchvggish state dict, option ``audio_weights``) is
+:class:`PretrainedVGGish`, frozen.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from simkit.errors import SimkitError
-from simkit.models.binaural.base import load_weights
+from simkit.models import pretrained
+from simkit.models.pretrained import (
+    VGGISH_BANDS,
+    VGGISH_EMBED,
+    VGGISH_FFT,
+    VGGISH_HOP,
+    VGGISH_LOG_OFFSET,
+    VGGISH_RATE,
+    VGGISH_WINDOW,
+    mel_matrix,
+)
 
-SAMPLE_RATE = 16000
-WINDOW = 400  # 25 ms
-HOP = 160  # 10 ms
-N_FFT = 512
-N_MELS = 64
-FMIN, FMAX = 125.0, 7500.0
-LOG_OFFSET = 0.01
-EMBED_DIM = 128
-
-
-def hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """HTK mel scale ``1127 ln(1 + f / 700)``."""
-    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
-
-
-def mel_matrix(
-    n_mels: int = N_MELS,
-    n_fft: int = N_FFT,
-    sample_rate: int = SAMPLE_RATE,
-    fmin: float = FMIN,
-    fmax: float = FMAX,
-) -> np.ndarray:
-    """(n_fft // 2 + 1, n_mels) triangular weights, equally spaced on the HTK mel scale; DC row zero."""
-    if not 0.0 <= fmin < fmax <= sample_rate / 2:
-        raise SimkitError(f"mel band {fmin}-{fmax} Hz does not fit sample rate {sample_rate} Hz")
-    bins_mel = hz_to_mel(np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1))
-    edges = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)
-    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
-    rising = (bins_mel[:, None] - lower) / (center - lower)
-    falling = (upper - bins_mel[:, None]) / (upper - center)
-    w = np.maximum(0.0, np.minimum(rising, falling))
-    w[0, :] = 0.0
-    return w
+SAMPLE_RATE = VGGISH_RATE
+WINDOW = VGGISH_WINDOW  # 25 ms
+HOP = VGGISH_HOP  # 10 ms
+N_FFT = VGGISH_FFT
+N_MELS = VGGISH_BANDS
+LOG_OFFSET = VGGISH_LOG_OFFSET
+EMBED_DIM = VGGISH_EMBED
 
 
 class LogMel(nn.Module):
@@ -78,8 +62,6 @@ class VGGish(nn.Module):
         width: int = 64,
         hidden: int = 4096,
         embed_dim: int = EMBED_DIM,
-        weights: str | None = None,
-        freeze: bool | None = None,
     ) -> None:
         super().__init__()
         if width < 1 or hidden < 1:
@@ -102,13 +84,29 @@ class VGGish(nn.Module):
             nn.Linear(hidden, embed_dim),
         )
         self.embed_dim = embed_dim
-        if weights:
-            load_weights(self, weights, "VGGish")
-        # The seed freezes its pre-trained VGGish; without weights a frozen random encoder would be useless.
-        self.frozen = bool(weights) if freeze is None else freeze
-        if self.frozen:
-            self.requires_grad_(False)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         x = self.features(self.frontend(wav))
         return self.embeddings(torch.flatten(self.pool(x), 1))
+
+
+class PretrainedVGGish(nn.Module):
+    """The published VGGish (:func:`simkit.models.pretrained.vggish`), frozen: waveform (B, T) -> (B, 128).
+
+    CLUP's seed (001 §1, "Audio Network") freezes its pre-trained VGGish. Each 16 kHz window becomes
+    torchvggish's log-mel examples (:func:`simkit.models.pretrained.examples_of_windows`): a window shorter
+    than one 0.96 s example (CLUP's 0.63 s windows, the 0.2 s upmix crops) is zero-padded to one on both
+    sides, a longer one gives the mean embedding of its complete examples. The input stays differentiable,
+    so losses on generated audio (CLUP's cycle) still reach the generator.
+    """
+
+    def __init__(self, weights: str) -> None:
+        super().__init__()
+        self.net = pretrained.vggish(weights)
+        self.net.requires_grad_(False)
+        self.frozen = True
+        self.embed_dim = VGGISH_EMBED
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        examples, n = pretrained.examples_of_windows(wav.float())
+        return self.net(examples).reshape(wav.shape[0], n, -1).mean(dim=1)
