@@ -18,9 +18,8 @@ import numpy as np
 
 from simkit.audio.dsp import rms
 from simkit.config import SpeechConfig
+from simkit.conventions import SPLITS
 from simkit.errors import SimkitError
-
-SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
 # Every clip is scaled to this RMS (-26 dBFS, the ITU-T P.56 speech level convention) so sources are
 # equally loud before convolution; float32 storage means rare peaks above 1.0 are kept, not clipped.

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.curate.pipeline import SPLIT_NAMES, Candidate, CurateConfig, progress_bar
+from simkit.conventions import SPLITS
+from simkit.curate.pipeline import Candidate, CurateConfig, progress_bar
 from simkit.video.io import read_audio, read_frames
 
 GROUPS = ("audio", "labels", "pairs", "frames", "meta")
@@ -78,7 +79,7 @@ def write_clips(w, paths: list[Path], ids: list[str], cands: list[Candidate], cf
         if c.kept:
             kept.setdefault(c.video_id, []).append(c)
     by_id = dict(zip(ids, paths, strict=True))
-    splits: dict[str, list[str]] = {s: [] for s in SPLIT_NAMES}
+    splits: dict[str, list[str]] = {s: [] for s in SPLITS}
     bar = progress_bar(len(kept), progress, "curate: write clips", "video")
     try:
         for vid in sorted(kept):
@@ -98,5 +99,5 @@ def write_clips(w, paths: list[Path], ids: list[str], cands: list[Candidate], cf
     w.write_splits(splits)
     summary = summarize(w.root)
     summary.update(refused=dict(sorted(refused.items())), candidates=len(cands),
-                   kept={s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLIT_NAMES})
+                   kept={s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLITS})
     return w.finish(summary)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from simkit.config import ScenesConfig
+from simkit.conventions import SPLITS
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 from simkit.resources import procedural_dir, scenes_dir, splits_path
@@ -30,7 +31,6 @@ from simkit.scenes.scene import Scene
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 SPLIT_SIZES = {"train": 81, "val": 9, "test": 10}
 SPLIT_SEED_KEY = "simkit-splits-v1"  # the permutation's seed is the sha256 of this string
 
