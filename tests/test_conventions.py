@@ -174,3 +174,21 @@ def test_view_labels_from_poses() -> None:
     for name, arr in lab.as_datasets().items():  # the shard's datasets, without the leading N
         assert fields[name].dtype == "float32" and arr.dtype == np.float32
         assert arr.ndim == len(fields[name].shape) - 1, name
+
+
+def test_data_stats_scores_an_exact_iid_tie_as_a_miss(tmp_path) -> None:
+    import h5py
+
+    from simkit.data.stats import dataset_stats
+    from simkit.data.synthetic import write_synthetic_render
+
+    root = write_synthetic_render(tmp_path / "d", {"a": "train"}, sets_per_scene=2, views=2, sources=1)
+    before = dataset_stats(root)
+    assert before.iid_scored == 4 and before.iid_accuracy == 1.0  # the near ear is louder in every clip
+    with h5py.File(root / "shards" / "a.h5", "r+") as f:
+        az = f["labels/azimuth_deg"][0, 0, 0]
+        assert abs(side_of_azimuth(az, MEDIAN_PLANE_MARGIN_DEG)) == 1  # a labelled side, so the clip is scored
+        clip = f["audio/binaural"][0, 0, 0]
+        f["audio/binaural"][0, 0, 0] = np.stack([clip[0], clip[0]])  # identical ears: an exact tie
+    after = dataset_stats(root)
+    assert after.iid_scored == 4 and after.iid_accuracy == 0.75  # scored, and never the labelled side

@@ -323,7 +323,6 @@ def _rug(rng: np.random.Generator, room: dict[str, Any], i: int) -> dict[str, An
             "max": [_r(cx + fw / 2), 0.0, _r(cz + fd / 2)]}
 
 
-
 def generate_layout(scene_id: str, room_rt60: RoomRT60) -> dict[str, Any]:
     """The compact layout of procedural scene ``scene_id``: deterministic from the id alone (and the
     steering estimate ``room_rt60``; the shipped layouts use :func:`simkit.acoustics.rt60.eyring_rt60_1k`)."""
@@ -460,8 +459,6 @@ def generate_layout(scene_id: str, room_rt60: RoomRT60) -> dict[str, Any]:
         "obstacles": obstacles,
         "patches": patches,
     }
-
-
 
 
 def generate_scene(scene_id: str, room_rt60: RoomRT60) -> Scene:

@@ -21,7 +21,6 @@ def procedural_scene_ids() -> list[str]:
     return [f"{SCENE_PREFIX}{i:03d}" for i in range(N_SCENES)]
 
 
-
 def layout_path(scene_id: str, directory: Path | str) -> Path:
     """Where the shipped layout of ``scene_id`` lives inside ``directory``."""
     return Path(directory) / f"{scene_id}.json"

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.conventions import SPLITS, class_center_deg, wrap_deg
+from simkit.conventions import SPLITS, class_center_deg, side_of_azimuth, wrap_deg
 from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -120,8 +120,7 @@ def parse_azimuth(text: str, where: str) -> tuple[float, int]:
         if not math.isfinite(az):
             raise SimkitError(f"{where}: azimuth {text!r} is not finite")
         az = float(wrap_deg(az))
-    side = 0 if abs(math.sin(math.radians(az))) < 1e-9 else (1 if math.sin(math.radians(az)) > 0 else -1)
-    return az, side
+    return az, int(side_of_azimuth(az))
 
 
 def read_labels(src: Path) -> list[LabelRow]:
