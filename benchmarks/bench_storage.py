@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from simkit.acoustics import rt60_t30_batch
+from simkit.conventions import SPLITS
 from simkit.data import schema
 from simkit.data.storage import FLOAT32, StorageConfig, read_binaural, read_mixed_rir
 from simkit.data.writer import write_shard
@@ -89,7 +90,7 @@ def _loader_speed(root: Path, workers: int, min_seconds: float = 2.0) -> float:
     from simkit.data.render_dataset import RenderViewSets, open_render
 
     info = open_render(root)
-    split = next(s for s in ("train", "val", "test") if info.splits[s])
+    split = next(s for s in SPLITS if info.splits[s])
     loader = DataLoader(RenderViewSets(info, split), batch_size=8, shuffle=False, num_workers=workers,
                         persistent_workers=workers > 0)
     for _ in loader:  # warm-up: workers started, files opened and cached
@@ -106,7 +107,7 @@ def _read_cpu_ms(root: Path, repeats: int = 3) -> float:
     from simkit.data.render_dataset import RenderViewSets, open_render
 
     info = open_render(root)
-    ds = RenderViewSets(info, next(s for s in ("train", "val", "test") if info.splits[s]))
+    ds = RenderViewSets(info, next(s for s in SPLITS if info.splits[s]))
     ds[0]  # open the file
     times = []
     for _ in range(repeats):

@@ -15,6 +15,7 @@ import pytest
 from simkit.acoustics import rt60_t30_batch
 from simkit.acoustics.config import AcousticsConfig
 from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.inspect import format_report, inspect_dataset
 from simkit.data.render_dataset import RenderViewSets, open_render
 from simkit.data.stats import dataset_stats
 from simkit.data.storage import (
@@ -31,7 +32,6 @@ from simkit.data.validate import validate_shard, verify_shard
 from simkit.data.writer import write_shard
 from simkit.errors import SimkitError
 from simkit.render.config import RenderConfig, SamplingConfig, validate_render_config
-from simkit.render.inspect import format_report, inspect_dataset
 from simkit.render.pipeline import render_dataset
 from simkit.scenes.catalog import load_splits
 from simkit.vision.config import CameraConfig, ViewsConfig

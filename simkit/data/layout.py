@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from simkit.conventions import SPLITS
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text
 
-SPLITS = ("train", "val", "test")
 DEFAULT_PROTOCOL = "default"
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from simkit.conventions import side_of_azimuth
 from simkit.data import layout
 from simkit.data.layout import SPLITS
 from simkit.data.opener import DatasetInfo, open_dataset
@@ -175,7 +176,7 @@ class RenderViewSets(Dataset):
             side = np.zeros(len(sel), np.float32)
         az = f["labels/azimuth_deg"][n, :, s][sel].astype(np.float64)
         known = np.isfinite(az)
-        side[known] = np.sign(np.round(np.sin(np.deg2rad(az[known])), 12))
+        side[known] = side_of_azimuth(az[known])
         return side
 
     def _reconvolve(

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.conventions import relative_translation, relative_yaw_deg, source_labels, wrap_deg, yaw_to_quat
+from simkit.conventions import wrap_deg, yaw_to_quat
 from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter, tree_inside
 from simkit.data.adapters._media import check_audio, parse_size, read_audio, read_image
+from simkit.data.labels import ViewLabels
 from simkit.data.layout import SPLITS, format_entry
 from simkit.errors import SimkitError
 
@@ -226,10 +227,8 @@ class Hm3dSs(Adapter):
                     raise SimkitError(f"{d / f'camera_{c}_rgb.png'} is {img.shape[1]}x{img.shape[0]}, camera 0 "
                                       f"{images[0].shape[1]}x{images[0].shape[0]}")
                 images.append(img)
-            el = np.zeros((v, s))
-            dist = np.zeros((v, s))
-            for c in range(v):
-                _a, el[c], dist[c] = source_labels(src, pos[c], yaw[c])
+            labels = ViewLabels.from_poses(pos, yaw, src)
+            labels.azimuth_deg = az  # the release's own angles (SoundSpaces' relative_angle_between_...)
             item = {
                 "audio/binaural": binaural.astype(np.float32),
                 "audio/source": mono,
@@ -243,13 +242,7 @@ class Hm3dSs(Adapter):
                 "poses/yaw_deg": yaw,
                 "poses/quat_wxyz": yaw_to_quat(yaw),
                 "sources/position": src,
-                "labels/azimuth_deg": az.astype(np.float32),
-                "labels/elevation_deg": el.astype(np.float32),
-                "labels/distance_m": dist.astype(np.float32),
-                "pairs/rel_yaw_deg": np.array([[relative_yaw_deg(yaw[i], yaw[j]) for j in range(v)]
-                                               for i in range(v)], np.float32),
-                "pairs/rel_translation": np.array([[relative_translation(pos[i], yaw[i], pos[j]) for j in range(v)]
-                                                   for i in range(v)], np.float32),
+                **labels.as_datasets(),
                 "views/rgb": np.stack(images),
                 "meta/set_id": pair,
             }
