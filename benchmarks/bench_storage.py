@@ -86,7 +86,7 @@ def _loader_speed(root: Path, workers: int, min_seconds: float = 2.0) -> float:
     """Items/s over whole passes of one split after a warm-up pass (worker start-up not counted)."""
     from torch.utils.data import DataLoader
 
-    from simkit.data.render_dataset import RenderViewSets, open_render
+    from simkit.data.datasets.direction import RenderViewSets, open_render
 
     info = open_render(root)
     split = next(s for s in ("train", "val", "test") if info.splits[s])
@@ -103,7 +103,7 @@ def _loader_speed(root: Path, workers: int, min_seconds: float = 2.0) -> float:
 
 def _read_cpu_ms(root: Path, repeats: int = 3) -> float:
     """Median CPU ms (this process) to read one item of RenderViewSets: robust to other jobs on the machine."""
-    from simkit.data.render_dataset import RenderViewSets, open_render
+    from simkit.data.datasets.direction import RenderViewSets, open_render
 
     info = open_render(root)
     ds = RenderViewSets(info, next(s for s in ("train", "val", "test") if info.splits[s]))

@@ -17,7 +17,7 @@ from simkit.bench.config import make_config
 from simkit.bench.harness import run_bench
 from simkit.bench.leaderboard import read_leaderboard
 from simkit.conventions import wrap_deg
-from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.datasets.direction import RenderViewSets, open_render
 from simkit.data.storage import read_binaural, read_mixed_rir, read_source
 from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError

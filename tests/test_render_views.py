@@ -21,7 +21,7 @@ from simkit.config import (
     ScenesConfig,
     ViewsConfig,
 )
-from simkit.data.render_dataset import open_render
+from simkit.data.datasets.direction import open_render
 from simkit.data.storage import read
 from simkit.data.validate import validate_shard
 from simkit.render.pipeline import render_dataset

@@ -21,8 +21,8 @@ from simkit.config import (
     ViewsConfig,
     validate_render_config,
 )
-from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
-from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
+from simkit.data.datasets.direction import RenderViewSets, open_render
 from simkit.data.stats import dataset_stats
 from simkit.data.storage import (
     FLOAT32,

@@ -1,0 +1,70 @@
+"""The shard-reading machinery every task dataset shares (:class:`ShardDataset`).
+
+A task dataset lists its items as integer rows whose first column is the scene's position in the split;
+this base holds the split, that index (optionally a seeded subset), the epoch that seeds random crops, and
+the HDF5 handles: shards are opened lazily, once per process, so DataLoader workers (forked or spawned)
+each hold their own h5py handles and never reuse the parent's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import h5py
+import numpy as np
+from torch.utils.data import Dataset
+
+from simkit.data.opener import DatasetInfo
+from simkit.errors import SimkitError
+
+
+class ShardDataset(Dataset):
+    """Items of one split: ``index`` (items, K) int64 rows, column 0 the scene's position in ``scenes``.
+
+    Subclasses build their rows with :meth:`_rows_of` and read items through :meth:`_file`. ``max_items``
+    keeps a seeded random subset (every scene stays represented, unlike the first rows)."""
+
+    def __init__(self, info: DatasetInfo, split: str, row_width: int, *, seed: int = 0, max_items: int = 0
+                 ) -> None:
+        if split not in info.splits:
+            raise SimkitError(f"unknown split {split!r} (known: {', '.join(info.splits)})")
+        scenes = info.splits[split]
+        if not scenes:
+            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) is empty")
+        self.info, self.split, self.seed, self.scenes = info, split, seed, scenes
+        rows = [row for si, scene in enumerate(scenes) for row in self._rows_of(si, scene)]
+        index = np.asarray(rows, dtype=np.int64).reshape(-1, row_width)
+        if max_items and len(index) > max_items:
+            keep = np.sort(np.random.default_rng([seed, 7]).choice(len(index), max_items, replace=False))
+            index = index[keep]
+        self.index = index
+        self.epoch = 0
+        self._files: dict[int, h5py.File] = {}
+        self._pid = -1
+
+    def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
+        """The item rows of scene ``scene`` (position ``si`` in the split)."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random crops/augmentation of ``epoch`` (workers pick it up when the loader restarts)."""
+        self.epoch = epoch
+
+    def __getstate__(self) -> dict[str, Any]:
+        # open handles do not pickle (spawned workers): each process opens its own
+        state = self.__dict__.copy()
+        state["_files"], state["_pid"] = {}, -1
+        return state
+
+    def _file(self, si: int) -> h5py.File:
+        """The open shard of scene ``si`` in this process."""
+        if self._pid != os.getpid():  # a forked worker must not reuse the parent's handles
+            self._files, self._pid = {}, os.getpid()
+        if si not in self._files:
+            self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
+        return self._files[si]
