@@ -139,6 +139,22 @@ def make_loader(ds: Any, cfg: BenchConfig, device: torch.device, shuffle: bool, 
     )
 
 
+DERIVE_ON = ("auto", "loader", "device")
+
+
+def derive_on(cfg: BenchConfig, device: torch.device) -> str:
+    """Where the derived clips of training items (compact storage) are convolved: ``loader`` (its CPU
+    workers) or ``device`` (after the transfer, one batched FFT: :meth:`ShardDataset.defer_derivation`).
+    ``cfg.derive_on`` (auto, the default when the config has no such field: the device on CUDA, where the
+    loader's CPU would starve the GPU; the loader on CPU, which convolves in float64 as the writer checked)."""
+    where = str(getattr(cfg, "derive_on", "auto"))
+    if where not in DERIVE_ON:
+        raise SimkitError(f"derive_on must be one of {', '.join(DERIVE_ON)} (got {where!r})")
+    if where == "auto":
+        return "device" if device.type == "cuda" else "loader"
+    return where
+
+
 def timed_batches(loader: DataLoader, waited: list[float]) -> Iterator[Any]:
     """The batches of ``loader``; the seconds spent waiting for each (in ``next``: worker start-up, reads
     the workers have not finished) are appended to ``waited``. A training step syncs with the device
@@ -335,6 +351,9 @@ def train_model(
     """
     data = Path(cfg.data)
     train_ds = task.open_split(data, "train", cfg, True, negatives=negatives)
+    # derived clips convolved on the device: the loader only reads (datasets that store clips read them)
+    deferred = derive_on(cfg, device) == "device" and bool(getattr(train_ds, "defer_derivation", bool)())
+    finish: Callable[[dict[str, Any]], dict[str, Any]] = train_ds.finish_batch if deferred else dict
     full_val = task.open_split(data, "val", cfg, False, negatives=negatives)
     val_ds = epoch_val_subset(full_val, cfg, task)
     train_loader = make_loader(train_ds, cfg, device, shuffle=True, task=task)
@@ -363,7 +382,7 @@ def train_model(
         model.train()
         t0, losses, n_items, waited = time.perf_counter(), [], 0, []
         for raw in timed_batches(train_loader, waited):
-            batch = to_device(raw, device)
+            batch = finish(to_device(raw, device))
             with _autocast(device, cfg):
                 loss, _parts = model.loss(batch)
             if not torch.isfinite(loss):
@@ -395,6 +414,7 @@ def train_model(
             "loader_wait_s": float(sum(waited)),
             "loader_wait_frac": float(sum(waited)) / train_s if train_s > 0 else 0.0,
             "loader_workers": train_loader.num_workers,
+            "clips_derived_on": "device" if deferred else "loader",
             "steps": steps,  # optimizer steps so far
             "train_loss_first": float(np.mean(losses[:tenth])),  # the epoch's first / last 10 % of steps
             "train_loss_last": float(np.mean(losses[-tenth:])),

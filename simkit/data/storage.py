@@ -310,18 +310,51 @@ def derive_window(source: np.ndarray, mixed: np.ndarray, start: int, stop: int) 
 
     Output sample t needs ``source[t - k]`` for the taps k < min(R, t + 1) only, so the window convolves
     ``source[start - R' + 1 : stop]`` with the first R' taps (R' = min(R, stop), shortened further past the
-    last nonzero tap of any row: int16 RIR tails round to zero). The result equals the same window of
-    the whole derived clip up to float64 rounding (a different FFT size) before the float32 cast."""
+    last nonzero tap of any row: int16 RIR tails round to zero), by overlap-save: one circular convolution
+    of ``stop - start + R' - 1`` samples (the window plus the taps' reach), float64 as the writer's check.
+    The result equals the same window of the whole derived clip up to float64 rounding (another FFT size)
+    before the float32 cast."""
     t_all = source.shape[-1]
     if not 0 <= start <= stop <= t_all:
         raise ValueError(f"window [{start}, {stop}) outside a clip of {t_all} samples")
     taps = min(mixed.shape[-1], stop)
     nonzero = np.flatnonzero(np.any(mixed[..., :taps] != 0, axis=tuple(range(mixed.ndim - 1))))
     taps = int(nonzero[-1]) + 1 if nonzero.size else 0
-    from simkit.audio.dsp import fft_convolve
+    shape = np.broadcast_shapes(source.shape[:-1], mixed.shape[:-1])
+    if taps == 0 or stop == start:
+        return np.zeros((*shape, stop - start), np.float32)
+    import scipy.fft
 
     lo = max(0, start - taps + 1)
-    return fft_convolve(source[..., lo:stop], mixed[..., :taps], stop - lo)[..., start - lo :]
+    # circular length >= window + taps - 1: the wrap-around lands only before the window (overlap-save)
+    n_fft = scipy.fft.next_fast_len(stop - start + taps - 1, real=True)
+    x = np.asarray(source[..., lo:stop], dtype=np.float64)
+    h = np.asarray(mixed[..., :taps], dtype=np.float64)
+    y = scipy.fft.irfft(scipy.fft.rfft(x, n_fft) * scipy.fft.rfft(h, n_fft), n_fft)
+    return np.ascontiguousarray(y[..., start - lo : stop - lo], dtype=np.float32)
+
+
+def source_segment(source: np.ndarray, start: int, stop: int, taps: int) -> np.ndarray:
+    """``source[start - taps + 1 : stop]`` (..., stop - start + taps - 1), zeros before the clip's start: what
+    samples ``[start, stop)`` of its convolution with ``taps`` taps read (:func:`derive_batch`)."""
+    lo = start - taps + 1
+    seg = source[..., max(lo, 0) : stop]
+    pad = [(0, 0)] * (seg.ndim - 1) + [(max(-lo, 0), 0)]
+    return np.pad(seg, pad).astype(np.float32, copy=False)
+
+
+def derive_batch(segment: Any, mixed: Any) -> Any:
+    """Derived clips of a batch on its own device (torch): ``segment`` (B, W + R - 1) from
+    :func:`source_segment`, ``mixed`` (B, ..., 2, R) mixed RIRs -> (B, ..., 2, W) float32, one batched
+    float32 FFT convolution (overlap-save). Equals :func:`derive_window` to float32 FFT rounding."""
+    import torch
+
+    taps = mixed.shape[-1]
+    width = segment.shape[-1] - taps + 1
+    n_fft = 1 << max(0, (segment.shape[-1] - 1).bit_length())  # >= W + R - 1; powers of 2 suit every backend
+    x = segment.float().reshape(segment.shape[0], *([1] * (mixed.ndim - 2)), segment.shape[-1])
+    y = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(mixed.float(), n_fft), n_fft)
+    return y[..., taps - 1 : taps - 1 + width].contiguous()
 
 
 def read_binaural(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int, start: int = 0,

@@ -41,6 +41,7 @@ class ShardDataset(Dataset):
             index = index[keep]
         self.index = index
         self.epoch = 0
+        self.defer = False  # derived clips left to the training device (defer_derivation)
         self._files: dict[int, h5py.File] = {}
         self._pid = -1
 
@@ -68,3 +69,26 @@ class ShardDataset(Dataset):
         if si not in self._files:
             self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
         return self._files[si]
+
+    def _derivable(self) -> bool:
+        """Whether every shard of this selection derives its clips (stores sources and RIRs, no clips)."""
+        from simkit.data.storage import CLIPS, has_dataset
+
+        for si in np.unique(self.index[:, 0]):
+            with h5py.File(self.info.shard(self.scenes[int(si)]), "r") as f:
+                if CLIPS in f or not has_dataset(f, CLIPS):
+                    return False
+        return True
+
+    def defer_derivation(self) -> bool:
+        """Leave the convolution of derived clips to the training device: items carry the source samples
+        their window reads and the mixed RIRs (``derive_source``, ``derive_rir``) instead of the audio, and
+        :meth:`finish_batch`, called on the batch after its transfer, convolves them in one batched FFT. The
+        loader then only reads and decodes (cheaper than reading float32 clips). Applies to training items
+        of a split whose every shard derives its clips; returns whether it applies."""
+        self.defer = bool(getattr(self, "train", False)) and self._derivable()
+        return self.defer
+
+    def finish_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch as the models read it (a deferring dataset derives its audio here); others unchanged."""
+        return batch

@@ -24,7 +24,14 @@ import torch
 from simkit.conventions import mono_of
 from simkit.data.datasets.base import ShardDataset
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.storage import clip_length, read_binaural
+from simkit.data.storage import (
+    clip_length,
+    derive_batch,
+    read_binaural,
+    read_mixed_rir,
+    read_source,
+    source_segment,
+)
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
 
@@ -76,8 +83,9 @@ class BinauralClips(ShardDataset):
 
     def _audio(
         self, row: np.ndarray, rng: np.random.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """Mono, binaural and the centre (s from the clip start) of the window or whole clip."""
+    ) -> tuple[dict[str, torch.Tensor], float]:
+        """``mono`` and ``binaural`` of the window or whole clip (deferred: the source samples and mixed RIR
+        they are derived from, ``derive_source`` / ``derive_rir``) and its centre in s from the clip start."""
         si, n, v, s = (int(x) for x in row)
         f = self._file(si)
         total = clip_length(f)
@@ -85,9 +93,25 @@ class BinauralClips(ShardDataset):
         if self.window is not None and rng is not None:
             # only the window is read (derived clips: convolved) - a training item uses 0.63 s of 2.55 s
             off, length = int(rng.integers(0, total - self.window + 1)), self.window
-        binaural = read_binaural(f, n, [v], s, off, off + length)[0]
-        clip = torch.from_numpy(np.ascontiguousarray(binaural))
-        return mono_of(clip), clip, (off + length / 2) / self.info.sample_rate
+        centre = (off + length / 2) / self.info.sample_rate
+        if self.defer:
+            rir = read_mixed_rir(f, n, [v], s)[0]
+            seg = source_segment(read_source(f, n, s), off, off + length, rir.shape[-1])
+            return {"derive_source": torch.from_numpy(seg), "derive_rir": torch.from_numpy(rir)}, centre
+        clip = torch.from_numpy(np.ascontiguousarray(read_binaural(f, n, [v], s, off, off + length)[0]))
+        return {"mono": mono_of(clip), "binaural": clip}, centre
+
+    def finish_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``binaural`` (B, 2, T) and ``mono`` of a deferred batch (and its negatives) derived where the
+        batch is (:func:`simkit.data.storage.derive_batch`)."""
+        if "derive_source" not in batch:
+            return batch
+        out = dict(batch)
+        for prefix in ("", "neg_"):
+            if prefix + "derive_source" in out:
+                clip = derive_batch(out.pop(prefix + "derive_source"), out.pop(prefix + "derive_rir"))
+                out[prefix + "mono"], out[prefix + "binaural"] = mono_of(clip), clip
+        return out
 
     def _image(self, si: int, n: int, v: int, centre_s: float) -> np.ndarray:
         f = self._file(si)
@@ -110,10 +134,9 @@ class BinauralClips(ShardDataset):
         si, n, v, s = (int(x) for x in row)
         # Evaluation items draw their negative from a fixed stream so every run scores the same pairs.
         rng = np.random.default_rng([self.seed, self.epoch if self.train else 0, idx])
-        mono, binaural, centre = self._audio(row, rng)
+        audio, centre = self._audio(row, rng)
         item: dict[str, Any] = {
-            "mono": mono,
-            "binaural": binaural,
+            **audio,
             "image": torch.from_numpy(self._image(si, n, v, centre)),
             "scene_id": self.scenes[si],
             "set_index": n,
@@ -126,5 +149,6 @@ class BinauralClips(ShardDataset):
             item["frames"] = torch.from_numpy(np.asarray(f["frames/rgb"][n, v], dtype=np.uint8))
             item["frame_times"] = torch.from_numpy(f["frames/time_s"][n, v].astype(np.float32))
         if self.negatives:
-            item["neg_mono"], item["neg_binaural"], _ = self._audio(self._negative_row(idx, rng), rng)
+            neg, _ = self._audio(self._negative_row(idx, rng), rng)
+            item |= {"neg_" + k: v for k, v in neg.items()}
         return item

@@ -19,7 +19,14 @@ import torch
 from simkit.data import layout
 from simkit.data.datasets.base import ShardDataset
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.storage import derive_window, read_binaural, read_mixed_rir, read_source
+from simkit.data.storage import (
+    derive_batch,
+    derive_window,
+    read_binaural,
+    read_mixed_rir,
+    read_source,
+    source_segment,
+)
 from simkit.errors import SimkitError
 
 # The groups an item reads (elevation, distance and the translation are NaN when a dataset lacks them).
@@ -106,7 +113,13 @@ class RenderViewSets(ShardDataset):
         # is read or derived (a derived clip costs a convolution per sample kept).
         t_total = self.info.clip_samples
         off = (t_total - self.clip) // 2 if rng is None else int(rng.integers(0, t_total - self.clip + 1))
-        if reconvolve:
+        deferred: dict[str, Any] = {}
+        if self.defer:  # the source samples and RIRs the crop needs; finish_batch convolves on the device
+            osi, on, os_ = (int(v) for v in self.index[other])
+            rir = read_mixed_rir(f, n, sel, s)
+            seg = source_segment(read_source(self._file(osi), on, os_), off, off + self.clip, rir.shape[-1])
+            deferred = {"derive_source": torch.from_numpy(seg), "derive_rir": torch.from_numpy(rir)}
+        elif reconvolve:
             audio = self._reconvolve(f, other, n, s, sel, off)
         else:
             audio = read_binaural(f, n, sel, s, off, off + self.clip)
@@ -114,7 +127,7 @@ class RenderViewSets(ShardDataset):
         rel_t = (f["pairs/rel_translation"][n][np.ix_(sel, sel)] if "pairs/rel_translation" in f
                  else np.full((len(sel), len(sel), 3), np.nan, np.float32))
         return {
-            "audio": torch.from_numpy(np.ascontiguousarray(audio)),
+            **(deferred or {"audio": torch.from_numpy(np.ascontiguousarray(audio))}),
             "azimuth_deg": torch.from_numpy(self._label(f, "labels/azimuth_deg", n, s, sel)),
             "elevation_deg": torch.from_numpy(self._label(f, "labels/elevation_deg", n, s, sel)),
             "distance_m": torch.from_numpy(self._label(f, "labels/distance_m", n, s, sel)),
@@ -126,6 +139,14 @@ class RenderViewSets(ShardDataset):
             "set_index": n,
             "source_index": s,
         }
+
+    def finish_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``audio`` (B, V, 2, T) of a deferred batch derived where the batch is (:func:`derive_batch`)."""
+        if "derive_source" not in batch:
+            return batch
+        out = {k: v for k, v in batch.items() if k not in ("derive_source", "derive_rir")}
+        out["audio"] = derive_batch(batch["derive_source"], batch["derive_rir"])
+        return out
 
     @staticmethod
     def _label(f: h5py.File, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
