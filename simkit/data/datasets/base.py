@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -18,6 +19,32 @@ from torch.utils.data import Dataset
 
 from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
+
+SMALL_BYTES = 1 << 16  # datasets up to this size are read once per process and served from memory
+
+
+class ShardFile:
+    """An open shard that serves its small datasets (labels, poses, pairs, the int16 ``*_scale`` arrays;
+    <= SMALL_BYTES) and its root attributes from memory after their first read: an item touches a dozen of
+    them, and each h5py read costs about 0.1 ms however small. Reads like an ``h5py.File``
+    (``f[name][index]``, ``name in f``, ``f.attrs``, ``f.filename``); bulky datasets stay h5py datasets."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.file = h5py.File(path, "r")
+        self.filename = self.file.filename
+        self.attrs = dict(self.file.attrs)
+        self._small: dict[str, Any] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._small or name in self.file
+
+    def __getitem__(self, name: str) -> Any:
+        got = self._small.get(name)
+        if got is None:
+            got = self.file[name]
+            if isinstance(got, h5py.Dataset) and got.size * got.dtype.itemsize <= SMALL_BYTES:
+                got = self._small[name] = got[()]
+        return got
 
 
 class ShardDataset(Dataset):
@@ -42,7 +69,7 @@ class ShardDataset(Dataset):
         self.index = index
         self.epoch = 0
         self.defer = False  # derived clips left to the training device (defer_derivation)
-        self._files: dict[int, h5py.File] = {}
+        self._files: dict[int, ShardFile] = {}
         self._pid = -1
 
     def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
@@ -62,12 +89,12 @@ class ShardDataset(Dataset):
         state["_files"], state["_pid"] = {}, -1
         return state
 
-    def _file(self, si: int) -> h5py.File:
+    def _file(self, si: int) -> ShardFile:
         """The open shard of scene ``si`` in this process."""
         if self._pid != os.getpid():  # a forked worker must not reuse the parent's handles
             self._files, self._pid = {}, os.getpid()
         if si not in self._files:
-            self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
+            self._files[si] = ShardFile(self.info.shard(self.scenes[si]))
         return self._files[si]
 
     def _derivable(self) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from simkit.data import layout
-from simkit.data.datasets.base import ShardDataset
+from simkit.data.datasets.base import ShardDataset, ShardFile
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.storage import (
     derive_batch,
@@ -149,13 +149,13 @@ class RenderViewSets(ShardDataset):
         return out
 
     @staticmethod
-    def _label(f: h5py.File, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+    def _label(f: ShardFile, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
         if name not in f:
             return np.full(len(sel), np.nan, np.float32)
         return f[name][n, :, s][sel].astype(np.float32)
 
     @staticmethod
-    def _side(f: h5py.File, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+    def _side(f: ShardFile, n: int, s: int, sel: np.ndarray) -> np.ndarray:
         """+1 left / -1 right / 0 unknown: ``labels/side`` where given, else the azimuth's side."""
         if "labels/side" in f:
             side = f["labels/side"][n, :, s][sel].astype(np.float32)
@@ -173,7 +173,7 @@ class RenderViewSets(ShardDataset):
         oi = int(rng.integers(0, len(self.index) - 1))
         return oi + (oi >= idx)
 
-    def _reconvolve(self, f: h5py.File, oi: int, n: int, s: int, sel: np.ndarray, off: int) -> np.ndarray:
+    def _reconvolve(self, f: ShardFile, oi: int, n: int, s: int, sel: np.ndarray, off: int) -> np.ndarray:
         """Samples ``[off, off + clip)`` of item ``oi``'s utterance convolved with this item's mixed RIRs
         (views ``sel``)."""
         osi, on, os_ = (int(v) for v in self.index[oi])
