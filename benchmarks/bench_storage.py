@@ -281,6 +281,15 @@ def print_table(result: dict) -> None:
           f"views x {s['sources']} sources, views {s['view_size'][0]}x{s['view_size'][1]}, preset {s['preset']}; "
           f"SNR and RT60 against the float32 render; write = CPU s per view set of the shard writer; read = median "
           f"CPU ms per item (V clips) in-process; items/s = DataLoader wall rate, batch 8, 0 / 2 workers)")
+    tasks = [r for r in result["rows"] if "task_cpu_ms_per_item" in r]
+    if tasks:
+        print()
+        names = list(tasks[0]["task_cpu_ms_per_item"])
+        print(f"{'option':<25}" + "".join(f"{f'T{i + 1}':>7}" for i in range(len(names))))
+        for r in tasks:
+            print(f"{r['option']:<25}" + "".join(f"{r['task_cpu_ms_per_item'][k]:>7.2f}" for k in names))
+        print("(loader CPU ms per item, simkit bench's defaults, task_cpu_ms: "
+              + "; ".join(f"T{i + 1} {k}" for i, k in enumerate(names)) + ")")
 
 
 def main() -> None:

@@ -363,3 +363,23 @@ def test_storage_option_of_the_cli(tmp_path: Path) -> None:
     shard = next((tmp_path / "b" / "shards").glob("*.h5"))
     with h5py.File(shard) as f:
         assert f["audio/binaural"].dtype == np.float32 and f["rir/direct"].dtype == np.float32
+
+
+def test_bench_derives_compact_clips_where_derive_on_says(twin_renders, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from simkit.bench.config import make_config
+    from simkit.bench.harness import derive_on, run_bench
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert (derive_on(SimpleNamespace(), cpu), derive_on(SimpleNamespace(), cuda)) == ("loader", "device")
+    assert derive_on(SimpleNamespace(derive_on="loader"), cuda) == "loader"
+    with pytest.raises(SimkitError, match="derive_on must be one of auto, loader, device"):
+        derive_on(SimpleNamespace(derive_on="gpu"), cpu)
+    for where in ("device", "loader"):
+        cfg = make_config(quick=True, data=str(twin_renders["compact"]), results=str(tmp_path / where),
+                          device="cpu", model="ours_full", epochs=1, max_steps=2, cpu_threads=1)
+        cfg.derive_on = where  # type: ignore[attr-defined]  # the field BenchConfig is to get
+        (r,) = run_bench(cfg)
+        assert [h["clips_derived_on"] for h in r.history] == [where]
+        assert r.history[0]["items"] == 2 * cfg.batch_size and np.isfinite(r.history[0]["train_loss"])
