@@ -1,7 +1,7 @@
 """Task ``direction``: azimuth of a speech source from one binaural clip, scored per view.
 
 Items are ``(view set, source)`` with the set's V views (see
-:class:`simkit.data.render_dataset.RenderViewSets`); models return ``azimuth_deg`` (B, V) and, when they
+:class:`simkit.data.datasets.direction.RenderViewSets`); models return ``azimuth_deg`` (B, V) and, when they
 estimate camera rotation, ``rel_yaw_deg`` (B, V): the rotation from view 0 to view v. Records have one row
 per (set, source, view).
 """
@@ -17,8 +17,8 @@ import torch
 
 from simkit.bench.tasks import TaskSpec, register_task
 from simkit.conventions import side_of_azimuth
+from simkit.data.datasets.direction import ITEM_DATASETS, RenderViewSets
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.render_dataset import ITEM_DATASETS, RenderViewSets
 from simkit.errors import SimkitError
 from simkit.models import get_model
 

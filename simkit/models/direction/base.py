@@ -6,7 +6,7 @@ rotation outputs from it.
 
 Angles inside the losses are radians in simkit's convention (:mod:`simkit.conventions`): azimuth +90 deg
 = left, and a camera turn ``delta = yaw_j - yaw_i`` moves a static source to ``az_j = az_i - delta``.
-Batches (from :class:`simkit.data.render_dataset.RenderViewSets`) hold ``audio`` (B, V, 2, T),
+Batches (from :class:`simkit.data.datasets.direction.RenderViewSets`) hold ``audio`` (B, V, 2, T),
 ``rel_yaw_deg`` (B, V, V), ``rel_translation`` (B, V, V, 3) and the labels ``azimuth_deg`` (B, V).
 """
 
