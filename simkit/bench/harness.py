@@ -145,10 +145,10 @@ DERIVE_ON = ("auto", "loader", "device")
 def derive_on(cfg: BenchConfig, device: torch.device) -> str:
     """Where the derived clips of training items (compact storage) are convolved: ``loader`` (its CPU
     workers) or ``device`` (after the transfer, one batched FFT: :meth:`ShardDataset.defer_derivation`).
-    ``cfg.derive_on`` (auto, the default when the config has no such field: the device on CUDA, where the
+    ``cfg.derive_on`` (auto, the default: the device on CUDA, where the
     loader's CPU would starve the GPU; the loader on CPU, which convolves in float64 as the writer checked)."""
-    where = str(getattr(cfg, "derive_on", "auto"))
-    if where not in DERIVE_ON:
+    where = cfg.derive_on
+    if where not in DERIVE_ON:  # a config built in Python without validation
         raise SimkitError(f"derive_on must be one of {', '.join(DERIVE_ON)} (got {where!r})")
     if where == "auto":
         return "device" if device.type == "cuda" else "loader"

@@ -35,7 +35,10 @@ def bench(
         False, "--quick", help="Smoke test: small subset, network and epochs (~1 min CPU)."
     ),
     patience: int = typer.Option(None, help="Early-stopping patience in epochs (default: 5)."),
-    workers: int = typer.Option(None, help="DataLoader workers (default: 2; --quick: 0)."),
+    workers: int = typer.Option(None, help="DataLoader workers (default: -1 = auto: min(8, cores - 1) on CUDA, "
+                                           "2 on CPU; --quick: 0)."),
+    derive_on: str = typer.Option(None, help="Where training items' derived clips are convolved: auto (the "
+                                             "GPU on CUDA, the loader on CPU) | loader | device."),
     width: int = typer.Option(None, help="ResNet-18 first-stage width (default: 32; --quick: 8)."),
     threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) (default: 0)."),
     max_items: int = typer.Option(
@@ -73,6 +76,7 @@ def bench(
         results=str(results),
         patience=patience,
         num_workers=workers,
+        derive_on=derive_on,
         width=width,
         cpu_threads=threads,
         max_items=max_items,
