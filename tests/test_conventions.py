@@ -66,7 +66,7 @@ def test_iid_sign_points_to_the_louder_ear_and_a_tie_is_undecided() -> None:
 def test_every_iid_user_shares_the_tie_rule() -> None:
     from simkit.curate.iid import iid
     from simkit.curate.pipeline import agrees
-    from simkit.models.direction import iid_pseudo_label
+    from simkit.models.direction.base import iid_pseudo_label
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 800))
