@@ -41,6 +41,7 @@ from simkit.data.adapters import (
     register_adapter,
     tree_inside,
 )
+from simkit.data.adapters._columns import append_item, stack_columns
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -194,9 +195,7 @@ class Rwavs(Adapter):
                 "meta/set_id": f"{f['t']:05d}",
                 "meta/start_s": f["start"] / rate,
             }
-            for k, v in item.items():
-                cols.setdefault(k, []).append(v)
-        arrays = {k: (np.asarray(v, dtype=object) if k == "meta/set_id" else np.stack([np.asarray(x) for x in v]))
-                  for k, v in cols.items()}
+            append_item(cols, item)
+        arrays = stack_columns(cols)
         h, w = self.size
         return ShardData(arrays, attrs={"source_rate": rate}, group_attrs={"views": {"width": w, "height": h}})

@@ -36,6 +36,7 @@ from simkit.data.adapters import (
     register_adapter,
     tree_inside,
 )
+from simkit.data.adapters._columns import append_item, stack_columns
 from simkit.data.adapters._media import audio_info, read_audio, resample
 from simkit.data.labels import ViewLabels
 from simkit.data.layout import format_entry
@@ -197,16 +198,6 @@ class SoundSpaces1(Adapter):
                 raise SimkitError(f"{path}: node {node} at {point.tolist()} is not points.txt's "
                                   f"{list(pts[int(node)])} in habitat coordinates (x, z, -y)")
 
-    def _speech(self):
-        if not hasattr(self, "_speech_source"):
-            from simkit.audio.config import SpeechConfig
-            from simkit.audio.speech import make_speech_source
-
-            o: SoundSpaces1Options = self.options
-            self._speech_source = make_speech_source(SpeechConfig(corpus=str(o.speech) if o.speech else None,
-                                                                  clip_seconds=o.clip_seconds))
-        return self._speech_source
-
     def build(self, unit: Unit) -> ShardData:
         from simkit.audio.dsp import fft_convolve
 
@@ -214,7 +205,7 @@ class SoundSpaces1(Adapter):
         sr = self.common.sample_rate
         d = Path(unit.payload["dir"])
         pts = self.points[unit.shard_id]
-        speech = self._speech()
+        speech = self.speech_source()
         n_clip = int(round(o.clip_seconds * sr))
         yaw = np.array([float(wrap_deg(-a)) for a in HEADINGS])
         cols: dict[str, list] = {}
@@ -242,9 +233,7 @@ class SoundSpaces1(Adapter):
                 **labels.as_datasets(),
                 "meta/set_id": f"{r}_{s}",
             }
-            for key, v in item.items():
-                cols.setdefault(key, []).append(v)
-        arrays = {k: (np.asarray(v, dtype=object) if k == "meta/set_id" else np.stack([np.asarray(x) for x in v]))
-                  for k, v in cols.items()}
+            append_item(cols, item)
+        arrays = stack_columns(cols)
         return ShardData(arrays, attrs={"source_rate": RATES[o.dataset], "speech_source": speech.name,
                                         "scene_source": f"soundspaces1-{o.dataset}"})
