@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from simkit.acoustics import PRESETS, MaterialDatabase, make_backend
-from simkit.acoustics.fidelity import mixed_ild_db
 from simkit.acoustics.rlr import DECODER_LEAD_SECONDS, decode_foa
 from simkit.config import AcousticsConfig, SamplingConfig
 from simkit.conventions import azimuth_to_local_direction, quat_to_matrix, yaw_to_quat
+from simkit.render.fidelity import mixed_ild_db
 from simkit.render.pipeline import scene_seed
 from simkit.render.sampling import sample_view_set
 from simkit.scenes.catalog import load_scene
