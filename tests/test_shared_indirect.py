@@ -108,7 +108,7 @@ def test_late_tail_restores_the_decay_of_a_truncated_trace_and_is_deterministic(
     assert np.allclose(after, 0.5, rtol=0.08), after
     e_in, e_out = (cut.astype(np.float64) ** 2).sum(-1), (out.astype(np.float64) ** 2).sum(-1)
     assert np.allclose(e_out / e_out[..., :1], e_in / e_in[..., :1], rtol=0.1)  # the channels keep their shares
-    early = int(0.14 * SR)  # before the join (half the trace's end): the traced signal, up to FFT round-off
+    early = int(0.14 * SR)  # before the join (0.7 of the trace's end): the traced signal, up to FFT round-off
     assert np.allclose(out[..., :early], cut[..., :early], rtol=0, atol=1e-5 * float(np.abs(cut).max()))
     assert synthesise_late_tail(cut, SR).tobytes() == out.tobytes()
     full = _decaying_noise(0.5, 2.0, seed=2)  # a trace that reaches the end of the response is left alone
