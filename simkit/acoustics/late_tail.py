@@ -2,10 +2,10 @@
 
 A ray trace of limited depth (``indirect_ray_depth``) ends where its rays run out of reflections: the engine's
 response falls off and then is exactly zero (measured: depth 50 ends at 0.4-0.55 s in the embedded rooms, and
-it follows the depth-200 trace until ~0.8 of that end). Hybrid room-acoustics renderers (e.g. RAVEN, ODEON; L.
-Savioja and U. P. Svensson, "Overview of geometrical room acoustic modeling techniques", JASA 138(2), 2015,
-Sec. V) trace the early part and append a statistical late tail: noise whose band energy decays at the rate
-measured on the traced part. Here, per response and per frequency band, the decay rate is the least-squares
+it follows the depth-200 trace until ~0.8 of that end). Hybrid room-acoustic models compute the early part
+geometrically and the late reverberation statistically (L. Savioja and U. P. Svensson, "Overview of geometrical
+room acoustic modeling techniques", JASA 138(2), 2015); here the late part is noise whose band energy decays
+at the rate measured on the traced part. Here, per response and per frequency band, the decay rate is the least-squares
 line through the frame energies from 5 dB below their peak to the join point, each channel keeps its share of
 that energy (so the tail's direction balance is the traced one), and the traced signal crossfades into the
 tail (equal power). Deterministic: the noise is seeded from the response's own bytes.
