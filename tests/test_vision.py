@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import h5py
@@ -301,10 +302,13 @@ def _reference_module():
 
     if not REFERENCE_CODE.is_file():
         pytest.skip(f"{REFERENCE_CODE} is absent (not a source checkout): no reference implementation to compare")
-    spec = importlib.util.spec_from_file_location("simkit_views_reference", REFERENCE_CODE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = "simkit_views_reference"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REFERENCE_CODE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # registered before it runs, as dataclasses resolve annotations through it
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _golden_cases(render_views=render_views, render_depths=None):
