@@ -16,7 +16,9 @@ Common protocol: audio at 16 kHz; STFT with ``n_fft = 512``, a periodic Hann win
 (zero-padded to 512, centred), hop 160, ``center=True``; the padding mode follows each source (librosa < 0.9
 and torch.stft reflect, librosa 0.11 pads zeros: CCStereo's librosa metrics, the ``*_ccs`` STFT variants).
 Prediction and target are each **peak-normalised** over both channels (``x / max|x|``; silent clips stay
-silent) before every metric; every metric is computed on the whole clip (2, T) (channel 0 = left, see
+silent) before every metric but ``stft_distance_raw`` (the same STFT distance on the waveforms as given:
+a prediction that only moves the peak, e.g. a one-sample click, cannot game it; docs/binaural.md, "stft_distance_raw
+and the click"); every metric is computed on the whole clip (2, T) (channel 0 = left, see
 :mod:`simkit.conventions`) and averaged over the test clips. Long clips are generated with a 0.63 s window
 slid by 0.05 s, overlapping outputs averaged (:func:`sliding_window_binauralize`, 2.5D ``demo.py``).
 
@@ -106,7 +108,8 @@ def _prepare(pred: np.ndarray, target: np.ndarray, normalize: bool) -> tuple[np.
 
 
 class _Spectra:
-    """One clip's normalised (2, T) pair and its STFTs, each computed once (per padding, channels and L - R)."""
+    """One clip's (2, T) pair (peak-normalised, or as given for the raw variants) and its STFTs, each
+    computed once (per padding, channels and L - R)."""
 
     def __init__(self, pred: np.ndarray, target: np.ndarray) -> None:
         self.pred, self.target = pred, target
@@ -224,6 +227,7 @@ class Variant:
     unit: str
     source: str  # repository@commit:file:lines (or the equation) it reproduces
     formula: str
+    normalized: bool = True  # False: scored on the waveforms as given, no peak normalisation on either side
 
 
 _PB = "SheldonTsui/PseudoBinaural_CVPR2021@87f7be0:evaluate.py"
@@ -275,6 +279,10 @@ def _variants() -> tuple[Variant, ...]:
         Variant("snr_eq", _snr_eq_term, True, "dB",
                 f"CLUP supp. eq. 9 (formerly snr_db); no public code computes it; capped at +-{SNR_CAP_DB:g} dB",
                 "mean_c 10 log10(sum g_c^2 / sum (p_c - g_c)^2)"),
+        # last, so the earlier variants' record columns keep their places
+        Variant("stft_distance_raw", _stft_term, False, "STFT units^2",
+                f"simkit: {_25D}:22-47 without normalize (:19-20); reflect padding; no paper reports it",
+                f"{stft_f}, on p and g as given (no peak normalisation)", normalized=False),
     )
 
 
@@ -282,18 +290,21 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in _variants()}
 
 
 def binaural_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Every variant of one clip (2, T), keyed as :data:`VARIANTS`; peak-normalised first, STFTs shared.
+    """Every variant of one clip (2, T), keyed as :data:`VARIANTS`; peak-normalised first (all but the
+    ``normalized=False`` variants, scored on the clip as given), STFTs shared.
 
     A value may be NaN (``pha_ccs`` when a channel keeps no bin); the test-set mean skips it.
     """
-    sp = _Spectra(*_prepare(pred, target, normalize=True))
-    return {name: v.term(sp) for name, v in VARIANTS.items()}
+    pred, target = _check_pair(pred, target)
+    spectra = {True: _Spectra(*_prepare(pred, target, normalize=True)), False: _Spectra(pred, target)}
+    return {name: v.term(spectra[v.normalized]) for name, v in VARIANTS.items()}
 
 
 def clip_metric(name: str, pred: np.ndarray, target: np.ndarray, normalize: bool = True) -> float:
-    """The variant ``name`` of one clip (old names accepted); ``normalize=False`` skips peak normalisation."""
+    """The variant ``name`` of one clip (old names accepted); ``normalize=False`` skips peak normalisation
+    (a ``normalized=False`` variant such as ``stft_distance_raw`` never normalises)."""
     v = VARIANTS[OLD_METRIC_NAMES.get(name, name)]
-    return v.term(_Spectra(*_prepare(pred, target, normalize)))
+    return v.term(_Spectra(*_prepare(pred, target, normalize and v.normalized)))
 
 
 def _one(name: str) -> Callable[..., float]:
@@ -308,6 +319,7 @@ def _one(name: str) -> Callable[..., float]:
 
 # Per-clip functions by name (the task writes one record column per variant, one row per clip).
 stft_distance = _one("stft_distance")
+stft_distance_raw = _one("stft_distance_raw")
 envelope_distance = _one("env_distance")
 mag_distance = _one("mag_distance")
 dphase = _one("dphase")
