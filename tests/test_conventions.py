@@ -80,7 +80,7 @@ def test_every_iid_user_shares_the_tie_rule() -> None:
 def test_iid_model_answers_left_on_a_tie() -> None:
     from types import SimpleNamespace
 
-    from simkit.models.iid import IIDModel
+    from simkit.models.direction.iid import IIDModel
 
     model = IIDModel(SimpleNamespace(model_options={}), {})
     x = torch.randn(1, 1, 400)
