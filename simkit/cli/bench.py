@@ -35,6 +35,10 @@ def bench(
         False, "--quick", help="Smoke test: small subset, network and epochs (~1 min CPU)."
     ),
     patience: int = typer.Option(None, help="Early-stopping patience in epochs (default: 5)."),
+    select_metric: str = typer.Option(
+        None, help="Val selection of the checkpoint: 'loss' (val loss) or a metric of the task, e.g. lr_accuracy "
+                   "(default: self-supervised models label-free, their val loss or their authors' score; other "
+                   "models the task's metric). Recorded in every leaderboard row."),
     workers: int = typer.Option(None, help="DataLoader workers (default: 2; --quick: 0)."),
     width: int = typer.Option(None, help="ResNet-18 first-stage width (default: 32; --quick: 8)."),
     threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) (default: 0)."),
@@ -72,6 +76,7 @@ def bench(
         seed=seed,
         results=str(results),
         patience=patience,
+        select_metric=select_metric,
         num_workers=workers,
         width=width,
         cpu_threads=threads,
