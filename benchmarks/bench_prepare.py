@@ -39,7 +39,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+    from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
     from simkit.data.prepare import prepare
 
     vh, vw = (int(v) for v in args.video_size.split("x"))

@@ -5,7 +5,7 @@ Every preset in ``simkit.acoustics.PRESETS`` and the ray counts read from a fres
 sampler and seeds: 4 views at one camera position x 3 sources, direct and indirect). Reported per variant:
 binaural RIRs per CPU-second, CPU-seconds per view set, the cost ratio against the engine defaults, and against
 ``high`` per RIR the mean / max |dRT60| and |dILD| of the mixed RIR and whether the direct path is identical
-(simkit.acoustics.fidelity).
+(simkit.render.fidelity).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_render_engine.py --scenes 12 --out bench_render_engine.json
 """
@@ -21,10 +21,10 @@ import rlr_audio_propagation as rlr
 
 from simkit.acoustics import PRESETS, Preset
 from simkit.acoustics.config import AcousticsConfig
-from simkit.acoustics.fidelity import ILD_BOUND_DB, RT60_BOUND, deviations, measure_presets
 from simkit.acoustics.presets import ENGINE_DEFAULTS
 from simkit.io import atomic_write_json, package_versions
 from simkit.render.config import SamplingConfig
+from simkit.render.fidelity import ILD_BOUND_DB, RT60_BOUND, deviations, measure_presets
 from simkit.scenes.catalog import embedded_scene_ids
 
 

@@ -6,9 +6,17 @@ measures against the float32 original: bytes per view set (whole file, and per g
 a reader gets (stored, or derived on read as source ⊛ mixed RIR) - mean and worst clip -, the RT60 (T30 of
 the decoded mixed RIR) change, and items/s of the ``direction`` task's RenderViewSets through a torch
 DataLoader (batch 8, 0 and 2 workers; every view set, all V views and S sources) and the median CPU time
-to read one item in-process (the figure that does not depend on other jobs sharing the machine).
+to read one item in-process (the figure that does not depend on other jobs sharing the machine), and the
+loader CPU ms per item of each task's items as ``simkit bench`` builds them (:func:`task_cpu_ms`: direction
+training items, 2.55 s crops of all V views, with and without online re-rendering; binaural training items,
+0.63 s windows, with and without a negative pair; evaluation items, whole clips).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_storage.py --scenes 4 --sets 4 --out bench_storage.json
+
+``--datasets DIR [DIR ...]`` measures only the per-task loader CPU of existing datasets (the first is the
+reference of the ratio column), e.g. a float32 and a compact render of the same scenes:
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_storage.py --datasets out/f32 out/compact --items 500
 """
 
 from __future__ import annotations
@@ -18,12 +26,14 @@ import dataclasses
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import h5py
 import numpy as np
 
 from simkit.acoustics import rt60_t30_batch
+from simkit.conventions import SPLITS
 from simkit.data import schema
 from simkit.data.storage import FLOAT32, StorageConfig, read_binaural, read_mixed_rir
 from simkit.data.writer import write_shard
@@ -86,10 +96,10 @@ def _loader_speed(root: Path, workers: int, min_seconds: float = 2.0) -> float:
     """Items/s over whole passes of one split after a warm-up pass (worker start-up not counted)."""
     from torch.utils.data import DataLoader
 
-    from simkit.data.render_dataset import RenderViewSets, open_render
+    from simkit.data.datasets.direction import RenderViewSets, open_render
 
     info = open_render(root)
-    split = next(s for s in ("train", "val", "test") if info.splits[s])
+    split = next(s for s in SPLITS if info.splits[s])
     loader = DataLoader(RenderViewSets(info, split), batch_size=8, shuffle=False, num_workers=workers,
                         persistent_workers=workers > 0)
     for _ in loader:  # warm-up: workers started, files opened and cached
@@ -103,10 +113,10 @@ def _loader_speed(root: Path, workers: int, min_seconds: float = 2.0) -> float:
 
 def _read_cpu_ms(root: Path, repeats: int = 3) -> float:
     """Median CPU ms (this process) to read one item of RenderViewSets: robust to other jobs on the machine."""
-    from simkit.data.render_dataset import RenderViewSets, open_render
+    from simkit.data.datasets.direction import RenderViewSets, open_render
 
     info = open_render(root)
-    ds = RenderViewSets(info, next(s for s in ("train", "val", "test") if info.splits[s]))
+    ds = RenderViewSets(info, next(s for s in SPLITS if info.splits[s]))
     ds[0]  # open the file
     times = []
     for _ in range(repeats):
@@ -115,6 +125,69 @@ def _read_cpu_ms(root: Path, repeats: int = 3) -> float:
             ds[i]
             times.append(time.process_time() - t0)
     return float(np.median(times) * 1e3)
+
+
+def task_datasets(root: Path) -> dict[str, Any]:
+    """:func:`_base_datasets`, and each training one again with its derivation deferred to the device
+    (``derive_on device``, simkit bench's default on CUDA: the loader only reads; a dataset that stores its
+    clips cannot defer and reads them as in the row above)."""
+    out = _base_datasets(root)
+    for name, ds in _base_datasets(root).items():  # fresh objects: deferring one leaves the other as it was
+        if "train" in name:
+            ds.defer_derivation()
+            out[f"{name} [derive on device]"] = ds
+    return out
+
+
+def _base_datasets(root: Path) -> dict[str, Any]:
+    """The items each task reads from ``root``, built as ``simkit bench`` builds them with its defaults
+    (BenchConfig: features.clip_seconds 2.55, reconvolve_prob 0.5, views_per_item 0; binaural window 0.63 s)."""
+    from simkit.bench.config import BenchConfig
+    from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
+    from simkit.data.datasets.direction import RenderViewSets, open_render
+
+    cfg = BenchConfig()
+    info = open_render(root)
+    clip = int(round(cfg.features.clip_seconds * info.sample_rate))
+    out: dict[str, Any] = {
+        "direction train": RenderViewSets(info, "train", clip_samples=clip, train=True,
+                                          reconvolve_prob=cfg.reconvolve_prob),
+        "direction train, no rerender": RenderViewSets(info, "train", clip_samples=clip, train=True),
+        "direction eval (whole clip)": RenderViewSets(info, "val"),
+    }
+    if "views" in info.groups:
+        binfo = open_binaural_dataset(root)
+        out |= {
+            "binaural train": BinauralClips(binfo, "train", train=True),
+            "binaural train, negatives": BinauralClips(binfo, "train", train=True, negatives=True),
+            "binaural eval (whole clip)": BinauralClips(binfo, "val"),
+        }
+    return out
+
+
+def task_cpu_ms(root: Path, items: int = 500) -> dict[str, float]:
+    """Loader CPU ms per item (this process; CPU time, not wall) of each task's items (:func:`task_datasets`)
+    over ``items`` reads, cycling through the split with a new epoch (new crops) per pass."""
+    out = {}
+    for name, ds in task_datasets(root).items():
+        ds[0]  # open the shards and warm the caches
+        t0 = time.process_time()
+        for i in range(items):
+            ds.set_epoch(1 + i // len(ds))
+            ds[i % len(ds)]
+        out[name] = (time.process_time() - t0) / items * 1e3
+    return out
+
+
+def print_task_table(roots: list[Path], ms: list[dict[str, float]]) -> None:
+    """Per-task loader CPU ms per item of each dataset and its ratio to the first."""
+    print(f"{'items':<46}" + "".join(f"{r.name[-16:]:>18}" for r in roots) + "   ratio to the first")
+    for name in ms[0]:
+        vals = [m.get(name, float("nan")) for m in ms]
+        ratios = "  ".join(f"{v / vals[0]:.2f}x" for v in vals[1:])
+        print(f"{name:<46}" + "".join(f"{v:>18.2f}" for v in vals) + f"   {ratios}")
+    print("(loader CPU ms per item, in-process, time.process_time; BenchConfig's defaults; [derive on device]: "
+          "the item carries source samples and RIRs, the convolution runs on the training device)")
 
 
 def run(work: Path, scenes: list[str], sets: int) -> dict:
@@ -175,6 +248,7 @@ def run(work: Path, scenes: list[str], sets: int) -> dict:
             "rt60_dev_mean_pct": float(np.mean(rt_dev)), "rt60_dev_max_pct": float(np.max(rt_dev)),
             "write_cpu_s_per_set": write_s / n_sets,
             "read_cpu_ms_per_item": _read_cpu_ms(out),
+            "task_cpu_ms_per_item": task_cpu_ms(out, 200),
             "loader_items_per_s_w0": _loader_speed(out, 0),
             "loader_items_per_s_w2": _loader_speed(out, 2),
         }
@@ -208,6 +282,15 @@ def print_table(result: dict) -> None:
           f"views x {s['sources']} sources, views {s['view_size'][0]}x{s['view_size'][1]}, preset {s['preset']}; "
           f"SNR and RT60 against the float32 render; write = CPU s per view set of the shard writer; read = median "
           f"CPU ms per item (V clips) in-process; items/s = DataLoader wall rate, batch 8, 0 / 2 workers)")
+    tasks = [r for r in result["rows"] if "task_cpu_ms_per_item" in r]
+    if tasks:
+        print()
+        names = list(tasks[0]["task_cpu_ms_per_item"])
+        print(f"{'option':<25}" + "".join(f"{f'T{i + 1}':>7}" for i in range(len(names))))
+        for r in tasks:
+            print(f"{r['option']:<25}" + "".join(f"{r['task_cpu_ms_per_item'][k]:>7.2f}" for k in names))
+        print("(loader CPU ms per item, simkit bench's defaults, task_cpu_ms: "
+              + "; ".join(f"T{i + 1} {k}" for i, k in enumerate(names)) + ")")
 
 
 def main() -> None:
@@ -218,7 +301,16 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=4, help="a split-preserving subset of the embedded scenes")
     ap.add_argument("--sets", type=int, default=4, help="view sets per scene")
     ap.add_argument("--out", default="bench_storage.json")
+    ap.add_argument("--datasets", nargs="+", type=Path, help="only the per-task loader CPU of these datasets")
+    ap.add_argument("--items", type=int, default=500, help="reads per task for --datasets")
     args = ap.parse_args()
+    if args.datasets:
+        ms = [task_cpu_ms(d, args.items) for d in args.datasets]
+        print_task_table(args.datasets, ms)
+        atomic_write_json(args.out, {"datasets": [str(d) for d in args.datasets], "items": args.items,
+                                     "task_cpu_ms_per_item": ms, "versions": package_versions()})
+        print(f"wrote {args.out}")
+        return
     result = run(Path(args.work), resolve_scenes(str(args.scenes)), args.sets)
     print_table(result)
     atomic_write_json(args.out, result)

@@ -6,7 +6,8 @@ CPU time, all its threads: OpenBLAS's spinning workers count), old and new inter
 
 * ``views``: ``render_views`` of a whole 4-view set (the render's views stage for one kept set);
 * its sub-stages, each run alone on the same inputs: ``rays`` (pixel rays rotated to the pose), ``cast``
-  (``first_hit``: normalisation + Embree), ``albedo`` (procedural texture / texture lookup of the hits) and
+  (``first_hit``: normalisation + Embree; the new code's two per run of pixels, as the camera calls them),
+  ``albedo`` (procedural texture / texture lookup of the hits) and
   ``shade+out`` (the rest: hit points, normals, instance labels, Lambert shading, uint8 output);
 * ``coarse``: the depth-only look at 1/8 resolution the render takes before each full render;
 * ``filters``: the HM3D-SS view filters (``view_set_ok``) on the rendered set (unchanged code, once).
@@ -52,6 +53,12 @@ def _cpu_ms(fn: Callable[[], object]) -> float:
     return (time.process_time() - t0) * 1e3
 
 
+def _runs(fn: Callable[[np.ndarray], object], rows: np.ndarray) -> None:
+    """``fn`` on each run of ``camera._CHUNK`` rows, as the camera processes a view."""
+    for s in range(0, len(rows), camera._CHUNK):
+        fn(rows[s:s + camera._CHUNK])
+
+
 def _hits(scene, caster, position, yaw, cfg):
     """Inputs of the albedo stage for one view: hit faces, points (float64) and viewer-side normals."""
     local = camera._pixel_rays(cfg.width, cfg.height, float(cfg.hfov_deg)).reshape(-1, 3)
@@ -76,17 +83,15 @@ def _stage_times(impl: str, scene, caster, vs, cfg, coarse) -> dict[str, float]:
     table = camera._tables(scene, caster).faces
     for pos, yaw in zip(vs.positions, vs.yaws_deg, strict=True):
         rot = yaw_pitch_to_matrix(float(yaw), cfg.pitch_deg)
-        if impl == "old":
-            rays += _cpu_ms(lambda rot=rot: (local @ rot.T).astype(np.float32))
-        else:
-            rays += _cpu_ms(lambda rot=rot: camera._rotate_rays(local, rot))
         dirs = camera._rotate_rays(local, rot)
         fh, pts, nrm = _hits(scene, caster, pos, float(yaw), cfg)
         if impl == "old":
+            rays += _cpu_ms(lambda rot=rot: (local @ rot.T).astype(np.float32))
             cast += _cpu_ms(lambda pos=pos, dirs=dirs: ref.first_hit(caster, pos, dirs))
             alb += _cpu_ms(lambda fh=fh, pts=pts, nrm=nrm: ref.albedo(scene, fh, pts, nrm))
-        else:
-            cast += _cpu_ms(lambda pos=pos, dirs=dirs: caster.first_hit(pos, dirs))
+        else:  # rays and cast as the camera runs them: per run of camera._CHUNK pixels
+            rays += _cpu_ms(lambda rot=rot: _runs(lambda a: camera._rotate_rays(a, rot), local))
+            cast += _cpu_ms(lambda pos=pos, dirs=dirs: _runs(lambda a: caster.first_hit(pos, a), dirs))
             alb += _cpu_ms(lambda fh=fh, pts=pts, nrm=nrm: camera.albedo(scene, fh, pts, nrm, table))
     out.update(rays=rays / n, cast=cast / n, albedo=alb / n)
     out["shade+out"] = out["views"] - out["rays"] - out["cast"] - out["albedo"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A prepared GPU check (issue 12, item 4; docs/scale.md "GPU check"): `simkit bench` of ours_full (direction)
 # and clup (binauralize) for a fixed number of optimizer steps with CUDA + AMP, then the same steps on CPU.
-# Reports items/s, peak GPU memory (torch's allocator), GPU utilisation (nvidia-smi sampled every 200 ms) and
+# Reports items/s, peak GPU memory (torch's allocator), GPU utilisation (nvidia-smi sampled every 200 ms), the
+# time the training loop waited on the DataLoader (loader wait, s and % of training time: a starved GPU) and
 # checks that the training loss falls (mean of the last 10 % of steps < mean of the first 10 %).
 # Without a GPU the CUDA half is skipped with a message and the CPU half still runs, so the script is proven
 # on any machine. Exit status: 0 = every run trained and its loss fell, 1 = a check failed, 2 = setup failed.
@@ -18,7 +19,8 @@
 #   WHEELS       folder of wheels for an offline machine: missing packages are installed from it only
 #   STEPS        optimizer steps per run (default 40); BATCH (16); WIDTH (32); OUT (out/gpu-check)
 #   MAX_ITEMS    items per split (default 32: the final val/test scoring, clup's diffusion sampling included,
-#                stays short); WORKERS DataLoader workers (default 4: clips are derived on read)
+#                stays short); WORKERS DataLoader workers (default: simkit.bench.harness.loader_workers's
+#                auto value per device: CUDA min(8, cores - 1), CPU 2)
 #   DEVICES      "cuda cpu" (default) or a subset
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ DATA=${1:-out/gpu-check-data}
 OUT=${OUT:-out/gpu-check}
 STEPS=${STEPS:-40}
 MAX_ITEMS=${MAX_ITEMS:-32}
-WORKERS=${WORKERS:-4}
+WORKERS=${WORKERS:-}
 BATCH=${BATCH:-16}
 WIDTH=${WIDTH:-32}
 DEVICES=${DEVICES:-cuda cpu}
@@ -98,12 +100,17 @@ for dev in $DEVICES; do
         > "$OUT/smi-$model.csv" 2>/dev/null &
       smi_pid=$!
     fi
-    say "$model on $dev: $STEPS steps, batch $BATCH, width $WIDTH"
+    workers=$WORKERS
+    if [ -z "$workers" ]; then
+      workers=$("$PY" -c "import torch; from simkit.bench.harness import loader_workers as w
+print(w(-1, torch.device('$dev')))") || die "could not work out the loader workers"
+    fi
+    say "$model on $dev: $STEPS steps, batch $BATCH, width $WIDTH, $workers loader workers"
     # --quick's small features and lr 1e-3 (the loss must move within a few dozen steps), the real width and
     # batch; patience high so only --max-steps ends training; 2 val items per epoch keep clup's sampling short
     "${SIMKIT[@]}" bench --model "$model" --task "$task" --data "$DATA" --results "$res" --device "$dev" \
       --quick --width "$WIDTH" --batch-size "$BATCH" --epochs 100000 --patience 100000 --max-steps "$STEPS" \
-      --max-items "$MAX_ITEMS" --val-items 2 --workers "$WORKERS" --threads 0 > "$OUT/log-$dev-$model.txt" 2>&1
+      --max-items "$MAX_ITEMS" --val-items 2 --workers "$workers" --threads 0 > "$OUT/log-$dev-$model.txt" 2>&1
     rc=$?
     [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null && wait "$smi_pid" 2>/dev/null
     [ $rc -eq 0 ] || { say "$model on $dev failed (rc $rc), last lines:"; tail -5 "$OUT/log-$dev-$model.txt"; }
@@ -127,6 +134,8 @@ for r in runs:
     first, last = h[0]["train_loss_first"], h[-1]["train_loss_last"]
     row = {"device": dev, "model": model, "steps": h[-1]["steps"], "items": items, "train_seconds": round(secs, 2),
            "items_per_s": round(items / secs, 2), "peak_gpu_mem_mb": round(max(e["peak_gpu_mem_mb"] for e in h), 1),
+           "loader_wait_s": round(sum(e.get("loader_wait_s", float("nan")) for e in h), 2),
+           "loader_workers": h[-1].get("loader_workers"),
            "loss_first": round(first, 4), "loss_last": round(last, 4), "loss_falls": last < first}
     smi = out / f"smi-{model}.csv"
     if dev == "cuda" and smi.is_file():
@@ -143,13 +152,17 @@ for a in rows:
         gpu = next((b for b in rows if b["device"] == "cuda" and b["model"] == a["model"] and "items_per_s" in b), None)
         if gpu and "items_per_s" in a:
             gpu["speedup_vs_cpu"] = round(gpu["items_per_s"] / a["items_per_s"], 2)
-print(f"{'device':<7}{'model':<11}{'steps':>6}{'items/s':>9}{'peak MB':>9}{'util %':>8}{'loss first':>11}"
-      f"{'last':>8}  ok")
+print(f"{'device':<7}{'model':<11}{'steps':>6}{'items/s':>9}{'peak MB':>9}{'util %':>8}{'wait s':>8}{'wait %':>7}"
+      f"{'workers':>8}{'loss first':>11}{'last':>8}  ok")
 for r in rows:
     if "items_per_s" not in r:
         print(f"{r['device']:<7}{r['model']:<11}  FAILED ({r['error']})"); continue
     print(f"{r['device']:<7}{r['model']:<11}{r['steps']:>6}{r['items_per_s']:>9.2f}{r['peak_gpu_mem_mb']:>9.1f}"
-          f"{r.get('gpu_util_mean_pct', float('nan')):>8.1f}{r['loss_first']:>11.4f}{r['loss_last']:>8.4f}  {r['ok']}")
+          f"{r.get('gpu_util_mean_pct', float('nan')):>8.1f}{r['loader_wait_s']:>8.2f}"
+          f"{100 * r['loader_wait_s'] / max(r['train_seconds'], 1e-9):>7.1f}{r['loader_workers']!s:>8}"
+          f"{r['loss_first']:>11.4f}{r['loss_last']:>8.4f}  {r['ok']}")
+print("wait = seconds the training loop waited on the DataLoader for a batch (summed over epochs; the run's "
+      "history, loader_wait_s), % of training time")
 (out / "gpu_check.json").write_text(json.dumps({"runs": rows, "ok": ok}, indent=1))
 print(f"wrote {out / 'gpu_check.json'}; all checks passed: {ok}")
 sys.exit(0 if ok else 1)

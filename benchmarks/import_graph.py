@@ -1,9 +1,9 @@
 """Import graph between simkit's first-level parts (subpackages and top modules), every import counted.
 
-Counts module-level imports, imports inside functions and ``TYPE_CHECKING`` blocks alike, plus modules
-named as strings to ``importlib.import_module``-style registries are not counted (they are found by
-discovery, not imported by name). Prints the edges and every cycle (strongly connected component of more
-than one part); exits 1 if there is a cycle.
+Counts module-level imports, imports inside functions and ``TYPE_CHECKING`` blocks alike. Modules that
+registries find by discovery (``Registry(package=...)``) are not imported by name and so make no edge: a
+package that discovers its entries does not depend on them. tests/test_import_graph.py runs it.
+Prints every cycle (strongly connected component of more than one part); exits 1 if there is one.
 
     python benchmarks/import_graph.py [--edges]
 """
@@ -27,17 +27,17 @@ def part_of(module: str) -> str | None:
     return bits[1]
 
 
-def module_name(path: Path) -> str:
-    rel = path.relative_to(ROOT.parent).with_suffix("")
+def module_name(path: Path, root: Path = ROOT) -> str:
+    rel = path.relative_to(root.parent).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
 
 
-def imports_of(path: Path) -> set[str]:
+def imports_of(path: Path, root: Path = ROOT) -> set[str]:
     """Every simkit module imported anywhere in ``path`` (relative imports resolved)."""
-    mod = module_name(path)
+    mod = module_name(path, root)
     pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -55,18 +55,18 @@ def imports_of(path: Path) -> set[str]:
     return {m for m in out if m.startswith("simkit")}
 
 
-def graph() -> dict[str, dict[str, set[str]]]:
-    """part -> imported part -> the files making that edge."""
+def graph(root: Path = ROOT) -> dict[str, dict[str, set[str]]]:
+    """part -> imported part -> the files making that edge (``root``: the ``simkit`` package folder)."""
     g: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for path in sorted(ROOT.rglob("*.py")):
-        src = part_of(module_name(path))
+    for path in sorted(root.rglob("*.py")):
+        src = part_of(module_name(path, root))
         if src is None:
             continue
-        for m in imports_of(path):
+        for m in imports_of(path, root):
             dst = part_of(m)
-            if dst is None or dst == src or not (ROOT / dst).exists() and not (ROOT / f"{dst}.py").exists():
+            if dst is None or dst == src or not (root / dst).exists() and not (root / f"{dst}.py").exists():
                 continue
-            g[src][dst].add(str(path.relative_to(ROOT.parent)))
+            g[src][dst].add(str(path.relative_to(root.parent)))
     return g
 
 

@@ -11,9 +11,24 @@ listener's horizontal plane. Binaural channel 0 is the **left** ear, channel 1 t
 
 Consequence used by the self-supervised losses: if the listener turns by ``delta = yaw_j - yaw_i`` (degrees)
 without moving, a static source's azimuth changes as ``az_j = wrap(az_i - delta)``.
+
+Rules every producer and consumer shares (defined once, here):
+
+- **Side of an azimuth** (:func:`side_of_azimuth`): +1 left (0 < az < 180), -1 right, 0 on the median plane
+  (0 and +-180, or within a margin of it), NaN for an unknown (NaN) azimuth.
+- **IID sign** (:func:`iid_sign`, :func:`iid_side`): seed 000's ``d = sign(log(E_L / E_R))``, +1 left, -1 right,
+  and **0 = undecided for an exact tie** (equal energies, silence). Callers decide what undecided means:
+  ``simkit data stats`` scores it as a miss, the curation's IID-change check never lets it agree, the SLfM
+  IID loss gets a 0 target, and the ``iid`` bench model (which must name an azimuth) answers left (+90).
+- **Split names**: :data:`SPLITS`.
+- **Frame changes**: z-up world <-> simkit's y-up world (:func:`zup_to_yup`, :func:`yup_to_zup`), and the
+  OpenCV camera frame (x right, y down, z forward) <-> simkit's camera frame (x right, y up, -z forward)
+  (:func:`opencv_to_simkit_camera`; it is its own inverse).
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -24,6 +39,11 @@ LEFT_CHANNEL = 0
 RIGHT_CHANNEL = 1
 SPEED_OF_SOUND = 343.0  # m/s, used for delay bounds and the spherical-head model
 HEAD_RADIUS = 0.0875  # m, spherical-head (Woodworth) model and the two-ear fallback microphone spacing
+SPLITS: tuple[str, str, str] = ("train", "val", "test")  # every dataset's, scene set's and speech corpus's splits
+# Sources this close to the median plane (azimuth near 0 or +-180 deg) have no well-defined side (lr_accuracy,
+# simkit data stats).
+MEDIAN_PLANE_MARGIN_DEG = 5.0
+IID_ENERGY_FLOOR = 1e-12  # added to each ear's energy before the log: silence gives IID 0 (a tie), not NaN
 
 
 def mono_of(binaural):  # numpy array or torch tensor (..., 2, T) -> (..., T)
@@ -148,3 +168,62 @@ def azimuth_class(azimuth_deg: np.ndarray | float, n_classes: int = 16) -> np.nd
 def class_center_deg(index: np.ndarray | int, n_classes: int = 16) -> np.ndarray | float:
     """Azimuth (deg) at the centre of class ``index`` (inverse of :func:`azimuth_class`)."""
     return wrap_deg(np.asarray(index, dtype=np.float64) * 360.0 / n_classes)
+
+
+def side_of_azimuth(azimuth_deg: np.ndarray | float, margin_deg: float = 0.0) -> np.ndarray:
+    """Side of azimuths (float64 array): +1 left, -1 right, 0 on the median plane, NaN where unknown.
+
+    The median plane is 0 and +-180 deg exactly (``sin`` rounded to 12 decimals, so +-180 gives 0, not the
+    sign of 1e-16), or, with ``margin_deg`` > 0, every azimuth whose ``|sin|`` is at most ``sin(margin_deg)``.
+    """
+    a = np.asarray(azimuth_deg, dtype=np.float64)
+    known = np.isfinite(a)
+    s = np.sin(np.deg2rad(np.where(known, a, 0.0)))
+    side = np.sign(np.round(s, 12))
+    if margin_deg > 0:
+        side = np.where(np.abs(s) > np.sin(np.deg2rad(margin_deg)), side, 0.0)
+    return np.where(known, side, np.nan)
+
+
+def iid_log_ratio(audio: np.ndarray) -> np.ndarray | float:
+    """Interaural intensity difference ``log(E_L / E_R)`` (natural log, float64) of clips (..., 2, T)."""
+    e = np.square(np.asarray(audio, dtype=np.float64)).sum(-1)
+    d = np.log(e[..., LEFT_CHANNEL] + IID_ENERGY_FLOOR) - np.log(e[..., RIGHT_CHANNEL] + IID_ENERGY_FLOOR)
+    return float(d) if np.ndim(d) == 0 else d
+
+
+def iid_sign(iid):  # numpy array, float or torch tensor -> the same kind
+    """The IID side ``sign(iid)``: +1 left, -1 right, 0 undecided (an exact tie). Works on torch tensors too."""
+    torch = sys.modules.get("torch")  # never imported here: a tensor can only come from a caller that did
+    if torch is not None and isinstance(iid, torch.Tensor):
+        return torch.sign(iid)
+    return np.sign(iid)
+
+
+def iid_side(audio: np.ndarray) -> np.ndarray | float:
+    """Seed 000's IID label ``d = sign(log(E_L / E_R))`` of clips (..., 2, T): +1 left, -1 right, 0 a tie."""
+    return iid_sign(iid_log_ratio(audio))
+
+
+def zup_to_yup(points: np.ndarray) -> np.ndarray:
+    """Points (..., 3) of a z-up world (x, y, z) in simkit's y-up world: (x, z, -y), a -90 deg turn about x
+    (what habitat-sim applies to z-up meshes)."""
+    p = np.asarray(points, dtype=np.float64)
+    return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
+
+
+def yup_to_zup(points: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`zup_to_yup`: simkit's (x, y, z) -> the z-up world's (x, -z, y)."""
+    p = np.asarray(points, dtype=np.float64)
+    return np.stack([p[..., 0], -p[..., 2], p[..., 1]], axis=-1)
+
+
+# (x, y, z) OpenCV (right, down, forward) <-> simkit camera (right, up, backward): flip y and z; self-inverse.
+_OPENCV_FLIP = np.array([1.0, -1.0, -1.0])
+
+
+def opencv_to_simkit_camera(vectors: np.ndarray) -> np.ndarray:
+    """Camera-frame vectors (..., 3) from OpenCV's frame to simkit's: (x, y, z) -> (x, -y, -z).
+
+    The change is its own inverse, so it also takes simkit camera vectors to OpenCV's."""
+    return np.asarray(vectors, dtype=np.float64) * _OPENCV_FLIP

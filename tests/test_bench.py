@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from simkit.bench.config import make_config
-from simkit.bench.harness import run_bench
+from simkit.bench.harness import AUTO_WORKERS, loader_workers, run_bench
 from simkit.bench.leaderboard import read_leaderboard
 from simkit.conventions import wrap_deg
-from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.datasets.direction import RenderViewSets, open_render
 from simkit.data.storage import read_binaural, read_mixed_rir, read_source
 from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError
@@ -259,6 +259,19 @@ def test_training_run_is_deterministic_and_early_stopping_consistent(
     rows = read_leaderboard(tmp_path / "r0" / "leaderboard.csv")
     assert {"rotation_error_mean", "lr_accuracy"} <= {x["metric"] for x in rows}
     assert all(x["epochs"] == len(a.history) for x in rows)
+    # every epoch records how long training waited on the loader (quick: 0 workers, reads in the loop)
+    saved = json.loads((a.run_dir / "metrics.json").read_text())["history"]
+    for h in saved:
+        assert h["loader_workers"] == 0 and 0 < h["loader_wait_s"] < h["train_seconds"]
+        assert h["loader_wait_frac"] == pytest.approx(h["loader_wait_s"] / h["train_seconds"])
+
+
+def test_loader_workers_default_from_the_device_and_cores() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert [loader_workers(n, cpu) for n in (0, 3)] == [0, 3] == [loader_workers(n, cuda) for n in (0, 3)]
+    assert loader_workers(AUTO_WORKERS, cpu, cores=16) == 2  # CPU keeps its default: the model needs the cores
+    assert [loader_workers(AUTO_WORKERS, cuda, cores=c) for c in (1, 2, 5, 16, 64)] == [1, 1, 4, 8, 8]
+    assert 1 <= loader_workers(AUTO_WORKERS, cuda) <= 8
 
 
 def test_model_all_runs_every_registered_model(synth: Path, tmp_path: Path) -> None:

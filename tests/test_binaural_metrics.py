@@ -19,7 +19,7 @@ from cli_support import SIMKIT
 from published_layouts import write_fair_play
 
 from simkit.bench.leaderboard import read_leaderboard
-from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
 from simkit.data.prepare import prepare
 from simkit.errors import SimkitError
 from simkit.metrics import MetricValue, get_metric, metrics_for_task

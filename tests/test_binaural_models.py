@@ -19,7 +19,7 @@ from simkit.bench.tasks.binaural import (
     plot_examples,
     render_info,
 )
-from simkit.data.binaural_dataset import BinauralClips
+from simkit.data.datasets.binaural import BinauralClips
 from simkit.data.synthetic import write_synthetic_binaural
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import VARIANTS, WINDOW_SECONDS, stft_distance

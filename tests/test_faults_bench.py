@@ -20,7 +20,7 @@ from cli_support import SIMKIT
 from published_layouts import write_fair_play
 
 from simkit.bench.leaderboard import read_leaderboard
-from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
+from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
 from simkit.data.prepare import prepare
 from simkit.data.synthetic import write_synthetic_render
 from simkit.errors import SimkitError

@@ -44,6 +44,13 @@ def test_wheel_renders_and_lists_reference_rows_outside_the_checkout(tmp_path: P
                             "TASKS; print(len(MODELS.names()), TASKS.names())"],
                            capture_output=True, text=True, cwd=work, env=env)
     assert found.stdout.split(maxsplit=1) == ["12", "['av_localize', 'binauralize', 'direction']\n"], found.stderr
+    # simkit.resources finds every kind of package data inside the installed wheel
+    found = subprocess.run([sys.executable, "-c", "from simkit import resources as r; print(r.materials_path()); "
+                            "print(r.splits_path()); print(r.procedural_dir() / 'proc_000.json'); "
+                            "print(r.reference_path('binaural.csv'))"],
+                           capture_output=True, text=True, cwd=work, env=env)
+    paths = [Path(line) for line in found.stdout.split()]
+    assert len(paths) == 4 and all(p.is_file() and str(p).startswith(str(site)) for p in paths), found
     proc = simkit("render", "--out", "r", "--scenes", "3", "--sets-per-scene", "1", "--no-views", "--preset",
                   "fast", "--views", "2", "--sources", "1", "--quiet")
     assert proc.returncode == 0, proc.stderr

@@ -18,10 +18,10 @@ from simkit.bench.config import make_config
 from simkit.bench.harness import run_bench
 from simkit.bench.leaderboard import format_pivot, pivot, read_leaderboard
 from simkit.conventions import wrap_deg
+from simkit.data.inspect import format_report, inspect_dataset
 from simkit.data.opener import open_dataset
 from simkit.data.prepare import prepare
 from simkit.errors import SimkitError
-from simkit.render.inspect import format_report, inspect_dataset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FP_OPTS = {"clip_seconds": "2.0", "frame_size": "24x32"}

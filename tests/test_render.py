@@ -15,11 +15,11 @@ import pytest
 from simkit.acoustics.config import AcousticsConfig
 from simkit.audio.dsp import fft_convolve
 from simkit.conventions import source_labels
+from simkit.data.inspect import inspect_dataset
 from simkit.data.storage import read_binaural, read_rir, read_source
 from simkit.data.validate import validate_shard
 from simkit.errors import SimkitError
 from simkit.render.config import RenderConfig, SamplingConfig
-from simkit.render.inspect import inspect_dataset
 from simkit.render.pipeline import render_dataset
 from simkit.scenes.catalog import load_splits, resolve_scenes
 

@@ -14,7 +14,7 @@ import pytest
 from test_loaders import room_quads, write_gibson, write_hm3d, write_mp3d, write_ply, write_replica
 
 from simkit.acoustics.config import AcousticsConfig
-from simkit.data.render_dataset import open_render
+from simkit.data.datasets.direction import open_render
 from simkit.data.storage import read
 from simkit.data.validate import validate_shard
 from simkit.render.config import RenderConfig, SamplingConfig

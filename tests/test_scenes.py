@@ -4,31 +4,39 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import SIMKIT, one_error_line
 
+from simkit.acoustics.rt60 import eyring_rt60_1k
 from simkit.errors import SimkitError
-from simkit.scenes import catalog, procedural
+from simkit.resources import scenes_dir
+from simkit.scenes import catalog, generator
+from simkit.scenes.boxmesh import MATERIAL_NAMES, build_scene
 from simkit.scenes.catalog import (
     embedded_scene_ids,
     load_scene,
     load_splits,
     make_splits,
     resolve_scenes,
-    scenes_dir,
     split_of,
 )
-from simkit.scenes.procedural import (
-    MATERIAL_NAMES,
-    build_scene,
-    generate_layout,
-    generate_scene,
-    layout_json,
-    scene_seed,
-)
+from simkit.scenes.generator import scene_seed
+from simkit.scenes.layout_io import layout_json
 from simkit.scenes.raycast import RayCaster
+
+
+def generate_layout(scene_id: str) -> dict:
+    """The generator as the shipped layouts were made: steered by the embedded database's Eyring RT60."""
+    return generator.generate_layout(scene_id, eyring_rt60_1k)
+
+
+def generate_scene(scene_id: str):
+    return generator.generate_scene(scene_id, eyring_rt60_1k)
+
 
 IDS = embedded_scene_ids()
 
@@ -169,11 +177,11 @@ def test_layout_constraints(all_scenes):
             rects.append([o["min"][0], o["min"][2], o["max"][0], o["max"][2]])
             # nothing stands in a doorway's approach
             for door in layout["doors"]:
-                assert not procedural._overlap(rects[-1], [door["min"][0] - 0.3, door["min"][2] - 0.3,
+                assert not generator._overlap(rects[-1], [door["min"][0] - 0.3, door["min"][2] - 0.3,
                                                            door["max"][0] + 0.3, door["max"][2] + 0.3]), sid
         for i in range(len(rects)):
             for j in range(i):
-                assert not procedural._overlap(rects[i], rects[j]), sid
+                assert not generator._overlap(rects[i], rects[j]), sid
         labels = s.instance_labels
         assert labels[0] == "structure"
         present = set(np.unique(s.face_instance).tolist())
@@ -254,13 +262,28 @@ def test_scenes_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_regeneration_entry_point(tmp_path: Path):
-    paths = procedural.write_layouts(tmp_path / "p", ["proc_000", "proc_001"])
+    paths = generator.write_layouts(tmp_path / "p", eyring_rt60_1k, ["proc_000", "proc_001"])
     assert [p.name for p in paths] == ["proc_000.json", "proc_001.json"]
     assert paths[0].read_text() == (scenes_dir() / "procedural" / "proc_000.json").read_text()
-    procedural.main(["--splits", str(tmp_path / "s.json")])
+    with pytest.raises(SimkitError, match="proc_100"):
+        generator.write_layouts(tmp_path / "q", eyring_rt60_1k, ["proc_002", "proc_100"])
+    assert not (tmp_path / "q").exists()  # an unknown id is refused before anything is written
+
+
+def test_simkit_scenes_generate_writes_layouts_and_splits(tmp_path: Path):
+    r = subprocess.run([SIMKIT, "scenes", "generate", "--write", str(tmp_path / "p"), "--scenes", "proc_005",
+                        "--splits", str(tmp_path / "s.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "wrote 1 layouts" in r.stdout
+    assert (tmp_path / "p" / "proc_005.json").read_text() == (scenes_dir() / "procedural" / "proc_005.json").read_text()
     assert load_splits(tmp_path / "s.json") == load_splits()
-    with pytest.raises(SystemExit):
-        procedural.main([])
+    r = subprocess.run([SIMKIT, "scenes", "generate"], capture_output=True, text=True)
+    assert r.returncode != 0
+    one_error_line(r, "nothing to do", "--write")
+    r = subprocess.run([SIMKIT, "scenes", "generate", "--write", str(tmp_path / "x"), "--scenes", "kitchen"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and not (tmp_path / "x").exists()
+    one_error_line(r, "kitchen")
 
 
 def test_scene_source_registry():

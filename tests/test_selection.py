@@ -19,7 +19,7 @@ from simkit.bench.leaderboard import REFERENCE_ROWS, append_rows, format_pivot, 
 from simkit.bench.schema import FIELDNAMES
 from simkit.bench.tasks import get_task
 from simkit.conventions import azimuth_class
-from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.datasets.direction import RenderViewSets, open_render
 from simkit.data.synthetic import write_synthetic_render
 from simkit.models import get_model
 

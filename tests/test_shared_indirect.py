@@ -8,10 +8,10 @@ import pytest
 
 from simkit.acoustics import PRESETS, MaterialDatabase, make_backend
 from simkit.acoustics.config import AcousticsConfig
-from simkit.acoustics.fidelity import mixed_ild_db
 from simkit.acoustics.rlr import DECODER_LEAD_SECONDS, decode_foa
 from simkit.conventions import azimuth_to_local_direction, quat_to_matrix, yaw_to_quat
 from simkit.render.config import SamplingConfig
+from simkit.render.fidelity import mixed_ild_db
 from simkit.render.pipeline import scene_seed
 from simkit.render.sampling import sample_view_set
 from simkit.scenes.catalog import load_scene
@@ -86,3 +86,38 @@ def test_views_at_different_positions_get_their_own_trace(efficient) -> None:
     apart = efficient.render(scene, moved, vs.quats[[0, 0]], vs.source_positions)
     assert np.array_equal(same.indirect[0], same.indirect[1])  # one position, one yaw: one decoded trace
     assert not np.array_equal(apart.indirect[0], apart.indirect[1])
+
+
+def _decaying_noise(rt60: float, end_s: float, seed: int) -> np.ndarray:
+    # (1, 2, 4, SR) world-frame-like responses: independent noise decaying at 60 dB per rt60 s, a 20 ms onset
+    # gap, and cut to zero after end_s as a depth-limited trace is (with a roll-off over its last fifth)
+    t = np.arange(SR) / SR
+    env = 10.0 ** (-3.0 * t / rt60) * (t > 0.02)
+    env *= np.clip((end_s - t) / (0.2 * end_s), 0.0, 1.0)
+    noise = np.random.default_rng(seed).standard_normal((1, 2, 4, SR))
+    return (noise * env * np.array([1.0, 0.6, 0.3, 0.6])[:, None]).astype(np.float32)
+
+
+def test_late_tail_restores_the_decay_of_a_truncated_trace_and_is_deterministic() -> None:
+    from simkit.acoustics import rt60_t30_batch
+    from simkit.acoustics.late_tail import synthesise_late_tail
+
+    cut = _decaying_noise(0.5, 0.3, seed=1)  # ends at -18 dB: T30 of the cut response is too short
+    out = synthesise_late_tail(cut, SR)
+    before, after = rt60_t30_batch(cut[..., 0, :], SR), rt60_t30_batch(out[..., 0, :], SR)
+    assert np.all(before < 0.45), before
+    assert np.allclose(after, 0.5, rtol=0.08), after
+    e_in, e_out = (cut.astype(np.float64) ** 2).sum(-1), (out.astype(np.float64) ** 2).sum(-1)
+    assert np.allclose(e_out / e_out[..., :1], e_in / e_in[..., :1], rtol=0.1)  # the channels keep their shares
+    early = int(0.14 * SR)  # before the join (0.7 of the trace's end): the traced signal, up to FFT round-off
+    assert np.allclose(out[..., :early], cut[..., :early], rtol=0, atol=1e-5 * float(np.abs(cut).max()))
+    assert synthesise_late_tail(cut, SR).tobytes() == out.tobytes()
+    full = _decaying_noise(0.5, 2.0, seed=2)  # a trace that reaches the end of the response is left alone
+    assert synthesise_late_tail(full, SR).tobytes() == full.tobytes()
+
+
+def test_late_tail_preset_field_stays_out_of_the_engine_fields() -> None:
+    import dataclasses
+
+    p = dataclasses.replace(PRESETS["efficient"], late_tail=True)
+    assert "late_tail" not in p.engine_fields() and p.engine_fields() == PRESETS["efficient"].engine_fields()

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from simkit.acoustics.fidelity import ILD_BOUND_DB, RT60_BOUND, deviations, measure_presets
+from simkit.render.fidelity import ILD_BOUND_DB, RT60_BOUND, deviations, measure_presets
 from simkit.scenes.catalog import embedded_scene_ids
 
 pytestmark = pytest.mark.slow

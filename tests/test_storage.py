@@ -11,27 +11,31 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from simkit.acoustics import rt60_t30_batch
 from simkit.acoustics.config import AcousticsConfig
-from simkit.data.binaural_dataset import BinauralClips, open_binaural_dataset
-from simkit.data.render_dataset import RenderViewSets, open_render
+from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
+from simkit.data.datasets.direction import RenderViewSets, open_render
+from simkit.data.inspect import format_report, inspect_dataset
 from simkit.data.stats import dataset_stats
 from simkit.data.storage import (
     FLOAT32,
     INT16_MAX,
     StorageConfig,
+    derive_batch,
     derive_clips,
+    derive_window,
     encode,
     read_binaural,
     read_mixed_rir,
+    source_segment,
     trim_below_floor,
 )
 from simkit.data.validate import validate_shard, verify_shard
 from simkit.data.writer import write_shard
 from simkit.errors import SimkitError
 from simkit.render.config import RenderConfig, SamplingConfig, validate_render_config
-from simkit.render.inspect import format_report, inspect_dataset
 from simkit.render.pipeline import render_dataset
 from simkit.scenes.catalog import load_splits
 from simkit.vision.config import CameraConfig, ViewsConfig
@@ -262,6 +266,72 @@ def test_every_reader_gives_the_same_items_from_both_storages(twin_renders) -> N
     assert (sa.clips, sa.iid_scored, sa.iid_accuracy) == (sb.clips, sb.iid_scored, sb.iid_accuracy)
 
 
+def test_a_window_derived_alone_is_that_window_of_the_whole_derived_clip() -> None:
+    rng = np.random.default_rng(5)
+    t, r = 4000, 1500
+    src = rng.standard_normal((1, 1, t)).astype(np.float32)
+    mixed = decaying_rirs(rng, (3, 2, r))
+    mixed[..., 1200:] = 0  # an int16 tail that rounded to zero: those taps are skipped
+    whole = derive_clips(src, mixed, np.zeros_like(mixed), 0.0)
+    same_bytes = []
+    # the whole clip, windows before, across and after the taps' reach, one sample, empty, and the clip's end
+    for a, b in ((0, t), (0, 700), (100, 1100), (1199, 2300), (1700, 2400), (3000, 4000), (2500, 2501), (9, 9)):
+        win = derive_window(src, mixed, a, b)
+        assert win.shape == (3, 2, b - a) and win.dtype == np.float32
+        ref = whole[..., a:b]
+        # float64 convolutions of two FFT sizes, cast to float32: equal to within a float32 rounding step
+        assert np.all(np.abs(win - ref) <= np.spacing(np.abs(ref)) + 1e-12), (a, b)
+        same_bytes.append(np.mean(win == ref) if b > a else 1.0)
+    assert np.mean(same_bytes) > 0.95  # nearly every sample has the same bytes as the whole clip's
+    with pytest.raises(ValueError, match="outside a clip"):
+        derive_window(src, mixed, 10, t + 1)
+    # the batched torch derivation of the training device (float32 FFT) gives the same windows
+    for a, b in ((0, 700), (1700, 2400)):
+        seg = torch.from_numpy(np.stack([source_segment(src[0, 0], a, b, r)] * 2))
+        got = derive_batch(seg, torch.from_numpy(np.stack([mixed, mixed]))).numpy()
+        assert got.shape == (2, 3, 2, b - a)
+        assert np.max(np.abs(got - whole[None, ..., a:b])) < 1e-5 * np.abs(whole).max()
+
+
+def test_training_windows_are_derived_alone_or_on_the_device_as_from_the_whole_clip(twin_renders) -> None:
+    compact, ref = open_render(twin_renders["compact"]), open_render(twin_renders["float32"])
+
+    def close(a, b, rel=1e-6):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        assert a.shape == b.shape and np.sum((a - b) ** 2) <= rel * np.sum(b**2), (a.shape, b.shape)
+
+    with h5py.File(compact.shard(compact.splits["train"][0]), "r") as f:
+        whole = read_binaural(f, 0, [0, 1], 1)
+        for a, b in ((0, 10080), (20000, 30080), (30720, 40800)):
+            assert np.max(np.abs(read_binaural(f, 0, [0, 1], 1, a, b) - whole[..., a:b])) <= 1e-6 * np.abs(
+                whole).max()
+    for prob in (0.0, 1.0):  # stored crops, and crops re-rendered from another item's utterance
+        kw = {"train": True, "reconvolve_prob": prob, "clip_samples": 16000, "seed": 4}
+        loader, device = RenderViewSets(compact, "train", **kw), RenderViewSets(compact, "train", **kw)
+        assert device.defer_derivation() and not RenderViewSets(ref, "train", **kw).defer_derivation()
+        assert not RenderViewSets(compact, "val").defer_derivation()  # evaluation items are read whole
+        for epoch in (1, 2):
+            loader.set_epoch(epoch)
+            device.set_epoch(epoch)
+            items = [loader[i] for i in range(len(loader))]
+            raw = [device[i] for i in range(len(device))]
+            assert "audio" not in raw[0] and raw[0]["derive_source"].shape == (16000 + 16000 - 1,)
+            batch = device.finish_batch(torch.utils.data.default_collate(raw))
+            assert set(batch) == set(items[0]) and "derive_rir" not in batch
+            close(batch["audio"].numpy(), np.stack([x["audio"].numpy() for x in items]))
+            assert torch.equal(batch["azimuth_deg"], torch.stack([x["azimuth_deg"] for x in items]))
+    info = open_binaural_dataset(twin_renders["compact"])
+    loader = BinauralClips(info, "train", train=True, negatives=True, seed=2)
+    device = BinauralClips(info, "train", train=True, negatives=True, seed=2)
+    assert device.defer_derivation()
+    items = [loader[i] for i in range(len(loader))]
+    batch = device.finish_batch(torch.utils.data.default_collate([device[i] for i in range(len(device))]))
+    assert set(batch) == set(items[0])
+    for key in ("mono", "binaural", "neg_mono", "neg_binaural"):
+        close(batch[key].numpy(), np.stack([x[key].numpy() for x in items]))
+    assert torch.equal(batch["image"], torch.stack([x["image"] for x in items]))
+
+
 def test_storage_option_of_the_cli(tmp_path: Path) -> None:
     base = ["render", "--scenes", "3", "--sets-per-scene", "1", "--views", "2", "--sources", "1", "--no-views",
             "--preset", "fast", "--quiet"]
@@ -288,3 +358,24 @@ def test_storage_option_of_the_cli(tmp_path: Path) -> None:
     shard = next((tmp_path / "b" / "shards").glob("*.h5"))
     with h5py.File(shard) as f:
         assert f["audio/binaural"].dtype == np.float32 and f["rir/direct"].dtype == np.float32
+
+
+def test_bench_derives_compact_clips_where_derive_on_says(twin_renders, tmp_path: Path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from simkit.bench import harness
+    from simkit.bench.config import make_config
+    from simkit.bench.harness import derive_on, run_bench
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert (derive_on(SimpleNamespace(), cpu), derive_on(SimpleNamespace(), cuda)) == ("loader", "device")
+    assert derive_on(SimpleNamespace(derive_on="loader"), cuda) == "loader"
+    with pytest.raises(SimkitError, match="derive_on must be one of auto, loader, device"):
+        derive_on(SimpleNamespace(derive_on="gpu"), cpu)
+    for where in ("device", "loader"):
+        cfg = make_config(quick=True, data=str(twin_renders["compact"]), results=str(tmp_path / where),
+                          device="cpu", model="ours_full", epochs=1, max_steps=2, cpu_threads=1)
+        monkeypatch.setattr(harness, "derive_on", lambda cfg, device, where=where: where)  # no field yet
+        (r,) = run_bench(cfg)
+        assert [h["clips_derived_on"] for h in r.history] == [where]
+        assert r.history[0]["items"] == 2 and np.isfinite(r.history[0]["train_loss"])  # 1 set x 2 sources

@@ -28,6 +28,7 @@ from typing import Any
 
 from simkit.errors import SimkitError
 from simkit.io import stable_hash
+from simkit.resources import materials_path
 
 SPECTRUM_KEYS = ("absorption", "scattering", "transmission", "damping")
 _REQUIRED_KEYS = ("name", "labels", *SPECTRUM_KEYS, "density", "speed")
@@ -140,10 +141,8 @@ class MaterialDatabase:
 
     @classmethod
     def embedded(cls) -> MaterialDatabase:
-        """The database shipped in ``scenes/materials.json`` (see :func:`simkit.scenes.catalog.scenes_dir`)."""
-        from simkit.scenes.catalog import scenes_dir
-
-        path = scenes_dir() / "materials.json"
+        """The database shipped in ``scenes/materials.json`` (found by :func:`simkit.resources.materials_path`)."""
+        path = materials_path()
         if not path.is_file():
             raise SimkitError(
                 f"embedded material database {path} not found (set SIMKIT_SCENES_DIR to the scenes folder)"

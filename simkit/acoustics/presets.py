@@ -30,11 +30,15 @@ class Preset:
     # trace the indirect field once per distinct listener position as first-order ambisonics and decode it
     # per view with the listener's HRTF (views of a set share one position); False = one binaural trace per view
     shared_indirect: bool = False
+    # with shared_indirect: replace the FOA trace's late part by noise decaying at the rate fitted to its traced
+    # early decay per band (simkit.acoustics.late_tail), so a shallower indirect_ray_depth keeps the RT60
+    late_tail: bool = False
 
     def engine_fields(self) -> dict[str, int]:
         """``{Config attribute: value}`` to apply to an engine config (ray counts only)."""
         d = dataclasses.asdict(self)
         d.pop("shared_indirect")
+        d.pop("late_tail")
         return d
 
 

@@ -230,6 +230,10 @@ class RLRBackend:
         positions, which = np.unique(lp, axis=0, return_inverse=True)
         identity = np.tile([1.0, 0.0, 0.0, 0.0], (len(positions), 1))
         foa = self._simulate(vertices, groups, positions, identity, sp, direct=False, ambisonic=True)
+        if self.preset.late_tail:
+            from simkit.acoustics.late_tail import synthesise_late_tail
+
+            foa = synthesise_late_tail(foa, self.cfg.sample_rate)
         return decode_foa(foa[np.ravel(which)], quat_to_matrix(lq), self.foa_decoder(),
                           int(round(DECODER_LEAD_SECONDS * self.cfg.sample_rate)))
 

@@ -23,10 +23,9 @@ import numpy as np
 
 from simkit.audio.config import SpeechConfig
 from simkit.audio.dsp import rms
+from simkit.conventions import SPLITS
 from simkit.errors import SimkitError
 from simkit.registry import Registry
-
-SPLITS: tuple[str, str, str] = ("train", "val", "test")
 
 # Every clip is scaled to this RMS (-26 dBFS, the ITU-T P.56 speech level convention) so sources are
 # equally loud before convolution; float32 storage means rare peaks above 1.0 are kept, not clipped.

@@ -47,7 +47,12 @@ class BenchConfig:
     device: str = setting("auto", choices=("auto", "cuda", "cpu"), label="--device")  # auto | cuda | cpu
     amp: bool = True  # mixed precision (autocast + GradScaler) when on CUDA
     seed: int = 0  # model init, shuffling, crops and augmentation all derive from it
-    num_workers: int = setting(2, min=0)  # DataLoader worker processes (0 = load in the main process)
+    # DataLoader worker processes: 0 = load in the main process, -1 = auto (harness.loader_workers: on CUDA
+    # min(8, usable cores - 1), enough to feed the GPU; on CPU 2, which leaves the cores to the training step)
+    num_workers: int = setting(-1, min=-1, label="--workers")
+    # where training items' derived clips (compact storage) are convolved: auto (device on CUDA, loader on
+    # CPU) | loader (CPU workers, float64) | device (one batched float32 FFT after the transfer)
+    derive_on: str = setting("auto", choices=("auto", "loader", "device"), label="--derive-on")
     # torch intra-op threads on CPU (0 = torch's default); 1 avoids oversubscribed cores
     cpu_threads: int = setting(0, min=0, label="--threads")
     width: int = setting(32, min=1)  # channels of the first ResNet-18 stage (64 = the original ResNet-18)
@@ -74,6 +79,8 @@ class BenchConfig:
             d.pop(k)
         if d["protocol"] in ("", "default"):
             d.pop("protocol")  # hashes of runs on a dataset's default split stay what they were
+        if d["derive_on"] == "auto":
+            d.pop("derive_on")  # auto follows the device, which every row records; old hashes stay
         return config_hash(d)
 
 

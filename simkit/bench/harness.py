@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -99,20 +99,75 @@ def _worker_init(worker_id: int) -> None:
     random.seed(seed)
 
 
+AUTO_WORKERS = -1  # num_workers value that asks for the device's default (loader_workers)
+CUDA_MAX_WORKERS = 8  # a GPU step takes milliseconds: more processes than this mostly contend for disk
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def loader_workers(num_workers: int, device: torch.device, cores: int | None = None) -> int:
+    """DataLoader worker processes: ``num_workers`` when given (>= 0); auto (negative): 2 on CPU, where the
+    model competes with the loader for the cores, and on CUDA ``min(8, cores - 1)`` (one core drives the
+    GPU): a GPU trains at thousands of items/s, one loader core reads ~100-400 (benchmarks/bench_storage.py)."""
+    if num_workers >= 0:
+        return num_workers
+    if device.type != "cuda":
+        return 2
+    return max(1, min(CUDA_MAX_WORKERS, (cores or usable_cores()) - 1))
+
+
 def make_loader(ds: Any, cfg: BenchConfig, device: torch.device, shuffle: bool, task: TaskSpec) -> DataLoader:
-    """DataLoader with seeded shuffling, seeded workers and pinned memory on CUDA."""
+    """DataLoader with seeded shuffling, seeded workers (:func:`loader_workers`) and pinned memory on CUDA."""
     gen = torch.Generator()
     gen.manual_seed(cfg.seed)
+    workers = loader_workers(cfg.num_workers, device)
     return DataLoader(
         ds,
         batch_size=cfg.batch_size,
         shuffle=shuffle,
-        num_workers=cfg.num_workers,
+        num_workers=workers,
         pin_memory=device.type == "cuda",
-        worker_init_fn=_worker_init if cfg.num_workers > 0 else None,
+        worker_init_fn=_worker_init if workers > 0 else None,
         generator=gen,
         collate_fn=task.collate,
     )
+
+
+DERIVE_ON = ("auto", "loader", "device")
+
+
+def derive_on(cfg: BenchConfig, device: torch.device) -> str:
+    """Where the derived clips of training items (compact storage) are convolved: ``loader`` (its CPU
+    workers) or ``device`` (after the transfer, one batched FFT: :meth:`ShardDataset.defer_derivation`).
+    ``cfg.derive_on`` (auto, the default: the device on CUDA, where the
+    loader's CPU would starve the GPU; the loader on CPU, which convolves in float64 as the writer checked)."""
+    where = cfg.derive_on
+    if where not in DERIVE_ON:  # a config built in Python without validation
+        raise SimkitError(f"derive_on must be one of {', '.join(DERIVE_ON)} (got {where!r})")
+    if where == "auto":
+        return "device" if device.type == "cuda" else "loader"
+    return where
+
+
+def timed_batches(loader: DataLoader, waited: list[float]) -> Iterator[Any]:
+    """The batches of ``loader``; the seconds spent waiting for each (in ``next``: worker start-up, reads
+    the workers have not finished) are appended to ``waited``. A training step syncs with the device
+    (its loss is read back), so a wait here is time the device sat idle for want of data."""
+    it = iter(loader)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        waited.append(time.perf_counter() - t0)
+        yield batch
 
 
 def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
@@ -337,6 +392,9 @@ def train_model(
     """
     data = Path(cfg.data)
     train_ds = task.open_split(data, "train", cfg, True, negatives=negatives)
+    # derived clips convolved on the device: the loader only reads (datasets that store clips read them)
+    deferred = derive_on(cfg, device) == "device" and bool(getattr(train_ds, "defer_derivation", bool)())
+    finish: Callable[[dict[str, Any]], dict[str, Any]] = train_ds.finish_batch if deferred else dict
     full_val = task.open_split(data, "val", cfg, False, negatives=negatives)
     val_ds = epoch_val_subset(full_val, cfg, task)
     train_loader = make_loader(train_ds, cfg, device, shuffle=True, task=task)
@@ -366,9 +424,9 @@ def train_model(
     for epoch in range(1, cfg.epochs + 1):
         train_ds.set_epoch(epoch)
         model.train()
-        t0, losses, n_items = time.perf_counter(), [], 0
-        for raw in train_loader:
-            batch = to_device(raw, device)
+        t0, losses, n_items, waited = time.perf_counter(), [], 0, []
+        for raw in timed_batches(train_loader, waited):
+            batch = finish(to_device(raw, device))
             with _autocast(device, cfg):
                 loss, _parts = model.loss(batch)
             if not torch.isfinite(loss):
@@ -397,6 +455,11 @@ def train_model(
             "train_seconds": train_s,
             "items": n_items,
             "items_per_s": n_items / train_s,
+            # seconds the loop waited on the DataLoader for a batch (a starved device shows here)
+            "loader_wait_s": float(sum(waited)),
+            "loader_wait_frac": float(sum(waited)) / train_s if train_s > 0 else 0.0,
+            "loader_workers": train_loader.num_workers,
+            "clips_derived_on": "device" if deferred else "loader",
             "steps": steps,  # optimizer steps so far
             "train_loss_first": float(np.mean(losses[:tenth])),  # the epoch's first / last 10 % of steps
             "train_loss_last": float(np.mean(losses[-tenth:])),
@@ -433,7 +496,8 @@ def train_model(
             log(
                 f"  epoch {epoch}: train loss {entry['train_loss']:.4f}, val loss {val_loss:.4f}, "
                 f"val {sel_name} {value:.4f}{' (best)' if improved else ''}, "
-                f"{entry['items_per_s']:.1f} items/s"
+                f"{entry['items_per_s']:.1f} items/s, loader wait {entry['loader_wait_s']:.1f} s "
+                f"({100 * entry['loader_wait_frac']:.0f} %, {train_loader.num_workers} workers)"
             )
         if cfg.max_steps and steps >= cfg.max_steps:
             if log:

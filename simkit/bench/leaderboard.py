@@ -25,13 +25,13 @@ from simkit.bench.schema import FIELDNAMES, LEGACY_HEADERS, format_row, parse_ro
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_bytes, output_error, write_all
 from simkit.metrics.binaural import OLD_METRIC_NAMES
+from simkit.resources import reference_path
 
 LOCK_TIMEOUT_S = 120.0
 # The papers' published rows in the leaderboard schema, shipped inside the package (wheels included).
-_REFERENCES = Path(__file__).resolve().parent / "references"
-REFERENCE_ROWS = _REFERENCES / "direction.csv"  # direction (seed 000)
+REFERENCE_ROWS = reference_path("direction.csv")  # direction (seed 000)
 # Every file of published reference rows `simkit leaderboard` adds.
-REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, _REFERENCES / "binaural.csv")
+REFERENCE_FILES: tuple[Path, ...] = (REFERENCE_ROWS, reference_path("binaural.csv"))
 
 # Binaural metrics: the metric name *is* the variant (the formula and the code it follows), so rows of
 # different variants fall in different pivot columns and are never ranked together (docs/bench.md). The

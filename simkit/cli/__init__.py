@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from simkit.cli import bench, prepare, render, video  # noqa: F401
+    from simkit.cli import bench, prepare, render, scenes, video  # noqa: F401
 
 
 def _click_exceptions():  # noqa: ANN202 - the module differs between typer versions

@@ -39,7 +39,10 @@ def bench(
         None, help="Val selection of the checkpoint: 'loss' (val loss) or a metric of the task, e.g. lr_accuracy "
                    "(default: self-supervised models label-free, their val loss or their authors' score; other "
                    "models the task's metric). Recorded in every leaderboard row."),
-    workers: int = typer.Option(None, help="DataLoader workers (default: 2; --quick: 0)."),
+    workers: int = typer.Option(None, help="DataLoader workers (default: -1 = auto: min(8, cores - 1) on CUDA, "
+                                           "2 on CPU; --quick: 0)."),
+    derive_on: str = typer.Option(None, help="Where training items' derived clips are convolved: auto (the "
+                                             "GPU on CUDA, the loader on CPU) | loader | device."),
     width: int = typer.Option(None, help="ResNet-18 first-stage width (default: 32; --quick: 8)."),
     threads: int = typer.Option(None, help="torch CPU threads (0 = torch default) (default: 0)."),
     max_items: int = typer.Option(
@@ -78,6 +81,7 @@ def bench(
         patience=patience,
         select_metric=select_metric,
         num_workers=workers,
+        derive_on=derive_on,
         width=width,
         cpu_threads=threads,
         max_items=max_items,

@@ -103,7 +103,7 @@ def inspect(
                                                         "checksums): names the first corrupt shard and dataset."),
 ) -> None:
     """Validate every shard of a dataset; print its origin, groups, protocols, counts and histograms."""
-    from simkit.render.inspect import format_report, inspect_dataset
+    from simkit.data.inspect import format_report, inspect_dataset
 
     rep = inspect_dataset(data, verify=verify)
     typer.echo(format_report(rep))

@@ -1,29 +1,22 @@
 """Interaural intensity difference cues of seed 000 (A.1.2): the per-window IID, its side, the IID score.
 
 ``IID = log(E_L / E_R)`` over a window (natural log of the energy ratio, channel 0 = left); the seed's
-pseudo label is its sign, ``d = sign(IID)`` (+1 = left). The IID score of a clip: the IID of 2 s windows
-every 1 s, and the absolute product of the changes between consecutive windows - large only when the
-sound moves steadily from one window to the next, the clips the seed ranks first.
+pseudo label is its sign, ``d = sign(IID)`` (+1 = left, 0 for a tie: :func:`simkit.conventions.iid_side`).
+The IID score of a clip: the IID of 2 s windows every 1 s, and the absolute product of the changes between
+consecutive windows - large only when the sound moves steadily from one window to the next, the clips the
+seed ranks first.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
-
-EPS = 1e-12
+from simkit.conventions import iid_log_ratio
 
 
 def iid(audio: np.ndarray) -> float:
-    """``log(E_L / E_R)`` of a stereo window (2, T)."""
-    e = np.sum(np.asarray(audio, dtype=np.float64) ** 2, axis=-1)
-    return float(np.log(e[LEFT_CHANNEL] + EPS) - np.log(e[RIGHT_CHANNEL] + EPS))
-
-
-def iid_side(audio: np.ndarray) -> int:
-    """The seed's ``d = sign(log(E_L / E_R))``: +1 left, -1 right, 0 for a tie or silence."""
-    return int(np.sign(iid(audio)))
+    """``log(E_L / E_R)`` of a stereo window (2, T) (:func:`simkit.conventions.iid_log_ratio`)."""
+    return float(iid_log_ratio(audio))
 
 
 def iid_track(audio: np.ndarray, sample_rate: int, window_s: float = 2.0, hop_s: float = 1.0) -> np.ndarray:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.curate.pipeline import SPLIT_NAMES, Candidate, CurateConfig
+from simkit.conventions import SPLITS
+from simkit.curate.pipeline import Candidate, CurateConfig
 from simkit.video.io import read_audio, read_frames
 
 GROUPS = ("audio", "labels", "pairs", "frames", "meta")
@@ -93,7 +94,7 @@ def write_clips(w, paths: list[Path], ids: list[str], cands: list[Candidate], cf
             kept.setdefault(c.video_id, []).append(c)
     kept = {vid: sorted(kept[vid], key=lambda c: c.start_s) for vid in sorted(kept)}
     by_id = dict(zip(ids, paths, strict=True))
-    splits: dict[str, list[str]] = {s: [] for s in SPLIT_NAMES}
+    splits: dict[str, list[str]] = {s: [] for s in SPLITS}
     for vid, clips in kept.items():
         splits[clips[0].split].append(vid)
     # in this process (the videos were decoded in parallel for the analysis; this decodes only kept clips)
@@ -103,5 +104,5 @@ def write_clips(w, paths: list[Path], ids: list[str], cands: list[Candidate], cf
     w.write_splits(splits)
     summary = summarize(w.root)
     summary.update(refused=dict(sorted(refused.items())), candidates=len(cands),
-                   kept={s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLIT_NAMES})
+                   kept={s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLITS})
     return w.finish(summary)

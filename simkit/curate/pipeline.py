@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from simkit.config import from_dict
+from simkit.conventions import SPLITS, iid_sign
 from simkit.curate.iid import iid_change, iid_score, iid_track
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, stable_hash
@@ -52,7 +53,6 @@ CURATION_CSV = "curation.csv"
 WORK = "work"
 COLUMNS = ["video", "clip", "start_s", "end_s", "yaw_change_deg", "translation_x", "translation_y",
            "translation_z", "iid_score", "iid_change", "split", "kept", "reason"]
-SPLIT_NAMES = ("train", "val", "test")
 ANALYSIS_VERSION = 1
 
 
@@ -157,10 +157,10 @@ def split_of_video(video_id: str, fractions: tuple[float, float, float], seed: i
     """Split of a video: a fixed hash of (seed, id) in [0, 1) cut by the shares (videos never straddle)."""
     u = int(hashlib.sha256(f"{seed}/{video_id}".encode()).hexdigest()[:12], 16) / float(16**12)
     edges = np.cumsum(fractions)
-    for name, edge in zip(SPLIT_NAMES, edges, strict=True):
+    for name, edge in zip(SPLITS, edges, strict=True):
         if u < edge:
             return name
-    return next(n for n, f in zip(reversed(SPLIT_NAMES), reversed(fractions), strict=True) if f > 0)
+    return next(n for n, f in zip(reversed(SPLITS), reversed(fractions), strict=True) if f > 0)
 
 
 def clip_starts(duration: float, cfg: CurateConfig) -> list[float]:
@@ -276,7 +276,7 @@ def select(cands: list[Candidate], cfg: CurateConfig) -> None:
                         f"{turn} (expects the sound to move {'right' if c.yaw > 0 else 'left'})")
         else:
             c.kept = True
-    for split in SPLIT_NAMES:
+    for split in SPLITS:
         pool = [c for c in cands if c.kept and c.split == split]
         if cfg.max_clips and len(pool) > cfg.max_clips:
             ranked = sorted(pool, key=lambda c: (-c.score, c.clip_id))
@@ -290,7 +290,8 @@ def select(cands: list[Candidate], cfg: CurateConfig) -> None:
 
 def agrees(yaw: float, change: float) -> bool:
     """A left turn (yaw > 0) moves a static source to the right, so the IID (log E_L/E_R) must fall."""
-    return bool(np.sign(change) == -np.sign(yaw) and change != 0 and yaw != 0)
+    d = iid_sign(change)  # 0, an IID that did not change, is undecided and never agrees
+    return bool(d != 0 and yaw != 0 and d == -np.sign(yaw))
 
 
 def uniform_sample(pool: list[Candidate], bin_deg: float) -> None:
@@ -435,7 +436,7 @@ def curate(inputs: list[Path] | Path, out: Path | str, cfg: CurateConfig | None 
         select(cands, cfg)
         csv_path = out / CURATION_CSV
         atomic_write_text(csv_path, curation_rows(analyses, cands))
-        kept = {s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLIT_NAMES}
+        kept = {s: sum(1 for c in cands if c.kept and c.split == s) for s in SPLITS}
         refused = {a["video"]: a["refused"] for a in analyses if a["refused"]}
         write_clips(w, paths, ids, cands, cfg, refused, progress=progress)
     return CurateResult(out, len(paths), refused, len(cands), kept, csv_path)

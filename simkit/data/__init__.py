@@ -8,7 +8,8 @@ Public API (what ``simkit render``, the ``simkit prepare`` adapters and the read
 * :mod:`simkit.data.validate` - ``validate_shard``, ``validate_dataset`` (``simkit inspect``), ``summarize``;
 * :mod:`simkit.data.opener` - ``open_dataset`` (cached; what tasks read through), ``DatasetInfo``;
 * :mod:`simkit.data.synthetic` - synthetic datasets for tests, written by the real writer;
-* :mod:`simkit.data.adapters` - the ``simkit prepare`` adapter registry.
+* :mod:`simkit.data.adapters` - the ``simkit prepare`` adapter registry;
+* :mod:`simkit.data.datasets` - the torch datasets of the tasks over a ShardDataset base (direction, binaural).
 
 Imported lazily: ``import simkit.data`` loads neither h5py nor torch.
 """

@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from simkit.conventions import SPLITS
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_json, atomic_write_text
 
-SPLITS = ("train", "val", "test")
 DEFAULT_PROTOCOL = "default"
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -32,7 +32,7 @@ SHARDS = "shards"
 SPLITS_DIR = "splits"
 ORIGIN_KINDS = ("render", "adapter", "synthetic")
 # Protocols every dataset with azimuth labels has without storing them: computed from the default protocol's
-# entries and the shards' labels when opened (simkit.data.render_dataset.derived_protocol_entries).
+# entries and the shards' labels when opened (simkit.data.datasets.direction.derived_protocol_entries).
 FRONTAL_PROTOCOL = "slfm-frontal"
 DERIVED_PROTOCOLS = {
     FRONTAL_PROTOCOL: "SLfM's frontal-source test selection (IFICL/SLfM hm3d-4view-rotation-filterangle): the "
@@ -120,10 +120,10 @@ def read_splits(root: Path | str, protocol: str = DEFAULT_PROTOCOL) -> dict[str,
     """Entries of each split of ``protocol``; SimkitError naming a missing file.
 
     A protocol of :data:`DERIVED_PROTOCOLS` that the dataset does not store is computed from the default
-    protocol's entries and the shards' labels (:func:`simkit.data.render_dataset.derived_protocol_entries`).
+    protocol's entries and the shards' labels (:func:`simkit.data.datasets.direction.derived_protocol_entries`).
     """
     if protocol in DERIVED_PROTOCOLS and not split_path(root, SPLITS[0], protocol).is_file():
-        from simkit.data.render_dataset import derived_protocol_entries  # reads shards: h5py, torch
+        from simkit.data.datasets.direction import derived_protocol_entries  # reads shards: h5py, torch
 
         return derived_protocol_entries(root, protocol, read_splits(root, DEFAULT_PROTOCOL))
     out: dict[str, list[tuple[str, int | None]]] = {}

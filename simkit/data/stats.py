@@ -1,9 +1,10 @@
 """``simkit data stats``: one seed-000-Table-7 row of a dataset - clips, hours, split sizes, IID binaural accuracy.
 
 IID binaural accuracy (seed 000, Table 7 and A.1.2): the share of labelled clips whose interaural
-intensity difference ``d = sign(log(E_L / E_R))`` over the whole clip points to the labelled side. Clips
-without a side (azimuth within 5 deg of the median plane, "unknown" labels, datasets without labels) are not
-counted; the row says how many were.
+intensity difference ``d = sign(log(E_L / E_R))`` over the whole clip points to the labelled side
+(:func:`simkit.conventions.iid_side`). A tie (equal ear energies, ``d = 0``: undecided) is scored and
+counted as a miss. Clips without a side (azimuth within 5 deg of the median plane, "unknown" labels,
+datasets without labels) are not counted; the row says how many were.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
+from simkit.conventions import MEDIAN_PLANE_MARGIN_DEG, iid_side, side_of_azimuth
 from simkit.data.layout import SPLITS
 from simkit.data.opener import open_dataset
 from simkit.data.storage import read_set_binaural
-
-MEDIAN_PLANE_MARGIN_DEG = 5.0  # as the lr_accuracy metric
 
 
 @dataclass
@@ -42,16 +41,7 @@ def _sides(f: h5py.File, n: int) -> np.ndarray:
         return np.zeros((int(f.attrs["n_views"]), int(f.attrs["n_sources"])), np.float64)
     az = f["labels/azimuth_deg"][n].astype(np.float64)
     side = f["labels/side"][n].astype(np.float64) if "labels/side" in f else np.zeros_like(az)
-    s = np.sin(np.deg2rad(np.where(np.isfinite(az), az, 0.0)))
-    by_angle = np.isfinite(az) & (np.abs(s) > np.sin(np.deg2rad(MEDIAN_PLANE_MARGIN_DEG)))
-    return np.where(by_angle, np.sign(s), np.where(np.isfinite(az), 0.0, side))
-
-
-def iid_side(audio: np.ndarray) -> np.ndarray:
-    """Seed 000's IID label ``sign(log(E_L / E_R))`` of (..., 2, T) clips; a tie counts as left (+1)."""
-    e = np.square(audio.astype(np.float64)).sum(-1)
-    d = np.sign(np.log(e[..., LEFT_CHANNEL] + 1e-12) - np.log(e[..., RIGHT_CHANNEL] + 1e-12))
-    return np.where(d == 0, 1.0, d)
+    return np.where(np.isfinite(az), side_of_azimuth(az, MEDIAN_PLANE_MARGIN_DEG), side)
 
 
 def dataset_stats(root: Path | str, protocol: str | None = None) -> DatasetStats:
@@ -68,7 +58,7 @@ def dataset_stats(root: Path | str, protocol: str | None = None) -> DatasetStats
                     audio = read_set_binaural(f, n)  # (V, S, 2, T)
                     n_clips += audio.shape[0] * audio.shape[1]
                     sides = _sides(f, n)
-                    pred = iid_side(audio)
+                    pred = iid_side(audio)  # 0 (a tie) never equals a side: a miss
                     keep = sides != 0
                     h.extend((pred[keep] == sides[keep]).astype(np.float64).tolist())
         split_clips[split], hits[split] = n_clips, h

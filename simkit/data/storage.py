@@ -280,12 +280,21 @@ def read_rir(f: Any, name: str, n: int, v: int, s: int) -> np.ndarray:
     return read(f, name, (n, v, s))
 
 
+def read_rirs(f: Any, name: str, n: int, views: Sequence[int] | np.ndarray, s: int) -> np.ndarray:
+    """``rir/direct`` or ``rir/indirect`` of source s in views ``views`` of set n: (len(views), 2, R) float32.
+
+    Every view of the set is one HDF5 read (a chunk per view either way), a subset one read per view."""
+    sel = [int(v) for v in views]
+    if sel == list(range(f[name].shape[1])):
+        return read(f, name, (n, slice(None), s))
+    return np.stack([read(f, name, (n, v, s)) for v in sel])
+
+
 def read_mixed_rir(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int) -> np.ndarray:
     """The mixed RIRs ``direct + indirect_gain * indirect`` of source s in views ``views`` of set n:
     (len(views), 2, R) float32."""
     gain = np.float32(f.attrs["indirect_gain"])
-    return np.stack([(read_rir(f, DIRECT, n, int(v), s) + gain * read_rir(f, INDIRECT, n, int(v), s))
-                     .astype(np.float32) for v in views])
+    return (read_rirs(f, DIRECT, n, views, s) + gain * read_rirs(f, INDIRECT, n, views, s)).astype(np.float32)
 
 
 def read_source(f: Any, n: int, s: int) -> np.ndarray:
@@ -293,18 +302,79 @@ def read_source(f: Any, n: int, s: int) -> np.ndarray:
     return read(f, SOURCE, (n, s))
 
 
-def read_binaural(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int) -> np.ndarray:
-    """Binaural clips of source s in views ``views`` of set n: (len(views), 2, T) float32.
+def derive_window(source: np.ndarray, mixed: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Samples ``[start, stop)`` of the derived clips ``fft_convolve(source, mixed, T)`` (T = the source's
+    length; ``source`` (..., T), ``mixed`` (..., 2, R) mixed RIRs), computing only that window.
+
+    Output sample t needs ``source[t - k]`` for the taps k < min(R, t + 1) only, so the window convolves
+    ``source[start - R' + 1 : stop]`` with the first R' taps (R' = min(R, stop), shortened further past the
+    last nonzero tap of any row: int16 RIR tails round to zero), by overlap-save: one circular convolution
+    of ``stop - start + R' - 1`` samples (the window plus the taps' reach), float64 as the writer's check.
+    The result equals the same window of the whole derived clip up to float64 rounding (another FFT size)
+    before the float32 cast."""
+    t_all = source.shape[-1]
+    if not 0 <= start <= stop <= t_all:
+        raise ValueError(f"window [{start}, {stop}) outside a clip of {t_all} samples")
+    taps = min(mixed.shape[-1], stop)
+    nonzero = np.flatnonzero(np.any(mixed[..., :taps] != 0, axis=tuple(range(mixed.ndim - 1))))
+    taps = int(nonzero[-1]) + 1 if nonzero.size else 0
+    shape = np.broadcast_shapes(source.shape[:-1], mixed.shape[:-1])
+    if taps == 0 or stop == start:
+        return np.zeros((*shape, stop - start), np.float32)
+    import scipy.fft
+
+    lo = max(0, start - taps + 1)
+    # circular length >= window + taps - 1: the wrap-around lands only before the window (overlap-save)
+    n_fft = scipy.fft.next_fast_len(stop - start + taps - 1, real=True)
+    x = np.asarray(source[..., lo:stop], dtype=np.float64)
+    h = np.asarray(mixed[..., :taps], dtype=np.float64)
+    y = scipy.fft.irfft(scipy.fft.rfft(x, n_fft) * scipy.fft.rfft(h, n_fft), n_fft)
+    return np.ascontiguousarray(y[..., start - lo : stop - lo], dtype=np.float32)
+
+
+def source_segment(source: np.ndarray, start: int, stop: int, taps: int) -> np.ndarray:
+    """``source[start - taps + 1 : stop]`` (..., stop - start + taps - 1), zeros before the clip's start: what
+    samples ``[start, stop)`` of its convolution with ``taps`` taps read (:func:`derive_batch`)."""
+    lo = start - taps + 1
+    seg = source[..., max(lo, 0) : stop]
+    pad = [(0, 0)] * (seg.ndim - 1) + [(max(-lo, 0), 0)]
+    return np.pad(seg, pad).astype(np.float32, copy=False)
+
+
+def derive_batch(segment: Any, mixed: Any) -> Any:
+    """Derived clips of a batch on its own device (torch): ``segment`` (B, W + R - 1) from
+    :func:`source_segment`, ``mixed`` (B, ..., 2, R) mixed RIRs -> (B, ..., 2, W) float32, one batched
+    float32 FFT convolution (overlap-save). Equals :func:`derive_window` to float32 FFT rounding."""
+    import torch
+
+    taps = mixed.shape[-1]
+    width = segment.shape[-1] - taps + 1
+    n_fft = 1 << max(0, (segment.shape[-1] - 1).bit_length())  # >= W + R - 1; powers of 2 suit every backend
+    x = segment.float().reshape(segment.shape[0], *([1] * (mixed.ndim - 2)), segment.shape[-1])
+    y = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(mixed.float(), n_fft), n_fft)
+    return y[..., taps - 1 : taps - 1 + width].contiguous()
+
+
+def read_binaural(f: Any, n: int, views: Sequence[int] | np.ndarray, s: int, start: int = 0,
+                  stop: int | None = None) -> np.ndarray:
+    """Binaural clips of source s in views ``views`` of set n, samples ``[start, stop)`` (default: the whole
+    clip): (len(views), 2, stop - start) float32.
 
     Stored clips are decoded; derived ones are computed from the decoded source and RIRs exactly as the
-    writer checked them (:func:`derive_clips`)."""
+    writer checked them (:func:`derive_clips`), only over the window asked for (:func:`derive_window`)."""
     if CLIPS in f:
-        return np.stack([read(f, CLIPS, (n, int(v), s)) for v in views])
-    gain = float(f.attrs["indirect_gain"])
-    sel = [int(v) for v in views]
-    direct = np.stack([read_rir(f, DIRECT, n, v, s) for v in sel])
-    indirect = np.stack([read_rir(f, INDIRECT, n, v, s) for v in sel])
-    return derive_clips(read_source(f, n, s)[None, None, :], direct, indirect, gain)
+        return np.stack([read(f, CLIPS, (n, int(v), s))[..., start:stop] for v in views])
+    gain = np.float32(f.attrs["indirect_gain"])
+    # the mixed RIR as derive_clips forms it: float32 direct + float32(gain) * indirect
+    mixed = (read_rirs(f, DIRECT, n, views, s) + gain * read_rirs(f, INDIRECT, n, views, s)).astype(np.float32)
+    source = read_source(f, n, s)
+    stop = source.shape[-1] if stop is None else stop
+    return derive_window(source[None, None, :], mixed, start, stop)
+
+
+def clip_length(f: Any) -> int:
+    """Samples per clip of an open shard (stored clips, or the sources derived ones are computed from)."""
+    return int(f[CLIPS].shape[-1] if CLIPS in f else f[SOURCE].shape[-1])
 
 
 def read_set_binaural(f: Any, n: int) -> np.ndarray:

@@ -23,11 +23,9 @@ from simkit.conventions import (
     LEFT_CHANNEL,
     RIGHT_CHANNEL,
     SPEED_OF_SOUND,
-    relative_translation,
-    relative_yaw_deg,
-    source_labels,
     yaw_to_quat,
 )
+from simkit.data.labels import ViewLabels
 from simkit.data.layout import SPLITS, origin
 from simkit.data.writer import DatasetWriter, new_manifest
 
@@ -119,11 +117,10 @@ def write_synthetic_render(
             direct = np.zeros((n, v, s, 2, rir_samples))
             indirect = np.zeros_like(direct)
             for k in range(n):
+                lab = ViewLabels.from_poses(pos[k], yaw[k], src[k])
+                az[k], el[k], dist[k] = lab.azimuth_deg, lab.elevation_deg, lab.distance_m
+                rel_yaw[k], rel_t[k] = lab.rel_yaw_deg, lab.rel_translation
                 for i in range(v):
-                    az[k, i], el[k, i], dist[k, i] = source_labels(src[k], pos[k, i], yaw[k, i])
-                    for j in range(v):
-                        rel_yaw[k, i, j] = relative_yaw_deg(yaw[k, i], yaw[k, j])
-                        rel_t[k, i, j] = relative_translation(pos[k, i], yaw[k, i], pos[k, j])
                     for m in range(s):
                         direct[k, i, m], indirect[k, i, m] = _ear_rir(
                             az[k, i, m], dist[k, i, m], sample_rate, rir_samples, rng

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkit.conventions import azimuth_class, wrap_deg
+from simkit.conventions import MEDIAN_PLANE_MARGIN_DEG, azimuth_class, side_of_azimuth, wrap_deg
 from simkit.metrics import MetricValue, Records, register_metric
 
-MEDIAN_PLANE_MARGIN_DEG = 5.0
 AZ = ("true_azimuth_deg", "pred_azimuth_deg")
 ROT = ("true_rel_yaw_deg", "pred_rel_yaw_deg")
 
@@ -85,12 +84,12 @@ def lr_accuracy(records: Records) -> MetricValue:
     true = np.asarray(records[AZ[0]], dtype=np.float64)
     pred = np.asarray(records[AZ[1]], dtype=np.float64)
     side = np.asarray(records["true_side"], dtype=np.float64) if "true_side" in records else np.zeros_like(true)
-    true_sin = np.sin(np.deg2rad(np.where(np.isfinite(true), true, 0.0)))
-    by_angle = np.isfinite(true) & (np.abs(true_sin) > np.sin(np.deg2rad(MEDIAN_PLANE_MARGIN_DEG)))
+    true_side = side_of_azimuth(true, MEDIAN_PLANE_MARGIN_DEG)  # 0 near the median plane, NaN unknown
+    by_angle = np.isfinite(true) & (true_side != 0)
     by_side = ~np.isfinite(true) & np.isfinite(side) & (side != 0)
     keep = (by_angle | by_side) & np.isfinite(pred)
-    truth = np.where(by_angle, np.sign(true_sin), side)[keep]
-    pred_side = np.sign(np.round(np.sin(np.deg2rad(pred[keep])), 12))  # +-180 deg must give 0, not 1e-16
+    truth = np.where(by_angle, true_side, side)[keep]
+    pred_side = side_of_azimuth(pred[keep])  # +-180 deg gives 0
     return _stat((pred_side == truth).astype(np.float64), np.mean)
 
 

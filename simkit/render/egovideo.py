@@ -340,7 +340,7 @@ def generate_video(cfg: EgoVideoConfig, index: int, out: Path, scene=None, caste
     from simkit.vision.camera import render_views
 
     if scene is None:
-        scene = SceneSet.from_config(cfg.scene_set).load(cfg.scene)
+        scene = SceneSet.from_config(cfg.scene_set).load(cfg.scene, MaterialDatabase.embedded())
         caster = RayCaster(scene)
         floor = FloorSampler(scene, caster, SamplingConfig())
     scene.metadata["surface_detail"] = cfg.surface_detail
@@ -405,6 +405,7 @@ def clip_rows(name: str, traj_times: np.ndarray, yaws: np.ndarray, az0: np.ndarr
 
 def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> list[Path]:
     """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic."""
+    from simkit.acoustics import MaterialDatabase
     from simkit.data.pipeline import Progress, run_units
     from simkit.data.writer import output_lock, remove_stale_temporaries
     from simkit.executors import executor_for
@@ -423,7 +424,7 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
         atomic_write_json(out / "egovideo.json", {
             "tool": "simkit egovideo", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
             "versions": package_versions((*_VERSIONED, "av"))})
-        scene = scene_set.load(cfg.scene)
+        scene = scene_set.load(cfg.scene, MaterialDatabase.embedded())
         caster = RayCaster(scene)
         floor = FloorSampler(scene, caster, SamplingConfig())
         index = {video_name(i): i for i in range(cfg.videos)}

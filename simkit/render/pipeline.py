@@ -129,14 +129,14 @@ def sample_filtered_set(
 def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Path:
     """Render every view set of one scene and write its shard through ``writer`` (an open
     :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
-    from simkit.acoustics import rt60_t30_batch
+    from simkit.acoustics import MaterialDatabase, rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
 
     scene_set = SceneSet.from_config(cfg.scene_set)
-    scene = scene_set.load(scene_id)
+    scene = scene_set.load(scene_id, MaterialDatabase.embedded())
     caster = RayCaster(scene)
     floor = FloorSampler(scene, caster, cfg.sampling)
     split = scene_set.split_of(scene_id)

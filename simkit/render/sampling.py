@@ -19,6 +19,7 @@ import numpy as np
 
 from simkit import conventions
 from simkit.config import validate
+from simkit.data.labels import ViewLabels
 from simkit.errors import SimkitError
 from simkit.render.config import SamplingConfig
 from simkit.scenes.raycast import RayCaster, fibonacci_directions
@@ -33,27 +34,6 @@ SOURCE_BATCH = 128  # source candidates tested per batch
 SOURCE_BATCHES = 4  # source batches tried around one camera before moving the camera
 TRANSLATION_TRIES = 8  # draws per view for its offset before the camera position is given up
 FLOOR_CELL = 0.25  # m, grid cell of the free-floor search on meshes without a layout
-
-
-@dataclass
-class ViewLabels:
-    """Ground truth of a view set, shaped as the shard datasets of docs/dataset-format.md (without N)."""
-
-    azimuth_deg: np.ndarray  # (V, S) +90 = left
-    elevation_deg: np.ndarray  # (V, S)
-    distance_m: np.ndarray  # (V, S)
-    rel_yaw_deg: np.ndarray  # (V, V) [i, j] = wrap(yaw_j - yaw_i)
-    rel_translation: np.ndarray  # (V, V, 3) [i, j] = view j's position in the frame of view i
-
-    def as_datasets(self) -> dict[str, np.ndarray]:
-        """``{"labels/azimuth_deg": ..., "pairs/rel_yaw_deg": ...}`` with the shard's float32 dtype."""
-        return {
-            "labels/azimuth_deg": self.azimuth_deg.astype(np.float32),
-            "labels/elevation_deg": self.elevation_deg.astype(np.float32),
-            "labels/distance_m": self.distance_m.astype(np.float32),
-            "pairs/rel_yaw_deg": self.rel_yaw_deg.astype(np.float32),
-            "pairs/rel_translation": self.rel_translation.astype(np.float32),
-        }
 
 
 @dataclass
@@ -86,16 +66,7 @@ class ViewSet:
 
     def labels(self) -> ViewLabels:
         """Azimuth/elevation/distance of every source from every view, and the pairwise camera motion."""
-        v, s = self.n_views, self.n_sources
-        az, el, dist = np.zeros((v, s)), np.zeros((v, s)), np.zeros((v, s))
-        rel_t = np.zeros((v, v, 3))
-        for i in range(v):
-            az[i], el[i], dist[i] = conventions.source_labels(self.source_positions, self.positions[i],
-                                                              float(self.yaws_deg[i]))
-            rel_t[i] = conventions.relative_translation(self.positions[i], float(self.yaws_deg[i]),
-                                                        self.positions)
-        rel_yaw = np.asarray(conventions.relative_yaw_deg(self.yaws_deg[:, None], self.yaws_deg[None, :]))
-        return ViewLabels(az, el, dist, rel_yaw.reshape(v, v), rel_t)
+        return ViewLabels.from_poses(self.positions, self.yaws_deg, self.source_positions)
 
 
 def check_sampling_config(cfg: SamplingConfig) -> None:

@@ -1,6 +1,6 @@
 """Scenes: the mesh type, the embedded procedural apartments, the scene catalog/splits and ray casting.
 
-Names are imported lazily so ``python -m simkit.scenes.procedural`` runs without a double import.
+Names are imported lazily: importing the package does not load the catalog, the generator or the ray caster.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ _LAZY = {
     "load_scene": "simkit.scenes.catalog",
     "load_splits": "simkit.scenes.catalog",
     "resolve_scenes": "simkit.scenes.catalog",
-    "scenes_dir": "simkit.scenes.catalog",
     "split_of": "simkit.scenes.catalog",
-    "generate_scene": "simkit.scenes.procedural",
+    "generate_scene": "simkit.scenes.generator",
     "RayCaster": "simkit.scenes.raycast",
 }
 

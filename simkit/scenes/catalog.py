@@ -1,11 +1,11 @@
 """Which scenes exist, which split each belongs to, and how a scene id becomes a :class:`Scene`.
 
 Two levels. The embedded procedural set resolves through a small registry of *scene sources*; its data
-files live in :func:`scenes_dir` (``<repo>/scenes``, or ``$SIMKIT_SCENES_DIR``) and ``splits.json`` assigns
-every embedded scene to train/val/test (81/9/10) by a fixed seeded permutation. A render works on a
-:class:`SceneSet` built from :class:`simkit.scenes.config.ScenesConfig`: the embedded set, or a directory of real
-meshes (HM3D, Replica, Matterport3D, Gibson, any glTF/PLY/OBJ) with a user split file or, without one, a
-seeded 81:9:10 split of the scenes found.
+files live in :func:`simkit.resources.scenes_dir` (``<repo>/scenes``, or ``$SIMKIT_SCENES_DIR``) and
+``splits.json`` assigns every embedded scene to train/val/test (81/9/10) by a fixed seeded permutation. A
+render works on a :class:`SceneSet` built from :class:`simkit.scenes.config.ScenesConfig`: the embedded set, or a
+directory of real meshes (HM3D, Replica, Matterport3D, Gibson, any glTF/PLY/OBJ) with a user split file or,
+without one, a seeded 81:9:10 split of the scenes found.
 """
 
 from __future__ import annotations
@@ -13,37 +13,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-import simkit
+from simkit.conventions import SPLITS
 from simkit.errors import SimkitError
 from simkit.registry import Registry
-from simkit.scenes import procedural
+from simkit.resources import procedural_dir, scenes_dir, splits_path
 from simkit.scenes.config import ScenesConfig
+from simkit.scenes.layout_io import load_procedural_scene, procedural_scene_ids
 from simkit.scenes.scene import Scene
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 SPLIT_SIZES = {"train": 81, "val": 9, "test": 10}
 SPLIT_SEED_KEY = "simkit-splits-v1"  # the permutation's seed is the sha256 of this string
-
-
-def scenes_dir() -> Path:
-    """The scene data directory: ``$SIMKIT_SCENES_DIR`` if set; else the copy a wheel ships inside the
-    package (``simkit/_embedded/scenes``, made by setup.py); else ``scenes/`` of the source checkout."""
-    env = os.environ.get("SIMKIT_SCENES_DIR")
-    if env:
-        return Path(env).expanduser()
-    package = Path(simkit.__file__).resolve().parent
-    shipped = package / "_embedded" / "scenes"
-    return shipped if shipped.is_dir() else package.parent / "scenes"
 
 
 @dataclass(frozen=True)
@@ -59,15 +48,15 @@ SCENE_SOURCES: Registry[SceneSource] = Registry("scene source")
 
 
 def _load_procedural(scene_id: str) -> Scene:
-    return procedural.load_procedural_scene(scene_id, scenes_dir() / "procedural")
+    return load_procedural_scene(scene_id, procedural_dir())
 
 
-SCENE_SOURCES.add("procedural", SceneSource("procedural", procedural.procedural_scene_ids, _load_procedural))
+SCENE_SOURCES.add("procedural", SceneSource("procedural", procedural_scene_ids, _load_procedural))
 
 
 def embedded_scene_ids() -> list[str]:
     """The 100 embedded procedural scene ids, sorted."""
-    return procedural.procedural_scene_ids()
+    return procedural_scene_ids()
 
 
 def known_scene_ids() -> list[str]:
@@ -103,14 +92,14 @@ def write_splits(path: Path | str | None = None) -> Path:
     """Write :func:`make_splits` to ``path`` (default ``scenes_dir()/splits.json``)."""
     from simkit.io import atomic_write_json
 
-    p = Path(path) if path is not None else scenes_dir() / "splits.json"
+    p = Path(path) if path is not None else splits_path()
     atomic_write_json(p, make_splits())
     return p
 
 
 def load_splits(path: Path | str | None = None) -> dict[str, list[str]]:
     """Read the split file: ``{"train": [...], "val": [...], "test": [...]}``, disjoint id lists."""
-    p = Path(path) if path is not None else scenes_dir() / "splits.json"
+    p = Path(path) if path is not None else splits_path()
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -215,18 +204,21 @@ class SceneSet:
     def split_of(self, scene_id: str) -> str:
         return split_of(scene_id, self.splits)
 
-    def load(self, scene_id: str) -> Scene:
-        """Load one scene (procedural, or its mesh with materials from the embedded database)."""
+    def load(self, scene_id: str, materials: Any = None) -> Scene:
+        """Load one scene: procedural, or its mesh with ``materials``, a
+        :class:`simkit.acoustics.materials.MaterialDatabase` (scenes do not import acoustics: the caller, e.g.
+        the render pipeline, passes the embedded database); a mesh scene without one raises SimkitError."""
         if not self.paths:
             return load_scene(scene_id)
         if scene_id not in self.paths:
             raise SimkitError(f"unknown scene {scene_id!r} under {self.cfg.scene_dir}")
-        from simkit.acoustics.materials import MaterialDatabase
+        if materials is None:
+            raise SimkitError(f"scene {scene_id}: loading a {self.cfg.format} mesh needs a material database")
         from simkit.scenes.loaders import load_mesh_scene
 
         c = self.cfg
         return load_mesh_scene(
-            self.paths[scene_id], c.format, MaterialDatabase.embedded(), scene_id=scene_id, up_axis=c.up_axis,
+            self.paths[scene_id], c.format, materials, scene_id=scene_id, up_axis=c.up_axis,
             unit_scale=c.unit_scale, category_materials=c.category_materials, load_textures=c.load_textures,
         )
 

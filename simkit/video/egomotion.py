@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from simkit.conventions import opencv_to_simkit_camera
 from simkit.errors import SimkitError
 from simkit.registry import Registry
 
@@ -214,7 +215,7 @@ def pair_motion(p0: np.ndarray, p1: np.ndarray, k: np.ndarray, cfg: EgomotionCon
             return PairMotion(True, _yaw_of(r_h), np.zeros(3), n_h, par)
         return PairMotion(False, inliers=int(n_in))
     centre = -(r.T @ t).reshape(3)  # second camera centre in the first camera's OpenCV frame
-    centre = centre * np.array([1.0, -1.0, -1.0])  # -> simkit camera frame (x right, y up, -z forward)
+    centre = opencv_to_simkit_camera(centre)  # -> simkit camera frame (x right, y up, -z forward)
     norm = np.linalg.norm(centre)
     return PairMotion(True, _yaw_of(r), centre / norm if norm > 0 else np.zeros(3), int(n_in), par)
 

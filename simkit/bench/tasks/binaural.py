@@ -12,7 +12,7 @@ Records: one row per clip with one column per variant (:data:`simkit.metrics.bin
 0.63 s window; the metrics softmax-scale them and report AV distance and accuracy (supp. eq. 10-11).
 Records: one row per (clip, window).
 
-Both read :class:`simkit.data.binaural_dataset.BinauralClips` and need a render with views; the negative
+Both read :class:`simkit.data.datasets.binaural.BinauralClips` and need a render with views; the negative
 pairs are built only for models that declare ``needs_negative_pairs`` (the CLUP family: every
 ``av_localize`` model, and ``clup``/``clup_baseline`` whose localisation losses use them). After each
 training epoch only a fixed subset of val is scored (:data:`EPOCH_VAL_ITEMS`; the final scores use all). Every
@@ -32,7 +32,7 @@ from torch.utils.data import Dataset, default_collate
 
 from simkit.audio.dsp import peak_normalize
 from simkit.bench.tasks import TaskSpec, register_task
-from simkit.data.binaural_dataset import REQUIRED, BinauralClips, open_binaural_dataset
+from simkit.data.datasets.binaural import REQUIRED, BinauralClips, open_binaural_dataset
 from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
 from simkit.io import atomic_path

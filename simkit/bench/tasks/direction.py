@@ -1,7 +1,7 @@
 """Task ``direction``: azimuth of a speech source from one binaural clip, scored per view.
 
 Items are ``(view set, source)`` with the set's V views (see
-:class:`simkit.data.render_dataset.RenderViewSets`); models return ``azimuth_deg`` (B, V) and, when they
+:class:`simkit.data.datasets.direction.RenderViewSets`); models return ``azimuth_deg`` (B, V) and, when they
 estimate camera rotation, ``rel_yaw_deg`` (B, V): the rotation from view 0 to view v. Records have one row
 per (set, source, view).
 """
@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from simkit.bench.tasks import TaskSpec, register_task
+from simkit.conventions import side_of_azimuth
+from simkit.data.datasets.direction import ITEM_DATASETS, RenderViewSets
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.render_dataset import ITEM_DATASETS, RenderViewSets
 from simkit.errors import SimkitError
 from simkit.models import get_model
 
@@ -93,7 +94,7 @@ def records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, n
         "view": _np(batch["view_index"]).astype(np.int64).reshape(-1),
         "true_azimuth_deg": true_az.reshape(-1).astype(np.float64),
         "true_side": _np(batch["side"]).reshape(-1).astype(np.float64) if "side" in batch
-        else np.sign(np.round(np.sin(np.deg2rad(true_az.reshape(-1))), 12)).astype(np.float64),
+        else side_of_azimuth(true_az.reshape(-1)),
         "pred_azimuth_deg": pred_az.reshape(-1).astype(np.float64),
         "true_elevation_deg": _np(batch["elevation_deg"]).reshape(-1).astype(np.float64),
         "true_distance_m": _np(batch["distance_m"]).reshape(-1).astype(np.float64),

@@ -27,13 +27,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from simkit.config import from_dict
 from simkit.errors import SimkitError
 from simkit.registry import Registry
+
+if TYPE_CHECKING:
+    from simkit.audio.speech import SpeechSource
 
 TASK_SAMPLE_RATE = 16000  # the tasks' rate (the binaural protocol and the direction models)
 
@@ -125,6 +128,18 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def build(self, unit: Unit) -> ShardData:
         """Read one unit of the source and return its arrays and attributes."""
+
+    def speech_source(self) -> SpeechSource:
+        """The speech source of an adapter whose options have ``speech`` (a LibriSpeech root, or None for the
+        built-in espeak-ng voices) and ``clip_seconds``; made on first use, so once per worker process."""
+        if not hasattr(self, "_speech_source"):
+            from simkit.audio.config import SpeechConfig
+            from simkit.audio.speech import make_speech_source
+
+            o = self.options
+            self._speech_source = make_speech_source(SpeechConfig(corpus=str(o.speech) if o.speech else None,
+                                                                  clip_seconds=o.clip_seconds))
+        return self._speech_source
 
 
 def source_root(src: Path | str) -> Path:

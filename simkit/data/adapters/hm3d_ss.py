@@ -34,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.conventions import relative_translation, relative_yaw_deg, source_labels, wrap_deg, yaw_to_quat
+from simkit.conventions import wrap_deg, yaw_to_quat
 from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, register_adapter, tree_inside
+from simkit.data.adapters._columns import append_item, stack_columns
 from simkit.data.adapters._media import check_audio, parse_size, read_audio, read_image
+from simkit.data.labels import ViewLabels
 from simkit.data.layout import SPLITS, format_entry
 from simkit.errors import SimkitError
 
@@ -162,16 +164,6 @@ class Hm3dSs(Adapter):
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SimkitError(f"malformed {p} ({e})") from None
 
-    def _speech(self):
-        if not hasattr(self, "_speech_source"):
-            from simkit.audio.config import SpeechConfig
-            from simkit.audio.speech import make_speech_source
-
-            o: Hm3dSsOptions = self.options
-            self._speech_source = make_speech_source(SpeechConfig(corpus=str(o.speech) if o.speech else None,
-                                                                  clip_seconds=o.clip_seconds))
-        return self._speech_source
-
     def build(self, unit: Unit) -> ShardData:
         from simkit.audio.dsp import fft_convolve
 
@@ -182,7 +174,7 @@ class Hm3dSs(Adapter):
         v, s = shape["cameras"], shape["sounds"]
         n_clip = int(round(o.clip_seconds * sr))
         cols: dict[str, list] = {}
-        speech = self._speech()
+        speech = self.speech_source()
         for pair in unit.payload["pairs"]:
             d = scene_dir / pair
             meta = self._meta(d)
@@ -226,10 +218,8 @@ class Hm3dSs(Adapter):
                     raise SimkitError(f"{d / f'camera_{c}_rgb.png'} is {img.shape[1]}x{img.shape[0]}, camera 0 "
                                       f"{images[0].shape[1]}x{images[0].shape[0]}")
                 images.append(img)
-            el = np.zeros((v, s))
-            dist = np.zeros((v, s))
-            for c in range(v):
-                _a, el[c], dist[c] = source_labels(src, pos[c], yaw[c])
+            labels = ViewLabels.from_poses(pos, yaw, src)
+            labels.azimuth_deg = az  # the release's own angles (SoundSpaces' relative_angle_between_...)
             item = {
                 "audio/binaural": binaural.astype(np.float32),
                 "audio/source": mono,
@@ -243,25 +233,17 @@ class Hm3dSs(Adapter):
                 "poses/yaw_deg": yaw,
                 "poses/quat_wxyz": yaw_to_quat(yaw),
                 "sources/position": src,
-                "labels/azimuth_deg": az.astype(np.float32),
-                "labels/elevation_deg": el.astype(np.float32),
-                "labels/distance_m": dist.astype(np.float32),
-                "pairs/rel_yaw_deg": np.array([[relative_yaw_deg(yaw[i], yaw[j]) for j in range(v)]
-                                               for i in range(v)], np.float32),
-                "pairs/rel_translation": np.array([[relative_translation(pos[i], yaw[i], pos[j]) for j in range(v)]
-                                                   for i in range(v)], np.float32),
+                **labels.as_datasets(),
                 "views/rgb": np.stack(images),
                 "meta/set_id": pair,
             }
-            for key, value in item.items():
-                cols.setdefault(key, []).append(value)
+            append_item(cols, item)
         lengths = {a.shape[-1] for a in cols["rir/direct"]}
         if len(lengths) > 1:  # pairs of one scene with RIRs of different lengths: pad to the longest
             n = max(lengths)
             for key in ("rir/direct", "rir/indirect"):
                 cols[key] = [np.pad(a, ((0, 0), (0, 0), (0, 0), (0, n - a.shape[-1]))) for a in cols[key]]
-        arrays = {k: np.stack([np.asarray(x) for x in vals]) if k not in ("meta/set_id",) else
-                  np.asarray(vals, dtype=object) for k, vals in cols.items()}
+        arrays = stack_columns(cols)
         h, w = arrays["views/rgb"].shape[2:4]
         return ShardData(
             arrays=arrays,

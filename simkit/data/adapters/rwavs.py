@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.conventions import source_labels, wrap_deg, yaw_to_quat
+from simkit.conventions import source_labels, wrap_deg, yaw_to_quat, zup_to_yup
 from simkit.data.adapters import (
     Adapter,
     Plan,
@@ -41,18 +41,13 @@ from simkit.data.adapters import (
     register_adapter,
     tree_inside,
 )
+from simkit.data.adapters._columns import append_item, stack_columns
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
 
 SOURCE_RATE = 22050
 CLIP_HALF_S = 0.5
-
-
-def zup_to_simkit(p: np.ndarray) -> np.ndarray:
-    """World points of a z-up frame (x, y, z) in simkit's y-up frame: (x, z, -y)."""
-    p = np.asarray(p, dtype=np.float64)
-    return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
 
 
 def camera_yaw_deg(camera_to_world: np.ndarray) -> float:
@@ -169,7 +164,7 @@ class Rwavs(Adapter):
         info = self.scenes[unit.shard_id]
         audio, rate = read_audio(d / "binaural_syn_re.wav", o.source_rate, 2)
         source, _ = read_audio(d / "source_syn_re.wav", o.source_rate, 1)
-        src_world = zup_to_simkit(np.array(info["source"]))
+        src_world = zup_to_yup(np.array(info["source"]))
         n_clip = int(round(2 * CLIP_HALF_S * sr))
         n_src = int(round(2 * CLIP_HALF_S * rate))
         cols: dict[str, list] = {}
@@ -179,7 +174,7 @@ class Rwavs(Adapter):
                 yaw = camera_yaw_deg(pose)
             except ValueError:
                 raise SimkitError(f"{d}: the camera of frame {f['t']} looks straight up or down") from None
-            cam = zup_to_simkit(pose[:3, 3])
+            cam = zup_to_yup(pose[:3, 3])
             az, el, dist = source_labels(src_world[None], cam, yaw)
             clip = fit_length(audio[:, f["start"]:f["end"]], n_src)
             dry = fit_length(source[:, f["start"]:f["end"]], n_src)
@@ -200,9 +195,7 @@ class Rwavs(Adapter):
                 "meta/set_id": f"{f['t']:05d}",
                 "meta/start_s": f["start"] / rate,
             }
-            for k, v in item.items():
-                cols.setdefault(k, []).append(v)
-        arrays = {k: (np.asarray(v, dtype=object) if k == "meta/set_id" else np.stack([np.asarray(x) for x in v]))
-                  for k, v in cols.items()}
+            append_item(cols, item)
+        arrays = stack_columns(cols)
         h, w = self.size
         return ShardData(arrays, attrs={"source_rate": rate}, group_attrs={"views": {"width": w, "height": h}})

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.conventions import relative_translation, relative_yaw_deg, source_labels, wrap_deg, yaw_to_quat
+from simkit.conventions import wrap_deg, yaw_to_quat, zup_to_yup
 from simkit.data.adapters import (
     Adapter,
     Plan,
@@ -36,19 +36,15 @@ from simkit.data.adapters import (
     register_adapter,
     tree_inside,
 )
+from simkit.data.adapters._columns import append_item, stack_columns
 from simkit.data.adapters._media import audio_info, read_audio, resample
+from simkit.data.labels import ViewLabels
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
 
 HEADINGS = (0, 90, 180, 270)
 RATES = {"replica": 44100, "mp3d": 16000}
 MAX_GRAPH_BYTES = 64 * 2**20  # a scene's graph.pkl: far above any real scene's navigation grid
-
-
-def mesh_to_simkit(p: np.ndarray) -> np.ndarray:
-    """Mesh points (x, y, z; z up) in habitat/simkit coordinates (x, z, -y; y up)."""
-    p = np.asarray(p, dtype=np.float64)
-    return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
 
 
 @dataclass
@@ -171,10 +167,11 @@ class SoundSpaces1(Adapter):
 
     @staticmethod
     def _check_graph(path: Path, pts: dict[int, np.ndarray]) -> None:
-        """graph.pkl's habitat points must be the points.txt positions turned by :func:`mesh_to_simkit`, in
-        the horizontal plane (SoundSpaces' ``load_metadata`` puts the graph at floor level, points.txt at ear
-        height: 1.5528907 m higher in Replica, 1.5 m in Matterport3D). The pickle is read as data only
-        (:mod:`simkit.data.adapters._safe_pickle`): a file that names or calls anything else is refused."""
+        """graph.pkl's habitat points must be the points.txt positions turned by
+        :func:`simkit.conventions.zup_to_yup`, in the horizontal plane (SoundSpaces' ``load_metadata`` puts the
+        graph at floor level, points.txt at ear height: 1.5528907 m higher in Replica, 1.5 m in Matterport3D).
+        The pickle is read as data only (:mod:`simkit.data.adapters._safe_pickle`): a file that names or calls
+        anything else is refused."""
         from simkit.data.adapters._safe_pickle import UnsafePickle, graph_nodes, load_graph
 
         if not path.is_file():
@@ -196,20 +193,10 @@ class SoundSpaces1(Adapter):
                 # the type only: repr would run networkx code on an object the pickle may have left uninitialised
                 kind = type(data["point"]).__name__
                 raise SimkitError(f"{path}: node {node}'s point (a {kind}) is not three numbers")
-            want = mesh_to_simkit(pts[int(node)])
+            want = zup_to_yup(pts[int(node)])
             if np.hypot(*(want - point)[[0, 2]]) > 0.05:
                 raise SimkitError(f"{path}: node {node} at {point.tolist()} is not points.txt's "
                                   f"{list(pts[int(node)])} in habitat coordinates (x, z, -y)")
-
-    def _speech(self):
-        if not hasattr(self, "_speech_source"):
-            from simkit.audio.config import SpeechConfig
-            from simkit.audio.speech import make_speech_source
-
-            o: SoundSpaces1Options = self.options
-            self._speech_source = make_speech_source(SpeechConfig(corpus=str(o.speech) if o.speech else None,
-                                                                  clip_seconds=o.clip_seconds))
-        return self._speech_source
 
     def build(self, unit: Unit) -> ShardData:
         from simkit.audio.dsp import fft_convolve
@@ -218,7 +205,7 @@ class SoundSpaces1(Adapter):
         sr = self.common.sample_rate
         d = Path(unit.payload["dir"])
         pts = self.points[unit.shard_id]
-        speech = self._speech()
+        speech = self.speech_source()
         n_clip = int(round(o.clip_seconds * sr))
         yaw = np.array([float(wrap_deg(-a)) for a in HEADINGS])
         cols: dict[str, list] = {}
@@ -232,9 +219,9 @@ class SoundSpaces1(Adapter):
             rng = np.random.default_rng([o.seed, zlib.crc32(f"{unit.shard_id}/{r}_{s}".encode())])
             clip = speech.draw("train", rng, o.clip_seconds, sr)
             mono = clip.audio.astype(np.float32)
-            rec, src = mesh_to_simkit(pts[r]), mesh_to_simkit(pts[s])
+            rec, src = zup_to_yup(pts[r]), zup_to_yup(pts[s])
             pos = np.repeat(rec[None], len(HEADINGS), axis=0)
-            labels = [source_labels(src[None], rec, y) for y in yaw]
+            labels = ViewLabels.from_poses(pos, yaw, src[None])
             item = {
                 "audio/binaural": fft_convolve(mono[None, None, None, :], rir[:, None], n_clip).astype(np.float32),
                 "audio/source": mono[None],
@@ -243,18 +230,10 @@ class SoundSpaces1(Adapter):
                 "poses/yaw_deg": yaw,
                 "poses/quat_wxyz": yaw_to_quat(yaw),
                 "sources/position": src[None],
-                "labels/azimuth_deg": np.array([lab[0] for lab in labels], np.float32).reshape(4, 1),
-                "labels/elevation_deg": np.array([lab[1] for lab in labels], np.float32).reshape(4, 1),
-                "labels/distance_m": np.array([lab[2] for lab in labels], np.float32).reshape(4, 1),
-                "pairs/rel_yaw_deg": np.array([[relative_yaw_deg(yaw[i], yaw[j]) for j in range(4)]
-                                               for i in range(4)], np.float32),
-                "pairs/rel_translation": np.array([[relative_translation(pos[i], yaw[i], pos[j]) for j in range(4)]
-                                                   for i in range(4)], np.float32),
+                **labels.as_datasets(),
                 "meta/set_id": f"{r}_{s}",
             }
-            for key, v in item.items():
-                cols.setdefault(key, []).append(v)
-        arrays = {k: (np.asarray(v, dtype=object) if k == "meta/set_id" else np.stack([np.asarray(x) for x in v]))
-                  for k, v in cols.items()}
+            append_item(cols, item)
+        arrays = stack_columns(cols)
         return ShardData(arrays, attrs={"source_rate": RATES[o.dataset], "speech_source": speech.name,
                                         "scene_source": f"soundspaces1-{o.dataset}"})

@@ -31,6 +31,7 @@ import numpy as np
 
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
 from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter, tree_inside
+from simkit.data.adapters._columns import append_item, stack_columns
 from simkit.data.adapters._media import check_audio, fit_length, parse_size, read_audio, read_image, resample
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -156,9 +157,7 @@ class StereoCrwWild(Adapter):
                 "meta/set_id": f"{start}{'-flip' if flip else ''}",
                 "meta/start_s": start / fps,
             }
-            for key, v in item.items():
-                cols.setdefault(key, []).append(v)
-        arrays = {k: (np.asarray(v, dtype=object) if k == "meta/set_id" else np.stack([np.asarray(x) for x in v]))
-                  for k, v in cols.items()}
+            append_item(cols, item)
+        arrays = stack_columns(cols)
         h, w = self.size
         return ShardData(arrays, attrs={"source_rate": rate}, group_attrs={"views": {"width": w, "height": h}})

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.conventions import class_center_deg, wrap_deg
+from simkit.conventions import SPLITS, class_center_deg, side_of_azimuth, wrap_deg
 from simkit.data.adapters import Adapter, Plan, Protocol, ShardData, Unit, inside, register_adapter
 from simkit.data.layout import format_entry
 from simkit.errors import SimkitError
@@ -121,8 +121,7 @@ def parse_azimuth(text: str, where: str) -> tuple[float, int]:
         if not math.isfinite(az):
             raise SimkitError(f"{where}: azimuth {text!r} is not finite")
         az = float(wrap_deg(az))
-    side = 0 if abs(math.sin(math.radians(az))) < 1e-9 else (1 if math.sin(math.radians(az)) > 0 else -1)
-    return az, side
+    return az, int(side_of_azimuth(az))
 
 
 def read_labels(src: Path) -> list[LabelRow]:
@@ -211,7 +210,7 @@ def shard_ids(videos: Iterable[str]) -> dict[str, str]:
 def read_split_lists(src: Path) -> dict[str, list[str]] | None:
     """``src/splits/{train,val,test}.txt`` (all three or none); entries are clip ids or video names."""
     d = src / "splits"
-    files = {s: inside(src, d / f"{s}.txt", f"split list {s}.txt") for s in ("train", "val", "test")}
+    files = {s: inside(src, d / f"{s}.txt", f"split list {s}.txt") for s in SPLITS}
     present = [s for s, p in files.items() if p.is_file()]
     if not present:
         return None
@@ -224,7 +223,7 @@ def read_split_lists(src: Path) -> dict[str, list[str]] | None:
 def random_split(key: str, fractions: tuple[float, float, float], seed: int) -> str:
     u = int(hashlib.sha256(f"{seed}/{key}".encode()).hexdigest()[:12], 16) / float(16**12)
     acc = 0.0
-    for name, f in zip(("train", "val", "test"), fractions, strict=True):
+    for name, f in zip(SPLITS, fractions, strict=True):
         acc += f
         if u < acc:
             return name

@@ -19,7 +19,7 @@ Conventions shared by every model of the family (stated once):
   (:mod:`simkit.models.pretrained`: a torchvision ResNet-18 state dict, ``visual_weights``, which switches
   the image standardisation to ImageNet's; a torchvggish state dict, ``audio_weights``).
 
-Batch keys (:class:`simkit.data.binaural_dataset.BinauralClips`): ``mono`` (B, T), ``binaural`` (B, 2, T),
+Batch keys (:class:`simkit.data.datasets.binaural.BinauralClips`): ``mono`` (B, T), ``binaural`` (B, 2, T),
 ``image``, and ``neg_mono`` (B, T) / ``neg_binaural`` (B, 2, T): another clip's audio for the same image (the
 negative pair of the localisation losses). Training batches hold windows, evaluation batches whole clips.
 """
@@ -200,7 +200,7 @@ class BinauralModel(BenchModel, abc.ABC):
 
     def _window_frames(self, n_samples: int, frame_times: torch.Tensor) -> np.ndarray:
         """Per sliding window of a clip of ``n_samples``, the index of the frame nearest the window's centre."""
-        from simkit.data.binaural_dataset import nearest_frames
+        from simkit.data.datasets.binaural import nearest_frames
 
         window = self.window
         hop = int(round(self.eval_hop_seconds * self.sample_rate))

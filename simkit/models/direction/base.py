@@ -6,7 +6,7 @@ rotation outputs from it.
 
 Angles inside the losses are radians in simkit's convention (:mod:`simkit.conventions`): azimuth +90 deg
 = left, and a camera turn ``delta = yaw_j - yaw_i`` moves a static source to ``az_j = az_i - delta``.
-Batches (from :class:`simkit.data.render_dataset.RenderViewSets`) hold ``audio`` (B, V, 2, T),
+Batches (from :class:`simkit.data.datasets.direction.RenderViewSets`) hold ``audio`` (B, V, 2, T),
 ``rel_yaw_deg`` (B, V, V), ``rel_translation`` (B, V, V, 3) and the labels ``azimuth_deg`` (B, V).
 """
 
@@ -16,18 +16,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
+from simkit.conventions import IID_ENERGY_FLOOR, LEFT_CHANNEL, RIGHT_CHANNEL, iid_sign
 from simkit.models import Batch, BenchModel, ModelSettings
 from simkit.models.features import binaural_features, swap_ears
 from simkit.models.nets import ResNet18
 
 
 def iid_pseudo_label(audio: torch.Tensor) -> torch.Tensor:
-    """Seed 000's IID pseudo label ``d = sign(log(E_L / E_R))`` of clips (..., 2, T): +1 left, -1 right."""
+    """Seed 000's IID pseudo label ``d = sign(log(E_L / E_R))`` of clips (..., 2, T): +1 left, -1 right, 0 a tie
+    (:func:`simkit.conventions.iid_sign`; computed in float32 on the clips' device)."""
     energy = audio.float().pow(2).sum(-1)
-    return torch.sign(
-        torch.log(energy[..., LEFT_CHANNEL] + 1e-12) - torch.log(energy[..., RIGHT_CHANNEL] + 1e-12)
-    )
+    return iid_sign(torch.log(energy[..., LEFT_CHANNEL] + IID_ENERGY_FLOOR)
+                    - torch.log(energy[..., RIGHT_CHANNEL] + IID_ENERGY_FLOOR))
 
 
 class AudioDirectionNet(nn.Module):

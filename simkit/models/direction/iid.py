@@ -1,7 +1,9 @@
 """``iid``: no training; left/right from the interaural intensity difference (seed 000, A.1.2).
 
 ``d = sign(log(E_L / E_R))`` over the clip: the louder ear is the source's side, reported as azimuth +90
-(left) or -90 (right); a tie counts as left. This is also the pseudo label of the self-supervised models.
+(left) or -90 (right). A tie (``d = 0``, undecided by :func:`simkit.conventions.iid_sign`) is answered left
+(+90): a model must name an azimuth, while ``simkit data stats`` scores a tie as a miss (the two differ only on
+clips whose ear energies are exactly equal). ``d`` is also the pseudo label of the self-supervised models.
 
 It is evaluated on each item's **whole clip** (``eval_whole_clip``), not on the ``features.clip_seconds``
 centre crop the networks see: seed 000's Table 7 scores the IID rule over 5 s clips, and ``simkit data

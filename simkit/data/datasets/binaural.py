@@ -1,29 +1,37 @@
-"""Torch datasets of binaural clips with their RGB view, for the ``binauralize`` and ``av_localize`` tasks.
+"""The binaural tasks' dataset (``binauralize``, ``av_localize``): binaural clips with their RGB view.
 
 One item is source s of view set n seen from view v: the rendered binaural clip ``audio/binaural[n, v, s]``
-(the target; stored, or derived on read: :func:`simkit.data.storage.read_binaural`), its mono mix
+(the target; stored, or derived on read, only over the window an item uses:
+:func:`simkit.data.storage.read_binaural`), its mono mix
 ``(L + R) / 2`` (the input; simkit's mono convention, see :mod:`simkit.models.binaural.base`) and the view's
 colour image ``views/rgb[n, v]``. Training items are random 0.63 s windows, evaluation items whole clips,
 both at their rendered level (the models normalise levels: :func:`simkit.models.binaural.base.normalize_batch`).
 With ``negatives`` every item also carries the audio of another item from a different view set
 (``neg_mono``, ``neg_binaural``): the mismatched pair of the localisation task. Randomness comes from
-``(seed, epoch, index)``, as in :class:`simkit.data.render_dataset.RenderViewSets`.
+``(seed, epoch, index)``, as in :class:`simkit.data.datasets.direction.RenderViewSets`;
+shards are read through :class:`simkit.data.datasets.base.ShardDataset`.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from simkit.conventions import mono_of
+from simkit.data.datasets.base import ShardDataset
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.storage import read_binaural
+from simkit.data.storage import (
+    clip_length,
+    derive_batch,
+    read_binaural,
+    read_mixed_rir,
+    read_source,
+    source_segment,
+)
 from simkit.errors import SimkitError
 from simkit.metrics.binaural import WINDOW_SECONDS
 
@@ -42,7 +50,7 @@ def nearest_frames(times_s: np.ndarray, centres_s: np.ndarray) -> np.ndarray:
     return np.abs(np.asarray(centres_s, dtype=np.float64)[:, None] - times_s[None, :]).argmin(axis=1)
 
 
-class BinauralClips(Dataset):
+class BinauralClips(ShardDataset):
     """Items ``(view set, view, source)`` of one split; see the module docstring for the item layout.
 
     An item is a dict: ``mono`` (T,) float32, ``binaural`` (2, T) float32 (channel 0 = left), ``image``
@@ -61,66 +69,49 @@ class BinauralClips(Dataset):
         seed: int = 0,
         max_items: int = 0,
     ) -> None:
-        if split not in info.splits:
-            raise SimkitError(f"unknown split {split!r} (known: {', '.join(info.splits)})")
-        scenes = info.splits[split]
-        if not scenes:
-            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) is empty")
+        super().__init__(info, split, 4, seed=seed, max_items=max_items)
         self.frames = "views" not in info.groups  # recorded video: the image comes from the frames
-        self.info, self.split, self.train, self.seed, self.negatives = info, split, train, seed, negatives
-        self.scenes = scenes
+        self.train, self.negatives = train, negatives
         self.window = min(int(round(window_seconds * info.sample_rate)), info.clip_samples) if train else None
-        rows = [
-            (si, n, v, s)
-            for si, scene in enumerate(scenes)
-            for n in info.sets(split, scene)
-            for v in range(info.n_views)
-            for s in range(info.shard_sources[scene])
-        ]
-        index = np.asarray(rows, dtype=np.int64).reshape(-1, 4)
-        if max_items and len(index) > max_items:
-            keep = np.sort(np.random.default_rng([seed, 7]).choice(len(index), max_items, replace=False))
-            index = index[keep]
-        if negatives and len(index) < 2:
-            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) has {len(index)} clip(s); "
-                              "negative pairs need at least 2")
-        self.index = index
-        self.epoch = 0
-        self._files: dict[int, h5py.File] = {}
-        self._pid = -1
+        if negatives and len(self.index) < 2:
+            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) has {len(self.index)} "
+                              "clip(s); negative pairs need at least 2")
 
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random windows/negatives of ``epoch``."""
-        self.epoch = epoch
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_files"], state["_pid"] = {}, -1
-        return state
-
-    def _file(self, si: int) -> h5py.File:
-        if self._pid != os.getpid():  # a forked worker must not reuse the parent's handles
-            self._files, self._pid = {}, os.getpid()
-        if si not in self._files:
-            self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
-        return self._files[si]
+    def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
+        views, sources = range(self.info.n_views), range(self.info.shard_sources[scene])
+        return ((si, n, v, s) for n in self.info.sets(self.split, scene) for v in views for s in sources)
 
     def _audio(
         self, row: np.ndarray, rng: np.random.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """Mono, binaural and the centre (s from the clip start) of the window or whole clip."""
+    ) -> tuple[dict[str, torch.Tensor], float]:
+        """``mono`` and ``binaural`` of the window or whole clip (deferred: the source samples and mixed RIR
+        they are derived from, ``derive_source`` / ``derive_rir``) and its centre in s from the clip start."""
         si, n, v, s = (int(x) for x in row)
-        binaural = read_binaural(self._file(si), n, [v], s)[0]
-        off, length = 0, binaural.shape[-1]
+        f = self._file(si)
+        total = clip_length(f)
+        off, length = 0, total
         if self.window is not None and rng is not None:
-            off = int(rng.integers(0, binaural.shape[-1] - self.window + 1))
-            binaural = binaural[:, off : off + self.window]
-            length = self.window
-        clip = torch.from_numpy(np.ascontiguousarray(binaural))
-        return mono_of(clip), clip, (off + length / 2) / self.info.sample_rate
+            # only the window is read (derived clips: convolved) - a training item uses 0.63 s of 2.55 s
+            off, length = int(rng.integers(0, total - self.window + 1)), self.window
+        centre = (off + length / 2) / self.info.sample_rate
+        if self.defer:
+            rir = read_mixed_rir(f, n, [v], s)[0]
+            seg = source_segment(read_source(f, n, s), off, off + length, rir.shape[-1])
+            return {"derive_source": torch.from_numpy(seg), "derive_rir": torch.from_numpy(rir)}, centre
+        clip = torch.from_numpy(np.ascontiguousarray(read_binaural(f, n, [v], s, off, off + length)[0]))
+        return {"mono": mono_of(clip), "binaural": clip}, centre
+
+    def finish_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``binaural`` (B, 2, T) and ``mono`` of a deferred batch (and its negatives) derived where the
+        batch is (:func:`simkit.data.storage.derive_batch`)."""
+        if "derive_source" not in batch:
+            return batch
+        out = dict(batch)
+        for prefix in ("", "neg_"):
+            if prefix + "derive_source" in out:
+                clip = derive_batch(out.pop(prefix + "derive_source"), out.pop(prefix + "derive_rir"))
+                out[prefix + "mono"], out[prefix + "binaural"] = mono_of(clip), clip
+        return out
 
     def _image(self, si: int, n: int, v: int, centre_s: float) -> np.ndarray:
         f = self._file(si)
@@ -143,10 +134,9 @@ class BinauralClips(Dataset):
         si, n, v, s = (int(x) for x in row)
         # Evaluation items draw their negative from a fixed stream so every run scores the same pairs.
         rng = np.random.default_rng([self.seed, self.epoch if self.train else 0, idx])
-        mono, binaural, centre = self._audio(row, rng)
+        audio, centre = self._audio(row, rng)
         item: dict[str, Any] = {
-            "mono": mono,
-            "binaural": binaural,
+            **audio,
             "image": torch.from_numpy(self._image(si, n, v, centre)),
             "scene_id": self.scenes[si],
             "set_index": n,
@@ -159,5 +149,6 @@ class BinauralClips(Dataset):
             item["frames"] = torch.from_numpy(np.asarray(f["frames/rgb"][n, v], dtype=np.uint8))
             item["frame_times"] = torch.from_numpy(f["frames/time_s"][n, v].astype(np.float32))
         if self.negatives:
-            item["neg_mono"], item["neg_binaural"], _ = self._audio(self._negative_row(idx, rng), rng)
+            neg, _ = self._audio(self._negative_row(idx, rng), rng)
+            item |= {"neg_" + k: v for k, v in neg.items()}
         return item

@@ -1,25 +1,33 @@
-"""Torch datasets over a ``simkit render`` directory (docs/dataset-format.md), streamed from HDF5.
+"""The ``direction`` task's dataset over a ``simkit render`` directory (docs/dataset-format.md).
 
 One item is one source of one view set seen from its V views (or a random subset of them): the binaural
-clips, the per-view labels and the camera motion between every pair of those views. Shards are opened
-lazily, once per process, so DataLoader workers each hold their own h5py handles.
+clips, the per-view labels and the camera motion between every pair of those views. Shards are read
+through :class:`simkit.data.datasets.base.ShardDataset` (one set of h5py handles per process). Also here:
+the direction protocols derived from the labels (``slfm-frontal``).
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from simkit.conventions import side_of_azimuth
 from simkit.data import layout
-from simkit.data.layout import SPLITS
+from simkit.data.datasets.base import ShardDataset, ShardFile
 from simkit.data.opener import DatasetInfo, open_dataset
-from simkit.data.storage import read_binaural, read_mixed_rir, read_source
+from simkit.data.storage import (
+    derive_batch,
+    derive_window,
+    read_binaural,
+    read_mixed_rir,
+    read_source,
+    source_segment,
+)
 from simkit.errors import SimkitError
 
 # The groups an item reads (elevation, distance and the translation are NaN when a dataset lacks them).
@@ -33,7 +41,7 @@ def open_render(root: Path | str, require: tuple[str, ...] = ITEM_DATASETS, prot
     return open_dataset(root, require, protocol)
 
 
-class RenderViewSets(Dataset):
+class RenderViewSets(ShardDataset):
     """Items ``(view set, source)`` of one split, each with V views (or ``views`` random ones when training).
 
     An item is a dict: ``audio`` (V, 2, T) float32 (channel 0 = left), ``azimuth_deg`` / ``elevation_deg`` /
@@ -57,60 +65,25 @@ class RenderViewSets(Dataset):
         seed: int = 0,
         max_items: int = 0,
     ) -> None:
-        if split not in info.splits:
-            raise SimkitError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
-        scenes = info.splits[split]
-        if not scenes:
-            raise SimkitError(f"split {split} of {info.root} (protocol {info.protocol}) is empty")
-        self.info, self.split, self.train, self.seed = info, split, train, seed
-        self.scenes = scenes
-        self.clip = min(clip_samples or info.clip_samples, info.clip_samples)
+        super().__init__(info, split, 3, seed=seed, max_items=max_items)
         if views and not 2 <= views <= info.n_views:
             raise SimkitError(f"views per item must be between 2 and {info.n_views} (got {views})")
+        self.train = train
+        self.clip = min(clip_samples or info.clip_samples, info.clip_samples)
         self.views = views or info.n_views
         # online re-rendering needs the stored RIRs: recorded datasets (no rir group) train on their clips
         self.reconvolve_prob = reconvolve_prob if train and "rir" in info.groups else 0.0
         if self.reconvolve_prob > 0:
-            with h5py.File(info.shard(scenes[0]), "r") as f:
+            with h5py.File(info.shard(self.scenes[0]), "r") as f:
                 missing = [d for d in RECONVOLVE_DATASETS if d not in f]
             if missing:
                 raise SimkitError(
-                    f"online re-rendering needs {', '.join(missing)} in {info.shard(scenes[0])}"
+                    f"online re-rendering needs {', '.join(missing)} in {info.shard(self.scenes[0])}"
                 )
-        rows = [
-            (si, n, s)
-            for si, scene in enumerate(scenes)
-            for n in info.sets(split, scene)
-            for s in range(info.shard_sources[scene])
-        ]
-        index = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
-        if max_items and len(index) > max_items:
-            # A seeded random subset keeps every scene represented, unlike the first max_items rows.
-            keep = np.sort(np.random.default_rng([seed, 7]).choice(len(index), max_items, replace=False))
-            index = index[keep]
-        self.index = index
-        self.epoch = 0
-        self._files: dict[int, h5py.File] = {}
-        self._pid = -1
 
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random crops/augmentation of ``epoch`` (workers pick it up when the loader restarts)."""
-        self.epoch = epoch
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_files"], state["_pid"] = {}, -1
-        return state
-
-    def _file(self, si: int) -> h5py.File:
-        if self._pid != os.getpid():  # a forked worker must not reuse the parent's handles
-            self._files, self._pid = {}, os.getpid()
-        if si not in self._files:
-            self._files[si] = h5py.File(self.info.shard(self.scenes[si]), "r")
-        return self._files[si]
+    def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
+        sources = range(self.info.shard_sources[scene])
+        return ((si, n, s) for n in self.info.sets(self.split, scene) for s in sources)
 
     def labelled(self) -> bool:
         """Whether any item has a direction label: a finite ``labels/azimuth_deg`` or a nonzero
@@ -135,19 +108,27 @@ class RenderViewSets(Dataset):
         sel = np.arange(v_all)
         if rng is not None and self.views < v_all:
             sel = np.sort(rng.choice(v_all, self.views, replace=False))
+        reconvolve = rng is not None and rng.random() < self.reconvolve_prob
+        other = self._other_item(idx, rng) if reconvolve and rng is not None else idx
+        # Training crops anywhere (same offset for every view); evaluation takes the centre. Only the crop
+        # is read or derived (a derived clip costs a convolution per sample kept).
         t_total = self.info.clip_samples
-        if rng is not None and rng.random() < self.reconvolve_prob:
-            audio = self._reconvolve(f, idx, n, s, sel, rng)
-        else:
-            audio = read_binaural(f, n, sel, s)
-        # Training crops anywhere (same offset for every view); evaluation takes the centre.
         off = (t_total - self.clip) // 2 if rng is None else int(rng.integers(0, t_total - self.clip + 1))
-        audio = audio[..., off : off + self.clip]
+        deferred: dict[str, Any] = {}
+        if self.defer:  # the source samples and RIRs the crop needs; finish_batch convolves on the device
+            osi, on, os_ = (int(v) for v in self.index[other])
+            rir = read_mixed_rir(f, n, sel, s)
+            seg = source_segment(read_source(self._file(osi), on, os_), off, off + self.clip, rir.shape[-1])
+            deferred = {"derive_source": torch.from_numpy(seg), "derive_rir": torch.from_numpy(rir)}
+        elif reconvolve:
+            audio = self._reconvolve(f, other, n, s, sel, off)
+        else:
+            audio = read_binaural(f, n, sel, s, off, off + self.clip)
         rel_yaw = f["pairs/rel_yaw_deg"][n][np.ix_(sel, sel)]
         rel_t = (f["pairs/rel_translation"][n][np.ix_(sel, sel)] if "pairs/rel_translation" in f
                  else np.full((len(sel), len(sel), 3), np.nan, np.float32))
         return {
-            "audio": torch.from_numpy(np.ascontiguousarray(audio)),
+            **(deferred or {"audio": torch.from_numpy(np.ascontiguousarray(audio))}),
             "azimuth_deg": torch.from_numpy(self._label(f, "labels/azimuth_deg", n, s, sel)),
             "elevation_deg": torch.from_numpy(self._label(f, "labels/elevation_deg", n, s, sel)),
             "distance_m": torch.from_numpy(self._label(f, "labels/distance_m", n, s, sel)),
@@ -160,14 +141,22 @@ class RenderViewSets(Dataset):
             "source_index": s,
         }
 
+    def finish_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``audio`` (B, V, 2, T) of a deferred batch derived where the batch is (:func:`derive_batch`)."""
+        if "derive_source" not in batch:
+            return batch
+        out = {k: v for k, v in batch.items() if k not in ("derive_source", "derive_rir")}
+        out["audio"] = derive_batch(batch["derive_source"], batch["derive_rir"])
+        return out
+
     @staticmethod
-    def _label(f: h5py.File, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+    def _label(f: ShardFile, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
         if name not in f:
             return np.full(len(sel), np.nan, np.float32)
         return f[name][n, :, s][sel].astype(np.float32)
 
     @staticmethod
-    def _side(f: h5py.File, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+    def _side(f: ShardFile, n: int, s: int, sel: np.ndarray) -> np.ndarray:
         """+1 left / -1 right / 0 unknown: ``labels/side`` where given, else the azimuth's side."""
         if "labels/side" in f:
             side = f["labels/side"][n, :, s][sel].astype(np.float32)
@@ -175,25 +164,23 @@ class RenderViewSets(Dataset):
             side = np.zeros(len(sel), np.float32)
         az = f["labels/azimuth_deg"][n, :, s][sel].astype(np.float64)
         known = np.isfinite(az)
-        side[known] = np.sign(np.round(np.sin(np.deg2rad(az[known])), 12))
+        side[known] = side_of_azimuth(az[known])
         return side
 
-    def _reconvolve(
-        self, f: h5py.File, idx: int, n: int, s: int, sel: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """This item's mixed RIRs (views ``sel``) convolved with another item's utterance of the split."""
-        from simkit.audio.dsp import fft_convolve
+    def _other_item(self, idx: int, rng: np.random.Generator) -> int:
+        """Uniform over the other items (so the utterance really changes); ``idx`` when it is the only one."""
+        if len(self.index) < 2:
+            return idx
+        oi = int(rng.integers(0, len(self.index) - 1))
+        return oi + (oi >= idx)
 
-        oi = idx
-        if len(self.index) > 1:
-            # Uniform over the other items, so the utterance really changes.
-            oi = int(rng.integers(0, len(self.index) - 1))
-            oi += oi >= idx
+    def _reconvolve(self, f: ShardFile, oi: int, n: int, s: int, sel: np.ndarray, off: int) -> np.ndarray:
+        """Samples ``[off, off + clip)`` of item ``oi``'s utterance convolved with this item's mixed RIRs
+        (views ``sel``)."""
         osi, on, os_ = (int(v) for v in self.index[oi])
-        mono = read_source(self._file(osi), on, os_).astype(np.float64)
-        rir = read_mixed_rir(f, n, sel, s).astype(np.float64)  # (V, 2, T_rir)
-        return fft_convolve(mono, rir, self.info.clip_samples).astype(np.float32, copy=False)
-
+        mono = read_source(self._file(osi), on, os_)
+        rir = read_mixed_rir(f, n, sel, s)  # (V, 2, T_rir)
+        return derive_window(mono[None, None, :], rir, off, off + self.clip)
 
 
 def frontal_sets(azimuth_deg: np.ndarray) -> np.ndarray:
@@ -246,10 +233,3 @@ def derived_protocol_entries(
         test += [(shard, n) for n in sets if n >= len(keep) or keep[n]]
     out["test"] = test
     return out
-
-
-def verify_render(root: Path | str, protocol: str | None = None) -> int:
-    """Read every chunk of every shard the splits list; see :func:`simkit.data.validate.verify_dataset`."""
-    from simkit.data.validate import verify_dataset
-
-    return verify_dataset(root, protocol)

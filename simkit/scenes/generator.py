@@ -1,47 +1,44 @@
-"""Seeded procedural indoor scenes: apartments of 1-4 rectangular rooms on a grid, with doorways, furniture.
+"""Seeded generator of the embedded procedural apartments: 1-4 rectangular rooms on a grid, doorways, furniture.
 
-A scene is generated in two steps:
-
-1. :func:`generate_layout` turns a scene id (``proc_000`` ... ``proc_099``) into a compact JSON-able layout
-   (rooms, doors, furniture, surface patches, materials and colours), deterministically from a sha256 of the
-   id. The layouts ship as ``scenes/procedural/<id>.json`` and are regenerated with
-   ``python -m simkit.scenes.procedural --write scenes/procedural``.
-2. :func:`build_scene` turns a layout into a :class:`~simkit.scenes.scene.Scene` mesh. The free air of the
-   apartment is the union of room boxes and door passages minus furniture boxes; the mesh is the exact
-   boundary of that air volume (closed, every face normal pointing into the air), built on the grid of all
-   box coordinates and merged into large rectangles, so a 4-room furnished apartment stays at a few hundred
-   triangles.
+:func:`generate_layout` turns a scene id (``proc_000`` ... ``proc_099``) into a compact JSON-able layout
+(rooms, doors, furniture, surface patches, materials and colours), deterministically from a sha256 of the id.
+:mod:`simkit.scenes.boxmesh` meshes a layout and :mod:`simkit.scenes.layout_io` reads and writes the shipped
+``scenes/procedural/<id>.json``; ``simkit scenes generate --write scenes/procedural`` regenerates them.
 
 Walls have real thickness (the gap between neighbouring rooms), doorways are passages through it, windows,
 curtains, rugs and the entrance door are material patches on the boundary. Floor at y = 0, +y up.
+
+Each room's dressing is steered towards an RT60 target by a room-RT60 estimate the caller passes
+(``room_rt60``): the estimate is acoustics (:func:`simkit.acoustics.rt60.eyring_rt60_1k`, with the absorption
+of the material database), which scenes may not import; the shipped layouts were made with that one.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from simkit.errors import SimkitError
+from simkit.scenes.boxmesh import build_scene
+from simkit.scenes.layout_io import (
+    LAYOUT_SCHEMA,
+    N_SCENES,
+    SCENE_PREFIX,
+    layout_json,
+    layout_path,
+    procedural_scene_ids,
+)
 from simkit.scenes.scene import Scene
 
 GENERATOR_VERSION = 1
-LAYOUT_SCHEMA = 1
-SCENE_PREFIX = "proc_"
-N_SCENES = 100
 
-# The acoustic material names of scenes/materials.json; face_material indexes this list in every scene.
-MATERIAL_NAMES: list[str] = [
-    "plaster", "concrete", "brick", "woodfloor", "carpet", "ceramic", "acoustictile", "curtain", "glass",
-    "woodpanel", "sofa", "furniture", "metal", "default",
-]
-_MAT_INDEX = {m: i for i, m in enumerate(MATERIAL_NAMES)}
+# Steering estimate of one room: (room, surfaces, patches, obstacles, door_area) -> RT60 (s).
+RoomRT60 = Callable[[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], float],
+                    float]
 
 ROOM_SIDE = (2.5, 7.0)  # m, interior side lengths
 CEILING = (2.4, 3.5)  # m
@@ -56,13 +53,6 @@ RT60_TARGET_MEDIAN = 0.27  # s
 RT60_TARGET_SIGMA = 0.45  # log-normal sigma across scenes
 RT60_ROOM_SIGMA = 0.1  # extra log spread between the rooms of one scene
 ROOM_CANDIDATES = 8
-# Nominal 1 kHz absorption per material, used only to steer the generator (the engine reads
-# scenes/materials.json); values as that file's 1 kHz band so the steering estimate tracks the engine.
-NOMINAL_ABSORPTION_1K: dict[str, float] = {
-    "plaster": 0.03, "concrete": 0.02, "brick": 0.04, "woodfloor": 0.07, "carpet": 0.37, "ceramic": 0.02,
-    "acoustictile": 0.92, "curtain": 0.72, "glass": 0.12, "woodpanel": 0.09, "sofa": 0.89, "furniture": 0.08,
-    "metal": 0.1, "default": 0.1,
-}
 
 # label: (along-wall width range, depth range, height range, material choices, placement)
 _Range = tuple[float, float]
@@ -113,11 +103,6 @@ def scene_seed(scene_id: str) -> int:
     """Stable 64-bit seed of a scene id (sha256; independent of Python's randomised ``hash``)."""
     digest = hashlib.sha256(f"simkit-procedural-v{GENERATOR_VERSION}/{scene_id}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
-
-
-def procedural_scene_ids() -> list[str]:
-    """The ids of the embedded procedural scenes, ``proc_000`` ... ``proc_099``."""
-    return [f"{SCENE_PREFIX}{i:03d}" for i in range(N_SCENES)]
 
 
 def _check_id(scene_id: str) -> None:
@@ -338,50 +323,9 @@ def _rug(rng: np.random.Generator, room: dict[str, Any], i: int) -> dict[str, An
             "max": [_r(cx + fw / 2), 0.0, _r(cz + fd / 2)]}
 
 
-def _patch_area(p: dict[str, Any]) -> float:
-    """Visible area of a patch box (its two largest extents)."""
-    ext = sorted(np.subtract(p["max"], p["min"]))
-    return float(ext[1] * ext[2])
-
-
-def eyring_rt60_1k(
-    room: dict[str, Any], surfaces: dict[str, dict[str, Any]], patches: list[dict[str, Any]],
-    obstacles: list[dict[str, Any]], door_area: float = 0.0,
-) -> float:
-    """Eyring RT60 (s) of one room at 1 kHz from its layout, with the nominal absorption table.
-
-    Doorways count as non-reflecting openings of ``door_area`` m^2 excluded from the surface. It is the
-    generator's steering estimate; the engine's RT60 of single rooms matches it within ~10 % (docs/scenes.md).
-    """
-    (x0, z0), (x1, z1) = room["min"], room["max"]
-    h = room["height"]
-    floor = (x1 - x0) * (z1 - z0)
-    walls = 2.0 * ((x1 - x0) + (z1 - z0)) * h - door_area
-    volume = floor * h
-    area = {"floor": floor, "walls": walls, "ceiling": floor}
-    absorb = 0.0
-    extra = 0.0
-    for o in obstacles:
-        w, hh, d = np.subtract(o["max"], o["min"])
-        area["floor"] -= w * d
-        volume -= w * d * hh
-        s = w * d + 2.0 * (w + d) * hh
-        extra += s
-        absorb += s * NOMINAL_ABSORPTION_1K[o["material"]]
-    for p in patches:
-        a = _patch_area(p)
-        area["floor" if p["label"] == "rug" else "walls"] -= a
-        extra += a
-        absorb += a * NOMINAL_ABSORPTION_1K[p["material"]]
-    for key, a in area.items():
-        absorb += max(a, 0.0) * NOMINAL_ABSORPTION_1K[surfaces[key]["material"]]
-    total = sum(max(a, 0.0) for a in area.values()) + extra
-    alpha = min(absorb / total, 0.95)
-    return float(0.161 * volume / (-total * np.log1p(-alpha)))
-
-
-def generate_layout(scene_id: str) -> dict[str, Any]:
-    """The compact layout of procedural scene ``scene_id``: deterministic from the id alone."""
+def generate_layout(scene_id: str, room_rt60: RoomRT60) -> dict[str, Any]:
+    """The compact layout of procedural scene ``scene_id``: deterministic from the id alone (and the
+    steering estimate ``room_rt60``; the shipped layouts use :func:`simkit.acoustics.rt60.eyring_rt60_1k`)."""
     _check_id(scene_id)
     rng = np.random.default_rng(scene_seed(scene_id))
     n_rooms = int(rng.choice([1, 2, 3, 4], p=[0.2, 0.3, 0.25, 0.25]))
@@ -488,7 +432,7 @@ def generate_layout(scene_id: str) -> dict[str, Any]:
             if surfaces["floor"]["material"] != "carpet" and rm["kind"] not in ("bathroom", "kitchen") \
                     and crng.random() < 0.2 + 0.75 * soft:
                 cand_patches.append(_rug(crng, rm, i))
-            est = eyring_rt60_1k(rm, surfaces, cand_patches, furniture, door_area[i])
+            est = room_rt60(rm, surfaces, cand_patches, furniture, door_area[i])
             score = abs(np.log(est / target))
             if best is None or score < best[0]:
                 best = (score, (soft, surfaces, cand_patches, furniture, est, target))
@@ -517,253 +461,21 @@ def generate_layout(scene_id: str) -> dict[str, Any]:
     }
 
 
-# ----------------------------------------------------------------------------------------------------- mesh
-
-
-def _greedy_rects(grid: np.ndarray) -> list[tuple[int, int, int, int, int]]:
-    """Cover the cells of a 2-D key grid (-1 = empty) by maximal-ish rectangles of equal key.
-
-    Returns ``(i0, i1, j0, j1, key)`` half-open index ranges.
-    """
-    used = grid < 0
-    rows, cols = grid.shape
-    out = []
-    for i, j in zip(*np.nonzero(~used), strict=True):
-        if used[i, j]:
-            continue
-        k = grid[i, j]
-        j1 = j + 1
-        while j1 < cols and not used[i, j1] and grid[i, j1] == k:
-            j1 += 1
-        i1 = i + 1
-        while i1 < rows and np.all(grid[i1, j:j1] == k) and not np.any(used[i1, j:j1]):
-            i1 += 1
-        used[i:i1, j:j1] = True
-        out.append((int(i), int(i1), int(j), int(j1), int(k)))
-    return out
-
-
-def _validate_layout(layout: dict[str, Any]) -> None:
-    sid = layout.get("scene_id", "?")
-    for key in ("rooms", "doors", "obstacles", "patches"):
-        if not isinstance(layout.get(key), list):
-            raise SimkitError(f"scene layout {sid}: missing list {key!r}")
-    if not layout["rooms"]:
-        raise SimkitError(f"scene layout {sid}: no rooms")
-    mats = [o["material"] for o in layout["obstacles"] + layout["patches"]]
-    mats += [s["material"] for rm in layout["rooms"] for s in rm["surfaces"].values()]
-    for m in mats:
-        if m not in _MAT_INDEX:
-            known = ", ".join(MATERIAL_NAMES)
-            raise SimkitError(f"scene layout {sid}: unknown material {m!r} (known: {known})")
-
-
-def build_scene(layout: dict[str, Any]) -> Scene:
-    """Mesh a layout: the closed boundary of the apartment's free air, normals pointing into the air."""
-    _validate_layout(layout)
-    rooms, doors = layout["rooms"], layout["doors"]
-    objects = layout["obstacles"] + layout["patches"]
-
-    def box3(mn: Sequence[float], mx: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-        return np.round(np.asarray(mn, dtype=np.float64), 4), np.round(np.asarray(mx, dtype=np.float64), 4)
-
-    room_boxes = [box3([rm["min"][0], 0.0, rm["min"][1]], [rm["max"][0], rm["height"], rm["max"][1]])
-                  for rm in rooms]
-    door_boxes = [box3(d["min"], d["max"]) for d in doors]
-    obj_boxes = [box3(o["min"], o["max"]) for o in objects]
-    all_boxes = room_boxes + door_boxes + obj_boxes
-    coords = [np.unique(np.concatenate([[b[0][a], b[1][a]] for b in all_boxes])) for a in range(3)]
-    shape = tuple(len(c) - 1 for c in coords)
-
-    def cells(mn: np.ndarray, mx: np.ndarray) -> tuple[slice, slice, slice]:
-        return tuple(  # type: ignore[return-value]
-            slice(int(np.searchsorted(coords[a], mn[a])), int(np.searchsorted(coords[a], mx[a])))
-            for a in range(3)
-        )
-
-    room_of = np.full(shape, -1, dtype=np.int64)  # air cell -> room index; -1 = solid
-    passage = np.zeros(shape, dtype=bool)
-    solid = np.zeros(shape, dtype=np.int64)  # solid cell -> instance id (0 = structure)
-    for r, (mn, mx) in enumerate(room_boxes):
-        room_of[cells(mn, mx)] = r
-    for d, (mn, mx) in zip(doors, door_boxes, strict=True):
-        sl = cells(mn, mx)
-        room_of[sl] = int(d["rooms"][0])
-        passage[sl] = True
-    n_obstacles = len(layout["obstacles"])
-    for n, (o, (mn, mx)) in enumerate(zip(objects, obj_boxes, strict=True)):
-        sl = cells(mn, mx)
-        inside_air = room_of[sl] >= 0
-        if n < n_obstacles:
-            room_of[sl] = -1
-            solid[sl] = int(o["instance"])
-        else:
-            # patches only recolour the structure behind a boundary, never carve the air
-            solid[sl] = np.where(inside_air, solid[sl], int(o["instance"]))
-
-    # face keys: (material index, rgb, instance)
-    key_table: list[tuple[int, tuple[int, int, int], int]] = []
-    key_ids: dict[tuple[int, tuple[int, int, int], int], int] = {}
-
-    def key(material: str, color: Sequence[int], instance: int) -> int:
-        k = (_MAT_INDEX[material], (int(color[0]), int(color[1]), int(color[2])), int(instance))
-        if k not in key_ids:
-            key_ids[k] = len(key_table)
-            key_table.append(k)
-        return key_ids[k]
-
-    n_inst = 1 + max([int(o["instance"]) for o in objects], default=0)
-    obj_key = np.full(n_inst, -1, dtype=np.int64)
-    for o in objects:
-        obj_key[int(o["instance"])] = key(o["material"], o["color"], int(o["instance"]))
-    surf_names = ("floor", "walls", "ceiling")
-    room_key = np.array([[key(rm["surfaces"][s]["material"], rm["surfaces"][s]["color"], 0)
-                          for s in surf_names]
-                         for rm in rooms], dtype=np.int64)
-
-    vert_ids: dict[tuple[int, int, int], int] = {}
-    verts: list[tuple[float, float, float]] = []
-    tris: list[tuple[int, int, int]] = []
-    tri_key: list[int] = []
-
-    def vid(idx: tuple[int, int, int]) -> int:
-        if idx not in vert_ids:
-            vert_ids[idx] = len(verts)
-            verts.append((float(coords[0][idx[0]]), float(coords[1][idx[1]]), float(coords[2][idx[2]])))
-        return vert_ids[idx]
-
-    for axis in range(3):
-        ra = np.pad(np.moveaxis(room_of, axis, 0), ((1, 1), (0, 0), (0, 0)), constant_values=-1)
-        sa = np.pad(np.moveaxis(solid, axis, 0), ((1, 1), (0, 0), (0, 0)), constant_values=0)
-        lo_r, hi_r, lo_s, hi_s = ra[:-1], ra[1:], sa[:-1], sa[1:]
-        b_axis, c_axis = [a for a in range(3) if a != axis]
-        for sign in (-1, 1):
-            # sign -1: air on the low side, face normal -axis; +1: air on the high side, normal +axis
-            if sign < 0:
-                mask = (lo_r >= 0) & (hi_r < 0)
-                air_room, solid_id = lo_r, hi_s
-            else:
-                mask = (lo_r < 0) & (hi_r >= 0)
-                air_room, solid_id = hi_r, lo_s
-            # surface index into room_key: 0 floor (air above), 1 walls, 2 ceiling (air below)
-            surf = (2 if sign < 0 else 0) if axis == 1 else 1
-            keys = np.where(solid_id > 0, obj_key[solid_id], room_key[np.maximum(air_room, 0), surf])
-            keys = np.where(mask, keys, -1)
-            for p in np.nonzero(keys.reshape(keys.shape[0], -1).max(axis=1) >= 0)[0]:
-                for i0, i1, j0, j1, k in _greedy_rects(keys[p]):
-                    corners = [(i0, j0), (i1, j0), (i1, j1), (i0, j1)]
-                    ids = []
-                    for bi, ci in corners:
-                        idx = [0, 0, 0]
-                        idx[axis], idx[b_axis], idx[c_axis] = int(p), bi, ci
-                        ids.append(vid((idx[0], idx[1], idx[2])))
-                    # winding so the right-hand normal points into the air (along sign * axis)
-                    e1 = np.subtract(verts[ids[1]], verts[ids[0]])
-                    e2 = np.subtract(verts[ids[2]], verts[ids[0]])
-                    if np.cross(e1, e2)[axis] * sign < 0:
-                        ids = ids[::-1]
-                    tris.extend([(ids[0], ids[1], ids[2]), (ids[0], ids[2], ids[3])])
-                    tri_key.extend([k, k])
-
-    kt = [key_table[k] for k in tri_key]
-    labels = ["structure"] + [""] * (n_inst - 1)
-    for o in objects:
-        labels[int(o["instance"])] = str(o["label"])
-
-    # free floor: air cells standing on the floor, outside doorway passages and furniture
-    iy0 = int(np.searchsorted(coords[1], 0.0))
-    floor_cells = np.where(passage[:, iy0, :], -1, room_of[:, iy0, :])
-    floor_rects = _greedy_rects(floor_cells)
-    free_floor = [[float(coords[0][i0]), float(coords[2][j0]), float(coords[0][i1]), float(coords[2][j1])]
-                  for i0, i1, j0, j1, _k in floor_rects]
-    free_room = [k for *_ij, k in floor_rects]
-
-    return Scene(
-        scene_id=str(layout["scene_id"]),
-        vertices=np.asarray(verts, dtype=np.float64),
-        faces=np.asarray(tris, dtype=np.int64),
-        face_material=np.asarray([k[0] for k in kt], dtype=np.int64),
-        material_names=list(MATERIAL_NAMES),
-        face_instance=np.asarray([k[2] for k in kt], dtype=np.int64),
-        face_color=np.asarray([k[1] for k in kt], dtype=np.uint8).reshape(-1, 3),
-        instance_labels=labels,
-        floor_y=0.0,
-        metadata={"source": "procedural", "layout": layout, "free_floor": free_floor,
-                  "free_floor_room": free_room},
-    )
-
-
-def generate_scene(scene_id: str) -> Scene:
+def generate_scene(scene_id: str, room_rt60: RoomRT60) -> Scene:
     """Generate procedural scene ``scene_id`` (``proc_000`` ... ``proc_099``) from its id alone."""
-    return build_scene(generate_layout(scene_id))
+    return build_scene(generate_layout(scene_id, room_rt60))
 
 
-def layout_path(scene_id: str, directory: Path | str) -> Path:
-    """Where the shipped layout of ``scene_id`` lives inside ``directory``."""
-    return Path(directory) / f"{scene_id}.json"
-
-
-def load_layout(scene_id: str, directory: Path | str) -> dict[str, Any]:
-    """Read a shipped layout JSON; a missing or malformed file raises SimkitError naming it."""
-    path = layout_path(scene_id, directory)
-    try:
-        layout = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SimkitError(f"scene {scene_id}: layout file {path} not found (regenerate with "
-                          "`python -m simkit.scenes.procedural --write scenes/procedural`)") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise SimkitError(f"scene {scene_id}: cannot read layout {path} ({e})") from None
-    if not isinstance(layout, dict):
-        raise SimkitError(f"scene {scene_id}: layout {path} is not a JSON object")
-    if layout.get("scene_id") != scene_id:
-        raise SimkitError(f"scene {scene_id}: layout {path} is for scene {layout.get('scene_id')!r}")
-    return layout
-
-
-def load_procedural_scene(scene_id: str, directory: Path | str) -> Scene:
-    """Build the mesh of ``scene_id`` from its shipped layout JSON in ``directory``."""
-    return build_scene(load_layout(scene_id, directory))
-
-
-_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]")
-
-
-def layout_json(layout: dict[str, Any]) -> str:
-    """Canonical text of a layout file (sorted keys, 1-space indent, number lists on one line)."""
-    text = json.dumps(layout, indent=1, sort_keys=True)
-    text = _NUMBER_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text)
-    return text + "\n"
-
-
-def write_layouts(directory: Path | str, scene_ids: Sequence[str] | None = None) -> list[Path]:
+def write_layouts(directory: Path | str, room_rt60: RoomRT60, scene_ids: Sequence[str] | None = None) -> list[Path]:
     """Regenerate the shipped layout JSON files; returns the paths written."""
     from simkit.io import atomic_write_text
 
+    ids = list(scene_ids) if scene_ids is not None else procedural_scene_ids()
+    for sid in ids:
+        _check_id(sid)  # every id before the first file is written
     out = []
-    for sid in scene_ids if scene_ids is not None else procedural_scene_ids():
+    for sid in ids:
         path = layout_path(sid, directory)
-        atomic_write_text(path, layout_json(generate_layout(sid)))
+        atomic_write_text(path, layout_json(generate_layout(sid, room_rt60)))
         out.append(path)
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m simkit.scenes.procedural --write scenes/procedural [--splits scenes/splits.json]``."""
-    parser = argparse.ArgumentParser(description="Regenerate the embedded procedural scene layouts.")
-    parser.add_argument("--write", type=Path, help="directory for <scene_id>.json layouts")
-    parser.add_argument("--splits", type=Path, help="also write the train/val/test split file here")
-    args = parser.parse_args(argv)
-    if args.write is None and args.splits is None:
-        parser.error("nothing to do: pass --write DIR and/or --splits FILE")
-    if args.write is not None:
-        paths = write_layouts(args.write)
-        print(f"wrote {len(paths)} layouts to {args.write}")
-    if args.splits is not None:
-        from simkit.scenes.catalog import write_splits
-
-        write_splits(args.splits)
-        print(f"wrote {args.splits}")
-
-
-if __name__ == "__main__":
-    main()
