@@ -197,7 +197,7 @@ def test_iid_and_gcc_phat_on_a_delayed_louder_left_ear() -> None:
 
 def test_every_model_predicts_and_trainable_ones_learn_a_step(synth: Path) -> None:
     names = models_for_task("direction")
-    assert set(names) == {"iid", "gcc_phat", "supervised", "slfm", "ours_rt", "ours_full"}
+    assert set(names) == {"iid", "gcc_phat", "supervised", "supervised_4class", "slfm", "ours_rt", "ours_full"}
     cfg = quick(synth, synth)
     info = open_render(synth)
     batch = torch.utils.data.default_collate(
@@ -252,7 +252,8 @@ def test_training_run_is_deterministic_and_early_stopping_consistent(
     pa = (a.run_dir / "predictions.csv").read_text()
     assert pa == (b.run_dir / "predictions.csv").read_text()
     vals = [h["val_select"] for h in a.history]
-    assert a.best_epoch == 1 + int(np.argmax(vals))  # first best epoch is kept
+    assert vals == [h["val_loss"] for h in a.history]  # self-supervised: selected label-free, on val loss
+    assert a.best_epoch == 1 + int(np.argmin(vals))  # first best epoch is kept
     if len(a.history) < 3:
         assert len(a.history) - a.best_epoch == 1  # stopped exactly `patience` epochs after the best
     rows = read_leaderboard(tmp_path / "r0" / "leaderboard.csv")

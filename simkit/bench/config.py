@@ -41,7 +41,9 @@ class BenchConfig:
     lr: float = setting(1e-4, above=0, label="learning rate")  # AdamW learning rate (seed 000, A.2.2)
     weight_decay: float = 1e-2  # AdamW weight decay (PyTorch default)
     patience: int = setting(5, min=1, label="patience")  # epochs without validation improvement before stopping
-    select_metric: str = ""  # validation metric for checkpoint selection; "" = the task's, "loss" = val loss
+    # val selection of the checkpoint: "" = the default (self-supervised models: label-free, their val loss or
+    # their authors' score; others: the task's metric), "loss" = val loss, or a metric of the task (labels)
+    select_metric: str = ""
     device: str = setting("auto", choices=("auto", "cuda", "cpu"), label="--device")  # auto | cuda | cpu
     amp: bool = True  # mixed precision (autocast + GradScaler) when on CUDA
     seed: int = 0  # model init, shuffling, crops and augmentation all derive from it

@@ -195,11 +195,14 @@ def evaluate_split(
     device: torch.device,
     cfg: BenchConfig,
     with_loss: bool,
+    parts: dict[str, float] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
-    """Records of every sample of ``loader`` and (``with_loss``) the mean loss; model in eval mode."""
+    """Records of every sample of ``loader`` and (``with_loss``) the mean loss; model in eval mode.
+    ``parts`` (with ``with_loss``) receives the mean of each named loss part (a model's selection score)."""
     model.eval()
     cols: dict[str, list[np.ndarray]] = {}
     losses: list[float] = []
+    part_lists: dict[str, list[float]] = {}
     with torch.no_grad(), _autocast(device, cfg):
         for raw in loader:
             batch = to_device(raw, device)
@@ -207,7 +210,12 @@ def evaluate_split(
             for k, v in task.records(batch, out).items():
                 cols.setdefault(k, []).append(v)
             if with_loss:
-                losses.append(float(model.loss(batch)[0]))
+                loss, named = model.loss(batch)
+                losses.append(float(loss))
+                for k, v in named.items():
+                    part_lists.setdefault(k, []).append(float(v))
+    if parts is not None:
+        parts.update({k: float(np.mean(v)) for k, v in part_lists.items()})
     records = {k: np.concatenate(v) for k, v in cols.items()}
     return records, float(np.mean(losses)) if losses else float("nan")
 
@@ -322,10 +330,42 @@ def check_splits(cfg: BenchConfig, task: TaskSpec, specs: list[ModelSpec], proto
                 raise SimkitError(f"{who}: {e}") from None
 
 
-def _select_value(name: str, records: Mapping[str, np.ndarray], loss: float) -> float:
+@dataclass(frozen=True)
+class Selection:
+    """How a run picks its checkpoint on val: ``name`` (``loss``, a model's own label-free score such as
+    ``slfm_score``, or a metric), its direction, whether it reads labels, and ``label_selected``: a
+    self-supervised model picked on labelled val metrics (only ever by an explicit ``--select-metric``).
+    ``no_labels``: the wanted labelled metric fell back to the val loss on a val split without labels."""
+
+    name: str
+    higher_is_better: bool
+    uses_labels: bool
+    label_selected: bool = False
+    no_labels: bool = False
+
+
+def resolve_selection(model: BenchModel, cfg: BenchConfig, task: TaskSpec, val_labelled: bool) -> Selection:
+    """The run's selection: ``--select-metric`` when given; else, for a self-supervised model, its label-free
+    score (its val loss or its authors' score); else the task's metric. A val split without labels always
+    selects on the val loss."""
+    name = cfg.select_metric or (model.selection_name if model.self_supervised else task.select_metric)
     if name == "loss":
+        return Selection("loss", False, uses_labels=False)
+    if name == model.selection_name:
+        return Selection(name, model.selection_higher_is_better, uses_labels=False)
+    if not val_labelled:  # e.g. a `simkit curate` set: estimated motion, no direction labels to score
+        return Selection("loss", False, uses_labels=False, no_labels=True)
+    return Selection(name, get_metric(name).higher_is_better, uses_labels=True,
+                     label_selected=model.self_supervised)
+
+
+def _select_value(sel: Selection, model: BenchModel, records: Mapping[str, np.ndarray], loss: float,
+                  parts: Mapping[str, float]) -> float:
+    if sel.name == "loss":
         return loss
-    return get_metric(name)(records).value
+    if sel.name == model.selection_name:
+        return model.selection_score(loss, parts)
+    return get_metric(sel.name)(records).value
 
 
 def _better(a: float, b: float, higher: bool) -> bool:
@@ -342,8 +382,9 @@ def train_model(
     run_dir: Path,
     log: Log | None,
     negatives: bool = False,
-) -> tuple[list[dict[str, float]], int]:
-    """AdamW + cosine annealing + early stopping on the validation select metric; returns history, best epoch.
+) -> tuple[list[dict[str, float]], int, Selection]:
+    """AdamW + cosine annealing + early stopping on the validation selection (:func:`resolve_selection`);
+    returns history, best epoch and the selection.
 
     ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
     after the latest epoch (with optimizer and scheduler, for inspection or resumption). ``negatives``: the
@@ -361,12 +402,15 @@ def train_model(
     if log and val_ds is not full_val:
         n_val, n_full = len(val_ds), len(full_val)  # type: ignore[arg-type]
         log(f"  per-epoch validation on {n_val} of {n_full} val items (--val-items); final scores use all")
-    sel_name = cfg.select_metric or task.select_metric
-    if sel_name != "loss" and not labelled(task, full_val):
-        sel_name = "loss"  # e.g. a `simkit curate` set: estimated motion, no direction labels to score
-        if log:
+    sel = resolve_selection(model, cfg, task, labelled(task, full_val))
+    sel_name, higher = sel.name, sel.higher_is_better
+    if log:
+        if sel.no_labels:
             log("  val split has no labels: selecting and early-stopping on val loss")
-    higher = False if sel_name == "loss" else get_metric(sel_name).higher_is_better
+        elif sel.label_selected:
+            log(f"  self-supervised model selected on labelled val {sel_name} (--select-metric)")
+        else:
+            log(f"  checkpoint selection: val {sel_name}{'' if sel.uses_labels else ' (label-free)'}")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * len(train_loader)
     if cfg.max_steps:
@@ -399,8 +443,9 @@ def train_model(
                 break
         train_s = time.perf_counter() - t0
         tenth = max(1, len(losses) // 10)
-        records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True)
-        value = _select_value(sel_name, records, val_loss)
+        val_parts: dict[str, float] = {}
+        records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True, parts=val_parts)
+        value = _select_value(sel, model, records, val_loss, val_parts)
         entry = {
             "epoch": epoch,
             "train_loss": float(np.mean(losses)),
@@ -465,7 +510,7 @@ def train_model(
     if best_epoch:
         state = torch.load(run_dir / "best.pt", map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
-    return history, best_epoch
+    return history, best_epoch, sel
 
 
 def _write_predictions(path: Path, per_split: Mapping[str, Mapping[str, np.ndarray]]) -> None:
@@ -540,8 +585,9 @@ def _run_model_in(
         log(f"{spec.name}: {params} parameters on {device}, data {info['dataset']}")
     history: list[dict[str, float]] = []
     best_epoch, t0 = 0, time.perf_counter()
+    sel: Selection | None = None  # untrained models select nothing
     if spec.trainable and cfg.epochs > 0:
-        history, best_epoch = train_model(model, cfg, task, device, run_dir, log, spec.needs_negative_pairs)
+        history, best_epoch, sel = train_model(model, cfg, task, device, run_dir, log, spec.needs_negative_pairs)
     train_seconds = time.perf_counter() - t0 if spec.trainable else 0.0
     if not history:
         _save({"model": model.state_dict(), "epoch": 0}, run_dir / "best.pt")
@@ -572,7 +618,7 @@ def _run_model_in(
         scored.append((binfo, split, ms, seconds))
     _write_predictions(run_dir / "predictions.csv", per_split)
     if history:
-        plot_curves(history, run_dir / "curves.png", cfg.select_metric or task.select_metric)
+        plot_curves(history, run_dir / "curves.png", sel.name if sel else task.select_metric)
     if task.plot_examples is not None and any(split == "test" for _, split, _ in blocks):
         test_ds = [ds for _, split, ds in blocks if split == "test"][-1]
         task.plot_examples(model, test_ds, run_dir / "examples.png", device=device)
@@ -609,6 +655,8 @@ def _run_model_in(
                     "is_reference": False,
                     "source": source,
                     "protocol": binfo.get("protocol_label", ""),
+                    "select_metric": sel.name if sel else "",
+                    "label_selected": sel.label_selected if sel else False,
                 }
             )
     atomic_write_json(  # the run's own record first: whatever then happens to the shared CSV
@@ -617,6 +665,9 @@ def _run_model_in(
             "run_id": run_id,
             "model": spec.name,
             "best_epoch": best_epoch,
+            # what picked best_epoch on val ("" = not trained) and whether a self-supervised model read labels
+            "select_metric": sel.name if sel else "",
+            "label_selected": sel.label_selected if sel else False,
             "epochs_trained": len(history),
             "train_seconds": train_seconds,
             "eval_seconds": eval_seconds,

@@ -13,7 +13,7 @@ import errno
 import io
 import math
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from simkit.bench.schema import FIELDNAMES, LEGACY_FIELDNAMES, format_row, parse_row, validate_cells
+from simkit.bench.schema import FIELDNAMES, LEGACY_HEADERS, format_row, parse_row, validate_cells
 from simkit.errors import SimkitError
 from simkit.io import atomic_write_bytes, output_error, write_all
 from simkit.metrics.binaural import OLD_METRIC_NAMES
@@ -119,7 +119,7 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
     except csv.Error as e:
         raise SimkitError(f"{path}:1: malformed CSV ({e})") from None
     names = tuple(header)
-    if names not in (FIELDNAMES, LEGACY_FIELDNAMES):
+    if names != FIELDNAMES and names not in LEGACY_HEADERS:
         raise SimkitError(
             f"{path}:1: header does not match the leaderboard schema (columns {', '.join(FIELDNAMES)})"
         )
@@ -135,7 +135,8 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
             continue
         if len(cells) != len(names):
             raise SimkitError(f"{path}:{reader.line_num}: {len(cells)} fields, expected {len(names)}")
-        row = {"protocol": "", **dict(zip(names, cells, strict=True))}
+        # columns an older simkit did not write: empty (protocol: the default; selection: unrecorded)
+        row = {**dict.fromkeys(FIELDNAMES[len(names):], ""), **dict(zip(names, cells, strict=True))}
         problem = validate_cells(row)
         if problem:
             raise SimkitError(f"{path}:{reader.line_num}: {problem}")
@@ -149,7 +150,7 @@ def read_leaderboard(path: Path | str) -> list[dict[str, Any]]:
 
 def _is_legacy(path: Path) -> bool:
     with open(path, encoding="utf-8", newline="") as f:
-        return tuple(next(csv.reader(f), [])) == LEGACY_FIELDNAMES
+        return tuple(next(csv.reader(f), [])) in LEGACY_HEADERS
 
 
 def check_appendable(path: Path | str) -> None:
@@ -200,7 +201,7 @@ def append_rows(path: Path | str, rows: Iterable[Mapping[str, Any]]) -> int:
         with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
             if path.exists() and path.stat().st_size > 0:
                 old = read_leaderboard(path)  # never append to (or rewrite) a file that is already broken
-                if _is_legacy(path):  # written before the protocol column: rewrite it whole, atomically
+                if _is_legacy(path):  # written before the last columns: rewrite it whole, atomically
                     old_cells = [format_row(r) for r in old]
                     atomic_write_bytes(path, _rows_text([*old_cells, *cells], header=True).encode())
                 else:
@@ -301,10 +302,16 @@ class PivotRow:
     cells: dict[str, Cell] = field(default_factory=dict)
     protocol: str = ""  # the protocol, or the family whose members' scores the cells average
     n_protocols: int = 1
+    select_metric: str = ""  # what picked the runs' checkpoints ("" = untrained, reference or unrecorded)
+    label_selected: bool = False  # a self-supervised model picked on labels: ranked apart
+    tag: str = ""  # told apart from another row of the same model (its selection)
 
     @property
     def label(self) -> str:
-        return f"{self.model} (paper)" if self.is_reference else self.model
+        base = f"{self.model} (paper)" if self.is_reference else self.model
+        if self.label_selected:
+            base += f" [selected on labels: {self.select_metric}]"
+        return base + self.tag
 
 
 @dataclass
@@ -368,13 +375,15 @@ def pivot(
     units = {r["metric"]: r["unit"] for r in sel}
     metric_names = list(metrics) if metrics else sorted(higher)
     metric_names = [m for m in metric_names if m in higher]
-    # group (dataset, protocol group, model, is_reference) -> protocol -> run_id -> metric -> value
-    runs: dict[tuple[str, str, str, bool], dict[str, dict[str, dict[str, float]]]] = defaultdict(
+    # group (dataset, protocol group, model, is_reference, select metric, label-selected) -> protocol -> run_id
+    # -> metric -> value: runs selected differently are never collapsed into one row
+    runs: dict[tuple[str, str, str, bool, str, bool], dict[str, dict[str, dict[str, float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(dict)))
-    sources: dict[tuple[str, str, str, bool], str] = {}
+    sources: dict[tuple[str, str, str, bool, str, bool], str] = {}
     for r in sel:
         proto = r.get("protocol") or ""
-        key = (r["dataset"], protocol_group(proto), r["model"], bool(r["is_reference"]))
+        key = (r["dataset"], protocol_group(proto), r["model"], bool(r["is_reference"]), r.get("select_metric") or "",
+               bool(r.get("label_selected")))
         runs[key][proto][r["run_id"]][r["metric"]] = float(r["value"])
         sources[key] = r["source"]
     if primary is None:
@@ -382,9 +391,10 @@ def pivot(
             metric_names[0] if metrics else ("lr_accuracy" if "lr_accuracy" in higher else metric_names[0])
         )
     out_rows = []
-    for key in sorted(runs, key=lambda k: (k[0], k[1], k[3], k[2])):
+    for key in sorted(runs, key=lambda k: (k[0], k[1], k[3], k[2], k[5], k[4])):
         by_proto = runs[key]
-        prow = PivotRow(key[0], key[2], key[3], sources[key], protocol=key[1], n_protocols=len(by_proto))
+        prow = PivotRow(key[0], key[2], key[3], sources[key], protocol=key[1], n_protocols=len(by_proto),
+                        select_metric=key[4], label_selected=key[5])
         if len(by_proto) > 1:
             # a protocol family: each protocol's best run (or mean over its runs), then mean ± std over protocols
             per_proto = [_collapse(by_run, aggregate, metric_names, primary, higher) for by_run in by_proto.values()]
@@ -395,13 +405,20 @@ def pivot(
         else:
             prow.cells = _collapse(next(iter(by_proto.values())), aggregate, metric_names, primary, higher)
         out_rows.append(prow)
-    # protocols are never ranked together, nor are metric variants (each is its own column)
-    for ds, grp in {(r.dataset, r.protocol) for r in out_rows}:
+    # one model's rows of different label-free selections (or an unrecorded one) get their selection as a tag
+    seen = Counter((r.dataset, r.protocol, r.label) for r in out_rows)
+    for r in out_rows:
+        if seen[(r.dataset, r.protocol, r.label)] > 1:
+            r.tag = f" [select {r.select_metric or 'unrecorded'}]"
+    # protocols are never ranked together, nor are metric variants (each is its own column), nor self-supervised
+    # models selected on labels with the rest
+    for ds, grp, lsel in {(r.dataset, r.protocol, r.label_selected) for r in out_rows}:
         for m in metric_names:
             cand = [
                 r.cells[m]
                 for r in out_rows
-                if (r.dataset, r.protocol) == (ds, grp) and m in r.cells and math.isfinite(r.cells[m].value)
+                if (r.dataset, r.protocol, r.label_selected) == (ds, grp, lsel) and m in r.cells
+                and math.isfinite(r.cells[m].value)
             ]
             if cand:
                 best = max(c.value for c in cand) if higher[m] else min(c.value for c in cand)
@@ -466,7 +483,8 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        head = ["dataset", "protocol", "model", "is_reference", "source", "n_runs", "n_protocols"]
+        head = ["dataset", "protocol", "model", "is_reference", "source", "n_runs", "n_protocols", "select_metric",
+                "label_selected"]
         for m in p.metrics:
             head += [m] + ([f"{m}_std"] if p.aggregate == "mean" else [])
         w.writerow(head + ["best_in"])
@@ -479,6 +497,8 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
                 r.source,
                 max((c.n_runs for c in r.cells.values()), default=0),
                 r.n_protocols,
+                r.select_metric,
+                "true" if r.label_selected else "false",
             ]
             for m in p.metrics:
                 c = r.cells.get(m)
@@ -517,6 +537,8 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     note = f"split={p.split}, aggregate={p.aggregate}; * = best per dataset and protocol; (paper) = published reference"
+    if any(r.label_selected for r in p.rows):
+        note += "; [selected on labels] rows (self-supervised, checkpoint picked on labels) are ranked apart"
     if any(r.n_protocols > 1 for r in p.rows):
         note += "; a protocol family shows mean ± std over its protocols"
     if variants:

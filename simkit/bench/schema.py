@@ -49,10 +49,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("source", "str", True, "'simkit bench' or the paper/table the number comes from"),
     Column("protocol", "str", False, "split protocol: empty = the dataset's default; `family/name` (e.g. "
            "`fair-play/split3`) for a member of a protocol family; reference rows: the family averaged over"),
+    Column("select_metric", "str", False, "what picked the trained checkpoint on val: `loss` (val loss, "
+           "label-free), a model's own label-free score (e.g. `slfm_score`) or a metric (labels); empty: not "
+           "trained, a reference row, or a row written before this column"),
+    Column("label_selected", "bool", False, "true when a self-supervised model's checkpoint was picked on "
+           "labelled val metrics (an explicit --select-metric); never ranked with label-free selections"),
 )
 FIELDNAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-# Leaderboards written before the protocol column: read as protocol "" and upgraded on the next append.
-LEGACY_FIELDNAMES: tuple[str, ...] = FIELDNAMES[:-1]
+# Leaderboards written before the protocol column (23 fields): read as protocol "" and upgraded on the next
+# append, as are those written before the selection columns (24 fields: selection unrecorded).
+LEGACY_FIELDNAMES: tuple[str, ...] = FIELDNAMES[:23]
+LEGACY_HEADERS: tuple[tuple[str, ...], ...] = (FIELDNAMES[:23], FIELDNAMES[:24])
 _BY_NAME = {c.name: c for c in COLUMNS}
 
 

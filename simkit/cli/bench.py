@@ -35,6 +35,10 @@ def bench(
         False, "--quick", help="Smoke test: small subset, network and epochs (~1 min CPU)."
     ),
     patience: int = typer.Option(None, help="Early-stopping patience in epochs (default: 5)."),
+    select_metric: str = typer.Option(
+        None, help="Val selection of the checkpoint: 'loss' (val loss) or a metric of the task, e.g. lr_accuracy "
+                   "(default: self-supervised models label-free, their val loss or their authors' score; other "
+                   "models the task's metric). Recorded in every leaderboard row."),
     workers: int = typer.Option(None, help="DataLoader workers (default: -1 = auto: min(8, cores - 1) on CUDA, "
                                            "2 on CPU; --quick: 0)."),
     derive_on: str = typer.Option(None, help="Where training items' derived clips are convolved: auto (the "
@@ -75,6 +79,7 @@ def bench(
         seed=seed,
         results=str(results),
         patience=patience,
+        select_metric=select_metric,
         num_workers=workers,
         derive_on=derive_on,
         width=width,

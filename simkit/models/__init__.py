@@ -80,6 +80,19 @@ class BenchModel(torch.nn.Module, abc.ABC):
     """
 
     needs_negative_pairs: bool = False
+    # Trains without labels: by default its checkpoint is then picked label-free, on ``selection_score`` over
+    # val (labelled val metrics would leak the labels the model never trains on; simkit issue 20). Selecting
+    # such a model on labels is an explicit ``--select-metric`` and is marked in its leaderboard rows.
+    self_supervised: bool = False
+    # name of the label-free selection score: "loss" (the mean val loss, lower is better) or a model's own
+    # score (e.g. SLfM's authors' ``slfm_score``), which ``selection_score`` computes from the mean loss parts
+    selection_name: str = "loss"
+    selection_higher_is_better: bool = False
+
+    def selection_score(self, loss: float, parts: Mapping[str, float]) -> float:
+        """The label-free selection value from the mean val ``loss`` and mean loss ``parts``: the loss itself
+        unless the model has its authors' score."""
+        return loss
 
     @abc.abstractmethod
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:

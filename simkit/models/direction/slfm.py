@@ -43,7 +43,17 @@ class SLfMOptions:
     options=SLfMOptions,
 )
 class SLfMModel(DirectionModel):
-    """Self-supervised by known camera rotation."""
+    """Self-supervised by known camera rotation.
+
+    Selected label-free by the authors' checkpoint score ``1 / (50 Geo + Bin + Sym)`` over val (IFICL/SLfM
+    ``slfm_geo_net.py:383-392``; Geo = the geometric (rotation) loss, Bin = the binaural IID loss, Sym = the
+    symmetry loss), computed from simkit's own loss parts (their scales differ from the authors': 1 - cos, not
+    L1 in radians; docs/bench.md "Checkpoint selection").
+    """
+
+    self_supervised = True
+    selection_name = "slfm_score"
+    selection_higher_is_better = True
 
     def __init__(self, cfg: ModelSettings, info: Mapping[str, Any]) -> None:
         super().__init__(cfg)
@@ -63,3 +73,8 @@ class SLfMModel(DirectionModel):
             "symmetry": float(l_sym.detach()),
             "iid": float(l_iid.detach()),
         }
+
+    def selection_score(self, loss: float, parts: Mapping[str, float]) -> float:
+        """SLfM's label-free checkpoint score ``1 / (50 Geo + Bin + Sym)`` (higher is better)."""
+        denom = 50.0 * parts["rotation"] + parts["iid"] + parts["symmetry"]
+        return 1.0 / max(denom, 1e-12)  # finite: a non-finite value never counts as an improvement
