@@ -82,8 +82,15 @@ def egovideo(
         speech=dataclasses.replace(_EGO.speech, corpus=str(speech) if speech else None),
         container=container, seed=seed,
     )
-    paths = generate_egovideos(cfg, out, progress=progress)
-    typer.echo(f"{len(paths)} videos with truth -> {out} (labels.csv, truth/)")
+    result = generate_egovideos(cfg, out, progress=progress)
+    typer.echo(f"{len(result.videos)} videos with truth -> {out} (labels.csv, truth/)")
+    if result.failed:  # as `simkit render` with failed scenes: one line each, then the error (exit 2)
+        for name, message in result.failed.items():
+            typer.echo(f"failed: video {name}: {message}", err=True)
+        first = next(iter(result.failed))
+        raise SimkitError(f"{len(result.failed)} of {videos} videos failed (first: {first}); the others are complete "
+                          "and in labels.csv. A re-run retries the failed ones, which fail again with the same "
+                          "--seed: keep this set, or choose another --seed, --scene or --out")
 
 
 @app.command()

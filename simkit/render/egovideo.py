@@ -15,7 +15,7 @@ curation input (``simkit curate OUT/videos``) and a labelled test set (``simkit 
     OUT/truth/ego_0000.json        scene, seed, sources, keyframes, config
     OUT/truth/ego_0000.poses.csv   time_s, x, y, z, yaw_deg per frame
     OUT/truth/ego_0000.azimuth.csv time_s, source, azimuth_deg, elevation_deg, distance_m per frame
-    OUT/egovideo.json              resolved config, hash and versions
+    OUT/egovideo.json              resolved config, hash, versions; labelled and failed videos
 
 Trajectories: explicit keyframes ``T:YAW[:FORWARD[:RIGHT]]`` (seconds, degrees turned left from the start
 heading, metres along the start heading / to its right), smoothstep-interpolated; or random: segments of
@@ -38,7 +38,7 @@ from simkit import conventions
 from simkit.acoustics.config import AcousticsConfig
 from simkit.audio.config import SpeechConfig
 from simkit.config import from_dict
-from simkit.errors import SimkitError
+from simkit.errors import OutputError, SimkitError
 from simkit.io import atomic_write_json, atomic_write_text, package_versions, stable_hash
 from simkit.render.config import SamplingConfig
 from simkit.scenes.config import ScenesConfig
@@ -185,12 +185,15 @@ def interpolate_keyframes(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 def random_keyframes(cfg: EgoVideoConfig, rng: np.random.Generator) -> np.ndarray:
-    """A random trajectory as keyframes: holds and pans of ``segment_seconds``, walking at ``walk_speed``."""
+    """A random trajectory as keyframes: holds and pans of ``segment_seconds``, walking at ``walk_speed``.
+
+    Every segment keeps its length: the last one may end after ``cfg.seconds`` and the video cuts it there
+    (its planned motion continues past the end), rather than squeezing a whole pan into what is left."""
     n_seg = int(np.ceil(cfg.seconds / cfg.segment_seconds))
     keys = [[0.0, 0.0, 0.0, 0.0]]
     yaw = 0.0
     for s in range(n_seg):
-        t = min(cfg.seconds, (s + 1) * cfg.segment_seconds)
+        t = (s + 1) * cfg.segment_seconds
         if rng.random() >= cfg.hold_prob:
             yaw += float(rng.uniform(cfg.pan_min_deg, cfg.pan_max_deg)) * (1 if rng.random() < 0.5 else -1)
         keys.append([t, yaw, cfg.walk_speed * t, 0.0])
@@ -403,8 +406,25 @@ def clip_rows(name: str, traj_times: np.ndarray, yaws: np.ndarray, az0: np.ndarr
     return rows
 
 
-def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> list[Path]:
-    """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic."""
+@dataclass
+class EgoVideoResult:
+    """What :func:`generate_egovideos` left in ``out``: the finished videos (made now or before, in index
+    order), those made by this run, and the failed ones (video name -> the one-line error)."""
+
+    out: Path
+    videos: list[Path]
+    done: list[str]
+    failed: dict[str, str]
+
+
+def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = True) -> EgoVideoResult:
+    """Write ``cfg.videos`` videos with truth into ``out`` (video-folder layout); resumable and deterministic.
+
+    Video ``i`` depends only on ``(cfg, i)``. ``labels.csv`` and ``egovideo.json`` are rewritten (atomically)
+    after every video, so whatever stops the run, every finished video is labelled. A video that fails with a
+    SimkitError (no start pose in ``max_tries``) is skipped and named in :attr:`EgoVideoResult.failed` and in
+    ``egovideo.json`` while the others are made (as ``simkit render`` does with a failed scene); a re-run of
+    the same config skips the finished videos and retries the failed ones (which, seeded, fail again)."""
     from simkit.acoustics import MaterialDatabase
     from simkit.data.pipeline import Progress, run_units
     from simkit.data.writer import output_lock, remove_stale_temporaries
@@ -421,29 +441,62 @@ def generate_egovideos(cfg: EgoVideoConfig, out: Path | str, progress: bool = Tr
     with output_lock(out, "simkit egovideo"):
         _check_ours(out, cfg)  # again under the lock: another run may have claimed it meanwhile
         remove_stale_temporaries(out, ("videos", "truth"), _LEGACY)
-        atomic_write_json(out / "egovideo.json", {
-            "tool": "simkit egovideo", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
-            "versions": package_versions((*_VERSIONED, "av"))})
+        index = {video_name(i): i for i in range(cfg.videos)}
+
+        def finished(name: str) -> bool:  # the truth JSON is written last
+            return (out / "videos" / f"{name}{cfg.container}").is_file() and (out / "truth" / f"{name}.json").is_file()
+
+        labels: dict[str, list[list]] = {n: _labels_of(out, n, cfg) for n in index if finished(n)}
+        failed: dict[str, str] = {}
+
+        def record() -> None:
+            """labels.csv from every finished video, then egovideo.json naming them: a run stopped between the
+            two leaves a labels.csv with more videos than egovideo.json lists, never fewer."""
+            atomic_write_text(out / "labels.csv", _csv(LABEL_HEADER, [r for n in sorted(labels) for r in labels[n]]))
+            atomic_write_json(out / "egovideo.json", {
+                "tool": "simkit egovideo", "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
+                "versions": package_versions((*_VERSIONED, "av")),
+                "labelled": sorted(labels), "failed": dict(sorted(failed.items())),
+                "complete": len(labels) == cfg.videos})
+
+        def video(*args) -> Path:  # the driver reports a failed unit by key only; keep its message here
+            try:
+                return generate_video(*args)
+            except OutputError:
+                raise
+            except SimkitError as e:
+                failed[video_name(args[1])] = str(e)
+                raise
+
+        def on_unit(name: str) -> None:
+            if name in failed:  # nothing of it may stay: a video without truth would be curated unlabelled
+                _remove_video(out, name, cfg.container)
+            else:
+                labels[name] = _labels_of(out, name, cfg)
+            record()
+
+        record()  # claims the directory and labels what an earlier run finished
         scene = scene_set.load(cfg.scene, MaterialDatabase.embedded())
         caster = RayCaster(scene)
         floor = FloorSampler(scene, caster, SamplingConfig())
-        index = {video_name(i): i for i in range(cfg.videos)}
-
-        def finished(name: str) -> bool:  # the truth files are written after the video
-            return (out / "videos" / f"{name}{cfg.container}").is_file() and (out / "truth" / f"{name}.json").is_file()
-
         # in this process, in order: the scene and its ray caster are built once for every video
-        run_units(generate_video, list(index), lambda n: (cfg, index[n], out, scene, caster, floor),
-                  executor=executor_for("serial"), is_done=finished, failures="stop",
-                  progress=Progress("egovideo", "video", progress, count_skipped=True))
-        rows = [row for name in index for row in _labels_of(out, name, cfg)]
-        atomic_write_text(out / "labels.csv", _csv(LABEL_HEADER, rows))
-    return [out / "videos" / f"{name}{cfg.container}" for name in index]
+        ran = run_units(video, list(index), lambda n: (cfg, index[n], out, scene, caster, floor),
+                        executor=executor_for("serial"), is_done=finished, failures="collect", on_unit=on_unit,
+                        progress=Progress("egovideo", "video", progress, count_skipped=True))
+    return EgoVideoResult(out, [out / "videos" / f"{n}{cfg.container}" for n in sorted(labels)], ran.done,
+                          dict(sorted(failed.items())))
 
 
 def video_name(index: int) -> str:
     """The name (file stem, truth prefix) of video ``index``."""
     return f"ego_{index:04d}"
+
+
+def _remove_video(out: Path, name: str, container: str) -> None:
+    """Remove what a failed video may have written (its video, truth files) before its truth JSON."""
+    for p in (out / "videos" / f"{name}{container}", *(out / "truth" / f"{name}{ext}" for ext in
+                                                        (".poses.csv", ".azimuth.csv", ".json"))):
+        p.unlink(missing_ok=True)
 
 
 def _check_ours(out: Path, cfg: EgoVideoConfig) -> None:
