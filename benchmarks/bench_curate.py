@@ -34,11 +34,20 @@ from pathlib import Path
 
 import numpy as np
 
-from simkit.render.egovideo import EgoVideoConfig, generate_egovideos, read_truth
+from simkit.render.egovideo import EgoVideoConfig, EgoVideoResult, generate_egovideos, read_truth
 from simkit.video.egomotion import EgomotionConfig, estimate_track
 from simkit.video.io import read_frames
 from simkit.vision.config import CameraConfig
 
+
+
+def made(result: EgoVideoResult) -> EgoVideoResult:
+    """``result`` of a generation whose every video was made (egovideo skips a failed video and goes on;
+    a benchmark needs them all)."""
+    if result.failed:
+        name, message = next(iter(result.failed.items()))
+        raise SystemExit(f"error: egovideo {name} failed: {message}")
+    return result
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,7 +79,7 @@ def main() -> None:
                                      keyframes=f"0:0,0.5:0,4.5:{sign * pan},5:{sign * pan}", source_azimuths=(0.0,),
                                      signal="noise", scene=scene, seed=k)
                 t0 = time.perf_counter()
-                generate_egovideos(cfg, d, progress=False)
+                made(generate_egovideos(cfg, d, progress=False))
                 gen_s = time.perf_counter() - t0
                 times, _, yaws, _ = read_truth(d, "ego_0000")
                 mcfg = dataclasses.replace(EgomotionConfig(), width=w)
@@ -194,7 +203,7 @@ def measure_test_spread(out: Path, pan_seeds: int, walk_seeds: int, pan0: int, w
                     d = out / f"{kind}{seed}"
                     cfg = EgoVideoConfig(seconds=11 if kind == "pans" else 5, fps=5, keyframes=keys,
                                          source_azimuths=(az,), signal="noise", seed=seed)
-                    generate_egovideos(cfg, d, progress=False)
+                    made(generate_egovideos(cfg, d, progress=False))
                     times, _, yaws, _ = read_truth(d, "ego_0000")
                     encs = ENCODINGS[:n_enc] + (SEED0[:extra] if seed == 0 else [])
                     for e, enc in enumerate(encs):

@@ -80,14 +80,14 @@ def test_video_configs_go_through_the_one_converter() -> None:
     cur = CurateConfig(split_fractions=(1.0, 0.0, 0.0), max_clips=3)
     back = from_dict(CurateConfig, cur.to_dict())
     assert back == cur and back.config_hash() == cur.config_hash()
-    with pytest.raises(SimkitError, match="config field egovideo.camera.width must be an integer"):
+    with pytest.raises(SimkitError, match="egovideo.camera.width must be an integer"):
         from_dict(EgoVideoConfig, {**ego.to_dict(), "camera": {"width": "wide"}}, "egovideo")
     with pytest.raises(SimkitError, match="unknown config field curate.colour"):
         from_dict(CurateConfig, {"colour": 1}, "curate")
     # validate: the ranges first (their messages name the option), then the converter for every field
     with pytest.raises(SimkitError, match=r"--seconds must be in \(0, 3600\] \(got inf\)"):
         EgoVideoConfig(seconds=float("inf")).validate()
-    with pytest.raises(SimkitError, match="config field egovideo.source_distance must be a number"):
+    with pytest.raises(SimkitError, match="egovideo.source_distance must be a number"):
         EgoVideoConfig(source_distance=float("nan")).validate()
-    with pytest.raises(SimkitError, match="config field curate.seed must be an integer"):
+    with pytest.raises(SimkitError, match="curate.seed must be an integer"):
         CurateConfig(seed="0").validate()  # type: ignore[arg-type]
