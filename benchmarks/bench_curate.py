@@ -40,7 +40,6 @@ from simkit.video.io import read_frames
 from simkit.vision.config import CameraConfig
 
 
-
 def made(result: EgoVideoResult) -> EgoVideoResult:
     """``result`` of a generation whose every video was made (egovideo skips a failed video and goes on;
     a benchmark needs them all)."""
