@@ -48,6 +48,7 @@ def made(result: EgoVideoResult) -> EgoVideoResult:
         raise SystemExit(f"error: egovideo {name} failed: {message}")
     return result
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("out/bench-curate"))
