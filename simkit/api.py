@@ -69,10 +69,17 @@ def render(
     sets_per_scene: int | None = None,
     views: int | None = None,
     sources: int | None = None,
+    max_translation: float | None = None,
     preset: str | None = None,
     engine: str | None = None,
+    speech: Path | str | None = None,
+    hrtf: Path | str | None = None,
     storage: str | None = None,
     no_views: bool = False,
+    no_view_filters: bool = False,
+    scene_dir: Path | str | None = None,
+    scene_format: str | None = None,
+    split_file: Path | str | None = None,
     seed: int | None = None,
     config: RenderConfig | Mapping[str, Any] | Path | str | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -84,7 +91,8 @@ def render(
     """Render the simulated binaural set into ``out`` (``simkit render``; re-runs resume).
 
     ``scenes``: a count (a split-preserving subset of the embedded set, >= 3), scene ids, or None for the
-    config's scenes / the whole set. The keyword settings are the CLI's flags; ``config`` and ``overrides``
+    config's scenes / the whole set. The keyword settings are the CLI's flags (same names, same meaning:
+    ``simkit render --help``); ``config`` and ``overrides``
     (dotted keys such as ``"sampling.max_translation"``) set any other field (docs/configuration.md); the
     flags win over both. Raises SimkitError when any scene failed (the others are complete).
     """
@@ -92,21 +100,29 @@ def render(
     from simkit.render.pipeline import render_dataset
     from simkit.scenes.catalog import SceneSet
 
-    flags = {
+    def text(p: Path | str | None) -> str | None:
+        return str(p) if p else None
+
+    flags = {  # the overrides `simkit render` builds from its flags (simkit/cli/render.py)
         "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
-        "acoustics.preset": preset, "acoustics.engine": engine,
-        "views.enabled": False if no_views else None,
+        "sampling.max_translation": max_translation,
+        "acoustics.preset": preset, "acoustics.engine": engine, "acoustics.hrtf": text(hrtf),
+        "speech.corpus": text(speech), "scene_set.scene_dir": text(scene_dir), "scene_set.format": scene_format,
+        "scene_set.split_file": text(split_file),
+        "views.enabled": False if no_views else None, "views.apply_filters": False if no_view_filters else None,
         # a storage preset replaces any storage of the config as a whole, as --storage does
         "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,
     }
     cfg = render_config(config, {**(overrides or {}), **{k: v for k, v in flags.items() if v is not None}})
+    if scene_dir and not scene_format and cfg.scene_set.format == "procedural":
+        raise SimkitError("scene_dir needs scene_format (hm3d, replica, mp3d, gibson or mesh)")
     spec = _scene_spec(scenes)
     cfg.scenes = SceneSet.from_config(cfg.scene_set).resolve(spec) if spec or not cfg.scenes else cfg.scenes
     result = render_dataset(cfg, out, workers=workers, progress=progress, executor=executor, ray_address=ray_address)
     if result.failed:
-        first = next(iter(result.failed.items()))
-        raise SimkitError(f"{len(result.failed)} of {len(cfg.scenes)} scenes failed (first: scene {first[0]}: "
-                          f"{first[1]}); the others are complete and a re-run retries only the failed ones")
+        named = [msg if sid in msg else f"scene {sid}: {msg}" for sid, msg in result.failed.items()]
+        raise SimkitError(f"{len(named)} of {len(cfg.scenes)} scenes failed (first: {named[0]}); the others are "
+                          "complete and a re-run retries only the failed ones")
     return result
 
 

@@ -114,6 +114,7 @@ def test_open_dataset_train_augments_and_caps(tiny_render: Path) -> None:
     (lambda d: simkit.render(d / "r", scenes=True), "scenes"),
     (lambda d: simkit.render(d / "r", scenes=3, sets_per_scene=0), "sets_per_scene"),
     (lambda d: simkit.render(d / "r", config=42), "config must be"),
+    (lambda d: simkit.render(d / "r", scene_dir=d), "scene_format"),
     (lambda d: simkit.render(d / "r", overrides={"sampling.no_such": 1}), "no_such"),
     (lambda d: simkit.curate(d, d / "c", config=3), "config must be"),
     (lambda d: simkit.bench("iid", d, no_such_setting=1), "no_such_setting"),
