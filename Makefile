@@ -39,7 +39,7 @@ test-slow: install
 	$(PY) -m pytest -m slow
 
 lint: install
-	$(VENV)/bin/ruff check simkit tests benchmarks
+	$(VENV)/bin/ruff check simkit tests benchmarks examples
 
 bench: install
 	$(PY) benchmarks/bench_render_engine.py
