@@ -12,6 +12,7 @@ from simkit.cli.options import executor_option, ray_address_option, workers_opti
 from simkit.data.storage import preset as storage_preset
 from simkit.errors import SimkitError
 from simkit.render.config import RenderConfig, load_render_config
+from simkit.render.recipes import recipe_names
 
 _DEF = RenderConfig()
 
@@ -47,6 +48,9 @@ def render(
     split_file: Path = typer.Option(None, help="Scene splits: JSON {train,val,test} or a folder/file of "
                                                "train.txt/val.txt/test.txt; default: embedded splits, or a "
                                                "seeded 81:9:10 split of the meshes found."),
+    recipe: str = typer.Option(None, help=f"Named render settings reproducing a source's set: "
+                                          f"{' | '.join(recipe_names())} (docs/scenes.md, Recipes); "
+                                          "--config and command-line options override it."),
     config: Path = typer.Option(None, help="JSON file of render settings (see docs/configuration.md); "
                                            "command-line options override it."),
     workers: int = workers_option("Scenes rendered"),
@@ -69,7 +73,7 @@ def render(
         # --storage replaces any storage of --config as a whole (a preset, not a merge)
         "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,
     }
-    cfg = load_render_config(config, overrides)
+    cfg = load_render_config(config, overrides, recipe)
     if scene_dir and not scene_format and cfg.scene_set.format == "procedural":
         raise SimkitError("--scene-dir needs --scene-format (hm3d, replica, mp3d, gibson or mesh)")
     cfg.scenes = SceneSet.from_config(cfg.scene_set).resolve(scenes) if scenes or not cfg.scenes else cfg.scenes

@@ -15,8 +15,10 @@ from typing import Any
 
 from simkit.acoustics.config import AcousticsConfig, check_acoustics_config
 from simkit.audio.config import SpeechConfig, check_speech_config
-from simkit.config import config_hash, load_config, setting, to_dict, validate
+from simkit.config import config_hash, deep_merge, from_dict, read_json_object, set_dotted, setting, to_dict, validate
 from simkit.data.storage import FLOAT32, StorageConfig
+from simkit.errors import SimkitError
+from simkit.render.recipes import get_recipe
 from simkit.scenes.config import ScenesConfig
 from simkit.vision.config import ViewsConfig, check_views_config
 
@@ -54,6 +56,7 @@ class RenderConfig:
     scene_set: ScenesConfig = field(default_factory=ScenesConfig)
     compression: int = setting(4, min=0, max=9)  # gzip level of HDF5 datasets
     storage: StorageConfig = field(default_factory=StorageConfig)  # compact: clips derived on read, int16
+    recipe: str = ""  # the render recipe the values started from (simkit.render.recipes); "" = none
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -64,6 +67,8 @@ class RenderConfig:
         d = self.to_dict()
         d.pop("scenes")
         d["scene_set"].pop("scene_dir")
+        if not self.recipe:
+            d.pop("recipe")  # configs without a recipe keep the bytes and hash they had before recipes existed
         return d
 
     def config_hash(self) -> str:
@@ -92,9 +97,27 @@ def validate_render_config(cfg: RenderConfig) -> None:
     check_views_config(cfg.views)
 
 
-def load_render_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> RenderConfig:
-    """The render config of ``simkit render``: defaults, the JSON file ``path`` (any subset, nested as
-    ``manifest.json``'s ``config``), then dotted ``overrides`` (None = not given), checked."""
-    cfg: RenderConfig = load_config(RenderConfig, path, overrides)
+def load_render_config(
+    path: Path | str | None = None, overrides: dict[str, Any] | None = None, recipe: str | None = None
+) -> RenderConfig:
+    """The render config of ``simkit render``: defaults, the values of ``recipe`` (a name of
+    :mod:`simkit.render.recipes`; None = the file's ``recipe``, if any), the JSON file ``path`` (any subset,
+    nested as ``manifest.json``'s ``config``), then dotted ``overrides`` (None = not given), checked.
+
+    The recipe's name is recorded in the config (``recipe``), so a manifest's config reloads to the same hash.
+    """
+    file = read_json_object(path) if path is not None else {}
+    name = recipe if recipe is not None else file.get("recipe")
+    if name is not None and not isinstance(name, str):
+        raise SimkitError(f"{path}: recipe must be a recipe name (got {name!r})")
+    d = to_dict(RenderConfig())
+    for key, value in (get_recipe(name).overrides() if name else {}).items():
+        set_dotted(d, key, value)
+    d = deep_merge(d, file)
+    d["recipe"] = name or ""
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            set_dotted(d, key, value)
+    cfg: RenderConfig = from_dict(RenderConfig, d)
     validate_render_config(cfg)
     return cfg

@@ -1,0 +1,108 @@
+"""Render recipes: named sets of render-config values that reproduce a source's simulated set
+(``simkit render --recipe NAME``; docs/scenes.md, "Recipes").
+
+A recipe is applied by :func:`simkit.render.config.load_render_config` on top of the defaults and below a
+``--config`` file and explicit flags (defaults < recipe < file < flags); the render's resolved config records
+its name (``recipe``) and values, so the manifest and the config hash say which recipe made a dataset. Every
+value names where it comes from; what simkit cannot reproduce is listed in ``differs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from simkit.registry import Registry
+
+SEED000 = "seed 000 (Min et al., CVPR 2025), supplementary"
+SLFM = "SLfM (Chen, Qian & Owens, ICCV 2023), IFICL/SLfM@0257622"
+
+
+@dataclass(frozen=True)
+class Value:
+    """One recipe setting: the value and the source it reproduces (or why simkit chose it)."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named, documented set of dotted render-config overrides (``"sampling.views"`` -> :class:`Value`)."""
+
+    name: str
+    reproduces: str  # the dataset it reproduces, with its source
+    values: Mapping[str, Value]
+    differs: tuple[str, ...] = field(default=())  # what simkit's render of it does not reproduce
+
+    def overrides(self) -> dict[str, Any]:
+        """The dotted overrides :func:`simkit.render.config.load_render_config` applies."""
+        return {key: v.value for key, v in self.values.items()}
+
+
+RECIPES: Registry[Recipe] = Registry("recipe")
+
+
+def add_recipe(recipe: Recipe) -> Recipe:
+    """Register ``recipe`` under its name."""
+    RECIPES.add(recipe.name, recipe)
+    return recipe
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; an unknown name is one SimkitError listing the known ones."""
+    return RECIPES.get(name)
+
+
+def recipe_names() -> list[str]:
+    """Every registered recipe name, sorted."""
+    return RECIPES.names()
+
+
+add_recipe(Recipe(
+    name="seed000",
+    reproduces=f"the simulated set of {SEED000}: Table 7 'Simulated Dataset' (motion 'Rotation&Translation') "
+               "and A.1.2 'Simulated dataset' (50,000 pairs from 200,000 viewpoints, RT60 0.4 s, 81/9/10 scenes)",
+    values={
+        "sampling.views": Value(4, f"{SEED000} A.1.2: 200,000 viewpoints / 50,000 pairs = 4 views per pair"),
+        "sampling.max_translation": Value(
+            1.0, f"{SEED000} Table 7: camera motion 'Rotation&Translation'; the seed gives no magnitude, 1 m "
+                 "(a step or two) is simkit's choice"),
+        "sampling.min_yaw_diff": Value(10.0, f"{SEED000} A.1.2: 'we follow [13]' (SLfM): simkit's HM3D-SS yaw range"),
+        "sampling.max_yaw_diff": Value(90.0, f"{SEED000} A.1.2: 'we follow [13]' (SLfM): simkit's HM3D-SS yaw range"),
+        "sets_per_scene": Value(
+            500, f"{SEED000} A.1.2: 50,000 pairs over 100 scenes (81/9/10, the embedded split's sizes)"),
+    },
+    differs=(
+        "scenes: the seed renders HM3D scenes (SoundSpaces 2.0); simkit's embedded set is 100 procedural "
+        "scenes with the same 81/9/10 split sizes (real meshes: --scene-dir/--scene-format)",
+        "RT60: the seed reports a mean of 0.4 s; it is a property of the scenes, not a render setting, and "
+        "the embedded scenes measure 0.39 s (docs/scenes.md, Reverberation tuning)",
+        "clip length: the seed's clips are 5 s (Table 7: 21.6k clips, 30 hrs); simkit keeps SLfM's 2.55 s "
+        "(speech.clip_seconds)",
+        "sources per pair: not given by the seed; simkit's default (3)",
+        "translation magnitude: not given by the seed (see sampling.max_translation)",
+    ),
+))
+
+add_recipe(Recipe(
+    name="slfm-hm3d-ss",
+    reproduces=f"{SLFM}: HM3D-SS as 'hm3d-4view-rotation' (Dataset/AI-Habitat), 4 views at one position, "
+               "rotation only; 38,207 / 5,264 / 4,720 train/val/test pairs",
+    values={
+        "sampling.views": Value(4, f"{SLFM}: 'hm3d-4view-rotation', 4 cameras per pair"),
+        "sampling.max_translation": Value(0.0, f"{SLFM}: 'hm3d-4view-rotation', rotation only (one position)"),
+        "sampling.min_yaw_diff": Value(10.0, "simkit's HM3D-SS yaw range (docs/scenes.md, View-set sampling)"),
+        "sampling.max_yaw_diff": Value(90.0, "simkit's HM3D-SS yaw range (docs/scenes.md, View-set sampling)"),
+        "sets_per_scene": Value(
+            482, f"{SLFM}: 48,191 pairs in all (38,207 + 5,264 + 4,720) spread over the embedded 100 scenes"),
+    },
+    differs=(
+        "scenes: SLfM renders HM3D scenes; simkit's embedded set is 100 procedural scenes, so the pair count "
+        "is matched in total, not per scene (real meshes: --scene-dir/--scene-format)",
+        "splits: SLfM's split lists mix pairs of one scene; simkit splits by scene (81/9/10)",
+        "SLfM's own files import as they are with `simkit prepare hm3d-ss` (docs/datasets.md)",
+    ),
+))
+
