@@ -368,7 +368,8 @@ def test_bench_derives_compact_clips_where_derive_on_says(twin_renders, tmp_path
     from simkit.bench.harness import derive_on, run_bench
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert (derive_on(SimpleNamespace(), cpu), derive_on(SimpleNamespace(), cuda)) == ("loader", "device")
+    auto = SimpleNamespace(derive_on="auto")
+    assert (derive_on(auto, cpu), derive_on(auto, cuda)) == ("loader", "device")
     assert derive_on(SimpleNamespace(derive_on="loader"), cuda) == "loader"
     with pytest.raises(SimkitError, match="derive_on must be one of auto, loader, device"):
         derive_on(SimpleNamespace(derive_on="gpu"), cpu)
