@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simkit.config import deep_merge, from_dict, set_dotted, to_dict
+from simkit.config import deep_merge, from_dict, to_dict
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
@@ -41,25 +41,17 @@ def _scene_spec(scenes: int | str | Sequence[str] | None) -> str | None:
 
 
 def render_config(config: RenderConfig | Mapping[str, Any] | Path | str | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> RenderConfig:
-    """A checked render config: defaults, then ``config`` (a RenderConfig, a mapping nested like
+                  overrides: Mapping[str, Any] | None = None, recipe: str | None = None) -> RenderConfig:
+    """A checked render config, built by the one loader (:func:`simkit.render.config.load_render_config`):
+    defaults, the ``recipe``'s values, then ``config`` (a RenderConfig, a mapping nested like
     ``manifest.json``'s ``config``, or a JSON file), then dotted ``overrides`` (None values = not given)."""
-    from simkit.render.config import RenderConfig, load_render_config, validate_render_config
+    from simkit.render.config import RenderConfig, load_render_config
 
-    if config is None or isinstance(config, (str, Path)):
-        return load_render_config(config, dict(overrides or {}))
     if isinstance(config, RenderConfig):
-        d = to_dict(config)
-    elif isinstance(config, Mapping):
-        d = deep_merge(to_dict(RenderConfig()), config)
-    else:
+        config = to_dict(config)
+    elif config is not None and not isinstance(config, (str, Path, Mapping)):
         raise SimkitError(f"config must be a RenderConfig, a mapping or a JSON file path (got {type(config).__name__})")
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            set_dotted(d, key, value)
-    cfg: RenderConfig = from_dict(RenderConfig, d)
-    validate_render_config(cfg)
-    return cfg
+    return load_render_config(config, dict(overrides or {}), recipe)
 
 
 def render(
@@ -83,6 +75,7 @@ def render(
     seed: int | None = None,
     config: RenderConfig | Mapping[str, Any] | Path | str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    recipe: str | None = None,
     workers: int = 1,
     executor: str | None = None,
     ray_address: str | None = None,
@@ -94,7 +87,8 @@ def render(
     config's scenes / the whole set. The keyword settings are the CLI's flags (same names, same meaning:
     ``simkit render --help``); ``config`` and ``overrides``
     (dotted keys such as ``"sampling.max_translation"``) set any other field (docs/configuration.md); the
-    flags win over both. Raises SimkitError when any scene failed (the others are complete).
+    flags win over both; ``recipe`` (``seed000``, ``slfm-hm3d-ss``: docs/scenes.md) sets values below them all.
+    Raises SimkitError when any scene failed (the others are complete).
     """
     from simkit.data.storage import preset as storage_preset
     from simkit.render.pipeline import render_dataset
@@ -113,7 +107,7 @@ def render(
         # a storage preset replaces any storage of the config as a whole, as --storage does
         "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,
     }
-    cfg = render_config(config, {**(overrides or {}), **{k: v for k, v in flags.items() if v is not None}})
+    cfg = render_config(config, {**(overrides or {}), **{k: v for k, v in flags.items() if v is not None}}, recipe)
     if scene_dir and not scene_format and cfg.scene_set.format == "procedural":
         raise SimkitError("scene_dir needs scene_format (hm3d, replica, mp3d, gibson or mesh)")
     spec = _scene_spec(scenes)

@@ -115,3 +115,16 @@ def test_render_with_a_recipe_records_it_and_translates_the_views(tmp_path):
     assert float(truth) < 0.02 < float(flipped), (float(truth), float(flipped))
     assert torch.isclose(rotation_loss(theta, per_source["rel_yaw_deg"], mirror=True),
                          rotation_loss(-theta, per_source["rel_yaw_deg"], mirror=True))
+
+
+def test_the_python_api_applies_a_recipe_below_its_config_and_flags() -> None:
+    from simkit.api import render_config
+    from simkit.render.config import RenderConfig
+
+    cfg = render_config(None, {}, "seed000")
+    assert cfg.recipe == "seed000" and cfg == render_config({"recipe": "seed000"})
+    assert cfg.sampling.max_translation > 0 and RenderConfig().sampling.max_translation == 0
+    # a mapping beats the recipe, a dotted override beats both
+    mine = render_config({"sampling": {"max_translation": 0.25}}, {"sets_per_scene": 2}, "seed000")
+    assert (mine.recipe, mine.sampling.max_translation, mine.sets_per_scene) == ("seed000", 0.25, 2)
+    assert render_config(RenderConfig()).config_hash() == RenderConfig().config_hash()

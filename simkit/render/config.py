@@ -9,6 +9,7 @@ Every run writes its resolved config and hash next to its outputs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,18 +99,21 @@ def validate_render_config(cfg: RenderConfig) -> None:
 
 
 def load_render_config(
-    path: Path | str | None = None, overrides: dict[str, Any] | None = None, recipe: str | None = None
+    path: Path | str | Mapping[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+    recipe: str | None = None,
 ) -> RenderConfig:
-    """The render config of ``simkit render``: defaults, the values of ``recipe`` (a name of
-    :mod:`simkit.render.recipes`; None = the file's ``recipe``, if any), the JSON file ``path`` (any subset,
-    nested as ``manifest.json``'s ``config``), then dotted ``overrides`` (None = not given), checked.
+    """The render config of ``simkit render`` (and ``simkit.render``): defaults, the values of ``recipe`` (a
+    name of :mod:`simkit.render.recipes`; None = the file's ``recipe``, if any), the JSON file ``path`` or a
+    mapping (any subset, nested as ``manifest.json``'s ``config``), then dotted ``overrides`` (None = not
+    given), checked.
 
     The recipe's name is recorded in the config (``recipe``), so a manifest's config reloads to the same hash.
     """
-    file = read_json_object(path) if path is not None else {}
+    file = dict(path) if isinstance(path, Mapping) else read_json_object(path) if path is not None else {}
     name = recipe if recipe is not None else file.get("recipe")
     if name is not None and not isinstance(name, str):
-        raise SimkitError(f"{path}: recipe must be a recipe name (got {name!r})")
+        where = "config" if isinstance(path, Mapping) else path
+        raise SimkitError(f"{where}: recipe must be a recipe name (got {name!r})")
     d = to_dict(RenderConfig())
     for key, value in (get_recipe(name).overrides() if name else {}).items():
         set_dotted(d, key, value)
