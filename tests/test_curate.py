@@ -484,3 +484,34 @@ def test_discover_is_canonical_and_skips_hidden_files(tmp_path: Path, monkeypatc
     assert discover([tmp_path / "in"]) == want
     # one file named three ways counts once
     assert discover([Path("in/videos/a.mp4"), videos / "a.mp4", Path("in/videos/../videos/a.mp4")]) == want[:1]
+
+
+def test_pair_motion_falls_back_to_the_homography_when_the_essential_solver_asserts(monkeypatch) -> None:
+    """OpenCV 5.1's five-point solver asserts (cv2.error in solvePoly) on some pure-rotation pans: the pair's
+    rotation then comes from the homography, as when no essential matrix is found, never an unexpected error."""
+    import cv2
+
+    from simkit.conventions import yaw_pitch_to_matrix
+    from simkit.video.egomotion import pair_motion
+
+    rng = np.random.default_rng(0)
+    k = np.array([[280.0, 0, 160], [0, 280.0, 120], [0, 0, 1]])
+    pts = np.c_[rng.uniform(-2, 2, (200, 2)), -rng.uniform(3, 8, 200)]  # simkit camera frame, looking at -z
+    opencv = np.diag([1.0, -1.0, -1.0])  # simkit camera (x right, y up, -z forward) -> OpenCV (y down, z forward)
+
+    def pixels(r: np.ndarray) -> np.ndarray:
+        q = (pts @ r.T @ opencv.T) @ k.T
+        return q[:, :2] / q[:, 2:]
+
+    r1 = yaw_pitch_to_matrix(10.0, 0.0).T  # the camera turned 10 deg left: points rotate the other way
+    p0, p1 = pixels(np.eye(3)), pixels(r1)
+    cfg = EgomotionConfig()
+    real = pair_motion(p0, p1, k, cfg)
+
+    def asserting(*args, **kwargs):
+        raise cv2.error("OpenCV(5.1.0) mathfuncs.cpp:1601: (-215:Assertion failed) in function 'solvePoly'")
+
+    monkeypatch.setattr(cv2, "findEssentialMat", asserting)
+    fallback = pair_motion(p0, p1, k, cfg)
+    assert real.ok and fallback.ok
+    assert abs(abs(fallback.yaw_deg) - 10.0) < 0.5 and abs(fallback.yaw_deg - real.yaw_deg) < 0.5

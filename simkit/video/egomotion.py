@@ -193,7 +193,10 @@ def pair_motion(p0: np.ndarray, p1: np.ndarray, k: np.ndarray, cfg: EgomotionCon
         m = kinv @ h @ k
         det = np.linalg.det(m)
         r_h, n_h = _nearest_rotation(m / np.cbrt(det) if det != 0 else m), int(hmask.sum())
-    e, emask = cv2.findEssentialMat(p0, p1, k, cv2.RANSAC, 0.999, cfg.ransac_px)
+    try:
+        e, emask = cv2.findEssentialMat(p0, p1, k, cv2.RANSAC, 0.999, cfg.ransac_px)
+    except cv2.error:  # a degenerate sample (OpenCV 5.1's five-point solver asserts in solvePoly): no E
+        e, emask = None, None
     e_ok = e is not None and emask is not None and e.shape == (3, 3) and int(emask.sum()) >= cfg.min_inliers
     if not e_ok:
         if r_h is not None:  # no epipolar geometry but a rotation explains the matches
