@@ -494,8 +494,8 @@ def train_model(
         )
         if log:
             log(
-                f"  epoch {epoch}: train loss {entry['train_loss']:.4f}, val loss {val_loss:.4f}, "
-                f"val {sel_name} {value:.4f}{' (best)' if improved else ''}, "
+                f"  epoch {epoch}: train loss {entry['train_loss']:.4f}, val loss {val_loss:.4f}"
+                f"{'' if sel_name == 'loss' else f', val {sel_name} {value:.4f}'}{' (best)' if improved else ''}, "
                 f"{entry['items_per_s']:.1f} items/s, loader wait {entry['loader_wait_s']:.1f} s "
                 f"({100 * entry['loader_wait_frac']:.0f} %, {train_loader.num_workers} workers)"
             )
