@@ -8,6 +8,7 @@ each hold their own h5py handles and never reuse the parent's.
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,7 +48,7 @@ class ShardFile:
         return got
 
 
-class ShardDataset(Dataset):
+class ShardDataset(Dataset, abc.ABC):
     """Items of one split: ``index`` (items, K) int64 rows, column 0 the scene's position in ``scenes``.
 
     Subclasses build their rows with :meth:`_rows_of` and read items through :meth:`_file`. ``max_items``
@@ -72,9 +73,10 @@ class ShardDataset(Dataset):
         self._files: dict[int, ShardFile] = {}
         self._pid = -1
 
+    @abc.abstractmethod
     def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
-        """The item rows of scene ``scene`` (position ``si`` in the split)."""
-        raise NotImplementedError
+        """The item rows of scene ``scene`` (position ``si`` in the split); each task's dataset says what a
+        row holds."""
 
     def __len__(self) -> int:
         return len(self.index)
