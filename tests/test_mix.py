@@ -112,3 +112,26 @@ def test_diffuse_noise_has_the_diffuse_field_coherence(mic: str) -> None:
 
 def test_mix_config_default_is_off() -> None:
     assert not MixConfig().enabled and MixConfig().is_default()
+
+
+def test_direction_items_and_stats_read_the_mix_and_the_target_label(compact_mix: Path) -> None:
+    from simkit.data.datasets.direction import RenderViewSets, open_render
+    from simkit.data.stats import dataset_stats
+
+    root = compact_mix.parent.parent
+    info = open_render(root)
+    split = next(sp for sp, scenes in info.splits.items() if scenes)
+    ds = RenderViewSets(info, split)
+    assert ds.mixed and len(ds) == 2  # one item per view set, not per source
+    with h5py.File(compact_mix, "r") as f:
+        for i in range(len(ds)):
+            item = ds[i]
+            n = item["set_index"]
+            target = f[st.MIX_TARGET][n].astype(int)
+            assert item["source_index"] == -1
+            np.testing.assert_allclose(item["audio"].numpy(), st.read_set_mix(f, n), atol=1e-6)
+            want = f["labels/azimuth_deg"][n][np.arange(len(target)), target]
+            np.testing.assert_allclose(item["azimuth_deg"].numpy(), want)
+        stats = dataset_stats(root)
+        assert stats.clips == 2 * int(f.attrs["n_views"])  # a clip per view: the mix
+    assert 0 < stats.iid_scored <= stats.clips and 0.0 <= stats.iid_accuracy <= 1.0
