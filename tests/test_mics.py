@@ -154,3 +154,29 @@ def test_render_records_the_microphone(tmp_path) -> None:
         next(tmp_path.rglob("proc_000*.h5"))
     with h5py.File(shard, "r") as f:
         assert f.attrs["mic"] == "phone-stereo" and f.attrs["hrtf_id"] == "none"
+
+
+def test_egovideo_records_with_the_phone_pair(tmp_path) -> None:
+    """``egovideo --mic phone-stereo``: a source held at +90 deg reaches channel 0 (left) first by
+    spacing / c in the written (lossless .mkv) audio, the truth names the microphone, and the default config
+    keeps the hash it had before --mic."""
+    import dataclasses
+
+    from simkit.render.egovideo import EgoVideoConfig, generate_egovideos
+    from simkit.video.io import read_audio
+
+    base = EgoVideoConfig()
+    assert base.config_hash() == "819ecabfec342ca9"  # the binaural default, as before microphone models
+    cfg = EgoVideoConfig(seconds=1, fps=5, keyframes="0:0,1:0", source_azimuths=(90.0,), signal="noise",
+                         container=".mkv", camera=dataclasses.replace(base.camera, width=64, height=48),
+                         acoustics=dataclasses.replace(base.acoustics, mic="phone-stereo"))
+    assert cfg.config_hash() != base.config_hash()
+    generate_egovideos(cfg, tmp_path, progress=False)
+    audio = read_audio(next((tmp_path / "videos").glob("*.mkv")), SR).astype(np.float64)
+    lag = itd_seconds(audio[0, :4000], audio[1, :4000])  # noise: the cross-correlation peak is the delay
+    assert abs(lag - 0.134 / SPEED_OF_SOUND) <= 1.0 / SR
+    assert abs(ild_db(audio[0], audio[1])) < 2.0
+    truth = json.loads(next((tmp_path / "truth").glob("*.json")).read_text())
+    assert truth["mic"] == "phone-stereo"
+    with pytest.raises(SimkitError, match="applies to spaced-pair only"):
+        dataclasses.replace(cfg, acoustics=dataclasses.replace(cfg.acoustics, mic_spacing=0.3)).validate()
