@@ -42,6 +42,14 @@ class SamplingConfig:
     source_height_min: float = 0.7  # m above the floor
     source_height_max: float = 1.7  # m above the floor
     max_tries: int = setting(2000, min=1)  # rejection-sampling budget per view set, then the scene is too small
+    # the last behind_sources sources of a set lie behind its first view (|azimuth| > 90 deg: distractors
+    # behind the camera when source 0 is the target); 0 = anywhere (uniform around the camera)
+    behind_sources: int = setting(0, min=0)
+
+
+# Sampling fields added after the default config's hash was fixed, with their defaults: left out of
+# ``content_dict`` at their default so earlier renders keep their hash and bytes.
+SAMPLING_ADDED = {"behind_sources": 0}
 
 
 @dataclass
@@ -73,6 +81,9 @@ class RenderConfig:
         acoustics_content(d["acoustics"])  # the binaural default keeps the hash it had before microphone models
         if not self.recipe:
             d.pop("recipe")  # configs without a recipe keep the bytes and hash they had before recipes existed
+        for key, default in SAMPLING_ADDED.items():  # fields added later: absent at their default, as recipe
+            if d["sampling"][key] == default:
+                d["sampling"].pop(key)
         if self.mix.is_default():
             d.pop("mix")  # likewise renders without a mix
         return d

@@ -131,7 +131,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
     :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
     from simkit.acoustics import MaterialDatabase, rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
-    from simkit.audio.mix import mix_rng, mix_set, source_gains
+    from simkit.acoustics.mics import get_mic
+    from simkit.audio.mix import HEAD_WIDTH_M, mix_rng, mix_set, source_gains
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -160,6 +161,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
     }
     if ac.mic != "binaural":  # the default's shard attributes stay as they were before microphone models
         attrs["mic"] = ac.mic
+    # the diffuse noise's coherence depends on the microphone (simkit.audio.mix.diffuse_coherence)
+    noise_spacing = get_mic(ac.mic).resolved_spacing(ac.mic_spacing) or HEAD_WIDTH_M
     group_attrs = {}
     if cfg.views.enabled:
         cam = cfg.views.camera
@@ -182,7 +185,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                 mono = (mono * source_gains(cfg.mix, mrng, len(mono))[:, None]).astype(np.float32)
             binaural = fft_convolve(mono[None, :, None, :], mixed, n_clip)  # (V, S, 2, T)
             if cfg.mix.enabled:
-                m = mix_set(binaural, cfg.mix, mrng, ac.sample_rate)
+                m = mix_set(binaural, cfg.mix, mrng, ac.sample_rate, mic=ac.mic, spacing_m=noise_spacing)
                 mix_item = {"audio/mix": m.mix, "labels/mix_target": m.target}
                 if m.noise is not None:
                     mix_item.update({"audio/mix_noise": m.noise, "audio/mix_snr_db": m.snr_db})

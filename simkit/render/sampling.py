@@ -85,6 +85,9 @@ def check_sampling_config(cfg: SamplingConfig) -> None:
     if not 0.0 < cfg.source_height_min <= cfg.source_height_max:
         raise SimkitError(f"sampling needs 0 < source_height_min <= source_height_max "
                           f"(got {cfg.source_height_min}, {cfg.source_height_max})")
+    if cfg.behind_sources > cfg.sources:
+        raise SimkitError(f"sampling.behind_sources must be <= sampling.sources (got {cfg.behind_sources} > "
+                          f"{cfg.sources})")
     if cfg.sensor_height <= KNEE_HEIGHT:
         raise SimkitError(f"sampling.sensor_height must exceed {KNEE_HEIGHT} m (got {cfg.sensor_height})")
 
@@ -242,6 +245,12 @@ def sample_sources(
     return np.asarray(chosen, dtype=np.float64).reshape(-1, 3)
 
 
+def behind_first_view(position: np.ndarray, yaw_deg: float, sources: np.ndarray) -> bool:
+    """Whether every source (P, 3) lies behind a view at ``position`` turned ``yaw_deg`` (|azimuth| > 90)."""
+    az, _, _ = conventions.source_labels(sources, position, yaw_deg)
+    return bool(np.all(np.abs(az) > 90.0))
+
+
 def _translated_feet(
     caster: RayCaster, base: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator
 ) -> np.ndarray | None:
@@ -301,6 +310,8 @@ def sample_view_set(
             sources = sample_sources(caster, views, float(base[1]), cfg, rng)
             if sources is None:
                 continue
+            if cfg.behind_sources and not behind_first_view(views[0], yaws[0], sources[-cfg.behind_sources:]):
+                continue  # a new camera position: the sources were drawn around this one
             return ViewSet.from_yaws(views, yaws, sources)
     raise SimkitError(
         f"scene {scene.scene_id}: no valid view set in {cfg.max_tries} tries "
