@@ -130,8 +130,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
     """Render every view set of one scene and write its shard through ``writer`` (an open
     :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
     from simkit.acoustics import MaterialDatabase, rt60_t30_batch
-    from simkit.audio.dsp import fft_convolve
     from simkit.acoustics.mics import get_mic
+    from simkit.audio.dsp import fft_convolve
     from simkit.audio.mix import HEAD_WIDTH_M, mix_rng, mix_set, source_gains
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
