@@ -177,3 +177,30 @@ def test_sampling_can_ask_for_sources_behind_the_camera() -> None:
     with pytest.raises(SimkitError, match="behind_sources must be <= sampling.sources"):
         check_sampling_config(SamplingConfig(sources=1, behind_sources=2))
     assert "behind_sources" not in RenderConfig().content_dict()["sampling"]
+
+
+def test_egovideo_distractors_and_noise(tmp_path: Path) -> None:
+    """``egovideo --distractor-gain-db/--noise-snr-db``: the truth records the draws, the written (lossless)
+    audio is the clean video's plus noise at that SNR, and the defaults keep the config hash."""
+    import dataclasses
+    import json
+
+    from simkit.render.egovideo import EgoVideoConfig, generate_egovideos
+    from simkit.video.io import read_audio
+
+    base = EgoVideoConfig(seconds=1, fps=4, keyframes="0:0,1:0", sources=2, source_azimuths=(90.0, -60.0),
+                          container=".mkv", camera=dataclasses.replace(EgoVideoConfig().camera, width=32, height=24),
+                          distractor_gain_db=(-6.0, -6.0))
+    assert EgoVideoConfig().config_hash() == "819ecabfec342ca9"
+    noisy = dataclasses.replace(base, noise_snr_db=(10.0, 10.0))
+    with pytest.raises(SimkitError, match="LO <= HI"):
+        dataclasses.replace(base, noise_snr_db=(10.0, 0.0)).validate()
+    audio = {}
+    for name, cfg in (("clean", base), ("noisy", noisy)):
+        generate_egovideos(cfg, tmp_path / name, progress=False)
+        truth = json.loads(next((tmp_path / name / "truth").glob("*.json")).read_text())
+        assert truth["distractor_gain_db"] == [0.0, -6.0]
+        audio[name] = read_audio(next((tmp_path / name / "videos").glob("*.mkv")), 16000).astype(np.float64)
+    assert truth["noise_snr_db"] == 10.0
+    measured = snr_db(audio["clean"], audio["noisy"] - audio["clean"])
+    assert abs(measured - 10.0) < 0.2, measured

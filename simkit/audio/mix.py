@@ -152,6 +152,16 @@ def mix_set(clips: np.ndarray, cfg: MixConfig, rng: np.random.Generator, sample_
     return Mix((clean + noise).astype(np.float32), noise, want.astype(np.float32), target)
 
 
+def noisy_clip(clean: np.ndarray, snr_db: float, rng: np.random.Generator, sample_rate: int,
+               mic: str = "binaural", spacing_m: float = HEAD_WIDTH_M) -> np.ndarray:
+    """A two-channel clip (2, T) plus diffuse noise (:func:`diffuse_noise`) scaled to ``snr_db`` (clean energy
+    over noise energy, both channels): the one-clip form of :func:`mix_set`'s noise (``simkit egovideo``)."""
+    clean = np.asarray(clean, dtype=np.float64)
+    raw = diffuse_noise(rng, 1, clean.shape[-1], sample_rate, mic, spacing_m)[0]
+    scale = np.sqrt(np.sum(clean**2) / max(float(np.sum(raw**2)), 1e-300) * 10.0 ** (-snr_db / 10.0))
+    return clean + scale * raw
+
+
 def check_mix_sources(n_sources: int, cfg: MixConfig) -> None:
     """A mix needs something to mix: refuse distractor gains with a single source."""
     if cfg.enabled and n_sources < 2 and cfg.distractor_gain_db != (0.0, 0.0):

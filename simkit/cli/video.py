@@ -51,6 +51,11 @@ def egovideo(
     source_azimuth: str = typer.Option("", help="Start azimuths of the sources, comma list (deg, +90 = left); "
                                                 "empty = random positions."),
     source_distance: float = typer.Option(_EGO.source_distance, help="Distance of azimuth-placed sources (m)."),
+    distractor_gain_db: str = typer.Option("", help="LO,HI: gain (dB) of sources 2.. against source 0 (the "
+                                                    "labelled one), drawn per source and video (as mix.* of "
+                                                    "`simkit render`); empty = equal levels."),
+    noise_snr_db: str = typer.Option("", help="LO,HI: diffuse background noise at an SNR (dB) drawn per video "
+                                              "(docs/scenes.md, Mixed clips); empty = none."),
     signal: str = typer.Option(_EGO.signal, help="speech (espeak-ng / --speech LibriSpeech) | noise (pink)."),
     speech: Path = typer.Option(None, help="LibriSpeech root (default: built-in espeak-ng voices)."),
     scene: str = typer.Option(_EGO.scene, help="Scene id (embedded proc_000..proc_099, or of --scene-dir)."),
@@ -77,7 +82,10 @@ def egovideo(
         camera=dataclasses.replace(_EGO.camera, width=width, height=height, hfov_deg=hfov, pitch_deg=pitch),
         portrait=portrait, mono=mono, sources=sources,
         source_azimuths=_floats(source_azimuth, "--source-azimuth") if source_azimuth else (),
-        source_distance=source_distance, signal=signal, keyframes=keyframes, segment_seconds=segment_seconds,
+        source_distance=source_distance, signal=signal,
+        distractor_gain_db=_floats(distractor_gain_db, "--distractor-gain-db", 2) if distractor_gain_db else (0.0, 0.0),
+        noise_snr_db=_floats(noise_snr_db, "--noise-snr-db", 2) if noise_snr_db else None,
+        keyframes=keyframes, segment_seconds=segment_seconds,
         hold_prob=hold_prob, pan_min_deg=pan_min, pan_max_deg=pan_max, walk_speed=walk_speed,
         surface_detail=surface_detail, scene=scene,
         scene_set=ScenesConfig(format=scene_format, scene_dir=str(scene_dir) if scene_dir else None),

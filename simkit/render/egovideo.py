@@ -54,6 +54,7 @@ MEMORY_LIMIT = 4 << 30  # bytes one video may need (memory_bytes)
 CLIP_SECONDS = 5.0  # the seed's clip length (A.1.2) ...
 CLIP_HOP = 3.0  # ... cut every 3 s
 SIGNALS = ("speech", "noise")
+MIX_DEFAULTS = {"distractor_gain_db": (0.0, 0.0), "noise_snr_db": None}  # left out of the hash at these
 
 
 @dataclass
@@ -76,6 +77,10 @@ class EgoVideoConfig:
     pan_min_deg: float = 20.0  # random trajectory: smallest pan per segment
     pan_max_deg: float = 90.0  # random trajectory: largest pan per segment
     walk_speed: float = 0.0  # m/s forward along the start heading (random trajectory)
+    # as RenderConfig.mix (simkit.audio.mix): gain (dB) of sources 1.. against source 0 (the labelled one),
+    # drawn per source and video; diffuse noise at an SNR (dB) drawn per video, None = none
+    distractor_gain_db: tuple[float, float] = (0.0, 0.0)
+    noise_snr_db: tuple[float, float] | None = None
     surface_detail: float = 0.35  # world-anchored albedo grain (vision.textures.surface_detail); 0 = off
     scene: str = "proc_000"
     scene_set: ScenesConfig = field(default_factory=ScenesConfig)
@@ -92,6 +97,9 @@ class EgoVideoConfig:
         d = self.to_dict()
         d["scene_set"].pop("scene_dir")
         acoustics_content(d["acoustics"])  # binaural (the default) keeps the hash it had before --mic
+        for key, default in MIX_DEFAULTS.items():  # without distractors or noise: the hash of before
+            if d[key] == default:
+                d.pop(key)
         return stable_hash(d)
 
     def memory_bytes(self) -> int:
@@ -147,6 +155,13 @@ class EgoVideoConfig:
             raise SimkitError(f"--container must be .mp4 or .mkv (got {self.container!r})")
         if self.keyframes:
             parse_keyframes(self.keyframes)
+        for what, rng in (("--distractor-gain-db", self.distractor_gain_db), ("--noise-snr-db", self.noise_snr_db)):
+            if rng is not None and not (len(rng) == 2 and rng[0] <= rng[1]):
+                raise SimkitError(f"{what} must be LO,HI with LO <= HI (got {list(rng)})")
+        if self.distractor_gain_db != (0.0, 0.0) and (self.sources < 2 or
+                                                      max(map(abs, self.distractor_gain_db)) > 60):
+            raise SimkitError("--distractor-gain-db needs --sources >= 2 and gains within [-60, 60] dB "
+                              f"(got {list(self.distractor_gain_db)} with {self.sources} source(s))")
         from simkit.acoustics.mics import check_mic
 
         check_mic(self.acoustics.mic, self.acoustics.mic_spacing, self.acoustics.hrtf)
@@ -363,7 +378,23 @@ def generate_video(cfg: EgoVideoConfig, index: int, out: Path, scene=None, caste
     n = int(round(cfg.seconds * sr))
     backend = make_backend(ac, MaterialDatabase.embedded())
     rirs = backend.render(scene, traj.positions, conventions.yaw_to_quat(traj.yaws_deg), traj.sources)
-    audio = crossfade_render(source_signals(cfg, rng, n, sr), rirs.mixed(ac.indirect_gain), traj.times, sr, n)
+    dry = source_signals(cfg, rng, n, sr)
+    mixing: dict = {}
+    if cfg.distractor_gain_db != (0.0, 0.0) or cfg.noise_snr_db is not None:
+        from simkit.acoustics.mics import get_mic
+        from simkit.audio.mix import HEAD_WIDTH_M, mix_rng, noisy_clip
+
+        mrng = mix_rng(cfg.seed, cfg.scene, index)  # its own stream: poses and utterances stay as without it
+        if cfg.distractor_gain_db != (0.0, 0.0):
+            gain_db = mrng.uniform(*cfg.distractor_gain_db, cfg.sources - 1)
+            dry[1:] *= 10.0 ** (gain_db[:, None] / 20.0)
+            mixing["distractor_gain_db"] = [0.0, *np.round(gain_db, 3).tolist()]
+    audio = crossfade_render(dry, rirs.mixed(ac.indirect_gain), traj.times, sr, n)
+    if cfg.noise_snr_db is not None:
+        snr = float(mrng.uniform(*cfg.noise_snr_db))
+        spacing = get_mic(ac.mic).resolved_spacing(ac.mic_spacing) or HEAD_WIDTH_M
+        audio = noisy_clip(audio, snr, mrng, sr, ac.mic, spacing)
+        mixing["noise_snr_db"] = round(snr, 3)
     peak = float(np.abs(audio).max())
     if peak > 0.95:  # keep headroom for the codec; one gain for both ears keeps the IID
         audio *= 0.95 / peak
@@ -387,6 +418,7 @@ def generate_video(cfg: EgoVideoConfig, index: int, out: Path, scene=None, caste
         "camera": dataclasses.asdict(cam), "sources": traj.sources.round(6).tolist(),
         "keyframes": traj.keyframes.round(6).tolist(), "start_yaw_deg": round(float(traj.yaws_deg[0]), 6),
         "signal": cfg.signal, "audio_channels": 1 if cfg.mono else 2, "sample_rate": sr, "mic": ac.mic,
+        **mixing,
     })
     return video
 
