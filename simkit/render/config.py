@@ -41,6 +41,17 @@ class SamplingConfig:
     source_height_min: float = 0.7  # m above the floor
     source_height_max: float = 1.7  # m above the floor
     max_tries: int = setting(2000, min=1)  # rejection-sampling budget per view set, then the scene is too small
+    # each source is a visible sounding object (simkit.scenes.emitters) standing at its position; its kind
+    # sets the source height (source_height_min/max then do not apply)
+    visible_sources: bool = False
+    # with visible_sources: every source lies inside the camera's field of view of at least this share of
+    # the views of its set (rejection sampling); 0 = no requirement
+    min_visible_share: float = setting(0.0, min=0, max=1)
+
+
+# Sampling fields added after the default config's hash was fixed, with their defaults: left out of
+# ``content_dict`` at their default so earlier renders keep their hash and bytes.
+SAMPLING_ADDED = {"visible_sources": False, "min_visible_share": 0.0}
 
 
 @dataclass
@@ -70,6 +81,9 @@ class RenderConfig:
         d["scene_set"].pop("scene_dir")
         if not self.recipe:
             d.pop("recipe")  # configs without a recipe keep the bytes and hash they had before recipes existed
+        for key, default in SAMPLING_ADDED.items():  # fields added later: absent at their default, as recipe
+            if d["sampling"][key] == default:
+                d["sampling"].pop(key)
         return d
 
     def config_hash(self) -> str:

@@ -77,6 +77,8 @@ class SampledSet:
     views: View | None
     passed: bool
     tries: int
+    # with visible sources: the instance id of each source's object in ``views.instance`` (S,)
+    source_instance: np.ndarray | None = None
 
 
 COARSE_STEP = 4  # the filter's first look is at 1/4 of the image size (1/16 of the rays)
@@ -102,7 +104,8 @@ def sample_filtered_set(
 
     vc = cfg.views
     if not vc.enabled:
-        return SampledSet(sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor), None, True, 1)
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor, camera=vc.camera)
+        return SampledSet(vs, None, True, 1, _seen_scene(scene, caster, vs)[2])
     cam, flt = vc.camera, vc.filters
     coarse = replace(cam, width=max(8, cam.width // COARSE_STEP), height=max(6, cam.height // COARSE_STEP))
     lenient = replace(flt, min_max_depth=flt.min_max_depth * COARSE_MARGIN,
@@ -111,19 +114,33 @@ def sample_filtered_set(
     tries = vc.filter_tries if vc.apply_filters else 1
     first: ViewSet | None = None
     for t in range(1, tries + 1):
-        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor)
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor, camera=cam)
         first = first or vs
         if vc.apply_filters:
             depths = render_depths(caster, vs.positions, vs.yaws_deg, coarse)
             if not all(depth_ok(d, lenient) for d in depths):
                 continue
-        view = render_views(scene, caster, vs.positions, vs.yaws_deg, cam)
+        seen, seen_caster, instances = _seen_scene(scene, caster, vs)
+        view = render_views(seen, seen_caster, vs.positions, vs.yaws_deg, cam)
         ok = view_set_ok(view.depth, view.instance, flt)
         if ok or not vc.apply_filters:  # without filtering the verdict is still recorded
-            return SampledSet(vs, view, ok, t)
+            return SampledSet(vs, view, ok, t, instances)
     assert first is not None
-    view = render_views(scene, caster, first.positions, first.yaws_deg, cam)
-    return SampledSet(first, view, False, tries)
+    seen, seen_caster, instances = _seen_scene(scene, caster, first)
+    view = render_views(seen, seen_caster, first.positions, first.yaws_deg, cam)
+    return SampledSet(first, view, False, tries, instances)
+
+
+def _seen_scene(scene: Scene, caster: RayCaster, vs: ViewSet) -> tuple[Scene, RayCaster, np.ndarray | None]:
+    """The scene the camera sees: ``scene`` itself, or with visible sources the scene plus their objects
+    (:func:`simkit.scenes.emitters.with_emitters`), its caster, and each source's instance id (or None)."""
+    if not vs.emitters:
+        return scene, caster, None
+    from simkit.scenes.emitters import with_emitters
+    from simkit.scenes.raycast import RayCaster
+
+    seen, bodies = with_emitters(scene, vs.emitters)
+    return seen, RayCaster(seen), bodies
 
 
 def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Path:
@@ -188,6 +205,11 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                 "sources/position": vs.source_positions,
                 **vs.labels().as_datasets(),
             }
+            if drawn.source_instance is not None:
+                item["sources/instance"] = drawn.source_instance.astype(np.uint16)
+                item["sources/kind"] = [e.kind for e in vs.emitters]
+                if drawn.views is not None:
+                    item["views/source_pixels"] = source_pixels(drawn.views.instance, drawn.source_instance)
             if drawn.views is not None:
                 item.update({
                     "views/rgb": drawn.views.rgb,
@@ -199,6 +221,12 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
             shard.add(item)
             del item, rirs, mixed, drawn  # the next set's arrays replace these rather than join them
         return shard.write()
+
+
+def source_pixels(instance: np.ndarray, source_instance: np.ndarray) -> np.ndarray:
+    """(V, S) int32: pixels of each source's object in each view's instance image (V, H, W)."""
+    ids = np.asarray(source_instance, dtype=np.int64)
+    return np.stack([(np.asarray(instance) == i).sum(axis=(-2, -1)) for i in ids], axis=-1).astype(np.int32)
 
 
 def _render_worker(cfg_dict: dict, scene_id: str, writer: DatasetWriter) -> str:
