@@ -209,6 +209,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                 item["sources/instance"] = drawn.source_instance.astype(np.uint16)
                 item["sources/kind"] = [e.kind for e in vs.emitters]
                 if drawn.views is not None:
+                    from simkit.data.visibility import source_pixels
+
                     item["views/source_pixels"] = source_pixels(drawn.views.instance, drawn.source_instance)
             if drawn.views is not None:
                 item.update({
@@ -221,12 +223,6 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
             shard.add(item)
             del item, rirs, mixed, drawn  # the next set's arrays replace these rather than join them
         return shard.write()
-
-
-def source_pixels(instance: np.ndarray, source_instance: np.ndarray) -> np.ndarray:
-    """(V, S) int32: pixels of each source's object in each view's instance image (V, H, W)."""
-    ids = np.asarray(source_instance, dtype=np.int64)
-    return np.stack([(np.asarray(instance) == i).sum(axis=(-2, -1)) for i in ids], axis=-1).astype(np.int32)
 
 
 def _render_worker(cfg_dict: dict, scene_id: str, writer: DatasetWriter) -> str:
