@@ -6,6 +6,10 @@ intensity difference ``d = sign(log(E_L / E_R))`` over the whole clip points to 
 (:func:`simkit.conventions.iid_side`). A tie (equal ear energies, ``d = 0``: undecided) is scored and
 counted as a miss. Clips without a side (azimuth within 5 deg of the median plane, "unknown" labels,
 datasets without labels) are not counted; the row says how many were.
+
+A render with mixed clips (``mix.enabled``, docs/scenes.md "Mixed clips") is scored on its mixes: one clip
+per view, the mix of every source (and noise), labelled with that view's target source
+(``labels/mix_target``) - what a recording of several sources at once, labelled with its main one, gives.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import numpy as np
 from simkit.conventions import MEDIAN_PLANE_MARGIN_DEG, iid_side, side_of_azimuth
 from simkit.data.layout import SPLITS
 from simkit.data.opener import open_dataset
-from simkit.data.storage import read_set_binaural
+from simkit.data.storage import MIX, MIX_TARGET, has_dataset, read_set_binaural, read_set_mix
 from simkit.data.visibility import Visibility, shard_visibility
 
 
@@ -57,10 +61,16 @@ def dataset_stats(root: Path | str, protocol: str | None = None) -> DatasetStats
         n_clips, h = 0, []
         for shard in info.splits[split]:
             with h5py.File(info.shard(shard), "r") as f:
+                mixed = has_dataset(f, MIX)
                 for n in info.sets(split, shard):
-                    audio = read_set_binaural(f, n)  # (V, S, 2, T)
+                    if mixed:  # one clip per view: its mix, with its target's side
+                        audio = read_set_mix(f, n)[:, None]  # (V, 1, 2, T)
+                        target = f[MIX_TARGET][n].astype(np.int64)
+                        sides = _sides(f, n)[np.arange(len(target)), target][:, None]
+                    else:
+                        audio = read_set_binaural(f, n)  # (V, S, 2, T)
+                        sides = _sides(f, n)
                     n_clips += audio.shape[0] * audio.shape[1]
-                    sides = _sides(f, n)
                     pred = iid_side(audio)  # 0 (a tie) never equals a side: a miss
                     keep = sides != 0
                     h.extend((pred[keep] == sides[keep]).astype(np.float64).tolist())

@@ -16,6 +16,7 @@ from typing import Any
 
 from simkit.acoustics.config import AcousticsConfig, check_acoustics_config
 from simkit.audio.config import SpeechConfig, check_speech_config
+from simkit.audio.mix import MixConfig, check_mix_config, check_mix_sources
 from simkit.config import config_hash, deep_merge, from_dict, read_json_object, set_dotted, setting, to_dict, validate
 from simkit.data.storage import FLOAT32, StorageConfig
 from simkit.errors import SimkitError
@@ -69,6 +70,7 @@ class RenderConfig:
     compression: int = setting(4, min=0, max=9)  # gzip level of HDF5 datasets
     storage: StorageConfig = field(default_factory=StorageConfig)  # compact: clips derived on read, int16
     recipe: str = ""  # the render recipe the values started from (simkit.render.recipes); "" = none
+    mix: MixConfig = field(default_factory=MixConfig)  # the mixed clip per view, distractors, noise (off)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -84,6 +86,8 @@ class RenderConfig:
         for key, default in SAMPLING_ADDED.items():  # fields added later: absent at their default, as recipe
             if d["sampling"][key] == default:
                 d["sampling"].pop(key)
+        if self.mix.is_default():
+            d.pop("mix")  # likewise renders without a mix
         return d
 
     def config_hash(self) -> str:
@@ -110,6 +114,8 @@ def validate_render_config(cfg: RenderConfig) -> None:
     check_sampling_config(cfg.sampling)
     check_speech_config(cfg.speech)
     check_views_config(cfg.views)
+    check_mix_config(cfg.mix)
+    check_mix_sources(cfg.sampling.sources, cfg.mix)
 
 
 def load_render_config(

@@ -148,6 +148,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
     :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
     from simkit.acoustics import MaterialDatabase, rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
+    from simkit.audio.mix import mix_rng, mix_set, source_gains
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -190,12 +191,22 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
             mixed = rirs.mixed(ac.indirect_gain)  # (V, S, 2, R)
             clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
             mono = np.stack([c.audio for c in clips]).astype(np.float32)  # (S, T)
+            mix_item: dict = {}
+            if cfg.mix.enabled:  # its own random stream: the draws above are those of a render without a mix
+                mrng = mix_rng(cfg.seed, scene_id, n)
+                mono = (mono * source_gains(cfg.mix, mrng, len(mono))[:, None]).astype(np.float32)
+            binaural = fft_convolve(mono[None, :, None, :], mixed, n_clip)  # (V, S, 2, T)
+            if cfg.mix.enabled:
+                m = mix_set(binaural, cfg.mix, mrng, ac.sample_rate)
+                mix_item = {"audio/mix": m.mix, "labels/mix_target": m.target}
+                if m.noise is not None:
+                    mix_item.update({"audio/mix_noise": m.noise, "audio/mix_snr_db": m.snr_db})
             item = {
                 "rir/direct": rirs.direct,
                 "rir/indirect": rirs.indirect,
                 "rir/rt60": rt60_t30_batch(mixed, ac.sample_rate).mean(axis=-1),
                 "audio/source": mono,
-                "audio/binaural": fft_convolve(mono[None, :, None, :], mixed, n_clip),
+                "audio/binaural": binaural,
                 "audio/source_id": [c.source_id for c in clips],
                 "audio/speaker": [c.speaker for c in clips],
                 "audio/text": [c.text for c in clips],
@@ -204,6 +215,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                 "poses/quat_wxyz": vs.quats,
                 "sources/position": vs.source_positions,
                 **vs.labels().as_datasets(),
+                **mix_item,
             }
             if drawn.source_instance is not None:
                 item["sources/instance"] = drawn.source_instance.astype(np.uint16)
@@ -221,7 +233,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                     "views/filter_tries": np.int32(drawn.tries),
                 })
             shard.add(item)
-            del item, rirs, mixed, drawn  # the next set's arrays replace these rather than join them
+            del item, rirs, mixed, drawn, binaural, mix_item  # the next set's arrays replace these
         return shard.write()
 
 

@@ -128,6 +128,9 @@ add_recipe(Recipe(
         "sampling.max_yaw_diff": Value(
             30.0, "simkit's choice: half the 60 deg field of view, so the views of a set share at least "
                   "30 deg of it for the sources"),
+        "mix.enabled": Value(
+            True, f"{FAIRPLAY}: one binaural recording per clip hears every instrument at once; here the clip of "
+                  "a view is the mix of all its set's sources (audio/mix), and a task item is one view"),
         "acoustics.sample_rate": Value(16000, f"{FAIRPLAY}: the protocol's rate (docs/binaural.md)"),
         "speech.clip_seconds": Value(
             10.0, f"{FAIRPLAY}: 1,871 clips of ~10 s (docs/datasets.md); CLUP scores 10 s test clips (seed 001); "

@@ -25,9 +25,12 @@ from simkit.conventions import mono_of
 from simkit.data.datasets.base import ShardDataset
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.storage import (
+    MIX,
     clip_length,
     derive_batch,
+    has_dataset,
     read_binaural,
+    read_mix,
     read_mixed_rir,
     read_source,
     source_segment,
@@ -37,7 +40,6 @@ from simkit.metrics.binaural import WINDOW_SECONDS
 
 # binaural clips and an image per view (renders) or video frames along each clip (FAIR-Play)
 REQUIRED = ("audio", "views|frames")
-MIX = "audio/mix"  # (N, V, 2, T): the clip of view v mixing every source of the set (renders with mix.enabled)
 RECIPE = "binaural"  # the render recipe the binaural tasks need (simkit.render.recipes)
 
 
@@ -127,7 +129,7 @@ class BinauralClips(ShardDataset):
             off, length = int(rng.integers(0, total - self.window + 1)), self.window
         centre = (off + length / 2) / self.info.sample_rate
         if s < 0:  # the view's mixed clip
-            mix = torch.from_numpy(np.ascontiguousarray(read_mix(f, n, v, off, off + length)))
+            mix = torch.from_numpy(np.ascontiguousarray(read_mix(f, n, [v], off, off + length)[0]))
             return {"mono": mono_of(mix), "binaural": mix}, centre
         if self.defer:
             rir = read_mixed_rir(f, n, [v], s)[0]
@@ -194,24 +196,15 @@ class BinauralClips(ShardDataset):
 
 
 def _first_has(info: DatasetInfo, split: str, name: str) -> bool:
-    """Whether the first shard of ``split`` has dataset ``name`` (a render's shards all have the same)."""
+    """Whether the first shard of ``split`` has dataset ``name``, stored or derivable (a render's shards all
+    have the same)."""
     import h5py
 
     shards = info.splits.get(split) or []
     if not shards:
         return False
     with h5py.File(info.shard(shards[0]), "r") as f:
-        return name in f
-
-
-def read_mix(f: Any, n: int, v: int, start: int, end: int) -> np.ndarray:
-    """Samples ``[start, end)`` of view v's mixed clip ``audio/mix[n, v]`` (2, T') float32 (an int16 mix is
-    scaled by its per-channel ``audio/mix_scale``)."""
-    x = np.asarray(f[MIX][n, v, :, start:end])
-    if x.dtype.kind == "i":
-        scale = np.asarray(f[MIX + "_scale"][n, v], dtype=np.float32)
-        return x.astype(np.float32) * scale[:, None]
-    return x.astype(np.float32)
+        return has_dataset(f, name)
 
 
 def source_masks(instance: np.ndarray, source_instance: np.ndarray) -> np.ndarray:
