@@ -15,9 +15,11 @@ import pytest
 from simkit.acoustics import MaterialDatabase
 from simkit.acoustics.config import AcousticsConfig
 from simkit.audio.config import SpeechConfig
+from simkit.audio.mix import MixConfig
 from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
 from simkit.data.inspect import format_report, inspect_dataset
 from simkit.data.stats import dataset_stats
+from simkit.data.storage import read_set_binaural
 from simkit.data.visibility import Visibility, source_pixels, visible_threshold
 from simkit.errors import SimkitError
 from simkit.metrics.av_localization import map_in_mask
@@ -35,17 +37,17 @@ VISIBLE = SamplingConfig(views=3, sources=2, visible_sources=True, min_visible_s
                          max_yaw_diff=30.0)
 
 
-def _render(out: Path, sampling: SamplingConfig, sets: int) -> Path:
+def _render(out: Path, sampling: SamplingConfig, sets: int, mix: bool = False) -> Path:
     cfg = RenderConfig(scenes=resolve_scenes("3"), sets_per_scene=sets, seed=3,
                        acoustics=AcousticsConfig(preset="efficient"), sampling=sampling,
-                       speech=SpeechConfig(clip_seconds=1.0))
+                       speech=SpeechConfig(clip_seconds=1.0), mix=MixConfig(enabled=mix))
     render_dataset(cfg, out, progress=False)
     return out
 
 
 @pytest.fixture(scope="module")
 def visible_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _render(tmp_path_factory.mktemp("visible") / "render", VISIBLE, sets=2)
+    return _render(tmp_path_factory.mktemp("visible") / "render", VISIBLE, sets=2, mix=True)
 
 
 @pytest.fixture(scope="module")
@@ -196,14 +198,19 @@ def test_binaural_tasks_refuse_a_render_without_visible_sources(plain_render: Pa
     assert "simkit render --recipe binaural" in lines[0] and "Traceback" not in proc.stderr
 
 
-def test_items_carry_the_instance_masks_of_their_sources(visible_render: Path) -> None:
+def test_an_item_of_a_mixed_render_is_one_view_its_mix_and_its_sources_masks(visible_render: Path) -> None:
     ds = BinauralClips(open_binaural_dataset(visible_render), "train")
-    assert len(ds) == 2 * 3 * 2  # per-source items (this render has no mixed clips)
-    item = ds[5]
-    n, v, s = item["set_index"], item["view_index"], item["source_index"]
+    assert len(ds) == 2 * 3  # sets x views: one item per view, not per source
+    item = ds[4]
+    n, v = item["set_index"], item["view_index"]
+    assert item["source_index"] == -1
     with h5py.File(visible_render / "shards" / f"{item['scene_id']}.h5", "r") as f:
-        want = f["views/instance"][n, v] == f["sources/instance"][n, s]
-    assert item["masks"].shape == (1, *want.shape) and np.array_equal(item["masks"][0].numpy(), want)
+        clips = read_set_binaural(f, n)[v]  # (S, 2, T) per-source clips of the view
+        want = np.stack([f["views/instance"][n, v] == i for i in f["sources/instance"][n]])
+        rgb = f["views/rgb"][n, v]
+    np.testing.assert_allclose(item["binaural"].numpy(), clips.sum(axis=0), rtol=1e-5, atol=1e-6)
+    assert np.array_equal(item["image"].numpy(), rgb)
+    assert item["masks"].shape == want.shape == (2, *rgb.shape[:2]) and np.array_equal(item["masks"].numpy(), want)
 
 
 def test_map_in_mask_scores_mass_and_peak_against_the_object() -> None:
@@ -221,7 +228,7 @@ def test_default_config_keeps_its_hash_and_the_recipe_records_visible_sources() 
     cfg = load_render_config(recipe="binaural")
     assert cfg.sampling.visible_sources and cfg.sampling.min_visible_share == 1.0
     assert cfg.content_dict()["sampling"]["visible_sources"] is True
-    assert cfg.speech.clip_seconds == 10.0 and cfg.acoustics.sample_rate == 16000
+    assert cfg.speech.clip_seconds == 10.0 and cfg.acoustics.sample_rate == 16000 and cfg.mix.enabled
     assert WALL in {k.mount for k in KINDS.values()}
 
 
