@@ -85,6 +85,8 @@ class SampledSet:
     views: View | None
     passed: bool
     tries: int
+    # with visible sources: the instance id of each source's object in ``views.instance`` (S,)
+    source_instance: np.ndarray | None = None
 
 
 COARSE_STEP = 4  # the filter's first look is at 1/4 of the image size (1/16 of the rays)
@@ -128,14 +130,15 @@ def _sample_filtered_set(
 
     def draw() -> ViewSet:
         c0 = time.process_time()
-        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor)
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor, camera=cfg.views.camera)
         if timed is not None:
             timed["sampling"] += time.process_time() - c0
         return vs
 
     vc = cfg.views
     if not vc.enabled:
-        return SampledSet(draw(), None, True, 1)
+        vs = draw()
+        return SampledSet(vs, None, True, 1, _seen_scene(scene, caster, vs)[2])
     cam, flt = vc.camera, vc.filters
     coarse = replace(cam, width=max(8, cam.width // COARSE_STEP), height=max(6, cam.height // COARSE_STEP))
     lenient = replace(flt, min_max_depth=flt.min_max_depth * COARSE_MARGIN,
@@ -150,13 +153,27 @@ def _sample_filtered_set(
             depths = render_depths(caster, vs.positions, vs.yaws_deg, coarse)
             if not all(depth_ok(d, lenient) for d in depths):
                 continue
-        view = render_views(scene, caster, vs.positions, vs.yaws_deg, cam)
+        seen, seen_caster, instances = _seen_scene(scene, caster, vs)
+        view = render_views(seen, seen_caster, vs.positions, vs.yaws_deg, cam)
         ok = view_set_ok(view.depth, view.instance, flt)
         if ok or not vc.apply_filters:  # without filtering the verdict is still recorded
-            return SampledSet(vs, view, ok, t)
+            return SampledSet(vs, view, ok, t, instances)
     assert first is not None
-    view = render_views(scene, caster, first.positions, first.yaws_deg, cam)
-    return SampledSet(first, view, False, tries)
+    seen, seen_caster, instances = _seen_scene(scene, caster, first)
+    view = render_views(seen, seen_caster, first.positions, first.yaws_deg, cam)
+    return SampledSet(first, view, False, tries, instances)
+
+
+def _seen_scene(scene: Scene, caster: RayCaster, vs: ViewSet) -> tuple[Scene, RayCaster, np.ndarray | None]:
+    """The scene the camera sees: ``scene`` itself, or with visible sources the scene plus their objects
+    (:func:`simkit.scenes.emitters.with_emitters`), its caster, and each source's instance id (or None)."""
+    if not vs.emitters:
+        return scene, caster, None
+    from simkit.scenes.emitters import with_emitters
+    from simkit.scenes.raycast import RayCaster
+
+    seen, bodies = with_emitters(scene, vs.emitters)
+    return seen, RayCaster(seen), bodies
 
 
 def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Path:
@@ -164,6 +181,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
     :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
     from simkit.acoustics import MaterialDatabase, rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
+    from simkit.audio.mix import mix_rng, mix_set, source_gains
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
@@ -214,7 +232,16 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
             c1 = clock()
             clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
             mono = np.stack([c.audio for c in clips]).astype(np.float32)  # (S, T)
-            binaural = fft_convolve(mono[None, :, None, :], mixed, n_clip)
+            mix_item: dict = {}
+            if cfg.mix.enabled:  # its own random stream: the draws above are those of a render without a mix
+                mrng = mix_rng(cfg.seed, scene_id, n)
+                mono = (mono * source_gains(cfg.mix, mrng, len(mono))[:, None]).astype(np.float32)
+            binaural = fft_convolve(mono[None, :, None, :], mixed, n_clip)  # (V, S, 2, T)
+            if cfg.mix.enabled:
+                m = mix_set(binaural, cfg.mix, mrng, ac.sample_rate)
+                mix_item = {"audio/mix": m.mix, "labels/mix_target": m.target}
+                if m.noise is not None:
+                    mix_item.update({"audio/mix_noise": m.noise, "audio/mix_snr_db": m.snr_db})
             c2 = clock()
             cpu["acoustics"] += c1 - c0
             cpu["speech"] += c2 - c1
@@ -232,7 +259,15 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                 "poses/quat_wxyz": vs.quats,
                 "sources/position": vs.source_positions,
                 **vs.labels().as_datasets(),
+                **mix_item,
             }
+            if drawn.source_instance is not None:
+                item["sources/instance"] = drawn.source_instance.astype(np.uint16)
+                item["sources/kind"] = [e.kind for e in vs.emitters]
+                if drawn.views is not None:
+                    from simkit.data.visibility import source_pixels
+
+                    item["views/source_pixels"] = source_pixels(drawn.views.instance, drawn.source_instance)
             if drawn.views is not None:
                 item.update({
                     "views/rgb": drawn.views.rgb,
@@ -244,7 +279,7 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
             c0 = clock()
             shard.add(item)
             cpu["write"] += clock() - c0
-            del item, rirs, mixed, drawn, binaural  # the next set's arrays replace these rather than join them
+            del item, rirs, mixed, drawn, binaural, mix_item  # the next set's arrays replace these
         c0 = clock()
         path = shard.write()
         cpu["write"] += clock() - c0
