@@ -69,8 +69,9 @@ def test_self_supervised_losses_never_read_labels(synth: Path) -> None:
 def test_default_selection_is_label_free_for_self_supervised_models(synth: Path) -> None:
     task = get_task("direction")
     cfg = quick(synth, synth.parent / "unused")
-    for name, want in (("ours_full", "loss"), ("ours_rt", "loss"), ("slfm", "slfm_score"), ("slfm_simple", "slfm_score"),
-                       ("supervised", "lr_accuracy"), ("supervised_4class", "lr_accuracy")):
+    for name, want in (("ours_full", "loss"), ("ours_rt", "loss"), ("slfm", "slfm_score"),
+                       ("slfm_simple", "slfm_score"), ("supervised", "lr_accuracy"),
+                       ("supervised_4class", "lr_accuracy")):
         sel = resolve_selection(_build(name, synth), cfg, task, val_labelled=True)
         assert (sel.name, sel.uses_labels, sel.label_selected) == (want, want == "lr_accuracy", False), name
     explicit = make_config(quick=True, select_metric="lr_accuracy")

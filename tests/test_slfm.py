@@ -214,7 +214,8 @@ def test_two_stage_quick_bench_run_on_a_tiny_render(
     results = tmp_path / "results"
     monkeypatch.setattr(sys, "argv", [
         "simkit", "bench", "--model", "slfm", "--quick", "--epochs", "1", "--max-items", "6", "--threads", "1",
-        "--option", "image_height=96", "--option", "image_width=128", "--data", str(tiny_render), "--results", str(results),
+        "--option", "image_height=96", "--option", "image_width=128", "--data", str(tiny_render),
+        "--results", str(results),
     ])
     main()
     (run_dir,) = [p for p in (results / "runs").iterdir() if p.is_dir()]

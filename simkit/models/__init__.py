@@ -6,7 +6,7 @@ Families (pyroomacoustics' ``doa/`` layout: a package per family, a ``base`` mod
 each subclass's hook, one file per model):
 
 * :mod:`simkit.models.direction` - task ``direction``: ``iid``, ``gcc_phat``, ``supervised``, ``slfm``,
-  ``ours_full``, ``ours_rt`` (base: :class:`simkit.models.direction.base.DirectionModel`, hook
+  ``slfm_simple``, ``ours_full``, ``ours_rt`` (base: :class:`simkit.models.direction.base.DirectionModel`, hook
   ``azimuth_rad``);
 * :mod:`simkit.models.binaural` - tasks ``binauralize`` / ``av_localize``: ``mono_copy``,
   ``mono2binaural``, ``clup``, ``clup_loc``, ``clup_baseline``, ``clup_baseline_loc`` (base:
