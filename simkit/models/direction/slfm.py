@@ -139,8 +139,10 @@ def iid_vote(spec_mag: torch.Tensor) -> torch.Tensor:
 def binaural_loss(theta: torch.Tensor, vote: torch.Tensor) -> torch.Tensor:
     """BCE between ``(sin theta + 1) / 2`` and ``(vote + 1) / 2`` (ties -> target 0.5), mean over the views:
     (B,) of (B, V) (``slfm_geo_net.py:253, 266-268``)."""
-    p = ((torch.sin(theta) + 1) / 2).clamp(1e-7, 1 - 1e-7)  # BCE's log clamp keeps its value finite here
-    return F.binary_cross_entropy(p, ((vote + 1) / 2).to(p.dtype), reduction="none").mean(dim=-1)
+    # written out (F.binary_cross_entropy refuses CUDA autocast); the clamp keeps the logs finite, as BCE's
+    p = ((torch.sin(theta.float()) + 1) / 2).clamp(1e-7, 1 - 1e-7)
+    y = (vote.float() + 1) / 2
+    return -(y * torch.log(p) + (1 - y) * torch.log1p(-p)).mean(dim=-1)
 
 
 def symmetric_loss(theta: torch.Tensor, theta_flipped: torch.Tensor) -> torch.Tensor:
