@@ -139,6 +139,7 @@ def test_render_records_the_microphone(tmp_path) -> None:
     and the shard says which microphone recorded it."""
     import h5py
 
+    from simkit.data.layout import shard_path
     from simkit.render.pipeline import render_dataset
 
     cfg = load_render_config(None, {"acoustics.mic": "phone-stereo", "acoustics.preset": "fast",
@@ -150,9 +151,7 @@ def test_render_records_the_microphone(tmp_path) -> None:
     assert manifest["mic"]["name"] == "phone-stereo" and manifest["mic"]["spacing_m"] == 0.134
     assert "hrtf" not in manifest and "hrtf" not in manifest["licences"]
     assert manifest["config"]["acoustics"]["mic"] == "phone-stereo"
-    shard = next((tmp_path / "shards").glob("*.h5")) if (tmp_path / "shards").is_dir() else \
-        next(tmp_path.rglob("proc_000*.h5"))
-    with h5py.File(shard, "r") as f:
+    with h5py.File(shard_path(tmp_path, "proc_000"), "r") as f:
         assert f.attrs["mic"] == "phone-stereo" and f.attrs["hrtf_id"] == "none"
 
 
