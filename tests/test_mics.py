@@ -206,3 +206,21 @@ def test_gcc_phat_maps_a_pair_itd_through_its_spacing(direct) -> None:
     assert az_head[0] < 60  # Woodworth's head reads the short pair delay as a frontal source
     with pytest.raises(SimkitError, match="mic_spacing must be >= 0"):
         get_model("gcc_phat").build(make_config(data="x", model_options={"mic_spacing": -1.0}), {"sample_rate": SR})
+
+
+@pytest.mark.parametrize("command,needles", [
+    (["render", "--mic", "nope", "--scenes", "proc_000"], ("unknown microphone model 'nope'", "phone-stereo")),
+    (["render", "--mic", "phone-stereo", "--hrtf", "x.sofa", "--scenes", "proc_000"], ("--mic binaural only",)),
+    (["egovideo", "--mic", "binaural", "--mic-spacing", "0.3"], ("applies to spaced-pair only",)),
+])
+def test_cli_refuses_bad_microphone_settings_in_one_line(tmp_path, command, needles) -> None:
+    """Bad --mic settings: one ``error:`` line, exit 2, nothing written."""
+    import subprocess
+
+    from cli_support import SIMKIT, one_error_line
+
+    out = tmp_path / "out"
+    proc = subprocess.run([SIMKIT, *command, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    one_error_line(proc, *needles)
+    assert not out.exists()
