@@ -33,7 +33,12 @@ def render(
     engine: str = typer.Option(None, help="Acoustic engine: rlr (SoundSpaces 2.0) | pyroomacoustics (shoebox "
                                           "rooms only, a cross-check) (default: rlr)."),
     speech: Path = typer.Option(None, help="LibriSpeech root; default: built-in espeak-ng speech."),
-    hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine; default: the engine's built-in HRTF."),
+    hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine (--mic binaural); default: the engine's "
+                                         "built-in HRTF."),
+    mic: str = typer.Option(None, help="Microphone model: binaural (HRTF ears) | phone-stereo (a phone's two "
+                                       "microphones, landscape) | spaced-pair (two omnis, --mic-spacing) "
+                                       f"(default: {_DEF.acoustics.mic}; docs/acoustics.md, Microphones)."),
+    mic_spacing: float = typer.Option(None, help="--mic spaced-pair: capsule spacing (m, default 0.175)."),
     storage: str = typer.Option(None, help="Shard storage: compact (clips derived on read, int16 RIRs and "
                                            "sources; ~0.6 MB per view set) | float32 (every array as rendered) "
                                            "(default: compact; replaces any storage set in --config; "
@@ -71,6 +76,7 @@ def render(
         "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
         "sampling.max_translation": max_translation,
         "acoustics.preset": preset, "acoustics.engine": engine, "acoustics.hrtf": str(hrtf) if hrtf else None,
+        "acoustics.mic": mic, "acoustics.mic_spacing": mic_spacing,
         "speech.corpus": str(speech) if speech else None, "scene_set.scene_dir": str(scene_dir) if scene_dir else None,
         "scene_set.format": scene_format, "scene_set.split_file": str(split_file) if split_file else None,
         "sampling.visible_sources": True if visible_sources else None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simkit.acoustics.config import AcousticsConfig, check_acoustics_config
+from simkit.acoustics.config import AcousticsConfig, acoustics_content, check_acoustics_config
 from simkit.audio.config import SpeechConfig, check_speech_config
 from simkit.audio.mix import MixConfig, check_mix_config, check_mix_sources
 from simkit.config import config_hash, deep_merge, from_dict, read_json_object, set_dotted, setting, to_dict, validate
@@ -81,6 +81,7 @@ class RenderConfig:
         d = self.to_dict()
         d.pop("scenes")
         d["scene_set"].pop("scene_dir")
+        acoustics_content(d["acoustics"])  # the binaural default keeps the hash it had before microphone models
         if not self.recipe:
             d.pop("recipe")  # configs without a recipe keep the bytes and hash they had before recipes existed
         for key, default in SAMPLING_ADDED.items():  # fields added later: absent at their default, as recipe

@@ -212,6 +212,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
         "indirect_gain": ac.indirect_gain,
         "scene_source": scene_set.cfg.format,
     }
+    if ac.mic != "binaural":  # the default's shard attributes stay as they were before microphone models
+        attrs["mic"] = ac.mic
     group_attrs = {}
     if cfg.views.enabled:
         cam = cfg.views.camera
@@ -311,19 +313,22 @@ def render_groups(cfg: RenderConfig) -> list[str]:
 
 
 def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSet | None = None) -> dict:
-    """The manifest: resolved config, hash, versions, engine/HRTF/speech identity, licences, scene splits."""
+    """The manifest: resolved config, hash, versions, engine/microphone/HRTF/speech identity, licences, scene
+    splits (``hrtf`` only for a microphone model that uses one)."""
     backend, speech = _engine_objects(cfg)
     source = {"format": cfg.scene_set.format}
     if scene_set is not None and scene_set.paths:
         source.update(scene_dir=str(Path(cfg.scene_set.scene_dir or "").resolve()),
                       split_file=cfg.scene_set.split_file or "seeded 81:9:10 of the scenes found",
                       found_not_in_split=len(scene_set.unlisted), in_split_not_found=len(scene_set.absent))
-    hrtf = backend.hrtf_manifest()
+    from simkit.acoustics.mics import get_mic
+
+    hrtf = backend.hrtf_manifest()  # None: the microphone model uses no HRTF
     licences = {
         "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
         # a corpus states its own licence (LibriSpeech's LICENSE.TXT); the table covers built-in sources
         "speech": getattr(speech, "licence_line", None) or SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
-        "hrtf": f"{hrtf['id']}: {hrtf['licence']}",
+        **({"hrtf": f"{hrtf['id']}: {hrtf['licence']}"} if hrtf is not None else {}),
     }
     return new_manifest(
         origin=origin("render", "simkit render", simkit.__version__, source.get("scene_dir"),
@@ -336,7 +341,8 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
         tool="simkit render",
         seed=cfg.seed,
         engine={"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
-        hrtf=hrtf,
+        mic=get_mic(cfg.acoustics.mic).manifest_entry(cfg.acoustics.mic_spacing),
+        **({"hrtf": hrtf} if hrtf is not None else {}),
         speech_source=speech.identity(),
         scene_source=source,
         licences=licences,
@@ -381,7 +387,8 @@ def render_dataset(
                         failures="collect", on_unit=on_scene)
         summary = summarize(out)
         summary["failed"] = ran.failed
-        summary["hrtf"] = hrtf_elevation_check(out, [s for s in known if writer.is_done(s)], manifest["hrtf"])
+        if manifest.get("hrtf") is not None:  # omnidirectional microphones have no HRTF grid
+            summary["hrtf"] = hrtf_elevation_check(out, [s for s in known if writer.is_done(s)], manifest["hrtf"])
         writer.finish(summary)
     return RenderResult(out, sorted(ran.done), ran.skipped, summary, ran.failed)
 
