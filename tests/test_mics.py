@@ -139,6 +139,7 @@ def test_render_records_the_microphone(tmp_path) -> None:
     and the shard says which microphone recorded it."""
     import h5py
 
+    from simkit.data.layout import shard_path
     from simkit.render.pipeline import render_dataset
 
     cfg = load_render_config(None, {"acoustics.mic": "phone-stereo", "acoustics.preset": "fast",
@@ -150,9 +151,7 @@ def test_render_records_the_microphone(tmp_path) -> None:
     assert manifest["mic"]["name"] == "phone-stereo" and manifest["mic"]["spacing_m"] == 0.134
     assert "hrtf" not in manifest and "hrtf" not in manifest["licences"]
     assert manifest["config"]["acoustics"]["mic"] == "phone-stereo"
-    shard = next((tmp_path / "shards").glob("*.h5")) if (tmp_path / "shards").is_dir() else \
-        next(tmp_path.rglob("proc_000*.h5"))
-    with h5py.File(shard, "r") as f:
+    with h5py.File(shard_path(tmp_path, "proc_000"), "r") as f:
         assert f.attrs["mic"] == "phone-stereo" and f.attrs["hrtf_id"] == "none"
 
 
@@ -180,3 +179,48 @@ def test_egovideo_records_with_the_phone_pair(tmp_path) -> None:
     assert truth["mic"] == "phone-stereo"
     with pytest.raises(SimkitError, match="applies to spaced-pair only"):
         dataclasses.replace(cfg, acoustics=dataclasses.replace(cfg.acoustics, mic_spacing=0.3)).validate()
+
+
+def test_gcc_phat_maps_a_pair_itd_through_its_spacing(direct) -> None:
+    """``gcc_phat --option mic_spacing=0.134`` turns the phone pair's ITD into the lateral angle of a free-field
+    pair (asin(ITD c / d)); the default spherical head would put the +90 deg source near 45 deg."""
+    import torch
+
+    from simkit.bench.config import make_config
+    from simkit.models import get_model
+
+    noise = np.random.default_rng(0).standard_normal(SR)
+    audio = torch.tensor(np.stack([ss.fftconvolve(noise[None], d, axes=-1)[:, :SR] for d in direct["phone-stereo"]]),
+                         dtype=torch.float32)  # (3 sources, 2, T)
+    pair = get_model("gcc_phat").build(make_config(data="x", model_options={"mic_spacing": 0.134}),
+                                       {"sample_rate": SR})
+    head = get_model("gcc_phat").build(make_config(data="x"), {"sample_rate": SR})
+    az_pair = pair.predict({"audio": audio})["azimuth_deg"].numpy()
+    az_head = head.predict({"audio": audio})["azimuth_deg"].numpy()
+    # the engine delays each capsule by whole samples: 6 for the 6.25 of +-90 deg (asin(6 / 6.25) = 74 deg), 5 for
+    # the 4.42 of 45 deg (53 deg); the mapping itself is asin(ITD c / d) of the measured delay
+    d = direct["phone-stereo"]
+    itd = np.array([itd_seconds(x[0], x[1]) for x in d])
+    assert np.allclose(az_pair, np.degrees(np.arcsin(np.clip(itd * SPEED_OF_SOUND / 0.134, -1, 1))), atol=2.0)
+    assert az_pair[0] > 70 and az_pair[1] < -70 and 33 < az_pair[2] < 60
+    assert az_head[0] < 60  # Woodworth's head reads the short pair delay as a frontal source
+    with pytest.raises(SimkitError, match="mic_spacing must be >= 0"):
+        get_model("gcc_phat").build(make_config(data="x", model_options={"mic_spacing": -1.0}), {"sample_rate": SR})
+
+
+@pytest.mark.parametrize("command,needles", [
+    (["render", "--mic", "nope", "--scenes", "proc_000"], ("unknown microphone model 'nope'", "phone-stereo")),
+    (["render", "--mic", "phone-stereo", "--hrtf", "x.sofa", "--scenes", "proc_000"], ("--mic binaural only",)),
+    (["egovideo", "--mic", "binaural", "--mic-spacing", "0.3"], ("applies to spaced-pair only",)),
+])
+def test_cli_refuses_bad_microphone_settings_in_one_line(tmp_path, command, needles) -> None:
+    """Bad --mic settings: one ``error:`` line, exit 2, nothing written."""
+    import subprocess
+
+    from cli_support import SIMKIT, one_error_line
+
+    out = tmp_path / "out"
+    proc = subprocess.run([SIMKIT, *command, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    one_error_line(proc, *needles)
+    assert not out.exists()

@@ -18,7 +18,8 @@ Engine facts this module relies on (measured with rlr-audio-propagation 0.0.1, s
   a direct-only context), and costs what one binaural listener costs; the binaural indirect pass costs one
   trace per listener even when listeners share a position;
 * a ``Mono`` listener of 1 channel is an omnidirectional receiver: its direct response equals the W channel of
-  an ``Ambisonics`` listener at the same point sample for sample (measured), whatever its orientation. The
+  an ``Ambisonics`` listener at the same point bit for bit, and its orientation changes nothing beyond float
+  rounding (measured: identical under yaw, 3e-13 relative energy under a 90 deg pitch). The
   omnidirectional microphone models (:mod:`simkit.acoustics.mics`) are one ``Mono`` listener per capsule.
 """
 

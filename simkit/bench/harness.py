@@ -389,7 +389,47 @@ def train_model(
     ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
     after the latest epoch (with optimizer and scheduler, for inspection or resumption). ``negatives``: the
     model's ``needs_negative_pairs`` (the splits are opened with negative pairs only then).
+
+    A model with :meth:`~simkit.models.BenchModel.training_stages` trains stage after stage, each a run of
+    its own (its best checkpoint loaded back before the next; an earlier stage's files are kept as
+    ``<stage>_best.pt`` / ``<stage>_last.pt``); the history has every stage's epochs in order (numbered on,
+    with ``stage`` = the stage's index) and the best epoch and selection are the last stage's.
     """
+    stages = model.training_stages()
+    if not stages:
+        return _train_stage(model, cfg, task, device, run_dir, log, negatives)
+    history: list[dict[str, float]] = []
+    best_epoch, sel = 0, None
+    for k, stage in enumerate(stages):
+        model.begin_stage(stage.name)
+        epochs = stage.epochs or cfg.epochs
+        if log:
+            log(f"  stage {k + 1}/{len(stages)} {stage.name}: {epochs} epochs")
+        done, best, sel = _train_stage(model, dataclasses.replace(cfg, epochs=epochs), task, device, run_dir,
+                                       log, negatives, select_on_loss=stage.select_on_loss)
+        offset = len(history)
+        history += [{**h, "epoch": offset + h["epoch"], "stage": float(k)} for h in done]
+        best_epoch = offset + best if best else 0
+        if k < len(stages) - 1:  # keep the earlier stage's files; the last stage writes best.pt / last.pt
+            for name in ("best", "last"):
+                if (run_dir / f"{name}.pt").exists():
+                    (run_dir / f"{name}.pt").replace(run_dir / f"{stage.name}_{name}.pt")
+    assert sel is not None
+    return history, best_epoch, sel
+
+
+def _train_stage(
+    model: BenchModel,
+    cfg: BenchConfig,
+    task: TaskSpec,
+    device: torch.device,
+    run_dir: Path,
+    log: Log | None,
+    negatives: bool = False,
+    select_on_loss: bool = False,
+) -> tuple[list[dict[str, float]], int, Selection]:
+    """One training run of :func:`train_model` (``select_on_loss``: pick on the mean val loss whatever the
+    configured selection is)."""
     data = Path(cfg.data)
     train_ds = task.open_split(data, "train", cfg, True, negatives=negatives)
     # derived clips convolved on the device: the loader only reads (datasets that store clips read them)
@@ -402,7 +442,8 @@ def train_model(
     if log and val_ds is not full_val:
         n_val, n_full = len(val_ds), len(full_val)  # type: ignore[arg-type]
         log(f"  per-epoch validation on {n_val} of {n_full} val items (--val-items); final scores use all")
-    sel = resolve_selection(model, cfg, task, labelled(task, full_val))
+    sel = (Selection("loss", False, uses_labels=False) if select_on_loss
+           else resolve_selection(model, cfg, task, labelled(task, full_val)))
     sel_name, higher = sel.name, sel.higher_is_better
     if log:
         if sel.no_labels:
@@ -411,7 +452,9 @@ def train_model(
             log(f"  self-supervised model selected on labelled val {sel_name} (--select-metric)")
         else:
             log(f"  checkpoint selection: val {sel_name}{'' if sel.uses_labels else ' (label-free)'}")
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # only what trains: a stage may freeze networks (SLfM's make_optimizer filters on requires_grad too)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     total_steps = cfg.epochs * len(train_loader)
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
@@ -743,6 +786,13 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
     device = resolve_device(cfg.device)
     protocols = bench_protocols(cfg)
+    if cfg.model == "all":  # every model the dataset can feed (e.g. slfm's camera network needs images)
+        have = open_dataset(cfg.data, (), None).groups
+        lacking = [s for s in specs if not all(any(o in have for o in g.split("|")) for g in s.groups)]
+        for s in lacking:
+            if log:
+                log(f"skipping model {s.name}: it needs group(s) {', '.join(s.groups)}, which {cfg.data} lacks")
+        specs = [s for s in specs if s not in lacking]
     for proto in protocols:
         pcfg = dataclasses.replace(cfg, protocol=proto)
         groups = open_dataset(cfg.data, (), proto or None).groups

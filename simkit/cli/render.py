@@ -44,6 +44,10 @@ def render(
                                            "(default: compact; replaces any storage set in --config; "
                                            "docs/dataset-format.md)."),
     no_views: bool = typer.Option(False, "--no-views", help="Skip RGB/depth/instance views and view filters."),
+    visible_sources: bool = typer.Option(False, "--visible-sources",
+                                         help="Each source is a visible sounding object (docs/scenes.md)."),
+    min_visible_share: float = typer.Option(None, help="With --visible-sources: every source lies in the field "
+                                                       "of view of at least this share of its set's views."),
     no_view_filters: bool = typer.Option(False, "--no-view-filters",
                                          help="Keep the first sampled view set even if it fails the HM3D-SS "
                                               "view filters (the verdict is still stored)."),
@@ -75,6 +79,8 @@ def render(
         "acoustics.mic": mic, "acoustics.mic_spacing": mic_spacing,
         "speech.corpus": str(speech) if speech else None, "scene_set.scene_dir": str(scene_dir) if scene_dir else None,
         "scene_set.format": scene_format, "scene_set.split_file": str(split_file) if split_file else None,
+        "sampling.visible_sources": True if visible_sources else None,
+        "sampling.min_visible_share": min_visible_share,
         "views.enabled": False if no_views else None, "views.apply_filters": False if no_view_filters else None,
         # --storage replaces any storage of --config as a whole (a preset, not a merge)
         "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,

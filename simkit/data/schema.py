@@ -112,6 +112,11 @@ GROUPS: dict[str, Group] = {
             F("poses/yaw_deg", "float64", ("N", "V"), True, "camera yaw (deg, + = turned left)"),
             F("poses/quat_wxyz", "float64", ("N", "V", 4), False, "listener orientation, local -> world"),
             F("sources/position", "float64", ("N", "S", 3), False, "source positions"),
+            F("sources/instance", "uint16", ("N", "S"), False,
+              "instance id of source s's visible object (its body) in `views/instance` (renders with "
+              "`sampling.visible_sources`)"),
+            F("sources/kind", "str", ("N", "S"), False,
+              "kind of source s's visible object (`simkit.scenes.emitters.KINDS`, e.g. `loudspeaker`)"),
         )),
         Group("labels", "what the direction task scores; NaN where a label is unknown", (
             F("labels/azimuth_deg", "float32", ("N", "V", "S"), True,
@@ -136,6 +141,8 @@ GROUPS: dict[str, Group] = {
               "metric depth along the optical axis (m); 0 where no surface"),
             F("views/instance", "uint16", ("N", "V", "H", "W"), False,
               "object instance id per pixel (0 = structure/none)"),
+            F("views/source_pixels", "int32", ("N", "V", "S"), False,
+              "pixels of source s's object in `views/instance[n, v]` (renders with `sampling.visible_sources`)"),
             F("views/passed_filters", "uint8", ("N",), False,
               "1 when the set passes the HM3D-SS view filters"),
             F("views/filter_tries", "int32", ("N",), False, "view sets drawn to find this one"),

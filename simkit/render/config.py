@@ -42,6 +42,12 @@ class SamplingConfig:
     source_height_min: float = 0.7  # m above the floor
     source_height_max: float = 1.7  # m above the floor
     max_tries: int = setting(2000, min=1)  # rejection-sampling budget per view set, then the scene is too small
+    # each source is a visible sounding object (simkit.scenes.emitters) standing at its position; its kind
+    # sets the source height (source_height_min/max then do not apply)
+    visible_sources: bool = False
+    # with visible_sources: every source lies inside the camera's field of view of at least this share of
+    # the views of its set (rejection sampling); 0 = no requirement
+    min_visible_share: float = setting(0.0, min=0, max=1)
     # the last behind_sources sources of a set lie behind its first view (|azimuth| > 90 deg: distractors
     # behind the camera when source 0 is the target); 0 = anywhere (uniform around the camera)
     behind_sources: int = setting(0, min=0)
@@ -49,7 +55,7 @@ class SamplingConfig:
 
 # Sampling fields added after the default config's hash was fixed, with their defaults: left out of
 # ``content_dict`` at their default so earlier renders keep their hash and bytes.
-SAMPLING_ADDED = {"behind_sources": 0}
+SAMPLING_ADDED = {"visible_sources": False, "min_visible_share": 0.0, "behind_sources": 0}
 
 
 @dataclass

@@ -3,13 +3,14 @@
 Geometry (docs/acoustics.md, "Microphones"):
 
 * Body: Apple iPhone XS, 143.6 x 70.9 x 7.7 mm (Apple's technical specifications; Wikipedia "iPhone XS"
-  infobox), the first iPhone that records stereo video (Settings > Camera > "Record Stereo Sound", iOS 12;
-  C. Ryan, "iPhone XS Max Microphones", cryan.com/blog/20190130.jsp). Seed 000's YT-Stereo-iPhone set is
+  infobox), which records stereo video (Settings > Camera > "Record Stereo Sound"; C. Ryan, "iPhone XS Max
+  Microphones", cryan.com/blog/20190130.jsp). Seed 000's YT-Stereo-iPhone set is
   iPhone stereo video.
 * Capsules: the bottom-edge microphone and the top microphone, at the two far ends of the long axis (iFixit
-  iPhone 4 teardown: "the two microphones are positioned at the two far ends of the phone"; the XS keeps a
-  bottom-edge microphone beside the port and a top one by the earpiece, SlashGear 2024-08-21 "Here's where
-  the microphones are located on an iPhone"). Spacing = body length 143.6 mm less about 5 mm at each end for
+  iPhone 4 teardown: "the two microphones are positioned at the two far ends of the phone"; from the XS on,
+  microphones on the bottom edge beside the port, SlashGear 2024-08-21 "Here's where the microphones are
+  located on an iPhone", and one at the top of the front by the earpiece, e.g. the XR's in a Yale CPSC 035
+  report, "iPhone XR Microphone Testing"). Spacing = body length 143.6 mm less about 5 mm at each end for
   the openings' inset: **0.134 m** (the inset is simkit's estimate; no published drawing gives it).
 * Orientation: landscape with the rear camera facing the scene, so the long axis is the listener's left-right
   axis (+x) and both capsules lie on it, 0.067 m either side of the camera; the 7.7 mm depth offsets between
@@ -17,7 +18,7 @@ Geometry (docs/acoustics.md, "Microphones"):
 * Capsules are omnidirectional and the body is not modelled: in landscape only its 7.7 mm thickness lies
   between them, so unlike a head it casts no shadow below ~10 kHz (wavelength 34 mm at 10 kHz). Level
   differences between the channels then come from distance and the room only. No phone-side processing
-  (Apple's stereo "beam-forming") is modelled.
+  (multi-microphone stereo processing, gain control) is modelled.
 """
 
 from simkit.acoustics.mics import MicModel, add_mic
@@ -31,7 +32,7 @@ add_mic(MicModel(
     description=f"two omnidirectional capsules {PHONE_SPACING} m apart at the ends of a phone held in landscape "
                 "(rear camera facing the scene): the listener's left-right axis, no head shadow",
     source="iPhone XS body 143.6 x 70.9 x 7.7 mm (Apple technical specifications); microphones at the two far "
-           "ends of the long axis (iFixit iPhone teardown; bottom-edge and top microphones); ~5 mm inset per end "
-           "(simkit's estimate); docs/acoustics.md, Microphones",
+           "ends of the long axis (iFixit iPhone 4 teardown; bottom-edge and top-front microphones); ~5 mm inset "
+           "per end (simkit's estimate); docs/acoustics.md, Microphones",
     spacing=PHONE_SPACING,
 ))

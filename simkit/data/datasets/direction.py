@@ -51,14 +51,15 @@ class RenderViewSets(ShardDataset):
     An item is a dict: ``audio`` (V, 2, T) float32 (channel 0 = left), ``azimuth_deg`` / ``elevation_deg`` /
     ``distance_m`` (V,), ``rel_yaw_deg`` (V, V) with ``[i, j] = wrap(yaw_j - yaw_i)``, ``rel_translation``
     (V, V, 3) with ``[i, j]`` = view j's position in view i's frame, ``view_index`` (V,), ``scene_id``,
-    ``set_index``, ``source_index``. A render with mixed clips (``mix.enabled``, docs/scenes.md "Mixed
-    clips") gives one item per view set instead: ``audio`` is the mix of every source, the labels are those
-    of each view's target source (``labels/mix_target``) and ``source_index`` is -1; such items are never
-    re-rendered (the mix holds several sources and noise). With ``train=True`` the clip is cropped at a random
-    offset (the same for every view) and, with probability ``reconvolve_prob``, re-rendered from another
-    utterance of the split convolved with this item's stored mixed RIRs (SLfM's online rendering).
-    Randomness comes from ``(seed, epoch, index)`` so it does not depend on worker scheduling; call
-    :meth:`set_epoch` per epoch.
+    ``set_index``, ``source_index``; with ``images`` also ``image`` (V, H, W, 3) uint8, each view's
+    ``views/rgb`` (for models with a camera network: ``slfm``). A render with mixed clips (``mix.enabled``,
+    docs/scenes.md "Mixed clips") gives one item per view set instead: ``audio`` is the mix of every source,
+    the labels are those of each view's target source (``labels/mix_target``) and ``source_index`` is -1;
+    such items are never re-rendered (the mix holds several sources and noise). With ``train=True`` the clip
+    is cropped at a random offset (the same for every view) and, with probability ``reconvolve_prob``,
+    re-rendered from another utterance of the split convolved with this item's stored mixed RIRs (SLfM's
+    online rendering). Randomness comes from ``(seed, epoch, index)`` so it does not depend on worker
+    scheduling; call :meth:`set_epoch` per epoch.
     """
 
     def __init__(
@@ -72,10 +73,14 @@ class RenderViewSets(ShardDataset):
         reconvolve_prob: float = 0.0,
         seed: int = 0,
         max_items: int = 0,
+        images: bool = False,
     ) -> None:
         self.mixed = split in info.splits and bool(info.splits[split]) and shard_has_mix(
             info.shard(info.splits[split][0]))
         super().__init__(info, split, 3, seed=seed, max_items=max_items)
+        if images and "views" not in info.groups:
+            raise SimkitError(f"dataset {info.root} has no views group (images), which the model reads")
+        self.images = images
         if views and not 2 <= views <= info.n_views:
             raise SimkitError(f"views per item must be between 2 and {info.n_views} (got {views})")
         self.train = train
@@ -141,8 +146,10 @@ class RenderViewSets(ShardDataset):
         rel_yaw = f["pairs/rel_yaw_deg"][n][np.ix_(sel, sel)]
         rel_t = (f["pairs/rel_translation"][n][np.ix_(sel, sel)] if "pairs/rel_translation" in f
                  else np.full((len(sel), len(sel), 3), np.nan, np.float32))
+        extra = {"image": torch.from_numpy(np.ascontiguousarray(f["views/rgb"][n][sel]))} if self.images else {}
         return {
             **(deferred or {"audio": torch.from_numpy(np.ascontiguousarray(audio))}),
+            **extra,
             "azimuth_deg": torch.from_numpy(self._label(f, "labels/azimuth_deg", n, s, sel)),
             "elevation_deg": torch.from_numpy(self._label(f, "labels/elevation_deg", n, s, sel)),
             "distance_m": torch.from_numpy(self._label(f, "labels/distance_m", n, s, sel)),
