@@ -89,6 +89,11 @@ class BenchModel(torch.nn.Module, abc.ABC):
     selection_name: str = "loss"
     selection_higher_is_better: bool = False
 
+    def visual_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters of the model's image network, which the bench's ``visual_lr`` trains at their own
+        rate (as 2.5D Visual Sound's ``--lr_visual``); none by default."""
+        return []
+
     def selection_score(self, loss: float, parts: Mapping[str, float]) -> float:
         """The label-free selection value from the mean val ``loss`` and mean loss ``parts``: the loss itself
         unless the model has its authors' score."""
