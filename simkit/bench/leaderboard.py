@@ -551,8 +551,9 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     if fmt not in ("table", "markdown"):
         raise SimkitError(f"--format must be table, csv or markdown (got {fmt!r})")
     with_protocol = any(r.protocol for r in p.rows)
-    # the recipe column appears once a board holds anything but default-recipe runs
-    with_recipe = any(r.recipe != "default" for r in p.rows if not r.is_reference)
+    # the recipe column appears once simkit's rows come from more than one recipe (else the note names it)
+    recipes = sorted({r.recipe for r in p.rows if not r.is_reference})
+    with_recipe = len(recipes) > 1
     header = ["dataset", *(["protocol"] if with_protocol else []), *(["recipe"] if with_recipe else []), "model"]
     header += [f"{m} ({p.units[m]}) {arrows[m]}" for m in p.metrics]
     body = []
@@ -571,6 +572,9 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
+        if any(r.ablate_image for r in p.rows):
+            lines += ["", "[image shuffled|blanked]: the vision-ablation control, after the model's real-image row, "
+                          "never ranked; (Δ) = ablated minus real."]
         if variants:
             lines += ["", "Metric variants (one column each, never ranked together):", ""]
             lines += [f"- {v}" for v in variants]
@@ -582,6 +586,8 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     note = (f"split={p.split}, aggregate={p.aggregate}; * = best per dataset, protocol and recipe; (paper) = "
             "published reference (ranked with the paper recipe)")
+    if len(recipes) == 1:
+        note += f"; recipe {recipes[0] or 'unrecorded'}"
     if any(r.ablate_image for r in p.rows):
         note += ("; [image shuffled|blanked] = the vision-ablation control, shown after the model's real-image row "
                  "and never ranked, (Δ) = ablated minus real")
