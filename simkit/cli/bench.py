@@ -60,6 +60,9 @@ def bench(
     max_steps: int = typer.Option(
         None, help="Stop training after this many optimizer steps (0 = no cap) (default: 0)."
     ),
+    views_per_item: int = typer.Option(
+        None, help="Views per training item: 0 = all V views of a set, k >= 2 = a random k of them (default: 0; "
+                   "--recipe paper: slfm 3, SLfM's N_view)."),
     val_items: int = typer.Option(
         None,
         help="Val items scored after each epoch (0 = all) "
@@ -98,6 +101,7 @@ def bench(
         max_items=max_items,
         max_steps=max_steps,
         epoch_val_items=val_items,
+        views_per_item=views_per_item,
         model_options=parse_model_options(option) or None,
     )
     runs = run_bench(cfg, log=_log)
