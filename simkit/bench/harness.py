@@ -442,9 +442,9 @@ def make_optimizer(model: BenchModel, cfg: BenchConfig) -> torch.optim.Optimizer
     """``cfg.optimizer`` (AdamW or Adam, betas (0.9, 0.999)) at ``cfg.lr`` and ``cfg.weight_decay``; with
     ``cfg.visual_lr`` > 0 the model's declared visual parameters (``BenchModel.visual_parameters``) form a
     second group at that rate (2.5D Visual Sound's ``--lr_visual``), which a model without any refuses."""
-    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    if cfg.optimizer not in ("adamw", "adam"):
+    if cfg.optimizer not in ("adamw", "adam"):  # a config built in Python without validation
         raise SimkitError(f"optimizer must be adamw or adam (got {cfg.optimizer!r})")
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     if cfg.visual_lr <= 0:
         return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     visual = list(model.visual_parameters())
@@ -480,8 +480,9 @@ def train_model(
     log: Log | None,
     negatives: bool = False,
 ) -> tuple[list[dict[str, float]], int, Selection]:
-    """AdamW + cosine annealing + early stopping on the validation selection (:func:`resolve_selection`);
-    returns history, best epoch and the selection.
+    """The run's optimiser and schedule (:func:`make_optimizer`, :func:`make_scheduler`; AdamW + cosine by
+    default) + early stopping on the validation selection (:func:`resolve_selection`); returns history, best
+    epoch and the selection.
 
     ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
     after the latest epoch (with optimizer and scheduler, for inspection or resumption). ``negatives``: the
