@@ -261,3 +261,32 @@ def test_config_fields_added_by_recipes_keep_old_hashes() -> None:
            ("data", "results", "num_workers", "cpu_threads", "test_data", "derive_on")}
     old.pop("protocol")
     assert cfg.config_hash() == config_hash(old)
+
+
+def test_noise_l1_is_diffwaves_l1_on_the_predicted_noise(render: Path) -> None:
+    """``noise_l1`` (the paper recipe's, DiffWave's ``learner.py:56``): the mean |eps - eps_theta| of the very
+    draw the MSE would score, re-derived here."""
+    from simkit.models.binaural.diffwave import DiffWave
+
+    torch.manual_seed(0)
+    net = DiffWave(channels=4, blocks=1, layers_per_block=3).eval()
+    x0, local = torch.randn(2, 1, 300), torch.randn(2, 1, 300)
+    l1, _, _ = net.training_loss(x0, local, None, torch.Generator().manual_seed(5), l1=True)
+    mse, _, _ = net.training_loss(x0, local, None, torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)  # the same draws, in the same order
+    t = torch.randint(0, net.train_steps, (2,), generator=gen)
+    noise = torch.randn(x0.shape, generator=gen)
+    a = net.alpha_bar[t].view(2, 1, 1)
+    with torch.no_grad():
+        eps = net(a.sqrt() * x0 + (1 - a).sqrt() * noise, t.float(), local, None)
+    torch.testing.assert_close(l1, (eps - noise).abs().mean())
+    torch.testing.assert_close(mse, (eps - noise).pow(2).mean())
+    # the option reaches the model's loss: clup trains with it and names the part
+    cfg = make_config(model="clup", task="binauralize", width=4, model_options={
+        "residual_channels": 4.0, "vggish_width": 4.0, "vggish_hidden": 32.0, "loc_dim": 16.0, "noise_l1": 1.0})
+    model = get_model("clup").build(cfg, {"sample_rate": 16000})
+    from torch.utils.data import DataLoader
+
+    ds = open_split(get_task("binauralize"), render, "train", cfg, True, True)
+    loss, parts = model.loss(next(iter(DataLoader(ds, batch_size=2))))
+    assert torch.isfinite(loss) and "eps_l1" in parts and "eps_mse" not in parts

@@ -197,6 +197,7 @@ def _clup(model: str, upmix: bool) -> ModelRecipe:
             "residual_channels": Cited(64.0, f"{DIFFWAVE} src/diffwave/params.py:50 (DiffWave base)"),
             "eval_hop_seconds": Cited(0.05, f"FAIR-Play protocol: {M2B} README.md:40 (--hop_size 0.05), "
                                             f"the protocol of {SEED001} Table 2's rows"),
+            "noise_l1": Cited(1.0, f"{DIFFWAVE} src/diffwave/learner.py:56 (nn.L1Loss on the noise)"),
             "upmix_crop_seconds": Cited(0.63, "simkit's reading: the whole 0.63 s window (DiffWave crops "
                                               "62 x 256 samples, params.py:46, longer than a window)"),
         }
@@ -209,7 +210,6 @@ def _clup(model: str, upmix: bool) -> ModelRecipe:
             "audio_weights=PATH / visual_weights=PATH (never downloaded)",
             "epochs and early stopping are not stated in seed 001 or fixed by DiffWave (it trains by steps): "
             "simkit's defaults (30, patience 5)",
-            *(["DiffWave's L1 noise loss (learner.py:56): simkit's upmix uses MSE (no option)"] if upmix else []),
         ),
     )
 
