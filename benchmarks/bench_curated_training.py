@@ -1,4 +1,5 @@
-"""Curated-train -> labelled-test comparison of ours_full, slfm and iid on generated video (docs/curation.md).
+"""Curated-train -> labelled-test comparison of ours_full, slfm_simple and iid on generated video
+(docs/curation.md).
 
     .venv/bin/python benchmarks/bench_curated_training.py --out out/bench-curated [--train-videos 16]
 
@@ -9,7 +10,7 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
 2. ``simkit curate`` the training videos (no labels are used from here on);
 3. ``simkit prepare video-folder`` the test videos (their exact labels, all clips in the test split) and a
    small ``simkit render`` as a second labelled test set;
-4. ``simkit bench --data CURATED --test-data TEST_VIDEO,RENDER`` for iid, slfm and ours_full (``--quick``),
+4. ``simkit bench --data CURATED --test-data TEST_VIDEO,RENDER`` for iid, slfm_simple and ours_full (``--quick``),
    then ``simkit leaderboard``.
 """
 
@@ -48,7 +49,7 @@ def main() -> None:
         "split=0,0,1", "--option", "frames_per_clip=1", "--quiet")
     run("render", "--out", str(o / "render"), "--scenes", "5", "--sets-per-scene", "4", "--preset", "fast")
     tests = f"{o / 'ego-test-labelled'},{o / 'render'}"
-    for model in ("iid", "slfm", "ours_full"):
+    for model in ("iid", "slfm_simple", "ours_full"):
         run("bench", "--model", model, "--data", str(o / "curated"), "--test-data", tests, "--results",
             str(o / "results"), "--quick", "--epochs", str(args.epochs))
     run("leaderboard", str(o / "results" / "leaderboard.csv"), "--no-references", "--metric", "lr_accuracy",

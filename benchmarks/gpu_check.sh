@@ -76,7 +76,7 @@ say "python $("$PY" -c 'import sys, torch; print(sys.version.split()[0], "torch"
 # ---------------------------------------------------------------- data
 if [ ! -f "$DATA/manifest.json" ]; then
   say "no render in $DATA: rendering 10 scenes x 4 sets (needs the engine)"
-  "${SIMKIT[@]}" render --out "$DATA" --scenes 10 --sets-per-scene 4 --workers 2 --quiet \
+  "${SIMKIT[@]}" render --out "$DATA" --scenes 10 --sets-per-scene 4 --visible-sources --workers 2 --quiet \
     || die "no render at $DATA and none could be made here: carry a small render along"
 fi
 say "data $DATA ($(du -sh "$DATA" | cut -f1))"

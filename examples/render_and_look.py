@@ -1,6 +1,7 @@
 """Render a small simulated set and look at one item.
 
-Renders 3 embedded scenes (one per split) with 1 view set each at the cheapest ray preset, opens the train
+Renders 3 embedded scenes (one per split) with 1 view set each at the cheapest ray preset, every source a
+visible sounding object in the views (``visible_sources``: the binaural tasks need them), opens the train
 split for the ``direction`` task (what its models see: V binaural clips of one source) and the test split
 for ``binauralize`` (mono + RGB view -> binaural), prints one item of each and saves a PNG of the view
 with both ears' waveforms. About 5 s of CPU.
@@ -24,7 +25,8 @@ def main() -> None:
     args = ap.parse_args()
 
     data = args.out / "render"
-    result = simkit.render(data, scenes=args.scenes, sets_per_scene=args.sets_per_scene, preset="efficient")
+    result = simkit.render(data, scenes=args.scenes, sets_per_scene=args.sets_per_scene, preset="efficient",
+                           visible_sources=True)
     print(f"rendered {len(result.rendered)} scenes ({len(result.skipped)} already complete) -> {data}")
 
     # direction: one item = one source of one view set, heard from all V views

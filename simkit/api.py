@@ -66,9 +66,13 @@ def render(
     engine: str | None = None,
     speech: Path | str | None = None,
     hrtf: Path | str | None = None,
+    mic: str | None = None,
+    mic_spacing: float | None = None,
     storage: str | None = None,
     no_views: bool = False,
     no_view_filters: bool = False,
+    visible_sources: bool = False,
+    min_visible_share: float | None = None,
     scene_dir: Path | str | None = None,
     scene_format: str | None = None,
     split_file: Path | str | None = None,
@@ -87,7 +91,8 @@ def render(
     config's scenes / the whole set. The keyword settings are the CLI's flags (same names, same meaning:
     ``simkit render --help``); ``config`` and ``overrides``
     (dotted keys such as ``"sampling.max_translation"``) set any other field (docs/configuration.md); the
-    flags win over both; ``recipe`` (``seed000``, ``slfm-hm3d-ss``: docs/scenes.md) sets values below them all.
+    flags win over both; ``recipe`` (``binaural``, ``seed000``, ``slfm-hm3d-ss``: docs/scenes.md) sets values
+    below them all.
     Raises SimkitError when any scene failed (the others are complete).
     """
     from simkit.data.storage import preset as storage_preset
@@ -101,9 +106,11 @@ def render(
         "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
         "sampling.max_translation": max_translation,
         "acoustics.preset": preset, "acoustics.engine": engine, "acoustics.hrtf": text(hrtf),
+        "acoustics.mic": mic, "acoustics.mic_spacing": mic_spacing,
         "speech.corpus": text(speech), "scene_set.scene_dir": text(scene_dir), "scene_set.format": scene_format,
         "scene_set.split_file": text(split_file),
         "views.enabled": False if no_views else None, "views.apply_filters": False if no_view_filters else None,
+        "sampling.visible_sources": True if visible_sources else None, "sampling.min_visible_share": min_visible_share,
         # a storage preset replaces any storage of the config as a whole, as --storage does
         "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,
     }

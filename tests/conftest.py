@@ -80,3 +80,20 @@ def tiny_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = RenderConfig(scenes=resolve_scenes("6"), sets_per_scene=3, acoustics=AcousticsConfig(preset="fast"))
     render_dataset(cfg, out, workers=2, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_visible_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny_render with visible sources in every view (what the binaural tasks need; `--recipe binaural` without
+    its mix and 10 s clips): 6 embedded scenes (4/1/1), 3 view sets each, `fast`."""
+    from simkit.acoustics.config import AcousticsConfig
+    from simkit.render.config import RenderConfig, SamplingConfig
+    from simkit.render.pipeline import render_dataset
+    from simkit.scenes.catalog import resolve_scenes
+
+    out = tmp_path_factory.mktemp("tiny_visible") / "render"
+    sampling = SamplingConfig(visible_sources=True, min_visible_share=1.0, min_yaw_diff=5.0, max_yaw_diff=30.0)
+    cfg = RenderConfig(scenes=resolve_scenes("6"), sets_per_scene=3, acoustics=AcousticsConfig(preset="fast"),
+                       sampling=sampling)
+    render_dataset(cfg, out, workers=2, progress=False)
+    return out

@@ -230,9 +230,9 @@ def test_cli_refuses_bad_recipes_and_ablations(render: Path, tmp_path: Path) -> 
     one_error_line(proc, "--recipe")
     proc = _simkit("bench", "--data", str(render), "--quick", "--recipe", "paper", cwd=tmp_path)
     one_error_line(proc, "--quick is --recipe quick")
-    # direction models see no image: nothing to ablate, refused before anything is written
+    # iid sees no image: nothing to ablate, refused before anything is written
     proc = _simkit("bench", "--data", str(render), "--model", "iid", "--ablate-image", "blank", cwd=tmp_path)
-    one_error_line(proc, "task direction feeds its models no image")
+    one_error_line(proc, "model iid sees no image")
     assert not (tmp_path / "results").exists()
 
 

@@ -228,7 +228,7 @@ SR = 16000
 EXPECTED_VARIANTS = {
     "stft_distance", "env_distance", "mag_distance", "dphase", "snr_pb", "wav_ccs", "amp_ccs", "pha_ccs",
     "stft_distance_ccs", "mag_distance_ccs", "dphase_ccs", "wav_eq", "amp_eq", "pha_eq", "snr_eq",
-    "stft_distance_raw",
+    "stft_distance_raw", "diff_corr",
 }
 
 
@@ -338,8 +338,16 @@ REFERENCE = {
     "pha_eq": ref_pha_eq,
     "snr_eq": ref_snr_eq,
 }
+def ref_diff_corr(p: np.ndarray, g: np.ndarray) -> float:
+    """numpy's Pearson correlation of the two L - R waveforms; 0 where either is constant."""
+    dp, dg = p[0] - p[1], g[0] - g[1]
+    if np.ptp(dp) == 0 or np.ptp(dg) == 0:
+        return 0.0
+    return float(np.corrcoef(dp, dg)[0, 1])
+
+
 # scored on the clips as given (no peak normalisation on either side)
-REFERENCE_RAW = {"stft_distance_raw": lambda p, g: ref_stft_l2(p, g, "reflect")}
+REFERENCE_RAW = {"stft_distance_raw": lambda p, g: ref_stft_l2(p, g, "reflect"), "diff_corr": ref_diff_corr}
 
 
 def reference(p: np.ndarray, g: np.ndarray) -> dict[str, float]:
@@ -525,13 +533,15 @@ def test_every_variant_is_registered_with_unit_direction_and_source() -> None:
     names = {m.name for m in metrics_for_task("binauralize")}
     assert names == EXPECTED_VARIANTS == set(VARIANTS) == set(bm.CLIP_METRICS)
     higher = {m.name for m in metrics_for_task("binauralize") if m.higher_is_better}
-    assert higher == {"snr_pb", "snr_eq"}
+    assert higher == {"snr_pb", "snr_eq", "diff_corr"}
     for name in EXPECTED_VARIANTS:
         m = get_metric(name)
         assert m.unit and m.requires == (name,)
         doc = m.fn.__doc__ or ""
-        # a repository@commit:file:lines citation, or the CLUP equation for the literal forms
-        assert ("@" in doc and ".py:" in doc) or "CLUP supp. eq." in doc, (name, doc)
+        # a repository@commit:file:lines citation, the CLUP equation for the literal forms, or simkit's own
+        # diagnostic (no paper has it)
+        own = name == "diff_corr" and "simkit (issue 21)" in doc
+        assert ("@" in doc and ".py:" in doc) or "CLUP supp. eq." in doc or own, (name, doc)
     # old leaderboards' names map onto the literal-equation variants
     assert OLD_METRIC_NAMES == {"wav_l2": "wav_eq", "amp_l2": "amp_eq", "pha_l2": "pha_eq", "snr_db": "snr_eq"}
     assert set(OLD_METRIC_NAMES.values()) <= names and not set(OLD_METRIC_NAMES) & names
@@ -573,3 +583,16 @@ def test_bench_on_a_prepared_fair_play_set_reports_every_variant_on_whole_clips(
     refs = [r for r in p.rows if r.is_reference]
     assert refs and not any("stft_distance_raw" in r.cells for r in refs)
     assert "stft_distance_raw = STFT as 2.5D Visual Sound evaluate.py without peak normalisation" in format_pivot(p)
+
+
+def test_diff_corr_tells_a_side_difference_from_none_and_from_the_mirror() -> None:
+    pred, target = binaural_pair("speech", 5)
+    assert bm.diff_corr(target, target) == pytest.approx(1.0)
+    assert bm.diff_corr(0.3 * target, target) == pytest.approx(1.0)  # scale-free: no normalisation needed
+    assert bm.diff_corr(target[::-1].copy(), target) == pytest.approx(-1.0)  # channels swapped: the mirror
+    mono = np.repeat(target.mean(axis=0, keepdims=True), 2, axis=0)
+    assert bm.diff_corr(mono, target) == 0.0  # mono copy: no L - R, explains nothing (0, not NaN)
+    # uncorrelated noise in L - R (what issue 21 found clup adds) stays near 0
+    noise = np.random.default_rng(0).standard_normal(target.shape[1]) * np.std(target[0] - target[1])
+    noisy = mono + np.stack([noise / 2, -noise / 2])
+    assert abs(bm.diff_corr(noisy, target)) < 0.05

@@ -295,9 +295,9 @@ def test_reference_rows_each_carry_a_known_variant_or_unknown() -> None:
     issue_variants = {"stft_distance", "env_distance", "mag_distance", "dphase", "snr_pb", "wav_ccs", "amp_ccs",
                       "pha_ccs", "wav_eq", "amp_eq", "pha_eq", "snr_eq"}
     # the issue's twelve, plus CCStereo's zero-padded librosa metrics (its padding differs from 2.5D's) and
-    # simkit's unnormalised STFT distance (issue 21; no paper reports it)
+    # simkit's unnormalised STFT distance and L - R correlation (issue 21; no paper reports them)
     assert set(METRIC_VARIANTS) == issue_variants | {"stft_distance_ccs", "mag_distance_ccs", "dphase_ccs",
-                                                     "stft_distance_raw"}
+                                                     "stft_distance_raw", "diff_corr"}
     assert set(METRIC_VARIANTS) == set(VARIANTS)  # every registered variant has its legend entry
     binaural = [r for p in REFERENCE_FILES for r in read_leaderboard(p) if r["task"] == "binauralize"]
     assert binaural

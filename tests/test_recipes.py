@@ -29,7 +29,7 @@ def dotted(cfg: RenderConfig, key: str) -> object:
     return value
 
 
-@pytest.mark.parametrize("name", ["seed000", "slfm-hm3d-ss"])
+@pytest.mark.parametrize("name", ["binaural", "seed000", "slfm-hm3d-ss"])
 def test_every_recipe_value_applies_cites_a_source_and_is_recorded(name):
     recipe = get_recipe(name)
     cfg = load_render_config(recipe=name)
@@ -46,7 +46,7 @@ def test_the_two_recipes_differ_in_translation_only_where_the_sources_do():
     slfm = load_render_config(recipe="slfm-hm3d-ss")
     assert seed.sampling.max_translation > 0 and slfm.sampling.max_translation == 0
     assert seed.sampling.views == slfm.sampling.views == 4
-    assert recipe_names() == ["seed000", "slfm-hm3d-ss"]
+    assert recipe_names() == ["binaural", "seed000", "slfm-hm3d-ss"]
 
 
 def test_no_recipe_keeps_the_config_bytes_and_hash_of_before():
@@ -74,7 +74,7 @@ def test_precedence_defaults_recipe_file_flags(tmp_path):
 
 
 def test_unknown_recipe_is_one_error_naming_the_known_ones(tmp_path):
-    with pytest.raises(SimkitError, match="unknown recipe 'nope' \\(known: seed000, slfm-hm3d-ss\\)"):
+    with pytest.raises(SimkitError, match="unknown recipe 'nope' \\(known: binaural, seed000, slfm-hm3d-ss\\)"):
         load_render_config(recipe="nope")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"recipe": 5}))
@@ -83,7 +83,7 @@ def test_unknown_recipe_is_one_error_naming_the_known_ones(tmp_path):
     proc = run_cli("render", "--recipe", "nope", "--scenes", "1", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
-    assert err == ["error: unknown recipe 'nope' (known: seed000, slfm-hm3d-ss)"], proc.stderr
+    assert err == ["error: unknown recipe 'nope' (known: binaural, seed000, slfm-hm3d-ss)"], proc.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -109,6 +109,24 @@ def test_schema_round_trip_and_labels(reference_render, two_scenes):
     assert "CC-BY-NC" in manifest["licences"]["engine"] and "GPL-3.0" in manifest["licences"]["speech"]
 
 
+def test_stage_times_are_recorded_off_the_output_bytes(reference_render, two_scenes, tmp_path, monkeypatch):
+    """SIMKIT_STAGE_TIMES gets one line per scene (benchmarks/bench_pipeline.py); the shards do not change."""
+    from simkit.render.pipeline import STAGE_TIMES_ENV, STAGES
+
+    times = tmp_path / "stages.jsonl"
+    monkeypatch.setenv(STAGE_TIMES_ENV, str(times))
+    out = tmp_path / "timed"
+    render_dataset(small_cfg(two_scenes, sets=2), out, workers=1, progress=False)
+    render_dataset(small_cfg(two_scenes), tmp_path / "timed1", workers=1, progress=False)
+    assert shard_bytes(tmp_path / "timed1") == shard_bytes(reference_render)
+    lines = [json.loads(line) for line in times.read_text().splitlines()]
+    assert [(r["scene"], r["sets"]) for r in lines] == [(s, n) for n in (2, 1) for s in two_scenes]
+    for r in lines:
+        assert set(r["cpu_s"]) == set(STAGES) and r["preset"] == "fast" and r["views"] is True
+        assert all(v > 0 for v in r["cpu_s"].values()), r  # every stage ran and was timed
+        assert sum(r["cpu_s"].values()) <= r["total_cpu_s"] * 1.001 + 1e-3
+
+
 def test_changed_config_refuses_the_directory_and_keeps_its_files(reference_render, two_scenes, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(reference_render, out)

@@ -24,7 +24,7 @@ from simkit.data.synthetic import write_synthetic_render
 from simkit.models import get_model
 
 SCENES = {"s0": "train", "s1": "train", "s2": "val", "s3": "test"}
-SELF_SUPERVISED = ("slfm", "ours_rt", "ours_full")
+SELF_SUPERVISED = ("slfm_simple", "ours_rt", "ours_full")  # slfm (images): tests/test_slfm.py
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -50,7 +50,7 @@ def _build(name: str, synth: Path, **kw):
 
 
 def test_self_supervised_losses_never_read_labels(synth: Path) -> None:
-    """The losses of slfm, ours_rt and ours_full run on a batch with every label removed."""
+    """The losses of slfm_simple, ours_rt and ours_full run on a batch with every label removed."""
     ds = RenderViewSets(open_render(synth), "val")
     batch = default_collate([ds[i] for i in range(2)])
     for key in ("azimuth_deg", "elevation_deg", "distance_m", "side"):
@@ -70,7 +70,8 @@ def test_default_selection_is_label_free_for_self_supervised_models(synth: Path)
     task = get_task("direction")
     cfg = quick(synth, synth.parent / "unused")
     for name, want in (("ours_full", "loss"), ("ours_rt", "loss"), ("slfm", "slfm_score"),
-                       ("supervised", "lr_accuracy"), ("supervised_4class", "lr_accuracy")):
+                       ("slfm_simple", "slfm_score"), ("supervised", "lr_accuracy"),
+                       ("supervised_4class", "lr_accuracy")):
         sel = resolve_selection(_build(name, synth), cfg, task, val_labelled=True)
         assert (sel.name, sel.uses_labels, sel.label_selected) == (want, want == "lr_accuracy", False), name
     explicit = make_config(quick=True, select_metric="lr_accuracy")
@@ -79,9 +80,12 @@ def test_default_selection_is_label_free_for_self_supervised_models(synth: Path)
     sel = resolve_selection(_build("supervised", synth), explicit, task, val_labelled=True)
     assert (sel.name, sel.label_selected) == ("lr_accuracy", False)  # trained on labels anyway
     # SLfM's authors' score 1 / (50 Geo + Bin + Sym) (IFICL/SLfM slfm_geo_net.py:383-392), higher is better
+    simple = _build("slfm_simple", synth)
+    assert simple.selection_higher_is_better
+    assert simple.selection_score(9.9, {"rotation": 0.1, "iid": 0.5, "symmetry": 0.5}) == pytest.approx(1 / 6)
     slfm = _build("slfm", synth)
-    assert slfm.selection_higher_is_better
-    assert slfm.selection_score(9.9, {"rotation": 0.1, "iid": 0.5, "symmetry": 0.5}) == pytest.approx(1 / 6)
+    parts = {"geometric": 0.1, "binaural": 0.5, "audio_symmetric": 0.25, "rotation_symmetric": 0.25}
+    assert slfm.selection_higher_is_better and slfm.selection_score(9.9, parts) == pytest.approx(1 / 6)
 
 
 def test_self_supervised_run_selects_its_min_val_loss_and_records_it(synth: Path, tmp_path: Path) -> None:
@@ -95,8 +99,8 @@ def test_self_supervised_run_selects_its_min_val_loss_and_records_it(synth: Path
     assert rows and all(r["select_metric"] == "loss" and r["label_selected"] is False for r in rows)
 
 
-def test_slfm_selects_on_the_authors_score(synth: Path, tmp_path: Path) -> None:
-    (run,) = run_bench(quick(synth, tmp_path, model="slfm", epochs=2))
+def test_slfm_simple_selects_on_the_authors_score(synth: Path, tmp_path: Path) -> None:
+    (run,) = run_bench(quick(synth, tmp_path, model="slfm_simple", epochs=2))
     scores = [h["val_select"] for h in run.history]
     assert all(math.isfinite(s) and s > 0 for s in scores)
     assert run.best_epoch == 1 + int(np.argmax(scores))

@@ -200,11 +200,12 @@ def test_a_version_1_float32_shard_still_reads_and_an_unknown_version_is_refused
 
 @pytest.fixture(scope="module")
 def twin_renders(tmp_path_factory) -> dict[str, Path]:
-    """The same tiny render (3 scenes, 1 set, 2 views x 2 sources, 64x48 unfiltered views) in both storages."""
+    """The same tiny render (3 scenes, 1 set, 2 views x 2 sources, 64x48 unfiltered views, visible
+    sources: the binaural tasks read it) in both storages."""
     splits = load_splits()
     scenes = [splits["train"][0], splits["val"][0], splits["test"][0]]
     base = RenderConfig(scenes=scenes, sets_per_scene=1, seed=3, acoustics=AcousticsConfig(preset="fast"),
-                        sampling=SamplingConfig(views=2, sources=2),
+                        sampling=SamplingConfig(views=2, sources=2, visible_sources=True),
                         views=ViewsConfig(camera=CameraConfig(width=64, height=48), apply_filters=False))
     root = tmp_path_factory.mktemp("storage")
     out = {}

@@ -16,7 +16,8 @@ from simkit.scenes.scene import Scene
 
 @dataclass
 class BinauralRIRs:
-    """Direct and indirect binaural RIRs for every listener x source pair.
+    """Direct and indirect two-channel RIRs for every listener x source pair: the ears of a binaural listener
+    or the capsules of a microphone model (``acoustics.mic``, :mod:`simkit.acoustics.mics`).
 
     ``direct`` and ``indirect`` are float32 arrays (L, S, 2, T) with channel 0 = left; T is
     ``round(rir_seconds * sample_rate)`` (tails cut, short responses zero-padded).
@@ -42,8 +43,9 @@ class AcousticBackend(Protocol):
     def hrtf_id(self) -> str:
         """Identity of the HRTF in use (file name + sha256, or ``builtin``)."""
 
-    def hrtf_manifest(self) -> dict:
-        """The HRTF's identity, licence and rates for the manifest (:meth:`HrtfInfo.manifest_entry`)."""
+    def hrtf_manifest(self) -> dict | None:
+        """The HRTF's identity, licence and rates for the manifest (:meth:`HrtfInfo.manifest_entry`); None when
+        the microphone model (``acoustics.mic``) uses no HRTF."""
 
     def render(
         self,

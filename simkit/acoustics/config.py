@@ -1,4 +1,4 @@
-"""How binaural RIRs are rendered (:class:`AcousticsConfig`); docs/configuration.md lists its fields."""
+"""How RIRs are rendered and recorded (:class:`AcousticsConfig`); docs/configuration.md lists its fields."""
 
 from __future__ import annotations
 
@@ -22,11 +22,31 @@ class AcousticsConfig:
     hrtf: str | None = None  # path to a SOFA HRTF; None = the engine's built-in HRTF
     # engine threads per context; output depends on it, so it is part of the config
     thread_count: int = setting(1, min=1)
+    # microphone model (simkit.acoustics.mics): binaural (HRTF ears) | phone-stereo | spaced-pair (omni capsules)
+    mic: str = "binaural"
+    mic_spacing: float | None = setting(None, above=0, unit="m")  # spaced-pair spacing; None = the model's
+
+
+# fields left out of a config's content dict (and hash) while at these defaults, so configs from before the
+# microphone models keep their hash (RenderConfig.content_dict, EgoVideoConfig.config_hash)
+OMITTED_AT_DEFAULT = {"mic": "binaural", "mic_spacing": None}
+
+
+def acoustics_content(d: dict) -> dict:
+    """``d`` (an :class:`AcousticsConfig` as a dict) without the fields that are at their omitted default."""
+    for key, default in OMITTED_AT_DEFAULT.items():
+        if key in d and d[key] == default:
+            d.pop(key)
+    return d
 
 
 def check_acoustics_config(ac: AcousticsConfig) -> None:
-    """The rule that needs this package's knowledge: the preset exists."""
+    """The rules that need this package's knowledge: the preset and the microphone model exist, and the
+    microphone settings fit together (simkit.acoustics.mics.check_mic)."""
+    from simkit.acoustics.mics import check_mic
     from simkit.acoustics.presets import PRESETS
+
+    check_mic(ac.mic, ac.mic_spacing, ac.hrtf)
 
     if ac.preset not in PRESETS:
         raise SimkitError(f"acoustics.preset must be one of {', '.join(PRESETS)} (got {ac.preset!r})")

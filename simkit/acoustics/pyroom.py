@@ -12,7 +12,9 @@ Ears. With a SOFA HRTF (``acoustics.hrtf``), both ears sit at the listener posit
 measured HRIRs as pyroomacoustics ``MeasuredDirectivity`` receivers, rotated into the listener's pose
 (nearest measured direction, no interpolation; the HRIRs are resampled to the render rate). Without one,
 the built-in model is two omnidirectional microphones 0.0875 m to the left and right of the listener
-along its right axis (a head-width spaced pair: interaural time differences, no head shadow).
+along its right axis (a head-width spaced pair: interaural time differences, no head shadow). An
+omnidirectional microphone model (``acoustics.mic`` phone-stereo or spaced-pair, :mod:`simkit.acoustics.mics`)
+puts its two capsules at their offsets instead.
 
 Split. ``direct`` is the order-0 image source alone (a second, anechoic ``max_order=0`` room with the same
 air absorption and ears) and ``indirect`` the full response minus it. Responses start at emission time:
@@ -31,6 +33,7 @@ from simkit.acoustics.backend import BACKENDS, BinauralRIRs, check_rir_settings
 from simkit.acoustics.config import AcousticsConfig
 from simkit.acoustics.hrtf import Hrir, load_hrir, resample_ir
 from simkit.acoustics.materials import MaterialDatabase
+from simkit.acoustics.mics import capsule_positions, check_mic
 from simkit.conventions import RIGHT, quat_to_matrix
 from simkit.errors import SimkitError
 from simkit.scenes.scene import Scene
@@ -151,6 +154,8 @@ class PyroomBackend:
         self.cfg = cfg
         self.materials = materials
         self.preset = PYROOM_PRESETS[cfg.preset]
+        self.mic = check_mic(cfg.mic, cfg.mic_spacing, cfg.hrtf)
+        self._capsules = self.mic.capsules(cfg.mic_spacing)  # (2, 3) listener frame, or None (ears)
         self.hrir: Hrir | None = None
         if cfg.hrtf:
             hrir = load_hrir(cfg.hrtf)
@@ -170,11 +175,17 @@ class PyroomBackend:
         return f"pyroomacoustics {metadata.version('pyroomacoustics')}"
 
     def hrtf_id(self) -> str:
-        """``<file>@<sha256 prefix>`` of the SOFA HRTF, or the built-in two-microphone model's id."""
+        """``<file>@<sha256 prefix>`` of the SOFA HRTF, or the built-in two-microphone model's id; ``none`` for
+        an omnidirectional microphone model."""
+        if self._capsules is not None:
+            return "none"
         return self.hrir.info.hrtf_id if self.hrir is not None else BUILTIN_EARS_ID
 
-    def hrtf_manifest(self) -> dict:
-        """The SOFA HRTF's identity, licence and rates as a manifest records them, or the built-in ears'."""
+    def hrtf_manifest(self) -> dict | None:
+        """The SOFA HRTF's identity, licence and rates as a manifest records them, or the built-in ears';
+        None for an omnidirectional microphone model."""
+        if self._capsules is not None:
+            return None
         if self.hrir is not None:
             return self.hrir.info.manifest_entry(self.cfg.sample_rate)
         return {"kind": "builtin", "id": BUILTIN_EARS_ID, "render_rate": self.cfg.sample_rate,
@@ -187,6 +198,9 @@ class PyroomBackend:
         from pyroomacoustics.doa import GridSphere
 
         rots = quat_to_matrix(quats)
+        if self._capsules is not None:  # channel 0 = the left capsule
+            ears = capsule_positions(self._capsules, positions, rots)
+            return pra.MicrophoneArray(_to_pra(ears.reshape(-1, 3), box).T, self.cfg.sample_rate)
         if self.hrir is None:
             right = np.einsum("lij,j->li", rots, RIGHT)
             # channel 0 = left ear = -right
@@ -247,7 +261,8 @@ class PyroomBackend:
         if lq.shape != (len(lp), 4):
             raise ValueError(f"listener_quats must have shape ({len(lp)}, 4), got {lq.shape}")
         box = shoebox_of(scene, self.materials)
-        margin = EAR_OFFSET + 1e-3
+        half = EAR_OFFSET if self._capsules is None else float(np.linalg.norm(self._capsules, axis=1).max())
+        margin = half + 1e-3
         for what, pts, m in (("listener", lp, margin), ("source", sp, 1e-3)):
             outside = np.any((pts < box.lo + m) | (pts > box.hi - m), axis=1)
             if outside.any():

@@ -16,7 +16,11 @@ Engine facts this module relies on (measured with rlr-audio-propagation 0.0.1, s
 * an ``Ambisonics`` listener of 4 channels returns first-order ambisonics in the *world* frame whatever its
   orientation, N3D-normalised, channels ``(W, sqrt3*y, sqrt3*z, sqrt3*x)`` on the engine's axes (measured with
   a direct-only context), and costs what one binaural listener costs; the binaural indirect pass costs one
-  trace per listener even when listeners share a position.
+  trace per listener even when listeners share a position;
+* a ``Mono`` listener of 1 channel is an omnidirectional receiver: its direct response equals the W channel of
+  an ``Ambisonics`` listener at the same point bit for bit, and its orientation changes nothing beyond float
+  rounding (measured: identical under yaw, 3e-13 relative energy under a 90 deg pitch). The
+  omnidirectional microphone models (:mod:`simkit.acoustics.mics`) are one ``Mono`` listener per capsule.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from simkit.acoustics.hrtf import (
     validate_sofa,
 )
 from simkit.acoustics.materials import MaterialDatabase
+from simkit.acoustics.mics import MicModel, capsule_positions, check_mic
 from simkit.acoustics.presets import PRESETS, Preset
 from simkit.conventions import quat_to_matrix
 from simkit.errors import SimkitError
@@ -145,6 +150,8 @@ class RLRBackend:
         threads = cfg.thread_count
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise SimkitError(f"acoustics.thread_count must be an integer >= 1, got {cfg.thread_count!r}")
+        self.mic: MicModel = check_mic(cfg.mic, cfg.mic_spacing, cfg.hrtf)
+        self._capsules = self.mic.capsules(cfg.mic_spacing)  # (2, 3) listener frame, or None (HRTF ears)
         self._hrtf: Path | None = None  # the SOFA file the engine reads (at the render rate)
         self._hrtf_info: HrtfInfo | None = None
         self._hrtf_id = "builtin"
@@ -158,6 +165,8 @@ class RLRBackend:
                 self._hrtf = resample_sofa(self._hrtf, cfg.sample_rate,
                                            Path(self._tmp.name) / f"hrtf-{cfg.sample_rate}hz.sofa")
         else:
+            # omni capsules included: the engine still holds its built-in HRTF, and whether a Mono listener
+            # escapes its upsampling abort is not measured
             check_builtin_rate(cfg.sample_rate)
         self._material_json = Path(self._tmp.name) / "materials.json"
         self._material_json.write_text(materials.to_engine_json(), encoding="utf-8")
@@ -167,15 +176,19 @@ class RLRBackend:
         return _engine_identity()
 
     def hrtf_id(self) -> str:
-        """``builtin`` or ``<file name>@<sha256 prefix>`` of the SOFA file (simkit.acoustics.hrtf)."""
-        return self._hrtf_id
+        """``builtin`` or ``<file name>@<sha256 prefix>`` of the SOFA file (simkit.acoustics.hrtf); ``none``
+        for an omnidirectional microphone model, which uses no HRTF."""
+        return "none" if self._capsules is not None else self._hrtf_id
 
     def hrtf_info(self) -> HrtfInfo | None:
         """The validated SOFA file's identity, or None for the built-in HRTF."""
         return self._hrtf_info
 
-    def hrtf_manifest(self) -> dict:
-        """The HRTF's identity, licence and rates as a render manifest records them."""
+    def hrtf_manifest(self) -> dict | None:
+        """The HRTF's identity, licence and rates as a render manifest records them; None without an HRTF
+        (an omnidirectional microphone model)."""
+        if self._capsules is not None:
+            return None
         if self._hrtf_info is None:
             return builtin_manifest_entry(self.version(), self.cfg.sample_rate)
         return self._hrtf_info.manifest_entry(self.cfg.sample_rate)
@@ -209,12 +222,38 @@ class RLRBackend:
             raise ValueError("listener_quats holds a zero quaternion")
         lq = lq / norms
         vertices, groups = self._mesh(scene)
+        if self._capsules is not None:
+            return self._render_capsules(vertices, groups, lp, lq, sp)
         direct = self._simulate(vertices, groups, lp, lq, sp, direct=True)
         if self.preset.shared_indirect:
             indirect = self._shared_indirect(vertices, groups, lp, lq, sp)
         else:
             indirect = self._simulate(vertices, groups, lp, lq, sp, direct=False)
         return BinauralRIRs(direct=direct, indirect=indirect, sample_rate=self.cfg.sample_rate)
+
+    def _render_capsules(
+        self, vertices: list[float], groups: list[tuple[str, list[int]]], lp: np.ndarray, lq: np.ndarray,
+        sp: np.ndarray,
+    ) -> BinauralRIRs:
+        """Two-channel RIRs of an omnidirectional capsule pair: one ``Mono`` listener per capsule, at the
+        capsule's world position (the view's position plus its rotated offset), direct and indirect alike.
+
+        The shared FOA trace of ``efficient`` is not used: the capsules of different views stand at different
+        points, and a first-order field cannot be moved 7-9 cm at speech frequencies (its Taylor term holds
+        below ~0.8 kHz for 0.067 m); so the indirect pass costs one trace per capsule (docs/acoustics.md).
+        """
+        at = capsule_positions(self._capsules, lp, quat_to_matrix(lq)).reshape(-1, 3)  # (L * 2, 3), left first
+        identity = np.tile([1.0, 0.0, 0.0, 0.0], (len(at), 1))  # an omni listener has no orientation
+        parts = []
+        for direct in (True, False):
+            r = self._simulate(vertices, groups, at, identity, sp, direct=direct, mono=True)  # (2L, S, 1, T)
+            if not direct and self.preset.late_tail:
+                from simkit.acoustics.late_tail import synthesise_late_tail
+
+                r = synthesise_late_tail(r, self.cfg.sample_rate)
+            r = r.reshape(len(lp), 2, len(sp), self.n_samples).transpose(0, 2, 1, 3)
+            parts.append(np.ascontiguousarray(r, dtype=np.float32))
+        return BinauralRIRs(direct=parts[0], indirect=parts[1], sample_rate=self.cfg.sample_rate)
 
     def _shared_indirect(
         self, vertices: list[float], groups: list[tuple[str, list[int]]], lp: np.ndarray, lq: np.ndarray,
@@ -305,10 +344,12 @@ class RLRBackend:
         sp: np.ndarray,
         direct: bool,
         ambisonic: bool = False,
+        mono: bool = False,
     ) -> np.ndarray:
-        """(L, S, C, T) float32 responses of a fresh context: C = 2 (binaural) or 4 (world-frame FOA)."""
-        n_out = 4 if ambisonic else 2
-        layout = rlr.ChannelLayoutType.Ambisonics if ambisonic else rlr.ChannelLayoutType.Binaural
+        """(L, S, C, T) float32 responses of a fresh context: C = 2 (binaural), 4 (world-frame FOA) or 1
+        (``mono``: an omnidirectional receiver)."""
+        n_out, layout = (4, rlr.ChannelLayoutType.Ambisonics) if ambisonic else \
+            (1, rlr.ChannelLayoutType.Mono) if mono else (2, rlr.ChannelLayoutType.Binaural)
         out = np.zeros((len(lp), len(sp), n_out, self.n_samples), dtype=np.float32)
         failure: str | None = None
         with _engine_output() as engine_log:
@@ -322,7 +363,7 @@ class RLRBackend:
                 ctx.finalize_object_mesh(0)
                 for i in range(len(lp)):
                     ctx.add_listener(rlr.ChannelLayout(layout, n_out))
-                    if self._hrtf is not None and not ambisonic:
+                    if self._hrtf is not None and not ambisonic and not mono:
                         ctx.set_listener_hrtf(i, str(self._hrtf))
                     ctx.set_listener_position(i, lp[i].tolist())
                     ctx.set_listener_orientation_quaternion(i, lq[i].tolist())

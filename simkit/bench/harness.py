@@ -445,14 +445,15 @@ def make_optimizer(model: BenchModel, cfg: BenchConfig) -> torch.optim.Optimizer
     if cfg.optimizer not in ("adamw", "adam"):  # a config built in Python without validation
         raise SimkitError(f"optimizer must be adamw or adam (got {cfg.optimizer!r})")
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    trained = [p for p in model.parameters() if p.requires_grad]  # a stage may freeze networks
     if cfg.visual_lr <= 0:
-        return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    visual = list(model.visual_parameters())
+        return cls(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    visual = [p for p in model.visual_parameters() if p.requires_grad]
     if not visual:
         raise SimkitError(f"model {cfg.model} declares no visual parameters, so a visual learning rate "
                           f"({cfg.visual_lr:g}) would apply to nothing")
     ids = {id(p) for p in visual}
-    rest = [p for p in model.parameters() if id(p) not in ids]
+    rest = [p for p in trained if id(p) not in ids]
     return cls([{"params": rest, "lr": cfg.lr}, {"params": visual, "lr": cfg.visual_lr}], lr=cfg.lr,
                weight_decay=cfg.weight_decay)
 
@@ -487,7 +488,47 @@ def train_model(
     ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
     after the latest epoch (with optimizer and scheduler, for inspection or resumption). ``negatives``: the
     model's ``needs_negative_pairs`` (the splits are opened with negative pairs only then).
+
+    A model with :meth:`~simkit.models.BenchModel.training_stages` trains stage after stage, each a run of
+    its own (its best checkpoint loaded back before the next; an earlier stage's files are kept as
+    ``<stage>_best.pt`` / ``<stage>_last.pt``); the history has every stage's epochs in order (numbered on,
+    with ``stage`` = the stage's index) and the best epoch and selection are the last stage's.
     """
+    stages = model.training_stages()
+    if not stages:
+        return _train_stage(model, cfg, task, device, run_dir, log, negatives)
+    history: list[dict[str, float]] = []
+    best_epoch, sel = 0, None
+    for k, stage in enumerate(stages):
+        model.begin_stage(stage.name)
+        epochs = stage.epochs or cfg.epochs
+        if log:
+            log(f"  stage {k + 1}/{len(stages)} {stage.name}: {epochs} epochs")
+        done, best, sel = _train_stage(model, dataclasses.replace(cfg, epochs=epochs), task, device, run_dir,
+                                       log, negatives, select_on_loss=stage.select_on_loss)
+        offset = len(history)
+        history += [{**h, "epoch": offset + h["epoch"], "stage": float(k)} for h in done]
+        best_epoch = offset + best if best else 0
+        if k < len(stages) - 1:  # keep the earlier stage's files; the last stage writes best.pt / last.pt
+            for name in ("best", "last"):
+                if (run_dir / f"{name}.pt").exists():
+                    (run_dir / f"{name}.pt").replace(run_dir / f"{stage.name}_{name}.pt")
+    assert sel is not None
+    return history, best_epoch, sel
+
+
+def _train_stage(
+    model: BenchModel,
+    cfg: BenchConfig,
+    task: TaskSpec,
+    device: torch.device,
+    run_dir: Path,
+    log: Log | None,
+    negatives: bool = False,
+    select_on_loss: bool = False,
+) -> tuple[list[dict[str, float]], int, Selection]:
+    """One training run of :func:`train_model` (``select_on_loss``: pick on the mean val loss whatever the
+    configured selection is)."""
     data = Path(cfg.data)
     train_ds = open_split(task, data, "train", cfg, True, negatives)
     # derived clips convolved on the device: the loader only reads (datasets that store clips read them)
@@ -500,7 +541,8 @@ def train_model(
     if log and val_ds is not full_val:
         n_val, n_full = len(val_ds), len(full_val)  # type: ignore[arg-type]
         log(f"  per-epoch validation on {n_val} of {n_full} val items (--val-items); final scores use all")
-    sel = resolve_selection(model, cfg, task, labelled(task, full_val))
+    sel = (Selection("loss", False, uses_labels=False) if select_on_loss
+           else resolve_selection(model, cfg, task, labelled(task, full_val)))
     sel_name, higher = sel.name, sel.higher_is_better
     if log:
         if sel.no_labels:
@@ -509,6 +551,7 @@ def train_model(
             log(f"  self-supervised model selected on labelled val {sel_name} (--select-metric)")
         else:
             log(f"  checkpoint selection: val {sel_name}{'' if sel.uses_labels else ' (label-free)'}")
+    # only what trains: a stage may freeze networks (SLfM's make_optimizer filters on requires_grad too)
     opt = make_optimizer(model, cfg)
     total_steps = cfg.epochs * len(train_loader)
     if cfg.max_steps:
@@ -850,12 +893,20 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
     if cfg.ablate_image and not task.image_keys:
         raise SimkitError(f"task {task.name} feeds its models no image: --ablate-image has nothing to ablate")
     # each model's configuration: its declared options, then its recipe (--recipe paper: its published values)
-    model_cfgs = {s.name: resolve(dataclasses.replace(cfg, model_options=per_model[s.name]), s.name) for s in specs}
+    model_cfgs = {s.name: resolve(dataclasses.replace(cfg, model=s.name, model_options=per_model[s.name]), s.name)
+                  for s in specs}
     sel = cfg.select_metric
     if sel and sel != "loss" and get_metric(sel).task != task.name:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
     device = resolve_device(cfg.device)
     protocols = bench_protocols(cfg)
+    if cfg.model == "all":  # every model the dataset can feed (e.g. slfm's camera network needs images)
+        have = open_dataset(cfg.data, (), None).groups
+        lacking = [s for s in specs if not all(any(o in have for o in g.split("|")) for g in s.groups)]
+        for s in lacking:
+            if log:
+                log(f"skipping model {s.name}: it needs group(s) {', '.join(s.groups)}, which {cfg.data} lacks")
+        specs = [s for s in specs if s not in lacking]
     for proto in protocols:
         pcfg = dataclasses.replace(cfg, protocol=proto)
         groups = open_dataset(cfg.data, (), proto or None).groups
@@ -872,6 +923,9 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
             check_splits(model_cfgs[s.name], task, [s], protocols)
     else:
         check_splits(cfg, task, specs, protocols)
+    if cfg.ablate_image:  # every model must see an image to ablate (direction: only the camera models do)
+        for s in specs:
+            check_sees_image(task, model_cfgs[s.name], s)
     results = check_writable_dir(cfg.results)
     check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
     threads = torch.get_num_threads()
@@ -885,6 +939,15 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         ]
     finally:
         torch.set_num_threads(threads)
+
+
+def check_sees_image(task: TaskSpec, cfg: BenchConfig, spec: ModelSpec) -> None:
+    """SimkitError when ``spec``'s items carry none of the task's ``image_keys`` (read from the first test
+    item): ``--ablate-image`` would change nothing the model sees."""
+    ds = task.open_split(Path(cfg.data), "test", cfg, False, negatives=spec.needs_negative_pairs)
+    if len(ds) and not any(k in ds[0] for k in task.image_keys):  # type: ignore[arg-type]
+        raise SimkitError(f"model {spec.name} sees no image (task {task.name}): --ablate-image has nothing "
+                          "to ablate")
 
 
 def bench_protocols(cfg: BenchConfig) -> list[str]:

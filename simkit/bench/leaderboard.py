@@ -60,6 +60,7 @@ METRIC_VARIANTS: dict[str, tuple[str, str]] = {
     "pha_eq": ("PHA", "CLUP supp. eq. 8, literal"),
     "snr_eq": ("SNR", "CLUP supp. eq. 9, literal"),
     "stft_distance_raw": ("STFT", "2.5D Visual Sound evaluate.py without peak normalisation (simkit's; no paper)"),
+    "diff_corr": ("L-R corr", "correlation of predicted with true L - R (simkit's; no paper)"),
 }
 # A published number whose paper does not let one tell the variant: metric `<quantity>_unknown`.
 UNKNOWN_METRICS: dict[str, str] = {f"{prefix}_{UNKNOWN_VARIANT}": quantity for prefix, quantity in _QUANTITIES.items()}

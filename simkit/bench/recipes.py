@@ -69,7 +69,8 @@ def _seed000_direction(options: Mapping[str, Cited] | None = None, note: str = "
             "optimizer": Cited("adamw", a22),
             "lr": Cited(1e-4, a22),
             "lr_schedule": Cited("cosine", a22),
-            "weight_decay": Cited(1e-4, f"{not_stated} SLfM's ({SLFM} slfm/config/config.py:55)"),
+            "weight_decay": Cited(0.01, f"{not_stated} SLfM's effective one ({SLFM} slfm/utils/torch_utils.py:84-90 "
+                                        "comments args.weight_decay out: AdamW's default 0.01)"),
             "patience": Cited(5, f"{a22}; the patience is not stated: simkit's 5"),
             "epochs": Cited(100, f"{not_stated} SLfM's default cap ({SLFM} slfm/config/config.py:9); early "
                                  "stopping ends it"),
@@ -87,6 +88,23 @@ def _seed000_direction(options: Mapping[str, Cited] | None = None, note: str = "
 
 
 _A22_LAMBDA = f"simkit's reading of {SEED000} §A.2.2"
+# SLfM's training values (both stages, slfm-geometric.sh / slfm-pretext.sh), as simkit.models.direction.slfm.PAPER
+_SLFM_SETTINGS: dict[str, Cited] = {
+    "optimizer": Cited("adamw", f"{SLFM} slfm-geometric.sh:51 (--optim='AdamW')"),
+    "lr": Cited(1e-4, f"{SLFM} slfm-geometric.sh:51 (--lr=0.0001), slfm-pretext.sh:74"),
+    "weight_decay": Cited(0.01, f"{SLFM} slfm/utils/torch_utils.py:84-90 (args.weight_decay commented out: "
+                                "AdamW's default 0.01)"),
+    "lr_schedule": Cited("cosine", f"{SLFM} slfm-geometric.sh:51 (--schedule='cos')"),
+    "batch_size": Cited(96, f"{SLFM} slfm-geometric.sh:8"),
+    "epochs": Cited(20, f"{SLFM} slfm-geometric.sh:42"),
+    "patience": Cited(500, f"{SLFM} main.py validates every epoch (--valid_step=1) and keeps the best, no "
+                           "early stopping: patience >= every stage's epochs"),
+    "views_per_item": Cited(3, f"{SLFM} slfm-geometric.sh:40, slfm-pretext.sh:34 (N_view=3)"),
+    "width": Cited(64, f"{SLFM} torchvision resnet18 (models/audio_loc_net.py:51, camera_net.py:51)"),
+    "features.clip_seconds": Cited(2.55, f"{SLFM} slfm/config/params.py:16, 69-70"),
+    "features.n_fft": Cited(512, f"{SLFM} slfm/config/params.py:25"),
+    "features.hop": Cited(160, f"{SLFM} slfm/config/params.py:23"),
+}
 
 PAPER: dict[str, ModelRecipe] = {
     "iid": ModelRecipe(
@@ -115,28 +133,21 @@ PAPER: dict[str, ModelRecipe] = {
         "lambda2": Cited(0.0, f"{_A22_LAMBDA} (Ours-R&T: lambda2 0)"),
     }),
     "slfm": ModelRecipe(
-        source=f"{SLFM}, geometric stage (slfm/scripts/training/slfm-geometric.sh)",
-        settings={
-            "optimizer": Cited("adamw", f"{SLFM} slfm-geometric.sh:51 (--optim='AdamW')"),
-            "lr": Cited(1e-4, f"{SLFM} slfm-geometric.sh:51 (--lr=0.0001)"),
-            "weight_decay": Cited(1e-4, f"{SLFM} slfm/config/config.py:55 (default 1e-4, not overridden)"),
-            "lr_schedule": Cited("cosine", f"{SLFM} slfm-geometric.sh:51 (--schedule='cos')"),
-            "batch_size": Cited(96, f"{SLFM} slfm-geometric.sh:8"),
-            "epochs": Cited(20, f"{SLFM} slfm-geometric.sh:42"),
-            "patience": Cited(20, f"{SLFM} main.py validates every epoch (--valid_step=1) and keeps the best "
-                                  "score, no early stopping: patience = epochs"),
-            "views_per_item": Cited(3, f"{SLFM} slfm-geometric.sh:40 (N_view=3)"),
-            "width": Cited(64, f"{SLFM} slfm-geometric.sh (audio_backbone='resnet18': width 64)"),
-            "features.clip_seconds": Cited(2.55, f"{SLFM} slfm/config/params.py:16"),
-            "features.n_fft": Cited(512, f"{SLFM} slfm/config/params.py:25"),
-            "features.hop": Cited(160, f"{SLFM} slfm/config/params.py:23"),
-        },
+        source=f"{SLFM}, pretext (slfm-pretext.sh) and geometric (slfm-geometric.sh) stages; "
+               "simkit.models.direction.slfm.PAPER",
+        settings=_SLFM_SETTINGS,
+        options={"pretext_epochs": Cited(500.0, f"{SLFM} slfm/scripts/training/slfm-pretext.sh:73")},
         gaps=(
-            "loss weights, mirror and symmetry forms are the model's own options (slfm.py follows SLfM's "
-            "geometric stage where it can; its card lists what differs)",
-            "the pretext checkpoint (cross-view binauralisation, 500 epochs, slfm-pretext.sh) is not trained by "
-            "the bench",
+            "one batch size for both stages: the geometric stage's 96 (the pretext stage's is 64, "
+            "slfm-pretext.sh:28)",
+            "cosine annealed per batch; SLfM anneals per epoch (utils/torch_utils.py:108-112)",
+            "ImageNet-pretrained camera ResNet-18 (--imagenet_pretrain): not loaded",
         ),
+    ),
+    "slfm_simple": ModelRecipe(
+        source="simkit's own simplified SLfM (no paper); trained with SLfM's geometric-stage values",
+        settings=_SLFM_SETTINGS,
+        gaps=("no published model: the values are SLfM's, the model is simkit's",),
     ),
     "mono_copy": ModelRecipe(
         source="the Mono-Mono floor of the FAIR-Play literature; no training",

@@ -33,12 +33,21 @@ def render(
     engine: str = typer.Option(None, help="Acoustic engine: rlr (SoundSpaces 2.0) | pyroomacoustics (shoebox "
                                           "rooms only, a cross-check) (default: rlr)."),
     speech: Path = typer.Option(None, help="LibriSpeech root; default: built-in espeak-ng speech."),
-    hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine; default: the engine's built-in HRTF."),
+    hrtf: Path = typer.Option(None, help="SOFA HRTF for the engine (--mic binaural); default: the engine's "
+                                         "built-in HRTF."),
+    mic: str = typer.Option(None, help="Microphone model: binaural (HRTF ears) | phone-stereo (a phone's two "
+                                       "microphones, landscape) | spaced-pair (two omnis, --mic-spacing) "
+                                       f"(default: {_DEF.acoustics.mic}; docs/acoustics.md, Microphones)."),
+    mic_spacing: float = typer.Option(None, help="--mic spaced-pair: capsule spacing (m, default 0.175)."),
     storage: str = typer.Option(None, help="Shard storage: compact (clips derived on read, int16 RIRs and "
                                            "sources; ~0.6 MB per view set) | float32 (every array as rendered) "
                                            "(default: compact; replaces any storage set in --config; "
                                            "docs/dataset-format.md)."),
     no_views: bool = typer.Option(False, "--no-views", help="Skip RGB/depth/instance views and view filters."),
+    visible_sources: bool = typer.Option(False, "--visible-sources",
+                                         help="Each source is a visible sounding object (docs/scenes.md)."),
+    min_visible_share: float = typer.Option(None, help="With --visible-sources: every source lies in the field "
+                                                       "of view of at least this share of its set's views."),
     no_view_filters: bool = typer.Option(False, "--no-view-filters",
                                          help="Keep the first sampled view set even if it fails the HM3D-SS "
                                               "view filters (the verdict is still stored)."),
@@ -67,8 +76,11 @@ def render(
         "sets_per_scene": sets_per_scene, "seed": seed, "sampling.views": views, "sampling.sources": sources,
         "sampling.max_translation": max_translation,
         "acoustics.preset": preset, "acoustics.engine": engine, "acoustics.hrtf": str(hrtf) if hrtf else None,
+        "acoustics.mic": mic, "acoustics.mic_spacing": mic_spacing,
         "speech.corpus": str(speech) if speech else None, "scene_set.scene_dir": str(scene_dir) if scene_dir else None,
         "scene_set.format": scene_format, "scene_set.split_file": str(split_file) if split_file else None,
+        "sampling.visible_sources": True if visible_sources else None,
+        "sampling.min_visible_share": min_visible_share,
         "views.enabled": False if no_views else None, "views.apply_filters": False if no_view_filters else None,
         # --storage replaces any storage of --config as a whole (a preset, not a merge)
         "storage": dataclasses.asdict(storage_preset(storage)) if storage is not None else None,

@@ -58,6 +58,9 @@ def egovideo(
     scene_dir: Path = typer.Option(None, help="Mesh dataset root for --scene-format other than procedural."),
     preset: str = typer.Option(_EGO.acoustics.preset, help="Ray-count preset: efficient | fast | default | high."),
     engine: str = typer.Option(_EGO.acoustics.engine, help="Acoustic engine: rlr | pyroomacoustics."),
+    mic: str = typer.Option(_EGO.acoustics.mic, help="Microphone model: binaural | phone-stereo | spaced-pair "
+                                                     "(as `simkit render --mic`)."),
+    mic_spacing: float = typer.Option(None, help="--mic spaced-pair: capsule spacing (m, default 0.175)."),
     surface_detail: float = typer.Option(_EGO.surface_detail, help="World-anchored texture grain, 0-1."),
     portrait: bool = typer.Option(False, "--portrait", help="Portrait frames (height > width; curate refuses)."),
     mono: bool = typer.Option(False, "--mono", help="One audio channel (curate refuses)."),
@@ -78,7 +81,7 @@ def egovideo(
         hold_prob=hold_prob, pan_min_deg=pan_min, pan_max_deg=pan_max, walk_speed=walk_speed,
         surface_detail=surface_detail, scene=scene,
         scene_set=ScenesConfig(format=scene_format, scene_dir=str(scene_dir) if scene_dir else None),
-        acoustics=dataclasses.replace(_EGO.acoustics, preset=preset, engine=engine),
+        acoustics=dataclasses.replace(_EGO.acoustics, preset=preset, engine=engine, mic=mic, mic_spacing=mic_spacing),
         speech=dataclasses.replace(_EGO.speech, corpus=str(speech) if speech else None),
         container=container, seed=seed,
     )

@@ -1,5 +1,5 @@
 """``simkit inspect``: validate a dataset (render or prepared) through the contract and summarise it: origin,
-groups, split protocols, counts, RT60 and azimuth histograms."""
+groups, split protocols, counts, visibility of visible sources, RT60 and azimuth histograms."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit.data.validate import DatasetReport, validate_dataset
+from simkit.data.visibility import shard_visibility
 
 # The report of the contract's validator (every dataset: renders and prepared sets alike).
 InspectReport = DatasetReport
@@ -71,6 +72,9 @@ def format_report(rep: InspectReport) -> str:
     if rep.view_filter_passed.size:
         lines.append(f"views: {rep.view_filter_passed.mean():.0%} of {rep.view_filter_passed.size} view sets pass "
                      f"the HM3D-SS view filters (mean {rep.view_filter_tries.mean():.1f} draws per kept set)")
+    vis = shard_visibility(rep.shards)
+    if vis is not None:
+        lines.append(vis.line())
     rt = rep.rt60[np.isfinite(rep.rt60)]
     if rt.size:
         lines.append(f"RT60 (s): mean {rt.mean():.3f}, median {np.median(rt):.3f}, n {rt.size}")

@@ -84,6 +84,17 @@ GROUPS: dict[str, Group] = {
               "which corpus utterance or recording fed the clip, e.g. `librispeech:103-1240-0000@3.20`"),
             F("audio/speaker", "str", ("N", "S"), False, "speaker (LibriSpeech) or voice (espeak) id"),
             F("audio/text", "str", ("N", "S"), False, "transcript of the utterance"),
+            F("audio/mix", "float32", ("N", "V", 2, "T"), False,
+              "mixed clip of view v (renders with `mix.enabled`): the sum over s of `audio/binaural[n, v, s]` "
+              "plus the diffuse noise, channel 0 = left; absent when the shard's storage derives the clips "
+              "(then read as that sum plus `audio/mix_noise`)", ("float16", "int16")),
+            F("audio/mix_scale", "float32", ("N", "V", 2), False, "per-channel scale of an int16 mix"),
+            F("audio/mix_noise", "float32", ("N", "V", 2, "T"), False,
+              "the diffuse noise inside the mix of view v, stored only when the clips (and so the mix) are "
+              "derived on read", ("float16", "int16")),
+            F("audio/mix_noise_scale", "float32", ("N", "V", 2), False, "per-channel scale of int16 mix noise"),
+            F("audio/mix_snr_db", "float32", ("N", "V"), False,
+              "SNR (dB) the mix's noise was scaled to: clean mix energy over noise energy, both channels"),
         )),
         Group("rir", "binaural room impulse responses; the mixed RIR is `direct + indirect_gain * indirect`", (
             F("rir/direct", "float32", ("N", "V", "S", 2, "R"), True,
@@ -101,6 +112,11 @@ GROUPS: dict[str, Group] = {
             F("poses/yaw_deg", "float64", ("N", "V"), True, "camera yaw (deg, + = turned left)"),
             F("poses/quat_wxyz", "float64", ("N", "V", 4), False, "listener orientation, local -> world"),
             F("sources/position", "float64", ("N", "S", 3), False, "source positions"),
+            F("sources/instance", "uint16", ("N", "S"), False,
+              "instance id of source s's visible object (its body) in `views/instance` (renders with "
+              "`sampling.visible_sources`)"),
+            F("sources/kind", "str", ("N", "S"), False,
+              "kind of source s's visible object (`simkit.scenes.emitters.KINDS`, e.g. `loudspeaker`)"),
         )),
         Group("labels", "what the direction task scores; NaN where a label is unknown", (
             F("labels/azimuth_deg", "float32", ("N", "V", "S"), True,
@@ -109,6 +125,9 @@ GROUPS: dict[str, Group] = {
             F("labels/distance_m", "float32", ("N", "V", "S"), False, "source distance from view v"),
             F("labels/side", "int8", ("N", "V", "S"), False,
               "side only (+1 left, -1 right, 0 unknown) where the azimuth is not known (StereoCRW's L/R labels)"),
+            F("labels/mix_target", "int16", ("N", "V"), False,
+              "the source `audio/mix[n, v]` is labelled with (`mix.target`: the loudest at the listener or "
+              "source 0); present exactly when the shard has a mix"),
         )),
         Group("pairs", "camera motion between the views of a set", (
             F("pairs/rel_yaw_deg", "float32", ("N", "V", "V"), True,
@@ -122,6 +141,8 @@ GROUPS: dict[str, Group] = {
               "metric depth along the optical axis (m); 0 where no surface"),
             F("views/instance", "uint16", ("N", "V", "H", "W"), False,
               "object instance id per pixel (0 = structure/none)"),
+            F("views/source_pixels", "int32", ("N", "V", "S"), False,
+              "pixels of source s's object in `views/instance[n, v]` (renders with `sampling.visible_sources`)"),
             F("views/passed_filters", "uint8", ("N",), False,
               "1 when the set passes the HM3D-SS view filters"),
             F("views/filter_tries", "int32", ("N",), False, "view sets drawn to find this one"),

@@ -1,10 +1,15 @@
-"""``simkit data stats``: one seed-000-Table-7 row of a dataset - clips, hours, split sizes, IID binaural accuracy.
+"""``simkit data stats``: one seed-000-Table-7 row of a dataset - clips, hours, split sizes, visibility (renders
+with visible sources: :mod:`simkit.data.visibility`), IID binaural accuracy.
 
 IID binaural accuracy (seed 000, Table 7 and A.1.2): the share of labelled clips whose interaural
 intensity difference ``d = sign(log(E_L / E_R))`` over the whole clip points to the labelled side
 (:func:`simkit.conventions.iid_side`). A tie (equal ear energies, ``d = 0``: undecided) is scored and
 counted as a miss. Clips without a side (azimuth within 5 deg of the median plane, "unknown" labels,
 datasets without labels) are not counted; the row says how many were.
+
+A render with mixed clips (``mix.enabled``, docs/scenes.md "Mixed clips") is scored on its mixes: one clip
+per view, the mix of every source (and noise), labelled with that view's target source
+(``labels/mix_target``) - what a recording of several sources at once, labelled with its main one, gives.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numpy as np
 from simkit.conventions import MEDIAN_PLANE_MARGIN_DEG, iid_side, side_of_azimuth
 from simkit.data.layout import SPLITS
 from simkit.data.opener import open_dataset
-from simkit.data.storage import read_set_binaural
+from simkit.data.storage import MIX, MIX_TARGET, has_dataset, read_set_binaural, read_set_mix
+from simkit.data.visibility import Visibility, shard_visibility
 
 
 @dataclass
@@ -33,6 +39,7 @@ class DatasetStats:
     iid_accuracy: float
     iid_scored: int
     per_split_iid: dict[str, float] = field(default_factory=dict)
+    visibility: Visibility | None = None  # renders with visible sources (simkit.data.visibility)
 
 
 def _sides(f: h5py.File, n: int) -> np.ndarray:
@@ -54,19 +61,27 @@ def dataset_stats(root: Path | str, protocol: str | None = None) -> DatasetStats
         n_clips, h = 0, []
         for shard in info.splits[split]:
             with h5py.File(info.shard(shard), "r") as f:
+                mixed = has_dataset(f, MIX)
                 for n in info.sets(split, shard):
-                    audio = read_set_binaural(f, n)  # (V, S, 2, T)
+                    if mixed:  # one clip per view: its mix, with its target's side
+                        audio = read_set_mix(f, n)[:, None]  # (V, 1, 2, T)
+                        target = f[MIX_TARGET][n].astype(np.int64)
+                        sides = _sides(f, n)[np.arange(len(target)), target][:, None]
+                    else:
+                        audio = read_set_binaural(f, n)  # (V, S, 2, T)
+                        sides = _sides(f, n)
                     n_clips += audio.shape[0] * audio.shape[1]
-                    sides = _sides(f, n)
                     pred = iid_side(audio)  # 0 (a tie) never equals a side: a miss
                     keep = sides != 0
                     h.extend((pred[keep] == sides[keep]).astype(np.float64).tolist())
         split_clips[split], hits[split] = n_clips, h
     every = [x for s in SPLITS for x in hits[s]]
+    picked = {str(info.shard(sh)): list(info.sets(sp, sh)) for sp in SPLITS for sh in info.splits[sp]}
+    vis = shard_visibility(list(picked), picked)
     return DatasetStats(
         info.name, info.protocol, sum(split_clips.values()), sum(split_clips.values()) * seconds / 3600.0,
         split_clips, float(np.mean(every)) if every else float("nan"), len(every),
-        {s: float(np.mean(v)) if v else float("nan") for s, v in hits.items()},
+        {s: float(np.mean(v)) if v else float("nan") for s, v in hits.items()}, vis,
     )
 
 
@@ -79,6 +94,8 @@ def format_stats(st: DatasetStats) -> str:
         f"clips {st.clips}  duration {st.hours:.2f} h  splits: {splits}",
         f"IID binaural acc: {acc}",
     ]
+    if st.visibility is not None:
+        lines.insert(2, st.visibility.line())
     per = [f"{s} {100 * v:.1f} %" for s, v in st.per_split_iid.items() if np.isfinite(v)]
     if per:
         lines.append("  per split: " + ", ".join(per))

@@ -8,6 +8,10 @@ their stored form and the readers below turn them back into float32, whatever th
   (``direct + indirect_gain * indirect``), the render's own formula, as SLfM's loader renders online.
   The writer derives every clip from the encoded arrays and refuses the shard unless it matches the clip
   it was given to ``min_clip_snr_db``; the worst SNR is kept in the root attribute ``derived_clip_snr_db``;
+* a mixed clip ``audio/mix`` (renders with ``mix.enabled``) is stored in the clips' codec when clips are
+  stored; with derived clips it is not stored but computed on read as the sum of the derived clips of its
+  view plus ``audio/mix_noise`` (the diffuse noise, stored in the sources' codec, only when there is noise),
+  and checked by the writer like the clips;
 * ``int16``: each row (an RIR channel, a source clip, a binaural channel) is scaled by its own peak into
   int16, the scale kept in the float32 dataset ``<name>_scale`` (logical = stored * scale); ``float16``
   casts; ``float32`` keeps the writer's bytes;
@@ -35,6 +39,9 @@ from simkit.errors import SimkitError
 
 CLIPS = "audio/binaural"
 SOURCE = "audio/source"
+# the mixed clip per view (RenderConfig.mix): stored in the clips' codec, or derived on read as the sum of the
+# derived clips plus the stored noise; MIX_TARGET marks a shard that has a mix (simkit.audio.mix)
+MIX, MIX_NOISE, MIX_TARGET = "audio/mix", "audio/mix_noise", "labels/mix_target"
 DIRECT, INDIRECT = "rir/direct", "rir/indirect"
 RIRS = (DIRECT, INDIRECT)
 DERIVED_FROM = (SOURCE, DIRECT, INDIRECT)  # what a derived clip is computed from
@@ -132,7 +139,8 @@ def storage_mismatch(f: Any, cfg: StorageConfig) -> str | None:
     """Where the stored arrays of an open shard disagree with its ``storage`` attribute (``cfg``), or None:
     each bulky dataset in the dtype its mode says (int16 with its ``_scale``, never a ``_scale`` beside
     another dtype), and no stored clips when they are derived."""
-    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips}
+    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips, MIX: cfg.clips,
+             MIX_NOISE: cfg.source}
     for name, mode in modes.items():
         scaled = name + SCALE_SUFFIX in f
         if name not in f:
@@ -142,6 +150,8 @@ def storage_mismatch(f: Any, cfg: StorageConfig) -> str | None:
         dtype = np.dtype(f[name].dtype)
         if mode == "derived":
             return f"dataset {name} is stored ({dtype}) but the storage attribute says clips are derived"
+        if name == MIX_NOISE and cfg.clips != "derived":
+            return f"dataset {name} is stored beside stored clips (the stored {MIX} holds its noise)"
         if dtype != np.dtype(mode):
             return f"dataset {name} is {dtype} but the storage attribute says {mode}"
         if scaled and mode != "int16":
@@ -225,13 +235,23 @@ def encode_arrays(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: Stor
     encoding it whole (the render streams its sets through this)."""
     cfg.validate()
     out: dict[str, Any] = dict(arrays)
-    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips}
+    given_mix = out.pop(MIX, None)
+    if cfg.clips == "derived":
+        mix_noise = out.get(MIX_NOISE)
+    else:  # the stored mix holds its noise
+        out.pop(MIX_NOISE, None)
+        mix_noise = None
+        if given_mix is not None:
+            out[MIX] = given_mix
+    modes = {DIRECT: cfg.rir, INDIRECT: cfg.rir, SOURCE: cfg.source, CLIPS: cfg.clips, MIX: cfg.clips,
+             MIX_NOISE: cfg.source}
     for name, mode in modes.items():
         if name not in out or (name == CLIPS and mode == "derived"):
             continue
         x = np.asarray(out[name], dtype=np.float32)
         if mode != "float32" and not np.all(np.isfinite(x)):
-            field_name = {DIRECT: "rir", INDIRECT: "rir", SOURCE: "source", CLIPS: "clips"}[name]
+            field_name = {DIRECT: "rir", INDIRECT: "rir", SOURCE: "source", CLIPS: "clips", MIX: "clips",
+                          MIX_NOISE: "source"}[name]
             raise SimkitError(f"{name} holds NaN or infinite values; storage.{field_name} = {mode} cannot keep "
                               "them (store float32, or fix the input)")
         if name in RIRS:
@@ -251,10 +271,14 @@ def encode_arrays(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: Stor
         raise SimkitError(f"storage clips=derived needs sources as long as the clips ({src.shape[-1]} "
                           f"vs {clips.shape[-1]} samples)")
     rir = {k: decode_array(out[k], out.get(k + SCALE_SUFFIX)) for k in RIRS}
+    noise = decode_array(out[MIX_NOISE], out.get(MIX_NOISE + SCALE_SUFFIX)) if mix_noise is not None else None
     worst = float("inf")
     for n in range(clips.shape[0]):  # one set at a time keeps the float64 FFT buffers small
         got = derive_clips(src[n][None, :, None, :], rir[DIRECT][n], rir[INDIRECT][n], attrs["indirect_gain"])
         worst = min(worst, worst_clip_snr_db(clips[n], got))
+        if given_mix is not None:  # the mix a reader derives: the derived clips summed, plus the noise
+            mix = got.sum(axis=1, dtype=np.float32) + (noise[n] if noise is not None else np.float32(0))
+            worst = min(worst, worst_clip_snr_db(np.asarray(given_mix[n], np.float32), mix))
     if worst < cfg.min_clip_snr_db:
         raise SimkitError(f"storage clips=derived: the derived clips match the given ones at {worst:.1f} dB "
                           f"SNR, under storage.min_clip_snr_db = {cfg.min_clip_snr_db:g} (store the clips)")
@@ -262,9 +286,12 @@ def encode_arrays(arrays: Mapping[str, Any], attrs: Mapping[str, Any], cfg: Stor
 
 
 def has_dataset(f: Any, name: str) -> bool:
-    """Whether ``name`` can be read from the shard: stored, or (clips) derivable from sources and RIRs."""
+    """Whether ``name`` can be read from the shard: stored, or (clips, the mix) derivable from sources and
+    RIRs."""
     if name == CLIPS and name not in f:
         return storage_of(f).clips == "derived" and all(k in f for k in DERIVED_FROM)
+    if name == MIX and name not in f:
+        return MIX_TARGET in f and has_dataset(f, CLIPS)
     return name in f
 
 
@@ -381,3 +408,23 @@ def read_set_binaural(f: Any, n: int) -> np.ndarray:
     """Every clip of set n: (V, S, 2, T) float32."""
     v_all, s_all = int(f.attrs["n_views"]), int(f.attrs["n_sources"])
     return np.stack([read_binaural(f, n, range(v_all), s) for s in range(s_all)], axis=1)
+
+
+def read_mix(f: Any, n: int, views: Sequence[int] | np.ndarray, start: int = 0, stop: int | None = None
+             ) -> np.ndarray:
+    """The mixed clips of views ``views`` of set n, samples ``[start, stop)``: (len(views), 2, stop - start)
+    float32. Stored mixes are decoded; a derived one is the sum over sources of :func:`read_binaural` plus the
+    stored noise (``audio/mix_noise``) when there is any."""
+    if MIX in f:
+        return np.stack([read(f, MIX, (n, int(v)))[..., start:stop] for v in views])
+    if not has_dataset(f, MIX):
+        raise SimkitError(f"shard {getattr(f, 'filename', '?')} has no mixed clips (render with mix.enabled)")
+    out = sum(read_binaural(f, n, views, s, start, stop) for s in range(int(f.attrs["n_sources"])))
+    if MIX_NOISE in f:
+        out = out + np.stack([read(f, MIX_NOISE, (n, int(v)))[..., start:stop] for v in views])
+    return np.asarray(out, dtype=np.float32)
+
+
+def read_set_mix(f: Any, n: int) -> np.ndarray:
+    """The mixed clip of every view of set n: (V, 2, T) float32."""
+    return read_mix(f, n, range(int(f.attrs["n_views"])))

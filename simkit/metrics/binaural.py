@@ -18,7 +18,8 @@ and torch.stft reflect, librosa 0.11 pads zeros: CCStereo's librosa metrics, the
 Prediction and target are each **peak-normalised** over both channels (``x / max|x|``; silent clips stay
 silent) before every metric but ``stft_distance_raw`` (the same STFT distance on the waveforms as given:
 a prediction that only moves the peak, e.g. a one-sample click, cannot game it; docs/binaural.md, "stft_distance_raw
-and the click"); every metric is computed on the whole clip (2, T) (channel 0 = left, see
+and the click"); ``diff_corr`` (the correlation of predicted with true L - R, simkit's) shows whether a model
+predicts the side difference at all; every metric is computed on the whole clip (2, T) (channel 0 = left, see
 :mod:`simkit.conventions`) and averaged over the test clips. Long clips are generated with a 0.63 s window
 slid by 0.05 s, overlapping outputs averaged (:func:`sliding_window_binauralize`, 2.5D ``demo.py``).
 
@@ -204,6 +205,17 @@ def _snr_eq_term(sp: _Spectra, cap_db: float = SNR_CAP_DB) -> float:
     return float(np.mean(np.clip(ratio_db, -cap_db, cap_db)))
 
 
+def _diff_corr_term(sp: _Spectra) -> float:
+    # Pearson correlation of the L - R waveforms: does the prediction put the right side difference where the
+    # target has it? Scale-free, so it needs no normalisation; a flat (or silent) L - R on either side
+    # explains nothing of the other and scores 0, never NaN.
+    p = sp.pred[0] - sp.pred[1]
+    g = sp.target[0] - sp.target[1]
+    p, g = p - p.mean(), g - g.mean()
+    denom = float(np.sqrt(np.sum(p * p) * np.sum(g * g)))
+    return float(np.sum(p * g) / denom) if denom > 0.0 else 0.0
+
+
 def envelope(x: np.ndarray) -> np.ndarray:
     """Hilbert envelope ``|hilbert(x)|`` along the last axis (over the whole clip)."""
     return np.abs(hilbert(np.asarray(x, dtype=np.float64), axis=-1))
@@ -283,6 +295,10 @@ def _variants() -> tuple[Variant, ...]:
         Variant("stft_distance_raw", _stft_term, False, "STFT units^2",
                 f"simkit: {_25D}:22-47 without normalize (:19-20); reflect padding; no paper reports it",
                 f"{stft_f}, on p and g as given (no peak normalisation)", normalized=False),
+        Variant("diff_corr", _diff_corr_term, True, "correlation",
+                "simkit (issue 21): does a model predict L - R at all; no paper reports it",
+                "Pearson correlation over t of (p_L - p_R) and (g_L - g_R); 0 when either is flat",
+                normalized=False),
     )
 
 
@@ -320,6 +336,7 @@ def _one(name: str) -> Callable[..., float]:
 # Per-clip functions by name (the task writes one record column per variant, one row per clip).
 stft_distance = _one("stft_distance")
 stft_distance_raw = _one("stft_distance_raw")
+diff_corr = _one("diff_corr")
 envelope_distance = _one("env_distance")
 mag_distance = _one("mag_distance")
 dphase = _one("dphase")

@@ -6,7 +6,7 @@ Families (pyroomacoustics' ``doa/`` layout: a package per family, a ``base`` mod
 each subclass's hook, one file per model):
 
 * :mod:`simkit.models.direction` - task ``direction``: ``iid``, ``gcc_phat``, ``supervised``, ``slfm``,
-  ``ours_full``, ``ours_rt`` (base: :class:`simkit.models.direction.base.DirectionModel`, hook
+  ``slfm_simple``, ``ours_full``, ``ours_rt`` (base: :class:`simkit.models.direction.base.DirectionModel`, hook
   ``azimuth_rad``);
 * :mod:`simkit.models.binaural` - tasks ``binauralize`` / ``av_localize``: ``mono_copy``,
   ``mono2binaural``, ``clup``, ``clup_loc``, ``clup_baseline``, ``clup_baseline_loc`` (base:
@@ -72,6 +72,20 @@ class ModelSettings(Protocol):
         """STFT framing of the direction networks."""
 
 
+@dataclass(frozen=True)
+class TrainingStage:
+    """One stage of a multi-stage model (:meth:`BenchModel.training_stages`).
+
+    ``epochs``: the stage's epoch budget (0: the run's ``--epochs``). ``select_on_loss``: the stage picks its
+    checkpoint on its own mean val loss whatever ``--select-metric`` says (a pretext stage, whose heads
+    predict nothing yet); otherwise the run's selection applies (:func:`simkit.bench.harness.resolve_selection`).
+    """
+
+    name: str
+    epochs: int = 0
+    select_on_loss: bool = False
+
+
 class BenchModel(torch.nn.Module, abc.ABC):
     """What the harness drives: ``predict`` always, ``loss`` for models that train.
 
@@ -88,6 +102,18 @@ class BenchModel(torch.nn.Module, abc.ABC):
     # score (e.g. SLfM's authors' ``slfm_score``), which ``selection_score`` computes from the mean loss parts
     selection_name: str = "loss"
     selection_higher_is_better: bool = False
+
+    def training_stages(self) -> tuple[TrainingStage, ...]:
+        """The model's training stages in order (SLfM: pretext, then geometric); ``()``: one plain stage.
+
+        The harness runs each stage as a whole training run of its own (fresh optimiser over the parameters
+        that then require gradients, its own schedule, early stopping and best checkpoint, loaded back before
+        the next stage), calling :meth:`begin_stage` first."""
+        return ()
+
+    def begin_stage(self, stage: str) -> None:
+        """Called before the first epoch of ``stage`` (e.g. to load the previous stage's networks and freeze
+        them); the loss of the model then is the stage's loss."""
 
     def visual_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters of the model's image network, which the bench's ``visual_lr`` trains at their own

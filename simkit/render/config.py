@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simkit.acoustics.config import AcousticsConfig, check_acoustics_config
+from simkit.acoustics.config import AcousticsConfig, acoustics_content, check_acoustics_config
 from simkit.audio.config import SpeechConfig, check_speech_config
+from simkit.audio.mix import MixConfig, check_mix_config, check_mix_sources
 from simkit.config import config_hash, deep_merge, from_dict, read_json_object, set_dotted, setting, to_dict, validate
 from simkit.data.storage import FLOAT32, StorageConfig
 from simkit.errors import SimkitError
@@ -41,6 +42,17 @@ class SamplingConfig:
     source_height_min: float = 0.7  # m above the floor
     source_height_max: float = 1.7  # m above the floor
     max_tries: int = setting(2000, min=1)  # rejection-sampling budget per view set, then the scene is too small
+    # each source is a visible sounding object (simkit.scenes.emitters) standing at its position; its kind
+    # sets the source height (source_height_min/max then do not apply)
+    visible_sources: bool = False
+    # with visible_sources: every source lies inside the camera's field of view of at least this share of
+    # the views of its set (rejection sampling); 0 = no requirement
+    min_visible_share: float = setting(0.0, min=0, max=1)
+
+
+# Sampling fields added after the default config's hash was fixed, with their defaults: left out of
+# ``content_dict`` at their default so earlier renders keep their hash and bytes.
+SAMPLING_ADDED = {"visible_sources": False, "min_visible_share": 0.0}
 
 
 @dataclass
@@ -58,6 +70,7 @@ class RenderConfig:
     compression: int = setting(4, min=0, max=9)  # gzip level of HDF5 datasets
     storage: StorageConfig = field(default_factory=StorageConfig)  # compact: clips derived on read, int16
     recipe: str = ""  # the render recipe the values started from (simkit.render.recipes); "" = none
+    mix: MixConfig = field(default_factory=MixConfig)  # the mixed clip per view, distractors, noise (off)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -68,8 +81,14 @@ class RenderConfig:
         d = self.to_dict()
         d.pop("scenes")
         d["scene_set"].pop("scene_dir")
+        acoustics_content(d["acoustics"])  # the binaural default keeps the hash it had before microphone models
         if not self.recipe:
             d.pop("recipe")  # configs without a recipe keep the bytes and hash they had before recipes existed
+        for key, default in SAMPLING_ADDED.items():  # fields added later: absent at their default, as recipe
+            if d["sampling"][key] == default:
+                d["sampling"].pop(key)
+        if self.mix.is_default():
+            d.pop("mix")  # likewise renders without a mix
         return d
 
     def config_hash(self) -> str:
@@ -96,6 +115,8 @@ def validate_render_config(cfg: RenderConfig) -> None:
     check_sampling_config(cfg.sampling)
     check_speech_config(cfg.speech)
     check_views_config(cfg.views)
+    check_mix_config(cfg.mix)
+    check_mix_sources(cfg.sampling.sources, cfg.mix)
 
 
 def load_render_config(

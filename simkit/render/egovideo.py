@@ -1,7 +1,8 @@
 """``simkit egovideo``: simulated egomotion videos with exact truth (the ground truth no recorded set has).
 
-A camera (= the binaural listener) stands in a scene and turns (optionally walks) along a trajectory.
-Every frame is ray-cast (:mod:`simkit.vision.camera`); binaural audio of S static sources is rendered by the
+A camera (= the listener: binaural ears, or a phone's microphones with ``--mic``) stands in a scene and
+turns (optionally walks) along a trajectory.
+Every frame is ray-cast (:mod:`simkit.vision.camera`); two-channel audio of S static sources is rendered by the
 acoustic backend (RLR by default) at the pose of every frame and cross-faded between frames with triangular
 windows (a partition of unity, so a static pose gives exactly the static render). Frames and audio are muxed
 with PyAV. Beside each video the exact truth is written: per-frame poses, per-frame source azimuths
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from simkit import conventions
-from simkit.acoustics.config import AcousticsConfig
+from simkit.acoustics.config import AcousticsConfig, acoustics_content
 from simkit.audio.config import SpeechConfig
 from simkit.config import from_dict
 from simkit.errors import OutputError, SimkitError
@@ -90,6 +91,7 @@ class EgoVideoConfig:
     def config_hash(self) -> str:
         d = self.to_dict()
         d["scene_set"].pop("scene_dir")
+        acoustics_content(d["acoustics"])  # binaural (the default) keeps the hash it had before --mic
         return stable_hash(d)
 
     def memory_bytes(self) -> int:
@@ -145,6 +147,9 @@ class EgoVideoConfig:
             raise SimkitError(f"--container must be .mp4 or .mkv (got {self.container!r})")
         if self.keyframes:
             parse_keyframes(self.keyframes)
+        from simkit.acoustics.mics import check_mic
+
+        check_mic(self.acoustics.mic, self.acoustics.mic_spacing, self.acoustics.hrtf)
         from_dict(EgoVideoConfig, self.to_dict(), "egovideo")
 
 
@@ -381,7 +386,7 @@ def generate_video(cfg: EgoVideoConfig, index: int, out: Path, scene=None, caste
         "config_hash": cfg.config_hash(), "fps": cfg.fps, "seconds": cfg.seconds,
         "camera": dataclasses.asdict(cam), "sources": traj.sources.round(6).tolist(),
         "keyframes": traj.keyframes.round(6).tolist(), "start_yaw_deg": round(float(traj.yaws_deg[0]), 6),
-        "signal": cfg.signal, "audio_channels": 1 if cfg.mono else 2, "sample_rate": sr,
+        "signal": cfg.signal, "audio_channels": 1 if cfg.mono else 2, "sample_rate": sr, "mic": ac.mic,
     })
     return video
 

@@ -8,7 +8,10 @@ the data does not depend on ``workers`` or on the order in which scenes finish.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,11 @@ if TYPE_CHECKING:
     from simkit.vision.camera import View
 
 log = logging.getLogger(__name__)
+
+# A file named here gets one JSON line per rendered scene: CPU seconds (process time) of each render stage
+# (benchmarks/bench_pipeline.py reads it). Timing only: nothing of it reaches the shards, manifest or summary.
+STAGE_TIMES_ENV = "SIMKIT_STAGE_TIMES"
+STAGES = ("setup", "sampling", "views", "acoustics", "speech", "write")
 
 ENGINE_LICENCES = {
     "rlr": "RLRAudioPropagation (SoundSpaces 2.0 acoustic engine): CC-BY-NC 4.0 (non-commercial use only)",
@@ -77,6 +85,8 @@ class SampledSet:
     views: View | None
     passed: bool
     tries: int
+    # with visible sources: the instance id of each source's object in ``views.instance`` (S,)
+    source_instance: np.ndarray | None = None
 
 
 COARSE_STEP = 4  # the filter's first look is at 1/4 of the image size (1/16 of the rays)
@@ -84,7 +94,8 @@ COARSE_MARGIN = 0.9  # ...and rejects only draws that miss the depth thresholds 
 
 
 def sample_filtered_set(
-    scene: Scene, caster: RayCaster, floor: FloorSampler, cfg: RenderConfig, rng: np.random.Generator
+    scene: Scene, caster: RayCaster, floor: FloorSampler, cfg: RenderConfig, rng: np.random.Generator,
+    cpu: dict[str, float] | None = None,
 ) -> SampledSet:
     """Draw view sets until one passes the HM3D-SS view filters (``cfg.views.filter_tries`` at most).
 
@@ -93,16 +104,41 @@ def sample_filtered_set(
     at a coarse resolution, depth only, and dropped when it clearly fails; the verdict that is stored
     always comes from the full-resolution images. When no draw passes, the first is kept and flagged
     (``views/passed_filters = 0``) rather than failing the scene.
+
+    ``cpu``: when given, the CPU seconds of the draws (``sampling``) and of the rest (``views``) are added to it.
     """
+    if cpu is None:
+        return _sample_filtered_set(scene, caster, floor, cfg, rng, None)
+    c0 = time.process_time()
+    timed = {"sampling": 0.0}
+    try:
+        return _sample_filtered_set(scene, caster, floor, cfg, rng, timed)
+    finally:
+        cpu["sampling"] = cpu.get("sampling", 0.0) + timed["sampling"]
+        cpu["views"] = cpu.get("views", 0.0) + time.process_time() - c0 - timed["sampling"]
+
+
+def _sample_filtered_set(
+    scene: Scene, caster: RayCaster, floor: FloorSampler, cfg: RenderConfig, rng: np.random.Generator,
+    timed: dict[str, float] | None,
+) -> SampledSet:
     from dataclasses import replace
 
     from simkit.render.sampling import sample_view_set
     from simkit.vision.camera import render_depths, render_views
     from simkit.vision.filters import depth_ok, view_set_ok
 
+    def draw() -> ViewSet:
+        c0 = time.process_time()
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor, camera=cfg.views.camera)
+        if timed is not None:
+            timed["sampling"] += time.process_time() - c0
+        return vs
+
     vc = cfg.views
     if not vc.enabled:
-        return SampledSet(sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor), None, True, 1)
+        vs = draw()
+        return SampledSet(vs, None, True, 1, _seen_scene(scene, caster, vs)[2])
     cam, flt = vc.camera, vc.filters
     coarse = replace(cam, width=max(8, cam.width // COARSE_STEP), height=max(6, cam.height // COARSE_STEP))
     lenient = replace(flt, min_max_depth=flt.min_max_depth * COARSE_MARGIN,
@@ -111,19 +147,33 @@ def sample_filtered_set(
     tries = vc.filter_tries if vc.apply_filters else 1
     first: ViewSet | None = None
     for t in range(1, tries + 1):
-        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor)
+        vs = draw()
         first = first or vs
         if vc.apply_filters:
             depths = render_depths(caster, vs.positions, vs.yaws_deg, coarse)
             if not all(depth_ok(d, lenient) for d in depths):
                 continue
-        view = render_views(scene, caster, vs.positions, vs.yaws_deg, cam)
+        seen, seen_caster, instances = _seen_scene(scene, caster, vs)
+        view = render_views(seen, seen_caster, vs.positions, vs.yaws_deg, cam)
         ok = view_set_ok(view.depth, view.instance, flt)
         if ok or not vc.apply_filters:  # without filtering the verdict is still recorded
-            return SampledSet(vs, view, ok, t)
+            return SampledSet(vs, view, ok, t, instances)
     assert first is not None
-    view = render_views(scene, caster, first.positions, first.yaws_deg, cam)
-    return SampledSet(first, view, False, tries)
+    seen, seen_caster, instances = _seen_scene(scene, caster, first)
+    view = render_views(seen, seen_caster, first.positions, first.yaws_deg, cam)
+    return SampledSet(first, view, False, tries, instances)
+
+
+def _seen_scene(scene: Scene, caster: RayCaster, vs: ViewSet) -> tuple[Scene, RayCaster, np.ndarray | None]:
+    """The scene the camera sees: ``scene`` itself, or with visible sources the scene plus their objects
+    (:func:`simkit.scenes.emitters.with_emitters`), its caster, and each source's instance id (or None)."""
+    if not vs.emitters:
+        return scene, caster, None
+    from simkit.scenes.emitters import with_emitters
+    from simkit.scenes.raycast import RayCaster
+
+    seen, bodies = with_emitters(scene, vs.emitters)
+    return seen, RayCaster(seen), bodies
 
 
 def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Path:
@@ -131,10 +181,15 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
     :class:`DatasetWriter` or its :meth:`~DatasetWriter.for_units`); returns the shard path."""
     from simkit.acoustics import MaterialDatabase, rt60_t30_batch
     from simkit.audio.dsp import fft_convolve
+    from simkit.audio.mix import mix_rng, mix_set, source_gains
     from simkit.render.sampling import FloorSampler
     from simkit.scenes.catalog import SceneSet
     from simkit.scenes.raycast import RayCaster
 
+    clock = time.process_time
+    times_file = os.environ.get(STAGE_TIMES_ENV)
+    cpu = dict.fromkeys(STAGES, 0.0)
+    t_start = clock()
     scene_set = SceneSet.from_config(cfg.scene_set)
     scene = scene_set.load(scene_id, MaterialDatabase.embedded())
     caster = RayCaster(scene)
@@ -157,6 +212,8 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
         "indirect_gain": ac.indirect_gain,
         "scene_source": scene_set.cfg.format,
     }
+    if ac.mic != "binaural":  # the default's shard attributes stay as they were before microphone models
+        attrs["mic"] = ac.mic
     group_attrs = {}
     if cfg.views.enabled:
         cam = cfg.views.camera
@@ -164,21 +221,38 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                                 "pitch_deg": cam.pitch_deg, "filters_applied": int(cfg.views.apply_filters)}
     # each set is encoded and spooled to disk as it is rendered: memory does not grow with --sets-per-scene
     # beyond the compressed shard (docs/scale.md, "Memory")
+    cpu["setup"] = clock() - t_start
     with writer.stream_shard(scene_id, attrs, groups=render_groups(cfg), group_attrs=group_attrs) as shard:
         for n in range(cfg.sets_per_scene):
             rng = scene_seed(cfg.seed, scene_id, n)
-            drawn = sample_filtered_set(scene, caster, floor, cfg, rng)
+            drawn = sample_filtered_set(scene, caster, floor, cfg, rng, cpu)
             vs = drawn.view_set
+            c0 = clock()
             rirs = backend.render(scene, vs.positions, vs.quats, vs.source_positions)
             mixed = rirs.mixed(ac.indirect_gain)  # (V, S, 2, R)
+            rt60 = rt60_t30_batch(mixed, ac.sample_rate).mean(axis=-1)
+            c1 = clock()
             clips = [speech.draw(split, rng, cfg.speech.clip_seconds, ac.sample_rate) for _ in vs.source_positions]
             mono = np.stack([c.audio for c in clips]).astype(np.float32)  # (S, T)
+            mix_item: dict = {}
+            if cfg.mix.enabled:  # its own random stream: the draws above are those of a render without a mix
+                mrng = mix_rng(cfg.seed, scene_id, n)
+                mono = (mono * source_gains(cfg.mix, mrng, len(mono))[:, None]).astype(np.float32)
+            binaural = fft_convolve(mono[None, :, None, :], mixed, n_clip)  # (V, S, 2, T)
+            if cfg.mix.enabled:
+                m = mix_set(binaural, cfg.mix, mrng, ac.sample_rate)
+                mix_item = {"audio/mix": m.mix, "labels/mix_target": m.target}
+                if m.noise is not None:
+                    mix_item.update({"audio/mix_noise": m.noise, "audio/mix_snr_db": m.snr_db})
+            c2 = clock()
+            cpu["acoustics"] += c1 - c0
+            cpu["speech"] += c2 - c1
             item = {
                 "rir/direct": rirs.direct,
                 "rir/indirect": rirs.indirect,
-                "rir/rt60": rt60_t30_batch(mixed, ac.sample_rate).mean(axis=-1),
+                "rir/rt60": rt60,
                 "audio/source": mono,
-                "audio/binaural": fft_convolve(mono[None, :, None, :], mixed, n_clip),
+                "audio/binaural": binaural,
                 "audio/source_id": [c.source_id for c in clips],
                 "audio/speaker": [c.speaker for c in clips],
                 "audio/text": [c.text for c in clips],
@@ -187,7 +261,15 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                 "poses/quat_wxyz": vs.quats,
                 "sources/position": vs.source_positions,
                 **vs.labels().as_datasets(),
+                **mix_item,
             }
+            if drawn.source_instance is not None:
+                item["sources/instance"] = drawn.source_instance.astype(np.uint16)
+                item["sources/kind"] = [e.kind for e in vs.emitters]
+                if drawn.views is not None:
+                    from simkit.data.visibility import source_pixels
+
+                    item["views/source_pixels"] = source_pixels(drawn.views.instance, drawn.source_instance)
             if drawn.views is not None:
                 item.update({
                     "views/rgb": drawn.views.rgb,
@@ -196,9 +278,27 @@ def render_scene(cfg: RenderConfig, scene_id: str, writer: DatasetWriter) -> Pat
                     "views/passed_filters": np.uint8(drawn.passed),
                     "views/filter_tries": np.int32(drawn.tries),
                 })
+            c0 = clock()
             shard.add(item)
-            del item, rirs, mixed, drawn  # the next set's arrays replace these rather than join them
-        return shard.write()
+            cpu["write"] += clock() - c0
+            del item, rirs, mixed, drawn, binaural, mix_item  # the next set's arrays replace these
+        c0 = clock()
+        path = shard.write()
+        cpu["write"] += clock() - c0
+    if times_file:
+        _append_stage_times(times_file, {"scene": scene_id, "sets": cfg.sets_per_scene, "preset": ac.preset,
+                                         "views": cfg.views.enabled, "storage": cfg.storage.clips,
+                                         "pid": os.getpid(), "cpu_s": cpu, "total_cpu_s": clock() - t_start})
+    return path
+
+
+def _append_stage_times(path: str, record: dict) -> None:
+    """One JSON line appended to ``path`` (a single O_APPEND write: lines from parallel workers stay whole)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(record) + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 def _render_worker(cfg_dict: dict, scene_id: str, writer: DatasetWriter) -> str:
@@ -213,19 +313,22 @@ def render_groups(cfg: RenderConfig) -> list[str]:
 
 
 def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSet | None = None) -> dict:
-    """The manifest: resolved config, hash, versions, engine/HRTF/speech identity, licences, scene splits."""
+    """The manifest: resolved config, hash, versions, engine/microphone/HRTF/speech identity, licences, scene
+    splits (``hrtf`` only for a microphone model that uses one)."""
     backend, speech = _engine_objects(cfg)
     source = {"format": cfg.scene_set.format}
     if scene_set is not None and scene_set.paths:
         source.update(scene_dir=str(Path(cfg.scene_set.scene_dir or "").resolve()),
                       split_file=cfg.scene_set.split_file or "seeded 81:9:10 of the scenes found",
                       found_not_in_split=len(scene_set.unlisted), in_split_not_found=len(scene_set.absent))
-    hrtf = backend.hrtf_manifest()
+    from simkit.acoustics.mics import get_mic
+
+    hrtf = backend.hrtf_manifest()  # None: the microphone model uses no HRTF
     licences = {
         "engine": ENGINE_LICENCES.get(backend.name, "see engine documentation"),
         # a corpus states its own licence (LibriSpeech's LICENSE.TXT); the table covers built-in sources
         "speech": getattr(speech, "licence_line", None) or SPEECH_LICENCES.get(speech.name, "see corpus documentation"),
-        "hrtf": f"{hrtf['id']}: {hrtf['licence']}",
+        **({"hrtf": f"{hrtf['id']}: {hrtf['licence']}"} if hrtf is not None else {}),
     }
     return new_manifest(
         origin=origin("render", "simkit render", simkit.__version__, source.get("scene_dir"),
@@ -238,7 +341,8 @@ def build_manifest(cfg: RenderConfig, scenes: dict[str, str], scene_set: SceneSe
         tool="simkit render",
         seed=cfg.seed,
         engine={"name": backend.name, "version": backend.version(), "hrtf_id": backend.hrtf_id()},
-        hrtf=hrtf,
+        mic=get_mic(cfg.acoustics.mic).manifest_entry(cfg.acoustics.mic_spacing),
+        **({"hrtf": hrtf} if hrtf is not None else {}),
         speech_source=speech.identity(),
         scene_source=source,
         licences=licences,
@@ -283,7 +387,8 @@ def render_dataset(
                         failures="collect", on_unit=on_scene)
         summary = summarize(out)
         summary["failed"] = ran.failed
-        summary["hrtf"] = hrtf_elevation_check(out, [s for s in known if writer.is_done(s)], manifest["hrtf"])
+        if manifest.get("hrtf") is not None:  # omnidirectional microphones have no HRTF grid
+            summary["hrtf"] = hrtf_elevation_check(out, [s for s in known if writer.is_done(s)], manifest["hrtf"])
         writer.finish(summary)
     return RenderResult(out, sorted(ran.done), ran.skipped, summary, ran.failed)
 

@@ -106,3 +106,40 @@ add_recipe(Recipe(
     ),
 ))
 
+
+FAIRPLAY = "FAIR-Play (Gao & Grauman, '2.5D Visual Sound', CVPR 2019)"
+ISSUE21 = "simkit issue 21 (sources you can see)"
+
+add_recipe(Recipe(
+    name="binaural",
+    reproduces=f"a FAIR-Play-like binaural set for the binauralize and av_localize tasks: {FAIRPLAY} records "
+               "instruments the camera shows, at 16 kHz in 10 s clips; here every source is a visible sounding "
+               "object in the views of its set",
+    values={
+        "sampling.visible_sources": Value(
+            True, f"{ISSUE21}: the image must show the sources, as FAIR-Play's frames show the instruments "
+                  "(and SimBinaural places instrument models in its scenes)"),
+        "sampling.min_visible_share": Value(
+            1.0, f"{FAIRPLAY}: the recordings film the performers, every sounding instrument in the frame "
+                 "throughout a clip; here: every source inside the field of view of every view"),
+        "sampling.min_yaw_diff": Value(
+            5.0, "simkit's choice: with every source in every view the views of a set must overlap, so they "
+                 "turn less than HM3D-SS's 10-90 deg"),
+        "sampling.max_yaw_diff": Value(
+            30.0, "simkit's choice: half the 60 deg field of view, so the views of a set share at least "
+                  "30 deg of it for the sources"),
+        "mix.enabled": Value(
+            True, f"{FAIRPLAY}: one binaural recording per clip hears every instrument at once; here the clip of "
+                  "a view is the mix of all its set's sources (audio/mix), and a task item is one view"),
+        "acoustics.sample_rate": Value(16000, f"{FAIRPLAY}: the protocol's rate (docs/binaural.md)"),
+        "speech.clip_seconds": Value(
+            10.0, f"{FAIRPLAY}: 1,871 clips of ~10 s (docs/datasets.md); CLUP scores 10 s test clips (seed 001); "
+                  "render cost: docs/binaural.md, 'The binaural recipe'"),
+    },
+    differs=(
+        "sources: FAIR-Play records music (instruments); simkit's sources are speech (espeak or LibriSpeech)",
+        "camera: FAIR-Play is video; simkit renders stills, 4 views per set turned 5-30 deg",
+        "objects: procedural loudspeakers, radios, TVs and wall speakers (simkit.scenes.emitters), not "
+        "instruments; they are seen, not heard: the acoustic mesh does not contain them (docs/scenes.md)",
+    ),
+))

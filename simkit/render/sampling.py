@@ -13,7 +13,7 @@ ring can slip past a furniture corner).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,8 +22,11 @@ from simkit.config import validate
 from simkit.data.labels import ViewLabels
 from simkit.errors import SimkitError
 from simkit.render.config import SamplingConfig
+from simkit.scenes.emitters import WALL, Emitter, draw_emitter, fits, snap_to_wall
 from simkit.scenes.raycast import RayCaster, fibonacci_directions
 from simkit.scenes.scene import Scene
+from simkit.vision.camera import project_points
+from simkit.vision.config import CameraConfig
 
 CLEARANCE_RAYS = 64  # horizontal rays per clearance ring around a camera (meshes without a layout)
 KNEE_HEIGHT = 0.3  # m above the floor: second clearance ring, so low furniture also keeps its distance
@@ -34,6 +37,8 @@ SOURCE_BATCH = 128  # source candidates tested per batch
 SOURCE_BATCHES = 4  # source batches tried around one camera before moving the camera
 TRANSLATION_TRIES = 8  # draws per view for its offset before the camera position is given up
 FLOOR_CELL = 0.25  # m, grid cell of the free-floor search on meshes without a layout
+EMITTER_KEEPOUT = 0.3  # m between a visible source's footprint and a camera (the listener's body)
+EMITTER_GAP = 0.05  # m between the footprints of two visible sources
 
 
 @dataclass
@@ -44,9 +49,12 @@ class ViewSet:
     yaws_deg: np.ndarray  # (V,) + = turned left
     quats: np.ndarray  # (V, 4) [w, x, y, z], local -> world
     source_positions: np.ndarray  # (S, 3)
+    # with sampling.visible_sources: the object at each source (its body's centre is the source position)
+    emitters: list[Emitter] = field(default_factory=list)
 
     @classmethod
-    def from_yaws(cls, positions: np.ndarray, yaws_deg: np.ndarray, source_positions: np.ndarray) -> ViewSet:
+    def from_yaws(cls, positions: np.ndarray, yaws_deg: np.ndarray, source_positions: np.ndarray,
+                  emitters: list[Emitter] | None = None) -> ViewSet:
         """Build a view set from positions and yaws (quaternions via :mod:`simkit.conventions`)."""
         yaws = np.asarray(yaws_deg, dtype=np.float64).reshape(-1)
         return cls(
@@ -54,6 +62,7 @@ class ViewSet:
             yaws_deg=yaws,
             quats=conventions.yaw_to_quat(yaws),
             source_positions=np.asarray(source_positions, dtype=np.float64).reshape(-1, 3),
+            emitters=list(emitters or []),
         )
 
     @property
@@ -242,6 +251,75 @@ def sample_sources(
     return np.asarray(chosen, dtype=np.float64).reshape(-1, 3)
 
 
+def in_view(points: np.ndarray, views: np.ndarray, yaws_deg: np.ndarray, camera: CameraConfig) -> np.ndarray:
+    """(V, P) whether each point projects inside the image of each view (in front of the camera, within the
+    horizontal and vertical field of view of ``camera``, pitch included); occlusion is not considered."""
+    out = np.zeros((len(views), len(points)), dtype=bool)
+    for i, (pos, yaw) in enumerate(zip(views, yaws_deg, strict=True)):
+        px, front = project_points(points, pos, float(yaw), camera)
+        out[i] = front & (px[:, 0] >= 0) & (px[:, 0] <= camera.width) & (px[:, 1] >= 0) & (px[:, 1] <= camera.height)
+    return out
+
+
+def sample_emitters(
+    caster: RayCaster, views: np.ndarray, yaws_deg: np.ndarray, floor_y: float, cfg: SamplingConfig,
+    rng: np.random.Generator, camera: CameraConfig,
+) -> list[Emitter] | None:
+    """``cfg.sources`` visible sound emitters (:mod:`simkit.scenes.emitters`) valid for every view, or None.
+
+    Candidates lie in the disc of radius ``source_max_distance`` around the first view (with
+    ``min_visible_share`` > 0, drawn inside the horizontal field of view of a random view of the set, then
+    rejected on the rule itself); each gets a random kind, scale and facing, a wall kind is moved against its
+    nearest wall. A candidate is kept when its source is within ``[source_min_distance, source_max_distance]``
+    of every view and in line of sight of every view, its footprint keeps :data:`EMITTER_KEEPOUT` from every
+    camera, it lies inside the field of view of at least ``min_visible_share`` of the views, it fits in free
+    air (:func:`simkit.scenes.emitters.fits`) and keeps :data:`EMITTER_GAP` from the emitters chosen before.
+    """
+    chosen: list[Emitter] = []
+    half_fov = 0.5 * float(camera.hfov_deg)
+    for _ in range(SOURCE_BATCHES):
+        if len(chosen) == cfg.sources:
+            break
+        n = SOURCE_BATCH
+        r = cfg.source_max_distance * np.sqrt(rng.random(n))
+        if cfg.min_visible_share > 0:
+            heading = yaws_deg[rng.integers(0, len(yaws_deg), n)] + rng.uniform(-half_fov, half_fov, n)
+            direction = conventions.azimuth_to_local_direction(heading)  # world: yaw adds to azimuth
+        else:
+            a = rng.uniform(0.0, 2.0 * np.pi, n)
+            direction = np.stack([np.cos(a), np.zeros(n), np.sin(a)], axis=1)
+        xz = views[0, [0, 2]] + r[:, None] * direction[:, [0, 2]]
+        cands = [draw_emitter(rng, p, floor_y, views[0]) for p in xz]
+        cands = [snap_to_wall(caster, e) if e.spec.mount == WALL else e for e in cands]
+        cands = [e for e in cands if e is not None]
+        if not cands:
+            continue
+        src = np.asarray([e.source_position for e in cands])
+        radius = np.asarray([e.radius for e in cands])
+        origin = np.asarray([e.origin for e in cands])
+        d = np.linalg.norm(src[:, None, :] - views[None, :, :], axis=2)
+        flat = np.hypot(origin[:, None, 0] - views[None, :, 0], origin[:, None, 2] - views[None, :, 2])
+        keep = np.all((d >= cfg.source_min_distance) & (d <= cfg.source_max_distance), axis=1)
+        keep &= np.all(flat >= radius[:, None] + EMITTER_KEEPOUT, axis=1)
+        if cfg.min_visible_share > 0:
+            share = in_view(src, views, yaws_deg, camera).mean(axis=0)
+            keep &= share >= cfg.min_visible_share - 1e-9
+        idx = np.flatnonzero(keep)
+        if len(idx) == 0:
+            continue
+        seen = caster.visible(np.repeat(views, len(idx), axis=0), np.tile(src[idx], (len(views), 1)))
+        idx = idx[seen.reshape(len(views), len(idx)).all(axis=0)]
+        for k in idx:
+            if len(chosen) == cfg.sources:
+                break
+            e = cands[int(k)]
+            if all(np.hypot(e.origin[0] - q.origin[0], e.origin[2] - q.origin[2]) >= e.radius + q.radius + EMITTER_GAP
+                   and np.linalg.norm(e.source_position - q.source_position) >= SOURCE_MIN_SEPARATION
+                   for q in chosen) and fits(caster, e):
+                chosen.append(e)
+    return chosen if len(chosen) == cfg.sources else None
+
+
 def _translated_feet(
     caster: RayCaster, base: np.ndarray, cfg: SamplingConfig, rng: np.random.Generator
 ) -> np.ndarray | None:
@@ -270,11 +348,13 @@ def sample_view_set(
     rng: np.random.Generator,
     caster: RayCaster | None = None,
     floor: FloorSampler | None = None,
+    camera: CameraConfig | None = None,
 ) -> ViewSet:
     """Sample one view set in ``scene``; deterministic for a given ``rng`` state.
 
     Pass a ``caster`` and a ``floor`` sampler to reuse them across calls (the free-floor search of a real
-    mesh is the expensive part). Raises SimkitError naming the scene when ``cfg.max_tries`` camera
+    mesh is the expensive part). ``camera`` (default: :class:`CameraConfig`) is the field of view
+    ``cfg.min_visible_share`` refers to. Raises SimkitError naming the scene when ``cfg.max_tries`` camera
     candidates all fail.
     """
     check_sampling_config(cfg)
@@ -298,6 +378,11 @@ def sample_view_set(
                     continue
                 feet = moved
             views = feet + np.array([0.0, cfg.sensor_height, 0.0])
+            if cfg.visible_sources:
+                emitters = sample_emitters(caster, views, yaws, float(base[1]), cfg, rng, camera or CameraConfig())
+                if emitters is None:
+                    continue
+                return ViewSet.from_yaws(views, yaws, [e.source_position for e in emitters], emitters)
             sources = sample_sources(caster, views, float(base[1]), cfg, rng)
             if sources is None:
                 continue

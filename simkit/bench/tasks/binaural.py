@@ -10,7 +10,13 @@ Records: one row per clip with one column per variant (:data:`simkit.metrics.bin
 ``av_localize``: is this (image, mono audio) pair matched? Every item pairs a view with its own clip
 (positive) and with another view set's clip (negative). Models return raw distances ``d_pos``/``d_neg`` per
 0.63 s window; the metrics softmax-scale them and report AV distance and accuracy (supp. eq. 10-11).
-Records: one row per (clip, window).
+Records: one row per (clip, window). On a render with visible sources the items carry their sources' instance
+masks and a model's localisation map (``loc_map``, CLUP's OSA attention) is also scored against them:
+``map_mass_in_object`` and ``map_peak_in_object`` (:mod:`simkit.metrics.av_localization`).
+
+Both refuse a render whose sources are not visible in its views (one line naming ``--recipe binaural``:
+:func:`simkit.data.datasets.binaural.open_binaural_dataset`); on a render with mixed clips (``audio/mix``) an
+item is one view, its image and the mix of all its sources.
 
 Both read :class:`simkit.data.datasets.binaural.BinauralClips` and need a render with views; the negative
 pairs are built only for models that declare ``needs_negative_pairs`` (the CLUP family: every
@@ -36,6 +42,7 @@ from simkit.data.datasets.binaural import REQUIRED, BinauralClips, open_binaural
 from simkit.data.opener import DatasetInfo
 from simkit.errors import SimkitError
 from simkit.io import atomic_path
+from simkit.metrics.av_localization import MASS, PEAK, map_in_mask
 from simkit.metrics.binaural import SAMPLE_RATE, VARIANTS, binaural_metrics, envelope, stft
 from simkit.models import BenchModel
 
@@ -111,6 +118,13 @@ def av_records(batch: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str
     cols["window"] = np.tile(np.arange(w, dtype=np.int64), b)
     cols["d_pos"] = d_pos.reshape(-1).astype(np.float64)
     cols["d_neg"] = d_neg.reshape(-1).astype(np.float64)
+    if "loc_map" in outputs and "masks" in batch:
+        # the map of each window against the union of the item's source objects (simkit.metrics.av_localization)
+        maps = _np(outputs["loc_map"]).reshape(b, w, *np.shape(outputs["loc_map"])[-2:])
+        masks = _np(batch["masks"]).astype(bool).any(axis=1)  # (B, H, W)
+        scored = [map_in_mask(maps[i, k], masks[i]) for i in range(b) for k in range(w)]
+        cols[MASS] = np.asarray([x[0] for x in scored], dtype=np.float64)
+        cols[PEAK] = np.asarray([x[1] for x in scored], dtype=np.float64)
     return cols
 
 
@@ -206,7 +220,7 @@ AV_LOCALIZE = register_task(
         data_info=data_info,
         records=av_records,
         select_metric="av_distance",
-        metrics=("av_accuracy", "av_distance"),
+        metrics=("av_accuracy", "av_distance", MASS, PEAK),
         item_key="mono",
         epoch_val_items=EPOCH_VAL_ITEMS_AV,
         groups=REQUIRED,

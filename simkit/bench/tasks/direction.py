@@ -39,6 +39,14 @@ def scores_whole_clip(model: str) -> bool:
         return False
 
 
+def reads_images(model: str) -> bool:
+    """Whether model ``model`` reads each view's image (it declares the dataset group ``views``: ``slfm``)."""
+    try:
+        return "views" in get_model(model).groups
+    except SimkitError:
+        return False
+
+
 def open_split(data_dir: Path, split: str, cfg: Any, train: bool, negatives: bool = False) -> RenderViewSets:
     """The view-set dataset of ``split``: training items get random crops, view subsets and re-rendering.
 
@@ -58,6 +66,7 @@ def open_split(data_dir: Path, split: str, cfg: Any, train: bool, negatives: boo
         reconvolve_prob=cfg.reconvolve_prob if train and info.has("rir") else 0.0,
         seed=cfg.seed,
         max_items=cfg.max_items,
+        images=reads_images(str(cfg.model)),
     )
 
 
@@ -117,5 +126,6 @@ DIRECTION = register_task(
         ),
         groups=ITEM_DATASETS,
         labelled=split_labelled,
+        image_keys=("image",),  # each view's image, for the models with a camera network (slfm)
     )
 )

@@ -25,9 +25,12 @@ from simkit.conventions import mono_of
 from simkit.data.datasets.base import ShardDataset
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.storage import (
+    MIX,
     clip_length,
     derive_batch,
+    has_dataset,
     read_binaural,
+    read_mix,
     read_mixed_rir,
     read_source,
     source_segment,
@@ -37,11 +40,25 @@ from simkit.metrics.binaural import WINDOW_SECONDS
 
 # binaural clips and an image per view (renders) or video frames along each clip (FAIR-Play)
 REQUIRED = ("audio", "views|frames")
+RECIPE = "binaural"  # the render recipe the binaural tasks need (simkit.render.recipes)
+
+
+def visible_sources(info: DatasetInfo) -> bool:
+    """Whether a render's sources are visible objects in its views (``sampling.visible_sources``)."""
+    sampling = (info.manifest.get("config") or {}).get("sampling") or {}
+    return bool(sampling.get("visible_sources", False))
 
 
 def open_binaural_dataset(root: Path | str, protocol: str | None = None) -> DatasetInfo:
-    """Validate a dataset for the binaural tasks: binaural clips and views or frames in every shard."""
-    return open_dataset(root, REQUIRED, protocol, who="the binaural tasks (binauralize, av_localize)")
+    """Validate a dataset for the binaural tasks: binaural clips and views or frames in every shard, and for
+    a render, sources that its views show (a render of sources in free air, which no view shows, gives the
+    image nothing to say about the sound: issue 21); one SimkitError naming the recipe otherwise."""
+    info = open_dataset(root, REQUIRED, protocol, who="the binaural tasks (binauralize, av_localize)")
+    if info.origin.get("kind") == "render" and not visible_sources(info):
+        raise SimkitError(f"dataset {info.root}: its sources are not visible in its views (points in free air); "
+                          f"the binaural tasks need a render with visible sounding objects: "
+                          f"simkit render --recipe {RECIPE}")
+    return info
 
 
 def nearest_frames(times_s: np.ndarray, centres_s: np.ndarray) -> np.ndarray:
@@ -56,6 +73,12 @@ class BinauralClips(ShardDataset):
     An item is a dict: ``mono`` (T,) float32, ``binaural`` (2, T) float32 (channel 0 = left), ``image``
     (H, W, 3) uint8, ``scene_id``, ``set_index``, ``view_index``, ``source_index`` and, with ``negatives``,
     ``neg_mono`` / ``neg_binaural`` of the same length.
+
+    On a render with mixed clips (``audio/mix``) an item is one view: its image and the mix of all its
+    sources (``source_index`` -1), as a FAIR-Play recording mixes its instruments. On a render with visible
+    sources every item also carries ``masks`` (K, H, W) bool, the instance masks of its sources' objects in
+    the view (K = 1 for a source's item, S for a mixed item; :func:`source_masks`), the per-source ground truth
+    a localisation map is scored against.
     """
 
     def __init__(
@@ -69,8 +92,10 @@ class BinauralClips(ShardDataset):
         seed: int = 0,
         max_items: int = 0,
     ) -> None:
+        self.mixed = "views" in info.groups and _first_has(info, split, MIX)  # set before the rows are listed
         super().__init__(info, split, 4, seed=seed, max_items=max_items)
         self.frames = "views" not in info.groups  # recorded video: the image comes from the frames
+        self.masks = not self.frames and _first_has(info, split, "sources/instance")
         self.train, self.negatives = train, negatives
         self.window = min(int(round(window_seconds * info.sample_rate)), info.clip_samples) if train else None
         if negatives and len(self.index) < 2:
@@ -79,7 +104,16 @@ class BinauralClips(ShardDataset):
 
     def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
         views, sources = range(self.info.n_views), range(self.info.shard_sources[scene])
+        if self.mixed:  # one item per view: source -1 = the mix of them all
+            sources = range(-1, 0)
         return ((si, n, v, s) for n in self.info.sets(self.split, scene) for v in views for s in sources)
+
+    def defer_derivation(self) -> bool:
+        """As :meth:`ShardDataset.defer_derivation`; mixed clips are stored, never derived, so never deferred."""
+        if self.mixed:
+            self.defer = False
+            return False
+        return super().defer_derivation()
 
     def _audio(
         self, row: np.ndarray, rng: np.random.Generator | None
@@ -94,6 +128,9 @@ class BinauralClips(ShardDataset):
             # only the window is read (derived clips: convolved) - a training item uses 0.63 s of 2.55 s
             off, length = int(rng.integers(0, total - self.window + 1)), self.window
         centre = (off + length / 2) / self.info.sample_rate
+        if s < 0:  # the view's mixed clip
+            mix = torch.from_numpy(np.ascontiguousarray(read_mix(f, n, [v], off, off + length)[0]))
+            return {"mono": mono_of(mix), "binaural": mix}, centre
         if self.defer:
             rir = read_mixed_rir(f, n, [v], s)[0]
             seg = source_segment(read_source(f, n, s), off, off + length, rir.shape[-1])
@@ -143,6 +180,10 @@ class BinauralClips(ShardDataset):
             "view_index": v,
             "source_index": s,
         }
+        if self.masks:
+            f = self._file(si)
+            ids = f["sources/instance"][n] if s < 0 else f["sources/instance"][n, [s]]
+            item["masks"] = torch.from_numpy(source_masks(f["views/instance"][n, v], ids))
         if self.frames and not self.train:
             # whole-clip evaluation: every frame, so each 0.63 s window sees the frame nearest its centre
             f = self._file(si)
@@ -152,3 +193,21 @@ class BinauralClips(ShardDataset):
             neg, _ = self._audio(self._negative_row(idx, rng), rng)
             item |= {"neg_" + k: v for k, v in neg.items()}
         return item
+
+
+def _first_has(info: DatasetInfo, split: str, name: str) -> bool:
+    """Whether the first shard of ``split`` has dataset ``name``, stored or derivable (a render's shards all
+    have the same)."""
+    import h5py
+
+    shards = info.splits.get(split) or []
+    if not shards:
+        return False
+    with h5py.File(info.shard(shards[0]), "r") as f:
+        return has_dataset(f, name)
+
+
+def source_masks(instance: np.ndarray, source_instance: np.ndarray) -> np.ndarray:
+    """(K, H, W) bool: where each of ``source_instance`` (K,) covers the instance image (H, W)."""
+    inst = np.asarray(instance)
+    return np.stack([inst == int(i) for i in np.asarray(source_instance).reshape(-1)]).astype(bool)

@@ -21,9 +21,13 @@ from simkit.data import layout
 from simkit.data.datasets.base import ShardDataset, ShardFile
 from simkit.data.opener import DatasetInfo, open_dataset
 from simkit.data.storage import (
+    MIX,
+    MIX_TARGET,
     derive_batch,
     derive_window,
+    has_dataset,
     read_binaural,
+    read_mix,
     read_mixed_rir,
     read_source,
     source_segment,
@@ -47,10 +51,15 @@ class RenderViewSets(ShardDataset):
     An item is a dict: ``audio`` (V, 2, T) float32 (channel 0 = left), ``azimuth_deg`` / ``elevation_deg`` /
     ``distance_m`` (V,), ``rel_yaw_deg`` (V, V) with ``[i, j] = wrap(yaw_j - yaw_i)``, ``rel_translation``
     (V, V, 3) with ``[i, j]`` = view j's position in view i's frame, ``view_index`` (V,), ``scene_id``,
-    ``set_index``, ``source_index``. With ``train=True`` the clip is cropped at a random offset (the same for
-    every view) and, with probability ``reconvolve_prob``, re-rendered from another utterance of the split
-    convolved with this item's stored mixed RIRs (SLfM's online rendering). Randomness comes from
-    ``(seed, epoch, index)`` so it does not depend on worker scheduling; call :meth:`set_epoch` per epoch.
+    ``set_index``, ``source_index``; with ``images`` also ``image`` (V, H, W, 3) uint8, each view's
+    ``views/rgb`` (for models with a camera network: ``slfm``). A render with mixed clips (``mix.enabled``,
+    docs/scenes.md "Mixed clips") gives one item per view set instead: ``audio`` is the mix of every source,
+    the labels are those of each view's target source (``labels/mix_target``) and ``source_index`` is -1;
+    such items are never re-rendered (the mix holds several sources and noise). With ``train=True`` the clip
+    is cropped at a random offset (the same for every view) and, with probability ``reconvolve_prob``,
+    re-rendered from another utterance of the split convolved with this item's stored mixed RIRs (SLfM's
+    online rendering). Randomness comes from ``(seed, epoch, index)`` so it does not depend on worker
+    scheduling; call :meth:`set_epoch` per epoch.
     """
 
     def __init__(
@@ -64,15 +73,21 @@ class RenderViewSets(ShardDataset):
         reconvolve_prob: float = 0.0,
         seed: int = 0,
         max_items: int = 0,
+        images: bool = False,
     ) -> None:
+        self.mixed = split in info.splits and bool(info.splits[split]) and shard_has_mix(
+            info.shard(info.splits[split][0]))
         super().__init__(info, split, 3, seed=seed, max_items=max_items)
+        if images and "views" not in info.groups:
+            raise SimkitError(f"dataset {info.root} has no views group (images), which the model reads")
+        self.images = images
         if views and not 2 <= views <= info.n_views:
             raise SimkitError(f"views per item must be between 2 and {info.n_views} (got {views})")
         self.train = train
         self.clip = min(clip_samples or info.clip_samples, info.clip_samples)
         self.views = views or info.n_views
         # online re-rendering needs the stored RIRs: recorded datasets (no rir group) train on their clips
-        self.reconvolve_prob = reconvolve_prob if train and "rir" in info.groups else 0.0
+        self.reconvolve_prob = reconvolve_prob if train and "rir" in info.groups and not self.mixed else 0.0
         if self.reconvolve_prob > 0:
             with h5py.File(info.shard(self.scenes[0]), "r") as f:
                 missing = [d for d in RECONVOLVE_DATASETS if d not in f]
@@ -82,6 +97,8 @@ class RenderViewSets(ShardDataset):
                 )
 
     def _rows_of(self, si: int, scene: str) -> Iterable[tuple[int, ...]]:
+        if self.mixed:  # one item per view set: its mix, labelled with the target source
+            return ((si, n, -1) for n in self.info.sets(self.split, scene))
         sources = range(self.info.shard_sources[scene])
         return ((si, n, s) for n in self.info.sets(self.split, scene) for s in sources)
 
@@ -92,7 +109,7 @@ class RenderViewSets(ShardDataset):
         Reads only the label arrays of the split's shards and stops at the first labelled one."""
         for si in np.unique(self.index[:, 0]):
             rows = self.index[self.index[:, 0] == si]
-            sets, sources = rows[:, 1], rows[:, 2]
+            sets, sources = rows[:, 1], np.maximum(rows[:, 2], 0)  # a mix item (-1): source 0's labels
             with h5py.File(self.info.shard(self.scenes[int(si)]), "r") as f:
                 if np.isfinite(f["labels/azimuth_deg"][()][sets, :, sources]).any():
                     return True
@@ -115,7 +132,9 @@ class RenderViewSets(ShardDataset):
         t_total = self.info.clip_samples
         off = (t_total - self.clip) // 2 if rng is None else int(rng.integers(0, t_total - self.clip + 1))
         deferred: dict[str, Any] = {}
-        if self.defer:  # the source samples and RIRs the crop needs; finish_batch convolves on the device
+        if self.mixed:
+            audio = read_mix(f, n, sel, off, off + self.clip)
+        elif self.defer:  # the source samples and RIRs the crop needs; finish_batch convolves on the device
             osi, on, os_ = (int(v) for v in self.index[other])
             rir = read_mixed_rir(f, n, sel, s)
             seg = source_segment(read_source(self._file(osi), on, os_), off, off + self.clip, rir.shape[-1])
@@ -127,8 +146,10 @@ class RenderViewSets(ShardDataset):
         rel_yaw = f["pairs/rel_yaw_deg"][n][np.ix_(sel, sel)]
         rel_t = (f["pairs/rel_translation"][n][np.ix_(sel, sel)] if "pairs/rel_translation" in f
                  else np.full((len(sel), len(sel), 3), np.nan, np.float32))
+        extra = {"image": torch.from_numpy(np.ascontiguousarray(f["views/rgb"][n][sel]))} if self.images else {}
         return {
             **(deferred or {"audio": torch.from_numpy(np.ascontiguousarray(audio))}),
+            **extra,
             "azimuth_deg": torch.from_numpy(self._label(f, "labels/azimuth_deg", n, s, sel)),
             "elevation_deg": torch.from_numpy(self._label(f, "labels/elevation_deg", n, s, sel)),
             "distance_m": torch.from_numpy(self._label(f, "labels/distance_m", n, s, sel)),
@@ -149,20 +170,32 @@ class RenderViewSets(ShardDataset):
         out["audio"] = derive_batch(batch["derive_source"], batch["derive_rir"])
         return out
 
-    @staticmethod
-    def _label(f: ShardFile, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
-        if name not in f:
-            return np.full(len(sel), np.nan, np.float32)
-        return f[name][n, :, s][sel].astype(np.float32)
+    def defer_derivation(self) -> bool:
+        """As :meth:`ShardDataset.defer_derivation`; never for mix items (a mix is not one source ⊛ RIR)."""
+        return False if self.mixed else super().defer_derivation()
 
     @staticmethod
-    def _side(f: ShardFile, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+    def _per_view(f: ShardFile, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+        """``name[n, v, s]`` for the views ``sel``; s = -1: each view's mix target."""
+        row = f[name][n]  # (V, S)
+        if s >= 0:
+            return row[sel, s]
+        return row[sel, f[MIX_TARGET][n][sel].astype(np.int64)]
+
+    @classmethod
+    def _label(cls, f: ShardFile, name: str, n: int, s: int, sel: np.ndarray) -> np.ndarray:
+        if name not in f:
+            return np.full(len(sel), np.nan, np.float32)
+        return cls._per_view(f, name, n, s, sel).astype(np.float32)
+
+    @classmethod
+    def _side(cls, f: ShardFile, n: int, s: int, sel: np.ndarray) -> np.ndarray:
         """+1 left / -1 right / 0 unknown: ``labels/side`` where given, else the azimuth's side."""
         if "labels/side" in f:
-            side = f["labels/side"][n, :, s][sel].astype(np.float32)
+            side = cls._per_view(f, "labels/side", n, s, sel).astype(np.float32)
         else:
             side = np.zeros(len(sel), np.float32)
-        az = f["labels/azimuth_deg"][n, :, s][sel].astype(np.float64)
+        az = cls._per_view(f, "labels/azimuth_deg", n, s, sel).astype(np.float64)
         known = np.isfinite(az)
         side[known] = side_of_azimuth(az[known])
         return side
@@ -181,6 +214,12 @@ class RenderViewSets(ShardDataset):
         mono = read_source(self._file(osi), on, os_)
         rir = read_mixed_rir(f, n, sel, s)  # (V, 2, T_rir)
         return derive_window(mono[None, None, :], rir, off, off + self.clip)
+
+
+def shard_has_mix(path: Path | str) -> bool:
+    """Whether the shard at ``path`` has mixed clips (stored or derived: :func:`simkit.data.storage.has_dataset`)."""
+    with h5py.File(path, "r") as f:
+        return has_dataset(f, MIX)
 
 
 def frontal_sets(azimuth_deg: np.ndarray) -> np.ndarray:

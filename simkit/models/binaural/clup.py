@@ -112,6 +112,7 @@ class LocOutput:
     guide: torch.Tensor  # (B, guide_dim): object-level guidance for the upmix
     d_pos: torch.Tensor  # (B,) raw distance of the positive pair
     d_neg: torch.Tensor  # (B,) raw distance of the negative pair
+    attention: torch.Tensor | None = None  # (B, h, w) OSA's attention of the positive pair: where the sound is
 
 
 class AwarenessModule(nn.Module):
@@ -192,7 +193,8 @@ class ObjectLocalizer(nn.Module):
             ssm = self.ssm.losses(fmap, bin_pos, bin_neg)
             loss = loss + ssm["sce"] + ssm["obj"]
             parts.update(ssm_sce=float(ssm["sce"].detach()), ssm_obj=float(ssm["obj"].detach()))
-        return LocOutput(loss, parts, self.guide(osa["object"], osa["attention"]), osa["d_pos"], osa["d_neg"])
+        return LocOutput(loss, parts, self.guide(osa["object"], osa["attention"]), osa["d_pos"], osa["d_neg"],
+                         osa["attention"])
 
     def ssm_attention(self, fmap: torch.Tensor, bin_emb: torch.Tensor) -> torch.Tensor:
         proj, _ = self.ssm.visual(fmap)
@@ -330,7 +332,10 @@ class ClupFamily(BinauralModel):
         return self.window_distances(batch)
 
     def window_distances(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Raw ``d_pos``/``d_neg`` (B, n_windows) of 0.63 s windows every ``loc_hop_seconds`` of the clips.
+        """Raw ``d_pos``/``d_neg`` (B, n_windows) of 0.63 s windows every ``loc_hop_seconds`` of the clips,
+        and ``loc_map`` (B, n_windows, h, w), OSA's attention map of each positive window (the localisation
+        map ``av_localize`` scores against the sources' objects where the items carry their masks; not for a
+        localiser without one, CLUP's baseline).
 
         Each window is level-normalised like the training windows (:func:`normalize_batch`).
         """
@@ -339,13 +344,18 @@ class ClupFamily(BinauralModel):
         window = min(self.window, n)
         hop = max(1, int(round(self.opts.loc_hop_seconds * self.sample_rate)))
         fmap = self.loc_visual.feature_map(batch["image"])  # one image per clip: computed once
-        d_pos, d_neg = [], []
+        d_pos, d_neg, maps = [], [], []
         for s in range(0, n - window + 1, hop):
             seg = normalize_batch({"mono": mono[:, s : s + window], "neg_mono": neg[:, s : s + window]})
             loc = self.localizer(fmap, self.audio(seg["mono"]), self.audio(seg["neg_mono"]))
             d_pos.append(loc.d_pos)
             d_neg.append(loc.d_neg)
-        return {"d_pos": torch.stack(d_pos, dim=1), "d_neg": torch.stack(d_neg, dim=1)}
+            if loc.attention is not None:  # the baseline's localiser has no map
+                maps.append(loc.attention)
+        out = {"d_pos": torch.stack(d_pos, dim=1), "d_neg": torch.stack(d_neg, dim=1)}
+        if maps:
+            out["loc_map"] = torch.stack(maps, dim=1)
+        return out
 
 
 @register_model(

@@ -6,7 +6,8 @@ sign) is summed over STFT frames and its cross-correlation evaluated on a sub-sa
 the largest ITD the head allows. Woodworth's spherical head gives ``ITD = (a / c) (phi + sin phi)`` for a
 lateral angle ``phi`` in [0, 90 deg] (left ear leads for a source on the left); the inverse is the
 predicted azimuth, always in the front hemisphere because time differences alone cannot tell front from
-back.
+back. Recordings of two free-field capsules (``simkit render --mic phone-stereo`` / ``spaced-pair``) have no
+head: option ``mic_spacing`` (m) replaces Woodworth by the far-field pair ``ITD = (d / c) sin phi``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from simkit.conventions import HEAD_RADIUS, LEFT_CHANNEL, RIGHT_CHANNEL, SPEED_OF_SOUND
+from simkit.errors import SimkitError
 from simkit.models import Batch, BenchModel, ModelSettings, parse_options, register_model
 from simkit.models.features import stft
 
@@ -32,12 +34,21 @@ class GccPhatOptions:
     n_fft: int = 1024  # STFT frame of the cross-spectrum (64 ms at 16 kHz)
     lag_step: float = 0.05  # samples between evaluated lags (sub-sample interpolation of the correlation)
     max_freq_hz: float = 1500.0  # ITD band: above it interaural phase wraps and HRTF phase is no pure delay
+    # m; > 0: the clips come from two free-field capsules this far apart (0.134 for --mic phone-stereo, 0.175 for
+    # spaced-pair's default) and ITD = spacing / c * sin(phi) replaces the spherical head; 0 = the head
+    mic_spacing: float = 0.0
 
 
 def woodworth_itd(lateral_rad: np.ndarray | float, head_radius: float) -> np.ndarray:
     """ITD (s, positive = left ear first) of a source at lateral angle ``lateral_rad`` (+ = left)."""
     phi = np.asarray(lateral_rad, dtype=np.float64)
     return np.sign(phi) * head_radius / SPEED_OF_SOUND * (np.abs(phi) + np.sin(np.abs(phi)))
+
+
+def pair_lateral(itd_s: np.ndarray, spacing: float) -> np.ndarray:
+    """Lateral angle (radians, + = left) of a far-field source from the ITD of two free-field capsules
+    ``spacing`` m apart: ``asin(ITD c / d)``, clipped to +-90 deg."""
+    return np.arcsin(np.clip(np.asarray(itd_s, dtype=np.float64) * SPEED_OF_SOUND / spacing, -1.0, 1.0))
 
 
 def woodworth_lateral(itd_s: np.ndarray, head_radius: float) -> np.ndarray:
@@ -63,9 +74,13 @@ class GccPhatModel(BenchModel):
         opts = parse_options("gcc_phat", GccPhatOptions, cfg.model_options)
         self.sample_rate = int(info["sample_rate"])
         self.head_radius = opts.head_radius
+        if not (math.isfinite(opts.mic_spacing) and opts.mic_spacing >= 0):
+            raise SimkitError(f"gcc_phat option mic_spacing must be >= 0 m (got {opts.mic_spacing})")
+        self.mic_spacing = opts.mic_spacing
         self.n_fft = opts.n_fft
         self.max_bin = int(opts.max_freq_hz * self.n_fft / self.sample_rate) + 1
-        max_itd = float(woodworth_itd(math.pi / 2, self.head_radius))
+        max_itd = self.mic_spacing / SPEED_OF_SOUND if self.mic_spacing > 0 else \
+            float(woodworth_itd(math.pi / 2, self.head_radius))
         max_lag = 1.2 * max_itd * self.sample_rate  # a little beyond the model so the peak is not clipped
         self.register_buffer(
             "lags", torch.arange(-max_lag, max_lag + 1e-9, opts.lag_step), persistent=False
@@ -87,6 +102,8 @@ class GccPhatModel(BenchModel):
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
         audio = batch["audio"]
         itd = self.itd_seconds(audio.reshape(-1, *audio.shape[-2:]))
-        lateral = woodworth_lateral(itd.cpu().numpy(), self.head_radius)
+        itd_np = itd.cpu().numpy()
+        lateral = pair_lateral(itd_np, self.mic_spacing) if self.mic_spacing > 0 else \
+            woodworth_lateral(itd_np, self.head_radius)
         az = torch.from_numpy(np.rad2deg(lateral)).float().to(audio.device)
         return {"azimuth_deg": az.reshape(audio.shape[:-2])}
