@@ -19,7 +19,7 @@ from simkit.bench.leaderboard import append_rows, format_pivot, pivot, read_lead
 from simkit.bench.recipes import PAPER, check_keys, paper_recipe, resolve
 from simkit.bench.schema import FIELDNAMES
 from simkit.bench.tasks import get_task
-from simkit.data.synthetic import write_synthetic_binaural
+from simkit.data.synthetic import write_synthetic_binaural, write_synthetic_render
 from simkit.errors import SimkitError
 from simkit.models import MODELS, get_model, load_builtin
 
@@ -231,7 +231,9 @@ def test_cli_refuses_bad_recipes_and_ablations(render: Path, tmp_path: Path) -> 
     proc = _simkit("bench", "--data", str(render), "--quick", "--recipe", "paper", cwd=tmp_path)
     one_error_line(proc, "--quick is --recipe quick")
     # iid sees no image: nothing to ablate, refused before anything is written
-    proc = _simkit("bench", "--data", str(render), "--model", "iid", "--ablate-image", "blank", cwd=tmp_path)
+    direction = write_synthetic_render(tmp_path / "dir", {"s0": "train", "s1": "val", "s2": "test"}, sets_per_scene=1,
+                                       seed=3)
+    proc = _simkit("bench", "--data", str(direction), "--model", "iid", "--ablate-image", "blank", cwd=tmp_path)
     one_error_line(proc, "model iid sees no image")
     assert not (tmp_path / "results").exists()
 
