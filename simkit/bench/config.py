@@ -9,6 +9,12 @@ from typing import Any
 from simkit.config import config_hash, convert, from_dict, parse_key_values, setting, to_dict, validate
 from simkit.errors import SimkitError
 
+RECIPES = ("default", "quick", "paper")
+ABLATIONS = ("", "shuffle", "blank")
+# fields added after hashes were published: dropped from the hash at these values, so old hashes stay
+_HASH_DEFAULTS: dict[str, Any] = {"ablate_image": "", "optimizer": "adamw", "visual_lr": 0.0,
+                                  "lr_schedule": "cosine", "lr_decay_epochs": 10, "lr_decay": 0.94}
+
 # A model option's value: a number (always a float, so 4 and 4.0 hash alike), a boolean, or a string (a path)
 OptionValue = float | bool | str
 
@@ -65,7 +71,26 @@ class BenchConfig:
     max_steps: int = setting(0, min=0, label="--max-steps")
     # val items scored after each epoch for selection/early stopping: -1 = the task's default, 0 = all
     epoch_val_items: int = setting(-1, min=-1, label="--val-items")
-    quick: bool = False  # smoke-test preset (QUICK_OVERRIDES)
+    quick: bool = False  # smoke-test preset (QUICK_OVERRIDES); the same as recipe "quick"
+    # training recipe (simkit.bench.recipes, docs/bench.md "Recipes"): "default" (the CPU-sized defaults of
+    # this class), "quick" (QUICK_OVERRIDES) or "paper" (each model's published values, cited per value);
+    # recorded in every leaderboard row, and rows of different recipes are never ranked together
+    recipe: str = setting("default", choices=RECIPES, label="--recipe")
+    # BenchConfig fields given explicitly (CLI flags, make_config overrides): a recipe never overrides them.
+    # Not hashed: the resolved values are.
+    explicit: list[str] = field(default_factory=list)
+    # vision-ablation control (docs/bench.md "Image ablation"): "" none, "shuffle" (every item gets another
+    # item's image, a seeded derangement fixed per run and split) or "blank" (every image all zeros)
+    ablate_image: str = setting("", choices=ABLATIONS, label="--ablate-image")
+    # optimiser: "adamw" (seed 000 A.2.2) or "adam" (2.5D Visual Sound, DiffWave); betas (0.9, 0.999) both
+    optimizer: str = setting("adamw", choices=("adamw", "adam"), label="optimizer")
+    # learning rate of the model's declared visual parameters (BenchModel.visual_parameters); 0 = lr
+    visual_lr: float = setting(0.0, min=0, label="visual learning rate")
+    # "cosine" (annealed per step over the run), "step" (x lr_decay every lr_decay_epochs epochs, as 2.5D
+    # Visual Sound's train.py) or "constant" (DiffWave)
+    lr_schedule: str = setting("cosine", choices=("cosine", "step", "constant"), label="lr schedule")
+    lr_decay_epochs: int = setting(10, min=1, label="lr decay epochs")  # "step" schedule only
+    lr_decay: float = setting(0.94, above=0, max=1, label="lr decay")  # "step" schedule only
     # per-model knobs, e.g. {"lambda1": 0.9}; numbers, booleans or strings (docs/bench.md, "Options")
     model_options: dict[str, OptionValue] = field(default_factory=dict)
 
@@ -81,6 +106,12 @@ class BenchConfig:
             d.pop("protocol")  # hashes of runs on a dataset's default split stay what they were
         if d["derive_on"] == "auto":
             d.pop("derive_on")  # auto follows the device, which every row records; old hashes stay
+        d.pop("explicit")
+        if d["recipe"] in ("default", "quick"):
+            d.pop("recipe")  # "quick" is hashed as quick=true, as before recipes existed
+        for k, v in _HASH_DEFAULTS.items():
+            if d[k] == v:
+                d.pop(k)
         return config_hash(d)
 
 
@@ -110,15 +141,24 @@ QUICK_OVERRIDES: dict[str, Any] = {
 }
 
 
-def make_config(quick: bool = False, **overrides: Any) -> BenchConfig:
-    """BenchConfig from defaults, then the --quick preset, then explicit ``overrides`` (None = not given)."""
-    values: dict[str, Any] = {}
-    if quick:
+def make_config(quick: bool = False, recipe: str | None = None, **overrides: Any) -> BenchConfig:
+    """BenchConfig from defaults, then the recipe (``quick``: the QUICK_OVERRIDES preset, the same as
+    ``quick=True``; ``paper``: recorded here, each model's values applied per model by
+    :func:`simkit.bench.recipes.resolve`), then explicit ``overrides`` (None = not given), which no recipe
+    overrides (``BenchConfig.explicit``)."""
+    recipe = recipe or ("quick" if quick else "default")
+    if quick and recipe != "quick":
+        raise SimkitError(f"--quick is --recipe quick; it cannot be combined with --recipe {recipe}")
+    values: dict[str, Any] = {"recipe": recipe}
+    if recipe == "quick":
         values.update(QUICK_OVERRIDES)
         values["quick"] = True
     feat = dict(values.pop("features", {}))
-    feat.update(overrides.pop("features", None) or {})
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given_feat = overrides.pop("features", None) or {}
+    feat.update(given_feat)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    values["explicit"] = sorted({*given, *(f"features.{k}" for k in given_feat)} - {"model_options"})
     names = {f.name for f in dataclasses.fields(BenchConfig)}
     unknown = sorted(set(values) - names)
     if unknown:

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ import simkit
 from simkit.bench.config import BenchConfig, make_config, validate_config
 from simkit.bench.leaderboard import append_rows, check_appendable, format_pivot, pivot, read_leaderboard
 from simkit.bench.plots import plot_curves
+from simkit.bench.recipes import recipe_sources, resolve
 from simkit.bench.tasks import TaskSpec, get_task
 from simkit.data.opener import open_dataset
 from simkit.data.validate import verify_dataset
@@ -245,6 +247,68 @@ def labelled(task: TaskSpec, ds: Dataset) -> bool:
     return True if task.labelled is None else bool(task.labelled(ds))
 
 
+ABLATION_SALT = 0x1A6E  # keeps the shuffle's stream apart from the seed's other uses
+
+
+class ImageAblation(Dataset):
+    """The vision-ablation control (``--ablate-image``): the items of ``inner`` with their image entries
+    (``keys``, e.g. the task's ``image_keys``) replaced.
+
+    ``shuffle``: item i gets the images of item ``source[i]``, a seeded derangement of the split (one cycle
+    through a random order, so no item keeps its own), fixed for the run (``seed`` and ``split``); an item can
+    still receive an identical picture where two items show the same view (the sources of one view set).
+    ``blank``: every image is all zeros (a constant input carries nothing about the item, needs no pass over
+    the data and is the same in every split and dataset). Everything else of the item is untouched; other
+    attributes (``set_epoch``, ``finish_batch``, ...) are the inner dataset's.
+    """
+
+    def __init__(self, inner: Dataset, mode: str, keys: tuple[str, ...], seed: int, split: str) -> None:
+        if mode not in ("shuffle", "blank"):
+            raise SimkitError(f"--ablate-image must be shuffle or blank (got {mode!r})")
+        self.inner, self.mode, self.keys = inner, mode, keys
+        n = len(inner)  # type: ignore[arg-type]
+        self.source = np.arange(n)
+        if mode == "shuffle":
+            if n < 2:
+                raise SimkitError(f"--ablate-image shuffle: split {split} has {n} item(s), nothing to shuffle "
+                                  "images across")
+            order = np.random.default_rng([seed, ABLATION_SALT, zlib.crc32(split.encode())]).permutation(n)
+            self.source[order] = np.roll(order, -1)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        item = dict(self.inner[idx])
+        present = [k for k in self.keys if k in item]
+        if not present:
+            raise SimkitError(f"--ablate-image: items carry none of {', '.join(self.keys)}")
+        if self.mode == "blank":
+            for k in present:
+                item[k] = torch.zeros_like(item[k])
+            return item
+        other = self.inner[int(self.source[idx])]
+        for k in present:
+            item[k] = other[k]
+        if "frames" in present and "frame_times" in other:  # recorded video: the frames come with their times
+            item["frame_times"] = other["frame_times"]
+        return item
+
+    def __getattr__(self, name: str) -> Any:
+        inner = self.__dict__.get("inner")  # absent while unpickling (loader workers): no recursion
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+
+def open_split(task: TaskSpec, data: Path, split: str, cfg: BenchConfig, train: bool, negatives: bool) -> Dataset:
+    """``task.open_split``, wrapped in :class:`ImageAblation` when the run ablates images."""
+    ds = task.open_split(data, split, cfg, train, negatives=negatives)
+    if cfg.ablate_image:
+        ds = ImageAblation(ds, cfg.ablate_image, task.image_keys, cfg.seed, split)
+    return ds
+
+
 def _protocol_of(info: Mapping[str, Any]) -> str:
     return str(info.get("protocol_label") or info.get("protocol") or "default")
 
@@ -266,7 +330,7 @@ def main_eval_splits(
         if info.get("split_sets", {}).get(split, 1) == 0:
             notes.append(f"{split}: empty in this dataset's protocol, not scored")
             continue
-        ds = task.open_split(data, split, cfg, False, negatives=negatives)
+        ds = open_split(task, data, split, cfg, False, negatives)
         if not labelled(task, ds):
             if split == "test" and not cfg.test_data:
                 raise SimkitError(
@@ -295,7 +359,7 @@ def score_test_set(
     if oinfo.get("split_sets", {}).get("test", 1) == 0:
         raise SimkitError(f"--test-data {other}: split test (protocol {_protocol_of(oinfo)}) is empty: "
                           "nothing to score")
-    ds = task.open_split(other, "test", ocfg, False, negatives=negatives)
+    ds = open_split(task, other, "test", ocfg, False, negatives)
     if not labelled(task, ds):
         raise SimkitError(f"--test-data {other}: split test (protocol {_protocol_of(oinfo)}) has no labels for "
                           f"task {task.name} (e.g. a `simkit curate` set): only labelled sets can be scored")
@@ -374,6 +438,40 @@ def _better(a: float, b: float, higher: bool) -> bool:
     return not math.isfinite(b) or (a > b if higher else a < b)
 
 
+def make_optimizer(model: BenchModel, cfg: BenchConfig) -> torch.optim.Optimizer:
+    """``cfg.optimizer`` (AdamW or Adam, betas (0.9, 0.999)) at ``cfg.lr`` and ``cfg.weight_decay``; with
+    ``cfg.visual_lr`` > 0 the model's declared visual parameters (``BenchModel.visual_parameters``) form a
+    second group at that rate (2.5D Visual Sound's ``--lr_visual``), which a model without any refuses."""
+    if cfg.optimizer not in ("adamw", "adam"):  # a config built in Python without validation
+        raise SimkitError(f"optimizer must be adamw or adam (got {cfg.optimizer!r})")
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    trained = [p for p in model.parameters() if p.requires_grad]  # a stage may freeze networks
+    if cfg.visual_lr <= 0:
+        return cls(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    visual = [p for p in model.visual_parameters() if p.requires_grad]
+    if not visual:
+        raise SimkitError(f"model {cfg.model} declares no visual parameters, so a visual learning rate "
+                          f"({cfg.visual_lr:g}) would apply to nothing")
+    ids = {id(p) for p in visual}
+    rest = [p for p in trained if id(p) not in ids]
+    return cls([{"params": rest, "lr": cfg.lr}, {"params": visual, "lr": cfg.visual_lr}], lr=cfg.lr,
+               weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: BenchConfig,
+                   total_steps: int) -> tuple[torch.optim.lr_scheduler.LRScheduler, bool]:
+    """The learning-rate schedule and whether it steps per batch (else per epoch): ``cosine`` annealed over
+    ``total_steps`` batches, ``step`` x ``lr_decay`` every ``lr_decay_epochs`` epochs (2.5D Visual Sound's
+    ``train.py:186-188``), ``constant``."""
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps)), True
+    if cfg.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_decay_epochs, gamma=cfg.lr_decay), False
+    if cfg.lr_schedule == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0), True
+    raise SimkitError(f"lr_schedule must be cosine, step or constant (got {cfg.lr_schedule!r})")
+
+
 def train_model(
     model: BenchModel,
     cfg: BenchConfig,
@@ -383,8 +481,9 @@ def train_model(
     log: Log | None,
     negatives: bool = False,
 ) -> tuple[list[dict[str, float]], int, Selection]:
-    """AdamW + cosine annealing + early stopping on the validation selection (:func:`resolve_selection`);
-    returns history, best epoch and the selection.
+    """The run's optimiser and schedule (:func:`make_optimizer`, :func:`make_scheduler`; AdamW + cosine by
+    default) + early stopping on the validation selection (:func:`resolve_selection`); returns history, best
+    epoch and the selection.
 
     ``best.pt`` holds the selected weights (loaded back into ``model`` at the end), ``last.pt`` the state
     after the latest epoch (with optimizer and scheduler, for inspection or resumption). ``negatives``: the
@@ -431,11 +530,11 @@ def _train_stage(
     """One training run of :func:`train_model` (``select_on_loss``: pick on the mean val loss whatever the
     configured selection is)."""
     data = Path(cfg.data)
-    train_ds = task.open_split(data, "train", cfg, True, negatives=negatives)
+    train_ds = open_split(task, data, "train", cfg, True, negatives)
     # derived clips convolved on the device: the loader only reads (datasets that store clips read them)
     deferred = derive_on(cfg, device) == "device" and bool(getattr(train_ds, "defer_derivation", bool)())
     finish: Callable[[dict[str, Any]], dict[str, Any]] = train_ds.finish_batch if deferred else dict
-    full_val = task.open_split(data, "val", cfg, False, negatives=negatives)
+    full_val = open_split(task, data, "val", cfg, False, negatives)
     val_ds = epoch_val_subset(full_val, cfg, task)
     train_loader = make_loader(train_ds, cfg, device, shuffle=True, task=task)
     val_loader = make_loader(val_ds, cfg, device, shuffle=False, task=task)
@@ -453,12 +552,11 @@ def _train_stage(
         else:
             log(f"  checkpoint selection: val {sel_name}{'' if sel.uses_labels else ' (label-free)'}")
     # only what trains: a stage may freeze networks (SLfM's make_optimizer filters on requires_grad too)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                            weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
     total_steps = cfg.epochs * len(train_loader)
     if cfg.max_steps:
         total_steps = min(total_steps, cfg.max_steps)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
+    sched, per_step = make_scheduler(opt, cfg, total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and cfg.amp)
     history: list[dict[str, float]] = []
     best, best_epoch, since_best, steps = float("nan"), 0, 0, 0
@@ -478,13 +576,17 @@ def _train_stage(
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            sched.step()
+            if per_step:
+                sched.step()
             losses.append(float(loss.detach()))  # also a device sync, so step timing is real
             n_items += batch_items(batch, task)
             steps += 1
             if cfg.max_steps and steps >= cfg.max_steps:
                 break
         train_s = time.perf_counter() - t0
+        lr_now = opt.param_groups[0]["lr"]  # the rate this epoch trained at (a step schedule moves it below)
+        if not per_step:
+            sched.step()
         tenth = max(1, len(losses) // 10)
         val_parts: dict[str, float] = {}
         records, val_loss = evaluate_split(model, val_loader, task, device, cfg, with_loss=True, parts=val_parts)
@@ -494,7 +596,7 @@ def _train_stage(
             "train_loss": float(np.mean(losses)),
             "val_loss": val_loss,
             "val_select": value,
-            "lr": opt.param_groups[0]["lr"],
+            "lr": lr_now,
             "train_seconds": train_s,
             "items": n_items,
             "items_per_s": n_items / train_s,
@@ -617,6 +719,9 @@ def _run_model_in(
         "data_protocol": info.get("protocol_label", ""),
         "data_dir": str(data.resolve()),
         "started_utc": stamp.isoformat(),
+        # where each value the recipe set comes from (simkit.bench.recipes)
+        "recipe": cfg.recipe,
+        "recipe_sources": recipe_sources(cfg, spec.name),
     }
     atomic_write_json(run_dir / "config.json", meta)
     with torch.random.fork_rng(devices=[]):
@@ -700,6 +805,8 @@ def _run_model_in(
                     "protocol": binfo.get("protocol_label", ""),
                     "select_metric": sel.name if sel else "",
                     "label_selected": sel.label_selected if sel else False,
+                    "recipe": cfg.recipe,
+                    "ablate_image": cfg.ablate_image,
                 }
             )
     atomic_write_json(  # the run's own record first: whatever then happens to the shared CSV
@@ -711,6 +818,8 @@ def _run_model_in(
             # what picked best_epoch on val ("" = not trained) and whether a self-supervised model read labels
             "select_metric": sel.name if sel else "",
             "label_selected": sel.label_selected if sel else False,
+            "recipe": cfg.recipe,
+            "ablate_image": cfg.ablate_image,
             "epochs_trained": len(history),
             "train_seconds": train_seconds,
             "eval_seconds": eval_seconds,
@@ -781,6 +890,11 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         raise SimkitError(f"no models registered for task {task.name}")
     # every model gets the options it declares; an option no selected model declares is an error
     per_model = options_for(specs, cfg.model_options)
+    if cfg.ablate_image and not task.image_keys:
+        raise SimkitError(f"task {task.name} feeds its models no image: --ablate-image has nothing to ablate")
+    # each model's configuration: its declared options, then its recipe (--recipe paper: its published values)
+    model_cfgs = {s.name: resolve(dataclasses.replace(cfg, model=s.name, model_options=per_model[s.name]), s.name)
+                  for s in specs}
     sel = cfg.select_metric
     if sel and sel != "loss" and get_metric(sel).task != task.name:
         raise SimkitError(f"select metric {sel} is not a metric of task {task.name}")
@@ -804,7 +918,14 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         task.data_info(other, dataclasses.replace(cfg, protocol=""))
         verify_dataset(other, None)
     # every split a run reads is opened now: an empty or unlabelled one is an error before training, not after
-    check_splits(cfg, task, specs, protocols)
+    if cfg.recipe == "paper":  # a recipe may change what a split holds (views per item, items)
+        for s in specs:
+            check_splits(model_cfgs[s.name], task, [s], protocols)
+    else:
+        check_splits(cfg, task, specs, protocols)
+    if cfg.ablate_image:  # every model must see an image to ablate (direction: only the camera models do)
+        for s in specs:
+            check_sees_image(task, model_cfgs[s.name], s)
     results = check_writable_dir(cfg.results)
     check_appendable(results / LEADERBOARD)  # a broken leaderboard is found before training, not after
     threads = torch.get_num_threads()
@@ -812,13 +933,21 @@ def run_bench(cfg: BenchConfig, log: Log | None = None) -> list[RunResult]:
         torch.set_num_threads(cfg.cpu_threads)
     try:
         return [
-            run_model(dataclasses.replace(cfg, protocol=proto, model_options=per_model[s.name]), s, task, device,
-                      log)
+            run_model(dataclasses.replace(model_cfgs[s.name], protocol=proto), s, task, device, log)
             for proto in protocols
             for s in specs
         ]
     finally:
         torch.set_num_threads(threads)
+
+
+def check_sees_image(task: TaskSpec, cfg: BenchConfig, spec: ModelSpec) -> None:
+    """SimkitError when ``spec``'s items carry none of the task's ``image_keys`` (read from the first test
+    item): ``--ablate-image`` would change nothing the model sees."""
+    ds = task.open_split(Path(cfg.data), "test", cfg, False, negatives=spec.needs_negative_pairs)
+    if len(ds) and not any(k in ds[0] for k in task.image_keys):  # type: ignore[arg-type]
+        raise SimkitError(f"model {spec.name} sees no image (task {task.name}): --ablate-image has nothing "
+                          "to ablate")
 
 
 def bench_protocols(cfg: BenchConfig) -> list[str]:

@@ -292,6 +292,8 @@ class Cell:
     std: float = float("nan")
     n_runs: int = 1
     best: bool = False
+    # an image-ablated row: its value minus that of the same model's row with real images (nan: none)
+    delta: float = float("nan")
 
 
 @dataclass
@@ -306,13 +308,29 @@ class PivotRow:
     select_metric: str = ""  # what picked the runs' checkpoints ("" = untrained, reference or unrecorded)
     label_selected: bool = False  # a self-supervised model picked on labels: ranked apart
     tag: str = ""  # told apart from another row of the same model (its selection)
+    recipe: str = ""  # the training recipe (reference rows: "paper", the authors' own); "" = unrecorded
+    ablate_image: str = ""  # "" real images, or the vision-ablation control (shuffle | blank)
 
     @property
     def label(self) -> str:
         base = f"{self.model} (paper)" if self.is_reference else self.model
         if self.label_selected:
             base += f" [selected on labels: {self.select_metric}]"
+        if self.ablate_image:
+            base += f" [image {ABLATION_WORDS.get(self.ablate_image, self.ablate_image)}]"
         return base + self.tag
+
+
+# how an ablated row's label names its control
+ABLATION_WORDS = {"shuffle": "shuffled", "blank": "blanked"}
+
+
+def recipe_group(row: Mapping[str, Any]) -> str:
+    """The recipe a row is ranked within: its ``recipe`` column; a published reference row without one ranks
+    with ``paper`` (the authors' own recipe); other rows without one (written before the column) stay apart
+    as ``""`` (unrecorded)."""
+    rec = row.get("recipe") or ""
+    return rec or ("paper" if row.get("is_reference") else "")
 
 
 @dataclass
@@ -376,15 +394,17 @@ def pivot(
     units = {r["metric"]: r["unit"] for r in sel}
     metric_names = list(metrics) if metrics else sorted(higher)
     metric_names = [m for m in metric_names if m in higher]
-    # group (dataset, protocol group, model, is_reference, select metric, label-selected) -> protocol -> run_id
-    # -> metric -> value: runs selected differently are never collapsed into one row
-    runs: dict[tuple[str, str, str, bool, str, bool], dict[str, dict[str, dict[str, float]]]] = defaultdict(
+    # group (dataset, protocol group, model, is_reference, select metric, label-selected, recipe, image
+    # ablation) -> protocol -> run_id -> metric -> value: runs selected, trained or ablated differently are never
+    # collapsed into one row
+    Key = tuple[str, str, str, bool, str, bool, str, str]
+    runs: dict[Key, dict[str, dict[str, dict[str, float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(dict)))
-    sources: dict[tuple[str, str, str, bool, str, bool], str] = {}
+    sources: dict[Key, str] = {}
     for r in sel:
         proto = r.get("protocol") or ""
         key = (r["dataset"], protocol_group(proto), r["model"], bool(r["is_reference"]), r.get("select_metric") or "",
-               bool(r.get("label_selected")))
+               bool(r.get("label_selected")), recipe_group(r), r.get("ablate_image") or "")
         runs[key][proto][r["run_id"]][r["metric"]] = float(r["value"])
         sources[key] = r["source"]
     if primary is None:
@@ -392,10 +412,11 @@ def pivot(
             metric_names[0] if metrics else ("lr_accuracy" if "lr_accuracy" in higher else metric_names[0])
         )
     out_rows = []
-    for key in sorted(runs, key=lambda k: (k[0], k[1], k[3], k[2], k[5], k[4])):
+    # an ablated row sorts right after the same model's row with real images
+    for key in sorted(runs, key=lambda k: (k[0], k[1], k[6], k[3], k[2], k[5], k[4], k[7])):
         by_proto = runs[key]
         prow = PivotRow(key[0], key[2], key[3], sources[key], protocol=key[1], n_protocols=len(by_proto),
-                        select_metric=key[4], label_selected=key[5])
+                        select_metric=key[4], label_selected=key[5], recipe=key[6], ablate_image=key[7])
         if len(by_proto) > 1:
             # a protocol family: each protocol's best run (or mean over its runs), then mean ± std over protocols
             per_proto = [_collapse(by_run, aggregate, metric_names, primary, higher) for by_run in by_proto.values()]
@@ -407,25 +428,38 @@ def pivot(
             prow.cells = _collapse(next(iter(by_proto.values())), aggregate, metric_names, primary, higher)
         out_rows.append(prow)
     # one model's rows of different label-free selections (or an unrecorded one) get their selection as a tag
-    seen = Counter((r.dataset, r.protocol, r.label) for r in out_rows)
+    seen = Counter((r.dataset, r.protocol, r.recipe, r.label) for r in out_rows)
     for r in out_rows:
-        if seen[(r.dataset, r.protocol, r.label)] > 1:
+        if seen[(r.dataset, r.protocol, r.recipe, r.label)] > 1:
             r.tag = f" [select {r.select_metric or 'unrecorded'}]"
-    # protocols are never ranked together, nor are metric variants (each is its own column), nor self-supervised
-    # models selected on labels with the rest
-    for ds, grp, lsel in {(r.dataset, r.protocol, r.label_selected) for r in out_rows}:
+    # an ablated row's cells carry their difference from the same model's real-image row
+    real = {_twin(r): r for r in out_rows if not r.ablate_image}
+    for r in out_rows:
+        twin = real.get(_twin(r)) if r.ablate_image else None
+        if twin is not None:
+            for m, c in r.cells.items():
+                if m in twin.cells:
+                    c.delta = c.value - twin.cells[m].value
+    # protocols are never ranked together, nor recipes, nor metric variants (each is its own column), nor
+    # self-supervised models selected on labels with the rest; image-ablated rows are controls, never ranked
+    for ds, grp, rec, lsel in {(r.dataset, r.protocol, r.recipe, r.label_selected) for r in out_rows}:
         for m in metric_names:
             cand = [
                 r.cells[m]
                 for r in out_rows
-                if (r.dataset, r.protocol, r.label_selected) == (ds, grp, lsel) and m in r.cells
-                and math.isfinite(r.cells[m].value)
+                if (r.dataset, r.protocol, r.recipe, r.label_selected) == (ds, grp, rec, lsel) and m in r.cells
+                and math.isfinite(r.cells[m].value) and not r.ablate_image
             ]
             if cand:
                 best = max(c.value for c in cand) if higher[m] else min(c.value for c in cand)
                 for c in cand:
                     c.best = c.value == best
     return Pivot(metric_names, higher, units, out_rows, aggregate, split)
+
+
+def _twin(r: PivotRow) -> tuple[Any, ...]:
+    """What an ablated row and its real-image row share."""
+    return (r.dataset, r.protocol, r.recipe, r.model, r.is_reference, r.select_metric, r.label_selected)
 
 
 def protocol_group(protocol: str) -> str:
@@ -475,6 +509,8 @@ def _fmt(cell: Cell | None, unit: str, aggregate: str, family: bool = False) -> 
     text = f"{cell.value:.{digits}f}"
     if (aggregate == "mean" and cell.n_runs > 1) or family:
         text += f" ± {cell.std:.{digits}f}"
+    if math.isfinite(cell.delta):
+        text += f" (Δ {cell.delta:+.{digits}f})"
     return text
 
 
@@ -485,9 +521,10 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         head = ["dataset", "protocol", "model", "is_reference", "source", "n_runs", "n_protocols", "select_metric",
-                "label_selected"]
+                "label_selected", "recipe", "ablate_image"]
+        ablated = any(r.ablate_image for r in p.rows)
         for m in p.metrics:
-            head += [m] + ([f"{m}_std"] if p.aggregate == "mean" else [])
+            head += [m] + ([f"{m}_std"] if p.aggregate == "mean" else []) + ([f"{m}_image_delta"] if ablated else [])
         w.writerow(head + ["best_in"])
         for r in p.rows:
             line: list[Any] = [
@@ -500,23 +537,31 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
                 r.n_protocols,
                 r.select_metric,
                 "true" if r.label_selected else "false",
+                r.recipe,
+                r.ablate_image,
             ]
             for m in p.metrics:
                 c = r.cells.get(m)
                 line.append(repr(c.value) if c else "")
                 if p.aggregate == "mean":
                     line.append(repr(c.std) if c else "")
+                if ablated:
+                    line.append(repr(c.delta) if c and math.isfinite(c.delta) else "")
             w.writerow(line + [";".join(m for m in p.metrics if m in r.cells and r.cells[m].best)])
         return buf.getvalue()
     if fmt not in ("table", "markdown"):
         raise SimkitError(f"--format must be table, csv or markdown (got {fmt!r})")
     with_protocol = any(r.protocol for r in p.rows)
-    header = ["dataset", *(["protocol"] if with_protocol else []), "model"]
+    # the recipe column appears once simkit's rows come from more than one recipe (else the note names it)
+    recipes = sorted({r.recipe for r in p.rows if not r.is_reference})
+    with_recipe = len(recipes) > 1
+    header = ["dataset", *(["protocol"] if with_protocol else []), *(["recipe"] if with_recipe else []), "model"]
     header += [f"{m} ({p.units[m]}) {arrows[m]}" for m in p.metrics]
     body = []
     for r in p.rows:
         proto = r.protocol + (f" (mean of {r.n_protocols})" if r.n_protocols > 1 else "")
-        line = [r.dataset, *([proto or "default"] if with_protocol else []), r.label]
+        line = [r.dataset, *([proto or "default"] if with_protocol else []),
+                *([r.recipe or "unrecorded"] if with_recipe else []), r.label]
         for m in p.metrics:
             c = r.cells.get(m)
             text = _fmt(c, p.units[m], p.aggregate, r.n_protocols > 1)
@@ -528,6 +573,9 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
+        if any(r.ablate_image for r in p.rows):
+            lines += ["", "[image shuffled|blanked]: the vision-ablation control, after the model's real-image row, "
+                          "never ranked; (Δ) = ablated minus real."]
         if variants:
             lines += ["", "Metric variants (one column each, never ranked together):", ""]
             lines += [f"- {v}" for v in variants]
@@ -537,7 +585,13 @@ def format_pivot(p: Pivot, fmt: str = "table") -> str:
         "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in [header, *body]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    note = f"split={p.split}, aggregate={p.aggregate}; * = best per dataset and protocol; (paper) = published reference"
+    note = (f"split={p.split}, aggregate={p.aggregate}; * = best per dataset, protocol and recipe; (paper) = "
+            "published reference (ranked with the paper recipe)")
+    if len(recipes) == 1:
+        note += f"; recipe {recipes[0] or 'unrecorded'}"
+    if any(r.ablate_image for r in p.rows):
+        note += ("; [image shuffled|blanked] = the vision-ablation control, shown after the model's real-image row "
+                 "and never ranked, (Δ) = ablated minus real")
     if any(r.label_selected for r in p.rows):
         note += "; [selected on labels] rows (self-supervised, checkpoint picked on labels) are ranked apart"
     if any(r.n_protocols > 1 for r in p.rows):

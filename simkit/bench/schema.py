@@ -54,12 +54,18 @@ COLUMNS: tuple[Column, ...] = (
            "trained, a reference row, or a row written before this column"),
     Column("label_selected", "bool", False, "true when a self-supervised model's checkpoint was picked on "
            "labelled val metrics (an explicit --select-metric); never ranked with label-free selections"),
+    Column("recipe", "str", False, "training recipe (simkit.bench.recipes): default | quick | paper; rows of "
+           "different recipes are never ranked together; empty: a reference row (the authors' own recipe, "
+           "ranked with paper) or a row written before this column"),
+    Column("ablate_image", "str", False, "vision-ablation control: empty (real images), shuffle or blank; an "
+           "ablated row is shown beside the same model's real row and never ranked"),
 )
 FIELDNAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 # Leaderboards written before the protocol column (23 fields): read as protocol "" and upgraded on the next
-# append, as are those written before the selection columns (24 fields: selection unrecorded).
+# append, as are those written before the selection columns (24 fields: selection unrecorded) and before the
+# recipe and ablation columns (26 fields: recipe unrecorded, real images).
 LEGACY_FIELDNAMES: tuple[str, ...] = FIELDNAMES[:23]
-LEGACY_HEADERS: tuple[tuple[str, ...], ...] = (FIELDNAMES[:23], FIELDNAMES[:24])
+LEGACY_HEADERS: tuple[tuple[str, ...], ...] = (FIELDNAMES[:23], FIELDNAMES[:24], FIELDNAMES[:26])
 _BY_NAME = {c.name: c for c in COLUMNS}
 
 

@@ -32,8 +32,17 @@ def bench(
     seed: int = typer.Option(None, help="Seed of init, shuffling and augmentation (default: 0)."),
     results: Path = typer.Option(Path("results"), help="Leaderboard and run directories go here."),
     quick: bool = typer.Option(
-        False, "--quick", help="Smoke test: small subset, network and epochs (~1 min CPU)."
+        False, "--quick", help="Alias of --recipe quick: small subset, network and epochs (~1 min CPU)."
     ),
+    recipe: str = typer.Option(
+        None, help="Training recipe: default (simkit's CPU-sized defaults), quick (a ~1 min CPU smoke test, as "
+                   "--quick) or paper (each model's published widths, optimiser, learning rates, schedule, batch, "
+                   "clips and evaluation hop, cited in simkit/bench/recipes.py). Explicit flags and --option values "
+                   "win; recorded in every leaderboard row (default: default)."),
+    ablate_image: str = typer.Option(
+        None, help="Vision-ablation control: shuffle (every item gets another item's image, a seeded derangement "
+                   "fixed per run) or blank (all-zero images), in training and scoring; recorded in every row and "
+                   "shown beside the model's real-image row by `simkit leaderboard`."),
     patience: int = typer.Option(None, help="Early-stopping patience in epochs (default: 5)."),
     select_metric: str = typer.Option(
         None, help="Val selection of the checkpoint: 'loss' (val loss) or a metric of the task, e.g. lr_accuracy "
@@ -51,6 +60,9 @@ def bench(
     max_steps: int = typer.Option(
         None, help="Stop training after this many optimizer steps (0 = no cap) (default: 0)."
     ),
+    views_per_item: int = typer.Option(
+        None, help="Views per training item: 0 = all V views of a set, k >= 2 = a random k of them (default: 0; "
+                   "--recipe paper: slfm 3, SLfM's N_view)."),
     val_items: int = typer.Option(
         None,
         help="Val items scored after each epoch (0 = all) "
@@ -68,6 +80,8 @@ def bench(
 
     cfg = make_config(
         quick=quick,
+        recipe=recipe,
+        ablate_image=ablate_image,
         model=model,
         task=task,
         data=str(data) if data else None,
@@ -87,6 +101,7 @@ def bench(
         max_items=max_items,
         max_steps=max_steps,
         epoch_val_items=val_items,
+        views_per_item=views_per_item,
         model_options=parse_model_options(option) or None,
     )
     runs = run_bench(cfg, log=_log)

@@ -115,6 +115,11 @@ class BenchModel(torch.nn.Module, abc.ABC):
         """Called before the first epoch of ``stage`` (e.g. to load the previous stage's networks and freeze
         them); the loss of the model then is the stage's loss."""
 
+    def visual_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters of the model's image network, which the bench's ``visual_lr`` trains at their own
+        rate (as 2.5D Visual Sound's ``--lr_visual``); none by default."""
+        return []
+
     def selection_score(self, loss: float, parts: Mapping[str, float]) -> float:
         """The label-free selection value from the mean val ``loss`` and mean loss ``parts``: the loss itself
         unless the model has its authors' score."""

@@ -47,7 +47,9 @@ class TaskSpec:
     that every run of the task writes to ``<run_dir>/examples.png`` after scoring; ``groups``, the dataset
     groups the task reads (a dataset without one is refused before any run, naming model and group);
     ``labelled(dataset)``, whether an opened split carries the truth the metrics score (None: always; a split
-    without it is not scored, and refused where the run would have nothing else to score).
+    without it is not scored, and refused where the run would have nothing else to score); ``image_keys``, the
+    item entries holding the images the models see (``--ablate-image`` shuffles or blanks them; a task
+    without any refuses the ablation).
     """
 
     name: str
@@ -63,6 +65,8 @@ class TaskSpec:
     plot_examples: Callable[..., Any] | None = None
     groups: tuple[str, ...] = ("audio",)  # dataset groups the task reads ("a|b": either); see simkit.data.schema
     labelled: Callable[[Any], bool] | None = None
+    # item entries that are images the models see (``simkit bench --ablate-image`` replaces them); () = none
+    image_keys: tuple[str, ...] = ()
 
 
 # Every module of this package registers its tasks on import; a new task file needs no other edit.

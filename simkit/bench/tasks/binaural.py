@@ -52,6 +52,9 @@ from simkit.models import BenchModel
 # otherwise dominate a run; av_localize scores cheap localiser passes, so it keeps more.
 EPOCH_VAL_ITEMS = 8
 EPOCH_VAL_ITEMS_AV = 32
+# the item entries holding what the models see of the scene: the view (or the clip's centre frame) and, for
+# whole-clip evaluation of recorded video, every frame (``--ablate-image`` replaces them)
+IMAGE_KEYS = ("image", "frames")
 
 
 def render_info(data_dir: Path, protocol: str | None = None) -> DatasetInfo:
@@ -205,6 +208,7 @@ BINAURALIZE = register_task(
         epoch_val_items=EPOCH_VAL_ITEMS,
         plot_examples=plot_examples,
         groups=REQUIRED,
+        image_keys=IMAGE_KEYS,
     )
 )
 
@@ -220,5 +224,6 @@ AV_LOCALIZE = register_task(
         item_key="mono",
         epoch_val_items=EPOCH_VAL_ITEMS_AV,
         groups=REQUIRED,
+        image_keys=IMAGE_KEYS,
     )
 )

@@ -126,5 +126,6 @@ DIRECTION = register_task(
         ),
         groups=ITEM_DATASETS,
         labelled=split_labelled,
+        image_keys=("image",),  # each view's image, for the models with a camera network (slfm)
     )
 )

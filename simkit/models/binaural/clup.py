@@ -80,6 +80,8 @@ class ClupFamilyOptions:
     eval_hop_seconds: float = WINDOW_SECONDS
     upmix_crop_seconds: float = 0.2  # the upmix trains on a random crop of each 0.63 s window (3x cheaper)
     loc_hop_seconds: float = 0.1  # hop of the 0.63 s windows scored by av_localize ("all 0.1 s sliding windows")
+    # > 0: the upmix's noise loss is DiffWave's L1 (lmnt-com/diffwave learner.py:56); 0: the DDPM MSE
+    noise_l1: float = 0.0
     # a torchvggish state dict: the published VGGish, frozen as the seed's ("" = the VGGish-style encoder
     # of vggish_width / vggish_hidden, trained from scratch)
     audio_weights: str = ""
@@ -301,10 +303,11 @@ class ClupFamily(BinauralModel):
             mono, true = batch["mono"][:, cut], batch["binaural"][..., cut]
             x0 = self.opts.diff_scale * difference_of(true)[:, None]
             eps_loss, x0_hat, a_bar = self.upmix.training_loss(
-                x0, self.local(mono), self.condition(batch["image"], loc.guide), self.generator(mono.device)
+                x0, self.local(mono), self.condition(batch["image"], loc.guide), self.generator(mono.device),
+                l1=self.opts.noise_l1 > 0,
             )
             total = total + eps_loss
-            parts["eps_mse"] = float(eps_loss.detach())
+            parts["eps_l1" if self.opts.noise_l1 > 0 else "eps_mse"] = float(eps_loss.detach())
             generated = binaural_from_difference(mono, x0_hat[:, 0] / self.opts.diff_scale)
             cyc = self.cycle_loss(fmap, generated, true, a_bar)
             if cyc is not None:

@@ -183,9 +183,11 @@ class DiffWave(nn.Module):
         return self.final(h)
 
     def training_loss(
-        self, x0: torch.Tensor, local: torch.Tensor, glob: torch.Tensor | None, generator: torch.Generator
+        self, x0: torch.Tensor, local: torch.Tensor, glob: torch.Tensor | None, generator: torch.Generator,
+        l1: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """DDPM loss ``||eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t)||^2`` at a random step per item.
+        """DDPM loss ``||eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t)||^2`` at a random step per item
+        (``l1``: the mean absolute error instead, DiffWave's ``learner.py:56`` ``nn.L1Loss``).
 
         Returns the loss, the one-step estimate of ``x0`` (for auxiliary losses) and ``alpha_bar_t``.
         """
@@ -196,7 +198,8 @@ class DiffWave(nn.Module):
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
         eps = self(x_t, t.float(), local, glob)
         x0_hat = (x_t - (1 - a).sqrt() * eps) / a.sqrt()
-        return F.mse_loss(eps, noise), x0_hat, a.view(b)
+        loss = F.l1_loss(eps, noise) if l1 else F.mse_loss(eps, noise)
+        return loss, x0_hat, a.view(b)
 
     @torch.no_grad()
     def sample(

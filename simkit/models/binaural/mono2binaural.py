@@ -8,10 +8,11 @@ reduced by a 1x1 convolution to 8 channels, pooled to 4 x 5 and flattened (the p
 tiled over the bottleneck. The paper's ResNet-18 is torchvision's ImageNet one, fine-tuned (models/models.py
 ``build_visual``: ``resnet18(pretrained=True)`` minus avgpool/fc; train.py: its own parameter group at
 ``--lr_visual`` 1e-4 against the U-Net's 1e-3): ``visual_weights`` loads it from a local torchvision file
-(:func:`simkit.models.pretrained.resnet18`); it is fine-tuned at the run's single learning rate (the bench
-has one). The mask is ``2 sigmoid(.) - 1`` for real and imaginary parts. Loss: MSE between
-predicted and true difference spectrograms (real and imaginary parts; the Nyquist bin is dropped as in the
-paper). The waveform is the inverse STFT of the predicted difference; L, R = mono +- difference / 2.
+(:func:`simkit.models.pretrained.resnet18`); it is fine-tuned at the run's learning rate, or at its own
+``visual_lr`` (``visual_parameters``; ``--recipe paper`` sets 2.5D's 1e-4). The mask is
+``2 sigmoid(.) - 1`` for real and imaginary parts. Loss: MSE between predicted and true difference
+spectrograms (real and imaginary parts; the Nyquist bin is dropped as in the paper).
+The waveform is the inverse STFT of the predicted difference; L, R = mono +- difference / 2.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ class Mono2Binaural(BinauralModel):
         super().__init__(opts.eval_hop_seconds)
         self.visual = VisualEncoder(cfg.width, weights=opts.visual_weights or None)
         self.unet = MaskUNet(sized(opts.ngf, cfg.width, 2), self.visual.code_dim)
+
+    def visual_parameters(self) -> list[nn.Parameter]:
+        """The ResNet-18 (2.5D's ``net_visual``, its own parameter group in ``train.py:21-22``); the 1x1
+        reduction belongs to 2.5D's audio net (``models/networks.py:71``) and trains at the audio rate."""
+        return list(self.visual.resnet.parameters())
 
     def difference_spec(self, mono: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """Predicted difference spectrogram (B, 2, 256, frames) (real/imag) of mono windows (B, W)."""
