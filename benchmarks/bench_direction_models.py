@@ -1,0 +1,145 @@
+"""Every registered direction model on one render with translation, quick recipe, CPU (issue 20; docs/models.md).
+
+    .venv/bin/python benchmarks/bench_direction_models.py --out out/bench-direction
+        [--render DIR] [--scenes 20] [--sets-per-scene 12] [--max-translation 1.0] [--seeds 0]
+        [--models iid,ours_rt] [--epochs 5]
+
+Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
+
+1. ``simkit render --recipe seed000 --scenes N --sets-per-scene M --preset fast --no-views`` (seed 000's
+   simulated set: rotation and translation, here 1 m at most; ``--render DIR`` reuses a render instead, which
+   must have translation for ours_rt to have its left/right anchor);
+2. ``simkit bench --model X --data RENDER --quick --seed S`` for every model of task ``direction`` in the
+   registry (:func:`simkit.models.models_for_task`) and every seed, each into its own results folder
+   (``OUT/results/X-sS``; one that already has a leaderboard is not run again);
+3. a table of the test split: L/R accuracy, angle error (mean; front/back folded mean), 4-class accuracy and
+   camera-rotation error (models that estimate it), with the checkpoint selection each run used; written to
+   ``OUT/table.md`` and printed.
+
+Also printed: ours_rt's translation loss (``simkit.models.direction.base.translation_loss``) on the true
+test azimuths and on their left/right flip, and its rotation loss on both (the mirror minimum makes those
+equal): what the translation term can tell apart on this render, independent of any training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SIMKIT = [sys.executable, "-m", "simkit"]
+# (metric, column header, format); the direction task's metrics (simkit/bench/tasks/direction.py)
+COLUMNS = (
+    ("lr_accuracy", "L/R acc", "{:.3f}"),
+    ("angle_error_mean", "angle err (deg)", "{:.1f}"),
+    ("angle_error_folded_mean", "folded err (deg)", "{:.1f}"),
+    ("class4_accuracy", "4-class acc", "{:.3f}"),
+    ("rotation_error_mean", "rotation err (deg)", "{:.1f}"),
+)
+
+
+def run(*args: str) -> None:
+    print("$ simkit " + " ".join(args), flush=True)
+    subprocess.run([*SIMKIT, *args], check=True)
+
+
+def translation_check(render: Path) -> str:
+    """ours_rt's translation and rotation losses on the true test azimuths and on their left/right flip."""
+    import h5py
+    import torch
+
+    from simkit.models.direction.base import rotation_loss, translation_loss
+
+    tests = (render / "splits" / "test.txt").read_text().split()
+    theta, yaw, trans = [], [], []
+    for scene in tests:
+        with h5py.File(render / "shards" / f"{scene}.h5", "r") as f:
+            az = np.asarray(f["labels/azimuth_deg"])  # (sets, views, sources)
+            ry, t = np.asarray(f["pairs/rel_yaw_deg"]), np.asarray(f["pairs/rel_translation"])
+        n_sets, n_views, n_src = az.shape
+        theta.append(az.transpose(0, 2, 1).reshape(-1, n_views))
+        yaw.append(np.repeat(ry, n_src, axis=0))
+        trans.append(np.repeat(t, n_src, axis=0))
+    th = torch.deg2rad(torch.as_tensor(np.concatenate(theta)).float())
+    ry_t, t_t = torch.as_tensor(np.concatenate(yaw)), torch.as_tensor(np.concatenate(trans))
+    moved = float(np.linalg.norm(np.concatenate(trans)[..., [0, 2]], axis=-1).max())
+    lines = [f"test items {th.shape[0]}, largest view-to-view translation {moved:.2f} m"]
+    for name, x in (("true azimuths", th), ("left/right flip", -th)):
+        lt = float(translation_loss(x, ry_t, t_t))
+        lr = float(rotation_loss(x, ry_t, mirror=True))
+        lines.append(f"  {name:16s} translation loss {lt:.4f}   rotation loss (mirror min) {lr:.4f}")
+    return "\n".join(lines)
+
+
+def table(results: Path, models: list[str], seeds: list[int]) -> str:
+    """Markdown table of the test rows of every run's leaderboard."""
+    from simkit.bench.leaderboard import read_leaderboard
+
+    head = "| model | seed | selection | test views | " + " | ".join(c[1] for c in COLUMNS) + " | train s |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for model in models:
+        for seed in seeds:
+            csv_path = results / f"{model}-s{seed}" / "leaderboard.csv"
+            if not csv_path.is_file():
+                continue
+            rows = [r for r in read_leaderboard(csv_path) if r["split"] == "test" and not r["is_reference"]]
+            by = {r["metric"]: r for r in rows}
+            if not by:
+                continue
+            first = next(iter(by.values()))
+            sel = first["select_metric"] or "-"
+            n = by["lr_accuracy"]["n_samples"] if "lr_accuracy" in by else ""
+            cells = []
+            for metric, _, fmt in COLUMNS:
+                v = by.get(metric, {}).get("value")
+                cells.append("-" if v is None or not np.isfinite(v) else fmt.format(v))
+            ts = first.get("train_seconds")
+            tcell = f"{ts:.0f}" if isinstance(ts, float) and np.isfinite(ts) else "-"
+            lines.append(f"| {model} | {seed} | {sel} | {n} | " + " | ".join(cells) + f" | {tcell} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("out/bench-direction"))
+    ap.add_argument("--render", type=Path, default=None, help="reuse this render (default: render OUT/render)")
+    ap.add_argument("--scenes", type=int, default=20)
+    ap.add_argument("--sets-per-scene", type=int, default=12)
+    ap.add_argument("--max-translation", type=float, default=None,
+                    help="metres (default: the seed000 recipe's)")
+    ap.add_argument("--seeds", default="0", help="comma list of bench seeds")
+    ap.add_argument("--models", default="", help="comma list (default: every registered direction model)")
+    ap.add_argument("--epochs", type=int, default=None, help="default: --quick's")
+    args = ap.parse_args()
+
+    from simkit.models import models_for_task
+
+    models = [m for m in args.models.split(",") if m] or sorted(models_for_task("direction"))
+    seeds = [int(s) for s in args.seeds.split(",")]
+    render = args.render or args.out / "render"
+    if args.render is None:
+        extra = [] if args.max_translation is None else ["--max-translation", f"{args.max_translation:g}"]
+        run("render", "--recipe", "seed000", "--out", str(render), "--scenes", str(args.scenes),
+            "--sets-per-scene", str(args.sets_per_scene), "--preset", "fast", "--no-views", "--quiet", *extra)
+    results = args.out / "results"
+    for model in models:
+        for seed in seeds:
+            res = results / f"{model}-s{seed}"
+            if (res / "leaderboard.csv").is_file():
+                print(f"# {model} seed {seed}: done before ({res})", flush=True)
+                continue
+            epochs = [] if args.epochs is None else ["--epochs", str(args.epochs)]
+            run("bench", "--model", model, "--data", str(render), "--results", str(res), "--quick",
+                "--seed", str(seed), "--device", "cpu", *epochs)
+    check = translation_check(render)
+    text = table(results, models, seeds)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "table.md").write_text(text + "\n\n" + check + "\n")
+    print("\n" + text + "\n\nours_rt's losses on the test labels (no network):\n" + check)
+
+
+if __name__ == "__main__":
+    main()
