@@ -6,6 +6,7 @@ docs/curation.md).
         [--train-scenes proc_000,proc_001] [--videos-per-scene 8] [--seconds 20] [--walk-speed 0.2]
         [--clips 30,60,120] [--shares pan,mix,walk] [--epochs 5] [--seeds 0]
         [--mic NAME] [--egovideo-args "..."] [--render-args "..."] [--test-recipe seed000] [--render DIR]
+        [--prepare-only]
 
 Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
 
@@ -193,6 +194,8 @@ def main() -> None:
     ap.add_argument("--mic", default="", help="microphone model for egovideo and render (needs --mic there)")
     ap.add_argument("--egovideo-args", default="", help="more egovideo options, passed as they are")
     ap.add_argument("--render-args", default="", help="more render options, passed as they are")
+    ap.add_argument("--prepare-only", action="store_true", help="stop after the videos, curated and test sets "
+                    "(a later run without it resumes from them)")
     args = ap.parse_args()
     o = args.out
     ego_extra, render_extra = shlex.split(args.egovideo_args), shlex.split(args.render_args)
@@ -242,6 +245,9 @@ def main() -> None:
         run("render", "--recipe", args.test_recipe, "--out", str(render), "--scenes", "10", "--sets-per-scene", "8",
             "--preset", "fast", "--no-views", "--quiet", *render_extra)
     tests.append(render)
+    if args.prepare_only:
+        print({s: curated_counts(c) for s, c in curated.items()})
+        return
 
     # 4. main table: every model on the mix
     lines = ["## Trained on curated `mix` (no labels), scored on labelled test sets", ""]
