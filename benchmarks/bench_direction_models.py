@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_direction_models.py --out out/bench-direction
         [--render DIR] [--scenes 20] [--sets-per-scene 12] [--max-translation 1.0] [--seeds 0]
-        [--models iid,ours_rt] [--epochs 5]
+        [--models iid,ours_rt] [--epochs 5] [--rt-items 30,60,120]
 
 Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
 
@@ -14,7 +14,8 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
    (``OUT/results/X-sS``; one that already has a leaderboard is not run again);
 3. a table of the test split: L/R accuracy, angle error (mean; front/back folded mean), 4-class accuracy and
    camera-rotation error (models that estimate it), with the checkpoint selection each run used; written to
-   ``OUT/table.md`` and printed.
+   ``OUT/table.md`` and printed. ``--rt-items`` adds ours_rt runs with fewer or more training items
+   (``--max-items``; rows ``ours_rt-nN``), to see how its left/right anchor grows with the data.
 
 Also printed: ours_rt's translation loss (``simkit.models.direction.base.translation_loss``) on the true
 test azimuths and on their left/right flip, and its rotation loss on both (the mirror minimum makes those
@@ -113,6 +114,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma list of bench seeds")
     ap.add_argument("--models", default="", help="comma list (default: every registered direction model)")
     ap.add_argument("--epochs", type=int, default=None, help="default: --quick's")
+    ap.add_argument("--rt-items", default="", help="also ours_rt with these --max-items (training items per "
+                    "split; --quick's is 160), rows ours_rt-nN")
     args = ap.parse_args()
 
     from simkit.models import models_for_task
@@ -134,8 +137,17 @@ def main() -> None:
             epochs = [] if args.epochs is None else ["--epochs", str(args.epochs)]
             run("bench", "--model", model, "--data", str(render), "--results", str(res), "--quick",
                 "--seed", str(seed), "--device", "cpu", *epochs)
+    rt_runs = []
+    for items in (int(n) for n in args.rt_items.split(",") if n):
+        for seed in seeds:
+            name = f"ours_rt-n{items}"
+            rt_runs += [name] if name not in rt_runs else []
+            res = results / f"{name}-s{seed}"
+            if not (res / "leaderboard.csv").is_file():
+                run("bench", "--model", "ours_rt", "--data", str(render), "--results", str(res), "--quick",
+                    "--seed", str(seed), "--device", "cpu", "--max-items", str(items))
     check = translation_check(render)
-    text = table(results, models, seeds)
+    text = table(results, models + rt_runs, seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text(text + "\n\n" + check + "\n")
     print("\n" + text + "\n\nours_rt's losses on the test labels (no network):\n" + check)

@@ -62,8 +62,10 @@ def offers(command: str, option: str) -> bool:
 
 def egovideo(out: Path, videos: int, scene: str, seed: int, seconds: float, walk: float, extra: list[str]) -> None:
     """One pool; failed videos (no start pose) are skipped, as egovideo itself does (exit 2, the rest labelled)."""
-    if (out / "egovideo.json").is_file() and json.loads((out / "egovideo.json").read_text()).get("complete"):
-        return
+    if (out / "egovideo.json").is_file():
+        done = json.loads((out / "egovideo.json").read_text())
+        if len(done.get("labelled", [])) + len(done.get("failed", {})) >= videos:
+            return  # complete, or every missing video failed (a re-run fails again: same seed, same poses)
     run("egovideo", "--out", str(out), "--videos", str(videos), "--scene", scene, "--seed", str(seed),
              "--seconds", f"{seconds:g}", "--fps", "5", "--walk-speed", f"{walk:g}", "--no-progress", *extra,
              check=False)
@@ -163,8 +165,8 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
         g_tr = torch.autograd.grad((1 - lam1) * translation_loss(theta, ry, tr), theta)[0]
         acc.setdefault("grad_rot", []).append(float(g_rot.abs().mean()))
         acc.setdefault("grad_trans", []).append(float(g_tr.abs().mean()))
-        acc.setdefault("rot_pred", []).append(float(rotation_loss(theta, ry, mirror=True)))
-        acc.setdefault("trans_pred", []).append(float(translation_loss(theta, ry, tr)))
+        acc.setdefault("rot_pred", []).append(float(rotation_loss(theta.detach(), ry, mirror=True)))
+        acc.setdefault("trans_pred", []).append(float(translation_loss(theta.detach(), ry, tr)))
         moved = torch.linalg.vector_norm(tr[..., [0, 2]].float(), dim=-1) > 1e-6
         acc.setdefault("moved_share", []).append(float(moved.float().mean()))
     out = {k: float(np.mean(v)) for k, v in acc.items()}
