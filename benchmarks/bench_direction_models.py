@@ -13,7 +13,9 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
    registry (:func:`simkit.models.models_for_task`) and every seed, each into its own results folder
    (``OUT/results/X-sS``; one that already has a leaderboard is not run again);
 3. a table of the test split: L/R accuracy, angle error (mean; front/back folded mean), 4-class accuracy and
-   camera-rotation error (models that estimate it), with the checkpoint selection each run used; written to
+   camera-rotation error (models that estimate it), the share of scored test views predicted on the left
+   (1.00 or 0.00: the model answers one side whatever it hears, and its L/R accuracy is the split's share of
+   that side), with the checkpoint selection each run used; written to
    ``OUT/table.md`` and printed. ``--rt-items`` adds ours_rt runs with fewer or more training items
    (``--max-items``; rows ``ours_rt-nN``), to see how its left/right anchor grows with the data.
 
@@ -75,11 +77,30 @@ def translation_check(render: Path) -> str:
     return "\n".join(lines)
 
 
+def left_shares(run_dir: Path) -> dict[str, tuple[float, float]]:
+    """{split key of predictions.csv: (share of scored views predicted left, share truly left)}: a model that
+    answers one side for every clip shows 0 or 1 here, and its L/R accuracy is then the split's side share."""
+    import csv
+
+    by: dict[str, list[tuple[float, float]]] = {}
+    with open(run_dir / "predictions.csv") as f:
+        for r in csv.DictReader(f):
+            by.setdefault(r["split"], []).append((float(r["true_azimuth_deg"]), float(r["pred_azimuth_deg"])))
+    out = {}
+    for key, pairs in by.items():
+        t, p = np.deg2rad(np.array(pairs)).T
+        keep = np.abs(np.sin(t)) > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
+        if keep.any():
+            out[key] = (float((np.sin(p[keep]) > 0).mean()), float((np.sin(t[keep]) > 0).mean()))
+    return out
+
+
 def table(results: Path, models: list[str], seeds: list[int]) -> str:
     """Markdown table of the test rows of every run's leaderboard."""
     from simkit.bench.leaderboard import read_leaderboard
 
-    head = "| model | seed | selection | test views | " + " | ".join(c[1] for c in COLUMNS) + " | train s |"
+    head = ("| model | seed | selection | test views | " + " | ".join(c[1] for c in COLUMNS)
+            + " | predicted left | train s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for model in models:
         for seed in seeds:
@@ -97,6 +118,9 @@ def table(results: Path, models: list[str], seeds: list[int]) -> str:
             for metric, _, fmt in COLUMNS:
                 v = by.get(metric, {}).get("value")
                 cells.append("-" if v is None or not np.isfinite(v) else fmt.format(v))
+            runs = sorted((results / f"{model}-s{seed}" / "runs").glob("*"))
+            shares = left_shares(runs[-1]) if runs else {}
+            cells.append(f"{shares['test'][0]:.2f}" if "test" in shares else "-")
             ts = first.get("train_seconds")
             tcell = f"{ts:.0f}" if isinstance(ts, float) and np.isfinite(ts) else "-"
             lines.append(f"| {model} | {seed} | {sel} | {n} | " + " | ".join(cells) + f" | {tcell} |")

@@ -103,6 +103,24 @@ def test_rows(results: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def left_shares(run_dir: Path) -> dict[str, tuple[float, float]]:
+    """{split key of predictions.csv: (share of scored views predicted left, share truly left)}: a model that
+    answers one side for every clip shows 0 or 1 here, and its L/R accuracy is then the split's side share."""
+    import csv
+
+    by: dict[str, list[tuple[float, float]]] = {}
+    with open(run_dir / "predictions.csv") as f:
+        for r in csv.DictReader(f):
+            by.setdefault(r["split"], []).append((float(r["true_azimuth_deg"]), float(r["pred_azimuth_deg"])))
+    out = {}
+    for key, pairs in by.items():
+        t, p = np.deg2rad(np.array(pairs)).T
+        keep = np.abs(np.sin(t)) > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
+        if keep.any():
+            out[key] = (float((np.sin(p[keep]) > 0).mean()), float((np.sin(t[keep]) > 0).mean()))
+    return out
+
+
 def truth_azimuths(video_dirs: dict[str, tuple[Path, str]], vid: str, starts: np.ndarray,
                    view_times: np.ndarray) -> np.ndarray:
     """True azimuth (deg) of source 0 at every view time of clips of video ``vid`` starting at ``starts``."""
@@ -302,18 +320,20 @@ def main() -> None:
         f"{s} {c['train']}/{c['val']} of {c['candidates']}" for s, c in counts.items()))
     lines.append("")
     names = [t.name for t in tests]
-    lines.append("| model | " + " | ".join(f"{n} {m[1]}" for n in names for m in METRICS) + " |")
-    lines.append("|" + "---|" * (1 + len(names) * len(METRICS)))
+    lines.append("| model | " + " | ".join(f"{n} {m[1]}" for n in names for m in METRICS)
+                 + " | predicted left (per test set) |")
+    lines.append("|" + "---|" * (2 + len(names) * len(METRICS)))
     for model in args.models.split(","):
         res = o / "results" / f"main-{args.main_share}-{model}"
-        bench(model, curated[args.main_share], tests, res, args.epochs, 0)
-        rows = test_rows(res)
+        run_dir = bench(model, curated[args.main_share], tests, res, args.epochs, 0)
+        rows, shares = test_rows(res), left_shares(run_dir) if run_dir else {}
         cells = [fmt.format(rows.get(n, {}).get(m, float("nan"))) for n in names for m, _, fmt in METRICS]
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines.append(f"| {model} | " + " | ".join(cells) + " | " + " / ".join(
+            f"{v[0]:.2f}" for k, v in shares.items() if k.endswith(":test")) + " |")
 
     # 5. ours_rt sweep and diagnosis
     lines += ["", "## ours_rt by curated clips and walking share", "",
-              "| share | max clips | train clips | seed | " + " | ".join(f"{n} L/R" for n in names)
+              "| share | max clips | train clips | seed | " + " | ".join(f"{n} L/R (predicted left)" for n in names)
               + " | train-clip L/R | rot loss true / flip | trans loss true / flip / pred | "
               "mean abs grad 0.9 rot / 0.1 trans | moved pairs |",
               "|" + "---|" * (9 + len(names))]
@@ -327,7 +347,9 @@ def main() -> None:
                 rows = test_rows(res)
                 d = diagnose(run_dir, curated[share], vd)
                 diag_all[res.name] = d
-                lr = " | ".join(f"{rows.get(n, {}).get('lr_accuracy', float('nan')):.3f}" for n in names)
+                shares = left_shares(run_dir)
+                lr = " | ".join(f"{rows.get(n, {}).get('lr_accuracy', float('nan')):.3f} (" + " ".join(
+                    f"{v[0]:.2f}" for k, v in shares.items() if k.startswith(n + "@")) + ")" for n in names)
                 lines.append(
                     f"| {share} | {clips} | {min(clips, counts[share]['train'])} | {seed} | {lr} | "
                     f"{d['train_lr']:.3f} | {d['rot_true']:.3f} / {d['rot_flip']:.3f} | "
