@@ -19,9 +19,10 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
    ``OUT/table.md`` and printed. ``--rt-items`` adds ours_rt runs with fewer or more training items
    (``--max-items``; rows ``ours_rt-nN``), to see how its left/right anchor grows with the data.
 
-Also printed: ours_rt's translation loss (``simkit.models.direction.base.translation_loss``) on the true
-test azimuths and on their left/right flip, and its rotation loss on both (the mirror minimum makes those
-equal): what the translation term can tell apart on this render, independent of any training.
+Also printed: ours_rt's rotation and translation losses (``simkit.models.direction.base``) on the true test
+azimuths, on their left/right flip (the mirror minimum makes the rotation loss equal), and on the saved test
+predictions of ours_rt, ours_full and slfm and those shifted by 180 deg (the other side): what the loss can
+tell apart on this render, and whether it still does at the solution a network found.
 """
 
 from __future__ import annotations
@@ -49,31 +50,53 @@ def run(*args: str) -> None:
     subprocess.run([*SIMKIT, *args], check=True)
 
 
-def translation_check(render: Path) -> str:
-    """ours_rt's translation and rotation losses on the true test azimuths and on their left/right flip."""
+def translation_check(render: Path, results: Path, seeds: list[int]) -> str:
+    """ours_rt's rotation and translation losses on the true test azimuths, their left/right flip, and the
+    saved test predictions of the trained direction models (and those + 180 deg: the other side)."""
+    import csv
+
     import h5py
     import torch
 
     from simkit.models.direction.base import rotation_loss, translation_loss
 
-    tests = (render / "splits" / "test.txt").read_text().split()
-    theta, yaw, trans = [], [], []
-    for scene in tests:
+    pairs: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # (scene, set) -> yaw, t, az
+    for scene in (render / "splits" / "test.txt").read_text().split():
         with h5py.File(render / "shards" / f"{scene}.h5", "r") as f:
-            az = np.asarray(f["labels/azimuth_deg"])  # (sets, views, sources)
             ry, t = np.asarray(f["pairs/rel_yaw_deg"]), np.asarray(f["pairs/rel_translation"])
-        n_sets, n_views, n_src = az.shape
-        theta.append(az.transpose(0, 2, 1).reshape(-1, n_views))
-        yaw.append(np.repeat(ry, n_src, axis=0))
-        trans.append(np.repeat(t, n_src, axis=0))
-    th = torch.deg2rad(torch.as_tensor(np.concatenate(theta)).float())
-    ry_t, t_t = torch.as_tensor(np.concatenate(yaw)), torch.as_tensor(np.concatenate(trans))
-    moved = float(np.linalg.norm(np.concatenate(trans)[..., [0, 2]], axis=-1).max())
-    lines = [f"test items {th.shape[0]}, largest view-to-view translation {moved:.2f} m"]
-    for name, x in (("true azimuths", th), ("left/right flip", -th)):
-        lt = float(translation_loss(x, ry_t, t_t))
-        lr = float(rotation_loss(x, ry_t, mirror=True))
-        lines.append(f"  {name:16s} translation loss {lt:.4f}   rotation loss (mirror min) {lr:.4f}")
+            az = np.asarray(f["labels/azimuth_deg"])  # (sets, views, sources)
+        for k in range(len(ry)):
+            pairs[(scene, k)] = (ry[k], t[k], az[k])
+
+    def losses(theta: torch.Tensor, ry: torch.Tensor, t: torch.Tensor) -> str:
+        lr, lt = float(rotation_loss(theta, ry, mirror=True)), float(translation_loss(theta, ry, t))
+        return f"{lr:.3f} | {lt:.3f} | {0.9 * lr + 0.1 * lt:.3f}"
+
+    keys = [(sc, k, j) for (sc, k), (_, _, az) in pairs.items() for j in range(az.shape[-1])]
+    th = torch.deg2rad(torch.as_tensor(np.stack([pairs[(sc, k)][2][:, j] for sc, k, j in keys])).float())
+    ry_t = torch.as_tensor(np.stack([pairs[(sc, k)][0] for sc, k, _ in keys]))
+    t_t = torch.as_tensor(np.stack([pairs[(sc, k)][1] for sc, k, _ in keys]))
+    moved = max(float(np.linalg.norm(v[1][..., [0, 2]], axis=-1).max()) for v in pairs.values())
+    lines = [f"{len(keys)} test items, largest view-to-view translation {moved:.2f} m", "",
+             "| azimuths | rotation loss (mirror min) | translation loss | 0.9 rot + 0.1 trans |", "|---|---|---|---|",
+             f"| true | {losses(th, ry_t, t_t)} |", f"| true, left/right flipped | {losses(-th, ry_t, t_t)} |"]
+    for model in ("ours_rt", "ours_full", "slfm"):
+        for seed in seeds:
+            runs = sorted((results / f"{model}-s{seed}" / "runs").glob("*"))
+            if not runs:
+                continue
+            by: dict[tuple[str, int, int], dict[int, float]] = {}
+            with open(runs[-1] / "predictions.csv") as f:
+                for r in csv.DictReader(f):
+                    if r["split"] == "test":
+                        key = (r["scene_id"], int(r["set_index"]), int(r["source_index"]))
+                        by.setdefault(key, {})[int(r["view"])] = float(r["pred_azimuth_deg"])
+            ks = sorted(by)
+            pred = torch.deg2rad(torch.as_tensor([[by[k][v] for v in sorted(by[k])] for k in ks]).float())
+            ry_p = torch.as_tensor(np.stack([pairs[(sc, k)][0] for sc, k, _ in ks]))
+            t_p = torch.as_tensor(np.stack([pairs[(sc, k)][1] for sc, k, _ in ks]))
+            lines.append(f"| {model} seed {seed}'s predictions | {losses(pred, ry_p, t_p)} |")
+            lines.append(f"| {model} seed {seed}'s predictions + 180 deg | {losses(pred + np.pi, ry_p, t_p)} |")
     return "\n".join(lines)
 
 
@@ -170,11 +193,11 @@ def main() -> None:
             if not (res / "leaderboard.csv").is_file():
                 run("bench", "--model", "ours_rt", "--data", str(render), "--results", str(res), "--quick",
                     "--seed", str(seed), "--device", "cpu", "--max-items", str(items))
-    check = translation_check(render)
+    check = translation_check(render, results, seeds)
     text = table(results, models + rt_runs, seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text(text + "\n\n" + check + "\n")
-    print("\n" + text + "\n\nours_rt's losses on the test labels (no network):\n" + check)
+    print("\n" + text + "\n\nours_rt's losses on the test split (labels, their flip, saved predictions):\n" + check)
 
 
 if __name__ == "__main__":
