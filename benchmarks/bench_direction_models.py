@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_direction_models.py --out out/bench-direction
         [--render DIR] [--scenes 20] [--sets-per-scene 12] [--max-translation 1.0] [--seeds 0]
         [--models iid,ours_rt] [--epochs 5] [--rt-items 30,60,120]
+        [--rt-options translation_margin=0.1,lambda1=0.5]
 
 Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
 
@@ -17,7 +18,8 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
    (1.00 or 0.00: the model answers one side whatever it hears, and its L/R accuracy is the split's share of
    that side), with the checkpoint selection each run used; written to
    ``OUT/table.md`` and printed. ``--rt-items`` adds ours_rt runs with fewer or more training items
-   (``--max-items``; rows ``ours_rt-nN``), to see how its left/right anchor grows with the data.
+   (``--max-items``; rows ``ours_rt-nN``), to see how its left/right anchor grows with the data, and
+   ``--rt-options`` ours_rt runs with one model option changed each (rows ``ours_rt-KEYVALUE``).
 
 Also printed: ours_rt's rotation and translation losses (``simkit.models.direction.base``) on the true test
 azimuths, on their left/right flip (the mirror minimum makes the rotation loss equal), and on the saved test
@@ -161,6 +163,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma list of bench seeds")
     ap.add_argument("--models", default="", help="comma list (default: every registered direction model)")
     ap.add_argument("--epochs", type=int, default=None, help="default: --quick's")
+    ap.add_argument("--rt-options", default="", help="also ours_rt with each of these KEY=VALUE options "
+                    "(comma list, one run each), rows ours_rt-KEYVALUE")
     ap.add_argument("--rt-items", default="", help="also ours_rt with these --max-items (training items per "
                     "split; --quick's is 160), rows ours_rt-nN")
     args = ap.parse_args()
@@ -193,6 +197,15 @@ def main() -> None:
             if not (res / "leaderboard.csv").is_file():
                 run("bench", "--model", "ours_rt", "--data", str(render), "--results", str(res), "--quick",
                     "--seed", str(seed), "--device", "cpu", "--max-items", str(items))
+    for opt in (o for o in args.rt_options.split(",") if o):
+        key, value = opt.split("=", 1)
+        name = f"ours_rt-{key}{value}"
+        rt_runs += [name] if name not in rt_runs else []
+        for seed in seeds:
+            res = results / f"{name}-s{seed}"
+            if not (res / "leaderboard.csv").is_file():
+                run("bench", "--model", "ours_rt", "--data", str(render), "--results", str(res), "--quick",
+                    "--seed", str(seed), "--device", "cpu", "--option", opt)
     check = translation_check(render, results, seeds)
     text = table(results, models + rt_runs, seeds)
     args.out.mkdir(parents=True, exist_ok=True)
