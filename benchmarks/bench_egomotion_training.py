@@ -27,8 +27,9 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
 
 Conditions of the seed's in-the-wild sets: ``--mic NAME`` is passed to ``simkit egovideo`` and ``simkit
 render`` (refused here when this simkit's ``egovideo --help`` offers no ``--mic``); ``--egovideo-args`` and
-``--render-args`` pass further options as they are (e.g. distractors, once egovideo has them; simkit itself
-refuses an option it does not know), and ``--test-recipe wild`` picks another render recipe.
+``--render-args`` pass further options as they are (e.g. ``--egovideo-args "--sources 3 --distractor-gain-db
+-6,0 --noise-snr-db 5,20"`` where egovideo has those options; simkit itself refuses an option it does not
+know; the diagnosis follows source 0, the target), and ``--test-recipe wild`` picks another render recipe.
 """
 
 from __future__ import annotations
