@@ -21,6 +21,18 @@ pans in 5 encodings a seed, the walk in the first 3; seed 0, the tests' own, in 
 more: crf 15-25 and more run-to-run variants. Every encoding is analysed as
 the tests do (curate's analysis of each clip; the 55- and 26-frame tracks). One JSON line per encoding in
 ``OUT/test_spread.jsonl`` and a printed summary (about 13 CPU minutes with the defaults).
+
+    .venv/bin/python benchmarks/bench_curate.py --kept-clips --out out/curate-kept
+        [--ego DIR ...] [--curated DIR ...] [--scenes-list proc_000,proc_001] [--videos-per-scene 8]
+        [--seconds 20] [--walk-speed 0.2]
+
+measures curate's yaw error on the clips it keeps, pans against walks: per scene one egovideo pool of random
+holds and pans (standing) and one of the same while walking (``--walk-speed``), 5 fps; each pool is curated
+with curate's defaults and every kept clip's ``yaw_change_deg`` (curation.csv) is compared with the exact
+yaw change between its start and end (egovideo's truth). ``--ego`` reuses egovideo folders instead, and
+``--curated`` curate outputs of egovideo folders (e.g. ``OUT/curated-pan`` and ``OUT/curated-walk`` of
+``benchmarks/bench_egomotion_training.py``); a video whose egovideo config walks counts as walking.
+Results: ``OUT/kept_clips.csv`` (one row per kept clip) and a printed table.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -61,7 +74,19 @@ def main() -> None:
     ap.add_argument("--pan-seeds", type=int, default=8)
     ap.add_argument("--walk-seeds", type=int, default=30)
     ap.add_argument("--seed0-encodings", default="42,88", help="extra encodings of seed 0: pans,walk")
+    ap.add_argument("--kept-clips", action="store_true", help="yaw error of curate's kept clips, pans against "
+                    "walks, instead")
+    ap.add_argument("--ego", type=Path, nargs="*", default=[], help="--kept-clips: reuse these egovideo folders")
+    ap.add_argument("--curated", type=Path, nargs="*", default=[], help="--kept-clips: reuse these curate "
+                    "outputs of egovideo folders instead (their curation.csv names the videos)")
+    ap.add_argument("--scenes-list", default="proc_000,proc_001", help="--kept-clips: scenes of the pools")
+    ap.add_argument("--videos-per-scene", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--walk-speed", type=float, default=0.2)
     args = ap.parse_args()
+    if args.kept_clips:
+        measure_kept_clips(args)
+        return
     if args.test_spread:
         pan0, walk0 = (int(v) for v in args.seed0_encodings.split(","))
         measure_test_spread(args.out, args.pan_seeds, args.walk_seeds, pan0, walk0)
@@ -128,6 +153,61 @@ def main() -> None:
                              "video_s_per_cpu_s": round(secs / cpu, 3)}
         print(f"\ncurate: {secs:g} video s in {cpu:.1f} CPU s ({secs / cpu:.2f} video s per CPU s), wall {wall:.1f} s")
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def measure_kept_clips(args: argparse.Namespace) -> None:
+    """curate's yaw error on its kept clips, standing pans against walking (``--kept-clips``)."""
+    import subprocess
+    import sys
+
+    dirs = list(args.ego)
+    if not dirs and not args.curated:
+        for scene in args.scenes_list.split(","):
+            for kind, walk in (("pan", 0.0), ("walk", args.walk_speed)):
+                d = args.out / "ego" / f"{kind}-{scene}"
+                seed = int(hashlib.sha256(d.name.encode()).hexdigest()[:6], 16)
+                cmd = ["egovideo", "--out", str(d), "--videos", str(args.videos_per_scene), "--scene", scene,
+                       "--seed", str(seed), "--seconds", f"{args.seconds:g}", "--fps", "5", "--walk-speed",
+                       f"{walk:g}", "--no-progress"]
+                print("$ simkit " + " ".join(cmd), flush=True)
+                subprocess.run([sys.executable, "-m", "simkit", *cmd], check=False)  # a failed video is skipped
+                dirs.append(d)
+    curated = list(args.curated)
+    for d in dirs if not curated else []:
+        cur = args.out / "curated" / d.name
+        if not (cur / "curation.csv").is_file():
+            cmd = ["curate", str(d / "videos"), "--out", str(cur), "--split", "1,0,0", "--no-progress"]
+            print("$ simkit " + " ".join(cmd), flush=True)
+            subprocess.run([sys.executable, "-m", "simkit", *cmd], check=True)
+        curated.append(cur)
+    rows = []
+    for cur in curated:
+        with open(cur / "curation.csv") as f:
+            for r in csv.DictReader(f):
+                if r["yaw_change_deg"] == "":
+                    continue  # camera motion not estimated
+                d = Path(r["video"]).parent.parent  # the egovideo folder (OUT/videos/NAME.mp4)
+                walk = float(json.loads((d / "egovideo.json").read_text())["config"]["walk_speed"])
+                times, _, yaws, _ = read_truth(d, Path(r["video"]).stem)
+                true = float(np.interp(float(r["end_s"]), times, yaws) - np.interp(float(r["start_s"]), times, yaws))
+                est = float(r["yaw_change_deg"])
+                rows.append({"egovideo": d.name, "walk_speed": walk, "video": Path(r["video"]).name,
+                             "start_s": r["start_s"], "kept": int(r["kept"]), "true_deg": round(true, 3),
+                             "est_deg": est, "abs_err_deg": round(abs(est - true), 3)})
+    if not rows:
+        raise SystemExit("error: no clip with an estimated camera motion")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "kept_clips.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+    print("\n| clips | n | yaw error mean (deg) | median | 90th pct | max |\n|---|---|---|---|---|---|")
+    for which, pick in (("kept", lambda r: r["kept"] == 1), ("all estimated", lambda r: True)):
+        for name, walking in (("standing (pans)", False), ("walking", True)):
+            e = np.array([r["abs_err_deg"] for r in rows if pick(r) and (r["walk_speed"] > 0) == walking])
+            if len(e):
+                print(f"| {which}, {name} | {len(e)} | {e.mean():.2f} | {np.median(e):.2f} | "
+                      f"{np.percentile(e, 90):.2f} | {e.max():.2f} |")
 
 
 PANS = "0:0,0.5:0,4.5:20,6:20,10.5:-70,11:-70"  # tests/test_curate.py's KEYFRAMES
