@@ -63,6 +63,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--recipe", default="quick", help="bench recipe of every row (quick | default | paper)")
+    ap.add_argument("--bench-args", default="",
+                    help="more `simkit bench` flags for every row, e.g. '--max-items 0 --batch-size 16 --width 8' "
+                         "(explicit flags override the recipe's values)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--rows", default=",".join(str(i) for i in range(len(ROWS))),
                     help="which rows to run, by index (default: all)")
@@ -79,10 +83,11 @@ def main() -> None:
         t0 = time.time()
         if not (results / "leaderboard.csv").exists():
             simkit("bench", "--task", "binauralize", "--model", model, "--data", str(data), "--results",
-                   str(results), "--quick", "--epochs", str(args.epochs), "--seed", str(args.seed),
-                   "--threads", str(args.threads), *extra)
+                   str(results), "--recipe", args.recipe, "--epochs", str(args.epochs), "--seed", str(args.seed),
+                   "--threads", str(args.threads), *args.bench_args.split(), *extra)
         table.append({"row": label, "seconds": round(time.time() - t0, 1), **test_rows(results)})
-    print(f"\nrender: {render_s:.0f} s ({args.scenes} scenes x {args.sets_per_scene} sets, recipe binaural); "
+    print(f"\nbench: --recipe {args.recipe} --epochs {args.epochs} {args.bench_args}".rstrip())
+    print(f"render: {render_s:.0f} s ({args.scenes} scenes x {args.sets_per_scene} sets, recipe binaural); "
           f"cpu: {os.cpu_count()} cores\n")
     print("| model | test STFT | test STFT raw | test ENV | L-R correlation |")
     print("|---|---|---|---|---|")
