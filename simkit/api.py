@@ -241,7 +241,8 @@ def bench(
 
     ``model``: a registered name, ``all`` or a plug-in ``pkg.module:NAME``; ``options``: the model's
     ``--option`` knobs; ``settings``: any other BenchConfig field (``epochs=3``, ``batch_size=8``,
-    ``device="cpu"``, ``num_workers=0``, ...; docs/bench.md); ``log`` receives the progress lines."""
+    ``device="cpu"``, ``num_workers=0``, ``recipe="paper"`` (``quick=True`` is ``recipe="quick"``),
+    ``ablate_image="shuffle"``, ...; docs/bench.md); ``log`` receives the progress lines."""
     from simkit.bench.config import make_config
     from simkit.bench.harness import run_bench
 
