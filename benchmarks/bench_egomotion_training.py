@@ -44,6 +44,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from bench_direction_models import left_shares  # one side-share rule for both benchmarks (run from benchmarks/)
 
 SIMKIT = [sys.executable, "-m", "simkit"]
 METRICS = (("lr_accuracy", "L/R", "{:.3f}"), ("angle_error_mean", "angle err", "{:.1f}"),
@@ -101,24 +102,6 @@ def test_rows(results: Path) -> dict[str, dict[str, float]]:
     for r in read_leaderboard(results / "leaderboard.csv"):
         if r["split"] == "test" and not r["is_reference"]:
             out.setdefault(r["dataset"].split("@")[0], {})[r["metric"]] = r["value"]
-    return out
-
-
-def left_shares(run_dir: Path) -> dict[str, tuple[float, float]]:
-    """{split key of predictions.csv: (share of scored views predicted left, share truly left)}: a model that
-    answers one side for every clip shows 0 or 1 here, and its L/R accuracy is then the split's side share."""
-    import csv
-
-    by: dict[str, list[tuple[float, float]]] = {}
-    with open(run_dir / "predictions.csv") as f:
-        for r in csv.DictReader(f):
-            by.setdefault(r["split"], []).append((float(r["true_azimuth_deg"]), float(r["pred_azimuth_deg"])))
-    out = {}
-    for key, pairs in by.items():
-        t, p = np.deg2rad(np.array(pairs)).T
-        keep = np.abs(np.sin(t)) > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
-        if keep.any():
-            out[key] = (float((np.sin(p[keep]) > 0).mean()), float((np.sin(t[keep]) > 0).mean()))
     return out
 
 
