@@ -125,8 +125,8 @@ def _sample_filtered_set(
     from dataclasses import replace
 
     from simkit.render.sampling import sample_view_set
-    from simkit.vision.camera import render_depths, render_views
-    from simkit.vision.filters import depth_ok, view_set_ok
+    from simkit.vision.camera import cast_view, render_depths, render_views, shade_views
+    from simkit.vision.filters import SetVerdict, depth_ok
 
     def draw() -> ViewSet:
         c0 = time.process_time()
@@ -149,15 +149,23 @@ def _sample_filtered_set(
     for t in range(1, tries + 1):
         vs = draw()
         first = first or vs
-        if vc.apply_filters:
-            depths = render_depths(caster, vs.positions, vs.yaws_deg, coarse)
-            if not all(depth_ok(d, lenient) for d in depths):
-                continue
+        # the coarse look one view at a time: the first view that clearly fails drops the draw
+        if vc.apply_filters and not all(
+            depth_ok(render_depths(caster, vs.positions[i:i + 1], vs.yaws_deg[i:i + 1], coarse)[0], lenient)
+            for i in range(vs.n_views)
+        ):
+            continue
         seen, seen_caster, instances = _seen_scene(scene, caster, vs)
-        view = render_views(seen, seen_caster, vs.positions, vs.yaws_deg, cam)
-        ok = view_set_ok(view.depth, view.instance, flt)
-        if ok or not vc.apply_filters:  # without filtering the verdict is still recorded
-            return SampledSet(vs, view, ok, t, instances)
+        # cast before colouring: a draw is judged on depth and instances alone, view by view, and dropped
+        # at its first failing view or pair (SetVerdict: view_set_ok's verdict); only a kept one is shaded
+        verdict = SetVerdict(flt)
+        hits = []
+        for i in range(vs.n_views):
+            hits.append(cast_view(seen, seen_caster, vs.positions[i], float(vs.yaws_deg[i]), cam))
+            if not verdict.add(hits[-1].depth, hits[-1].instance) and vc.apply_filters:
+                break
+        if verdict.ok or not vc.apply_filters:  # without filtering the verdict is still recorded
+            return SampledSet(vs, shade_views(seen, seen_caster, hits, cam), verdict.ok, t, instances)
     assert first is not None
     seen, seen_caster, instances = _seen_scene(scene, caster, first)
     view = render_views(seen, seen_caster, first.positions, first.yaws_deg, cam)

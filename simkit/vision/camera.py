@@ -216,35 +216,48 @@ def _render_into(
     # and every run then page-faulted its temporaries back in (CPU time in the kernel)
     for s in range(0, len(local), _CHUNK):
         e = s + _CHUNK
-        _render_pixels(scene, caster, tables, origin, _rotate_rays(local[s:e], rot), axis_cos[s:e], cfg,
-                       background, rgb[s:e], depth[s:e], instance[s:e])
+        dirs = _rotate_rays(local[s:e], rot)
+        dist, face = _cast_pixels(caster, tables, origin, dirs, axis_cos[s:e], depth[s:e], instance[s:e])
+        _shade_pixels(scene, tables, origin, dirs, dist, face, cfg, background, rgb[s:e])
 
 
-def _render_pixels(
-    scene: Scene, caster: RayCaster, tables: _CameraTables, origin: np.ndarray, dirs: np.ndarray,
-    axis_cos: np.ndarray, cfg: CameraConfig, background: np.ndarray,
-    rgb: np.ndarray, depth: np.ndarray, instance: np.ndarray,
-) -> None:
-    """Cast and shade a run of pixels (every step is per pixel, so runs give the bytes of the whole)."""
+def _cast_pixels(
+    caster: RayCaster, tables: _CameraTables, origin: np.ndarray, dirs: np.ndarray, axis_cos: np.ndarray,
+    depth: np.ndarray, instance: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cast a run of pixels: fills its depth and instance outputs, returns the hit distances and faces
+    (what :func:`_shade_pixels` colours)."""
     dist, face = caster.first_hit(origin, dirs)
-    hit = face >= 0
     # depth along the optical axis = hit distance * cos(angle to the axis) = distance * (-local z)
     np.multiply(dist, axis_cos, out=depth)
+    if bool((face >= 0).all()):  # indoors every ray usually hits: no mask
+        np.take(tables.instance, face, out=instance)
+    else:
+        hit = face >= 0
+        depth[~hit] = 0.0
+        instance[:] = 0
+        hi = np.flatnonzero(hit)
+        np.put(instance, hi, np.take(tables.instance, np.take(face, hi)))
+    return dist, face
+
+
+def _shade_pixels(
+    scene: Scene, tables: _CameraTables, origin: np.ndarray, dirs: np.ndarray, dist: np.ndarray,
+    face: np.ndarray, cfg: CameraConfig, background: np.ndarray, rgb: np.ndarray,
+) -> None:
+    """Colour a run of cast pixels (every step is per pixel, so runs give the bytes of the whole)."""
+    hit = face >= 0
     # np.take with an index array is several times faster than boolean-mask indexing on (N, 3) arrays;
     # indoors every ray usually hits, and then no gather or mask is needed at all
     everything = bool(hit.all())
     if everything:
         fh, d, dh = face, dirs, dist
-        np.take(tables.instance, fh, out=instance)
     else:
-        depth[~hit] = 0.0
-        instance[:] = 0
         rgb[:] = background
         hi = np.flatnonzero(hit)
         if len(hi) == 0:
             return
         fh, d, dh = np.take(face, hi), np.take(dirs, hi, axis=0), np.take(dist, hi)
-        np.put(instance, hi, np.take(tables.instance, fh))
     # hit points origin + d * t in float64 (as the colour sources expect), column by column; the
     # procedural pattern and the surface grain read them as float32, the texture paths as float64
     md = scene.metadata
@@ -313,6 +326,67 @@ def render_views(
     for i in range(v):
         _render_into(scene, caster, positions[i], float(yaws[i]), cfg, rgb[i], depth[i], instance[i])
     return View(rgb=rgb.reshape(v, h, w, 3), depth=depth.reshape(v, h, w), instance=instance.reshape(v, h, w))
+
+
+@dataclass
+class ViewHits:
+    """First hits of one view, cast but not shaded (:func:`cast_view`): its depth and instance images,
+    which are all the view filters read, and the per-pixel hits :func:`shade_views` colours."""
+
+    position: np.ndarray  # (3,) float64
+    yaw_deg: float
+    depth: np.ndarray  # (H, W) float32, as View.depth
+    instance: np.ndarray  # (H, W) uint16, as View.instance
+    dist: np.ndarray  # (H*W,) float32 hit distance along the unit ray (inf on a miss)
+    face: np.ndarray  # (H*W,) int64 hit face (-1 on a miss)
+
+
+def cast_view(
+    scene: Scene, caster: RayCaster, position: np.ndarray, yaw_deg: float, cfg: CameraConfig | None = None
+) -> ViewHits:
+    """Cast one view without colouring it: depth and instances as :func:`render_views` gives them.
+
+    A filtered draw is judged on these alone; only a kept one is shaded (:func:`shade_views`), and the
+    bytes are those of :func:`render_views` because both run the same per-run steps on the same runs."""
+    cfg = cfg or CameraConfig()
+    cfg.validate()
+    tables = _tables(scene, caster)
+    local, axis_cos = _rays_and_axis_cos(cfg)
+    origin = np.asarray(position, dtype=np.float64).reshape(3)
+    rot = yaw_pitch_to_matrix(float(yaw_deg), cfg.pitch_deg)
+    n = cfg.height * cfg.width
+    depth = np.empty(n, dtype=np.float32)
+    instance = np.empty(n, dtype=np.uint16)
+    dist = np.empty(n, dtype=np.float32)
+    face = np.empty(n, dtype=np.int64)
+    for s in range(0, n, _CHUNK):
+        e = s + _CHUNK
+        dist[s:e], face[s:e] = _cast_pixels(caster, tables, origin, _rotate_rays(local[s:e], rot), axis_cos[s:e],
+                                            depth[s:e], instance[s:e])
+    return ViewHits(origin, float(yaw_deg), depth.reshape(cfg.height, cfg.width),
+                    instance.reshape(cfg.height, cfg.width), dist, face)
+
+
+def shade_views(scene: Scene, caster: RayCaster, hits: list[ViewHits], cfg: CameraConfig | None = None) -> View:
+    """The views of :func:`cast_view` results (cast with the same scene, caster and ``cfg``), coloured:
+    byte for byte what :func:`render_views` gives for their poses."""
+    cfg = cfg or CameraConfig()
+    cfg.validate()
+    tables = _tables(scene, caster)
+    local, _ = _rays_and_axis_cos(cfg)
+    background = np.asarray(cfg.background, dtype=np.uint8)
+    v, h, w = len(hits), cfg.height, cfg.width
+    rgb = np.empty((v, h * w, 3), dtype=np.uint8)
+    for i, hit in enumerate(hits):
+        if hit.dist.shape != (h * w,):
+            raise ValueError(f"hits of {hit.dist.shape} pixels for a {w}x{h} camera")
+        rot = yaw_pitch_to_matrix(hit.yaw_deg, cfg.pitch_deg)
+        for s in range(0, h * w, _CHUNK):
+            e = s + _CHUNK  # the rays and runs cast_view cast: the same directions, bit for bit
+            _shade_pixels(scene, tables, hit.position, _rotate_rays(local[s:e], rot), hit.dist[s:e],
+                          hit.face[s:e], cfg, background, rgb[i, s:e])
+    return View(rgb=rgb.reshape(v, h, w, 3), depth=np.stack([x.depth for x in hits]),
+                instance=np.stack([x.instance for x in hits]))
 
 
 def render_view(

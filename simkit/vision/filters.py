@@ -63,3 +63,28 @@ def view_set_ok(depths: np.ndarray, instances: np.ndarray, cfg: ViewFilterConfig
     if not all(depth_ok(d, cfg) for d in depths):
         return False
     return bool(pair_matrix(instances, cfg).all())
+
+
+class SetVerdict:
+    """:func:`view_set_ok` one view at a time: :meth:`add` each view's depth and instance images in order;
+    it returns False as soon as the set can no longer pass (that view's depth filter, or a pair with an
+    earlier view), so a draw is dropped before its remaining views are cast. The verdict after the last
+    view is :func:`view_set_ok`'s: both are the AND of the same per-view and per-pair tests."""
+
+    def __init__(self, cfg: ViewFilterConfig | None = None) -> None:
+        self.cfg = cfg or ViewFilterConfig()
+        self.visible: list[set[int]] = []
+        self.ok = True
+
+    def add(self, depth: np.ndarray, instance: np.ndarray) -> bool:
+        """Add the next view; whether every view and pair so far passes."""
+        if not self.ok:
+            return False
+        cfg = self.cfg
+        if not depth_ok(depth, cfg):
+            self.ok = False
+            return False
+        vis = set(visible_instances(instance, cfg.min_instance_pixels).tolist())
+        self.ok = all(len(vis & other) >= cfg.min_shared_instances for other in self.visible)
+        self.visible.append(vis)
+        return self.ok
