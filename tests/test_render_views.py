@@ -198,3 +198,57 @@ def test_every_mesh_layout_renders_a_view_set(fmt, tmp_path):
         # every mesh is the same 5 x 2.7 x 4 m room once in simkit's y-up frame: the camera stands inside it
         assert (depth > 0).all() and depth.max() < 7.0
         assert np.all((pos[..., 0] > 0.4) & (pos[..., 0] < 4.6) & (np.abs(pos[..., 1] - 1.5) < 0.05))
+
+
+def _filtered_set_before_cast_first(scene, caster, floor, cfg, rng):
+    """sample_filtered_set as it was before draws were cast first (commit ca6525e): the coarse look of all
+    views, then a full render_views of every draw that survives it, judged by view_set_ok."""
+    from dataclasses import replace
+
+    from simkit.render.pipeline import COARSE_MARGIN, COARSE_STEP
+    from simkit.render.sampling import sample_view_set
+    from simkit.vision.camera import render_depths
+    from simkit.vision.filters import depth_ok
+
+    cam, flt = cfg.views.camera, cfg.views.filters
+    coarse = replace(cam, width=max(8, cam.width // COARSE_STEP), height=max(6, cam.height // COARSE_STEP))
+    lenient = replace(flt, min_max_depth=flt.min_max_depth * COARSE_MARGIN,
+                      min_mean_depth=flt.min_mean_depth * COARSE_MARGIN,
+                      min_valid_fraction=flt.min_valid_fraction * COARSE_MARGIN)
+    first = None
+    for t in range(1, cfg.views.filter_tries + 1):
+        vs = sample_view_set(scene, cfg.sampling, rng, caster=caster, floor=floor, camera=cam)
+        first = first or vs
+        if not all(depth_ok(d, lenient) for d in render_depths(caster, vs.positions, vs.yaws_deg, coarse)):
+            continue
+        view = render_views(scene, caster, vs.positions, vs.yaws_deg, cam)
+        if view_set_ok(view.depth, view.instance, flt):
+            return vs, view, True, t
+    return first, render_views(scene, caster, first.positions, first.yaws_deg, cam), False, cfg.views.filter_tries
+
+
+def test_filtered_draws_keep_the_sets_and_bytes_of_full_renders():
+    """The render casts each draw view by view and drops it at its first failing view or pair, shading only
+    the kept set: the kept sets, tries, verdicts and view bytes are those of rendering every surviving draw
+    in full (the code before), including a set where no draw passes (proc_042, set 0: the fallback)."""
+    from simkit.render.pipeline import sample_filtered_set, scene_seed
+    from simkit.render.sampling import FloorSampler
+
+    cfg = RenderConfig()
+    tries_seen = set()
+    for sid, sets in (("proc_042", (0, 1)), ("proc_000", (1,))):
+        scene = load_scene(sid)
+        caster = RayCaster(scene)
+        floor = FloorSampler(scene, caster, cfg.sampling)
+        for n in sets:
+            got = sample_filtered_set(scene, caster, floor, cfg, scene_seed(cfg.seed, sid, n))
+            vs, view, passed, tries = _filtered_set_before_cast_first(scene, caster, floor, cfg,
+                                                                      scene_seed(cfg.seed, sid, n))
+            assert (got.passed, got.tries) == (passed, tries)
+            assert got.view_set.positions.tobytes() == vs.positions.tobytes()
+            assert got.view_set.yaws_deg.tobytes() == vs.yaws_deg.tobytes()
+            for a, b in ((got.views.rgb, view.rgb), (got.views.depth, view.depth),
+                         (got.views.instance, view.instance)):
+                assert a.tobytes() == b.tobytes()
+            tries_seen.add((passed, tries > 1))
+    assert {(False, True), (True, True)} <= tries_seen  # the fallback and a set after rejected draws

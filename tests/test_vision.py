@@ -414,6 +414,70 @@ def test_views_do_not_depend_on_the_pixel_run_length(monkeypatch):
         assert a.tobytes() == b.tobytes()
 
 
+def test_cast_then_shade_gives_the_bytes_of_render_views(monkeypatch):
+    """The render judges a draw on cast-only views (depth, instances) and shades only a kept one: the two
+    steps give render_views' bytes, with some rays missing (no ceiling), with surface grain, and with runs
+    that end mid-row; a procedural embedded scene too."""
+    import simkit.vision.camera as cam
+    from simkit.scenes.catalog import load_scene
+
+    full = box_room(procedural=True)
+    keep = np.ones(len(full.faces), bool)
+    keep[2:4] = False  # remove the ceiling
+    scene = Scene("open", full.vertices, full.faces[keep], full.face_material[keep], full.material_names,
+                  full.face_instance[keep], full.face_color[keep], metadata={"surface_detail": 0.3})
+    cases = [(scene, CameraConfig(width=50, height=36, pitch_deg=30.0),
+              np.array([[3.0, 0.5, 3.5], [1.0, 1.0, 1.0]]), np.array([0.0, 200.0]))]
+    real = load_scene("proc_042")
+    cases.append((real, CameraConfig(), np.repeat(real.vertices.mean(axis=0)[None], 2, axis=0),
+                  np.array([12.5, 147.0])))
+    for run in (None, 97):
+        if run:
+            monkeypatch.setattr(cam, "_CHUNK", run)
+        for sc, cfg, pos, yaws in cases:
+            caster = RayCaster(sc)
+            whole = render_views(sc, caster, pos, yaws, cfg)
+            if sc is scene:  # some rays miss here: the background path is exercised
+                assert (whole.depth == 0).any() and (whole.depth > 0).any()
+            hits = [cam.cast_view(sc, caster, p, float(y), cfg) for p, y in zip(pos, yaws, strict=True)]
+            for h, d, i in zip(hits, whole.depth, whole.instance, strict=True):  # what the filters read
+                assert h.depth.tobytes() == d.tobytes() and h.instance.tobytes() == i.tobytes()
+            shaded = cam.shade_views(sc, caster, hits, cfg)
+            for a, b in ((whole.rgb, shaded.rgb), (whole.depth, shaded.depth), (whole.instance, shaded.instance)):
+                assert a.tobytes() == b.tobytes()
+
+
+def test_set_verdict_is_view_set_ok():
+    """SetVerdict, fed one view at a time, ends with view_set_ok's verdict on every combination of
+    depth failures and shared-object failures, and stops at the first failing view."""
+    from simkit.vision.filters import SetVerdict
+
+    rng = np.random.default_rng(5)
+    cfg = ViewFilterConfig(min_instance_pixels=20, min_shared_instances=2)
+    seen_fail = seen_pass = 0
+    for _ in range(300):
+        v = int(rng.integers(1, 5))
+        depths = rng.uniform(0.5, 6.0, size=(v, 12, 16)).astype(np.float32)
+        depths *= rng.choice([0.5, 1.0, 1.0], size=(v, 1, 1)).astype(np.float32)  # some views too shallow
+        depths[rng.random((v, 12, 16)) < rng.choice([0.0, 0.2], size=(v, 1, 1))] = 0.0  # some with holes
+        instances = rng.integers(0, int(rng.integers(2, 8)), size=(v, 12, 16)).astype(np.uint16)
+        verdict = SetVerdict(cfg)
+        added = 0
+        for d, i in zip(depths, instances, strict=True):
+            added += 1
+            if not verdict.add(d, i):
+                break
+        assert verdict.ok == view_set_ok(depths, instances, cfg)
+        if verdict.ok:
+            seen_pass += 1
+            assert added == v
+        else:
+            seen_fail += 1
+            assert not view_set_ok(depths[:added], instances[:added], cfg)  # stopped at the first failure
+            assert added == 1 or view_set_ok(depths[:added - 1], instances[:added - 1], cfg)
+    assert seen_pass > 20 and seen_fail > 20
+
+
 def test_three_term_dot_products_equal_einsum():
     """The camera and the wall pattern compute 3-term dot products column by column where the code before
     used einsum("ij,ij->i"): on this numpy both are ((a0 b0 + a1 b1) + a2 b2) in float32, bit for bit."""
