@@ -87,10 +87,13 @@ class RayCaster:
         # the same operations in the same order as dividing by np.linalg.norm(d, axis=1)
         x, y, z = (d[:, k].astype(np.float64) for k in range(3))
         length = x * x
-        length += y * y
-        length += z * z
+        sq = y * y
+        length += sq
+        np.multiply(z, z, out=sq)
+        length += sq
         np.sqrt(length, out=length)
-        length[~(length > 0)] = 1.0
+        if not length.min() > 0:  # one pass when no ray is degenerate (NaN min lands here too)
+            length[~(length > 0)] = 1.0
         d32 = np.empty((n, 3), dtype=np.float32)
         for k, c in enumerate((x, y, z)):
             np.divide(c, length, out=d32[:, k], casting="same_kind")
@@ -107,7 +110,8 @@ class RayCaster:
             res = self._embree.run(o32, d32, dists=dists.copy(), output=1)
         face = res["primID"].astype(np.int64)
         dist = res["tfar"]  # float32, Embree's own output array
-        dist[face < 0] = np.inf
+        if face.min() < 0:
+            dist[face < 0] = np.inf
         return dist, face
 
     def visible(self, a: np.ndarray, b: np.ndarray, eps: float = SURFACE_EPS) -> np.ndarray:
