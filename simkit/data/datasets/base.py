@@ -35,16 +35,28 @@ class ShardFile:
         self.filename = self.file.filename
         self.attrs = dict(self.file.attrs)
         self._small: dict[str, Any] = {}
+        # bulky datasets' h5py objects and which names exist: an h5py path lookup costs about as much as
+        # a small read, and an item looks up half a dozen (the file is read-only, so neither changes)
+        self._datasets: dict[str, h5py.Dataset] = {}
+        self._has: dict[str, bool] = {}
 
     def __contains__(self, name: str) -> bool:
-        return name in self._small or name in self.file
+        got = self._has.get(name)
+        if got is None:
+            got = self._has[name] = name in self._small or name in self.file
+        return got
 
     def __getitem__(self, name: str) -> Any:
         got = self._small.get(name)
         if got is None:
+            got = self._datasets.get(name)
+        if got is None:
             got = self.file[name]
-            if isinstance(got, h5py.Dataset) and got.size * got.dtype.itemsize <= SMALL_BYTES:
-                got = self._small[name] = got[()]
+            if isinstance(got, h5py.Dataset):
+                if got.size * got.dtype.itemsize <= SMALL_BYTES:
+                    got = self._small[name] = got[()]
+                else:
+                    self._datasets[name] = got
         return got
 
 
