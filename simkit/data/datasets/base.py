@@ -31,7 +31,9 @@ class ShardFile:
     (``f[name][index]``, ``name in f``, ``f.attrs``, ``f.filename``); bulky datasets stay h5py datasets."""
 
     def __init__(self, path: Path | str) -> None:
-        self.file = h5py.File(path, "r")
+        # no chunk cache: an item reads each chunk once, and a shuffled epoch over a real dataset does not come
+        # back to it before it would be evicted (a cache would only make small benchmarks measure memory)
+        self.file = h5py.File(path, "r", rdcc_nbytes=0)
         self.filename = self.file.filename
         self.attrs = dict(self.file.attrs)
         self._small: dict[str, Any] = {}
