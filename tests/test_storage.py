@@ -381,3 +381,22 @@ def test_bench_derives_compact_clips_where_derive_on_says(twin_renders, tmp_path
         (r,) = run_bench(cfg)
         assert [h["clips_derived_on"] for h in r.history] == [where]
         assert r.history[0]["items"] == 2 and np.isfinite(r.history[0]["train_loss"])  # 1 set x 2 sources
+
+
+def test_shard_file_serves_what_h5py_reads_and_looks_each_name_up_once(tiny_render):
+    """ShardFile keeps bulky datasets' h5py objects and whether a name exists (an h5py path lookup costs
+    about a small read); what it serves equals h5py's own reads, absent names stay absent, and it opens
+    the file without a chunk cache (each item reads a chunk once)."""
+    from simkit.data.datasets.base import ShardFile
+
+    path = next((tiny_render / "shards").glob("*.h5"))
+    f = ShardFile(path)
+    assert f.file.id.get_access_plist().get_cache()[2] == 0  # rdcc_nbytes
+    with h5py.File(path, "r") as ref:
+        for name, index in (("views/rgb", (1, 2)), ("rir/direct", (0, 1, 1)), ("audio/source", (2, 0))):
+            ds = f[name]
+            assert isinstance(ds, h5py.Dataset) and f[name] is ds  # one lookup, then the same object
+            assert np.array_equal(ds[index], ref[name][index])
+        assert np.array_equal(f["poses/yaw_deg"], ref["poses/yaw_deg"][()])  # small: served from memory
+        assert ("audio/binaural" in f) is ("audio/binaural" in ref) is False  # compact: derived, not stored
+        assert ("rir/direct" in f) and ("audio/binaural" not in f)  # cached answers stay the same
