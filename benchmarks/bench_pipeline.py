@@ -10,12 +10,13 @@ Parts, all on the same scenes (default ``proc_000, proc_042, proc_085``; 4 views
   scene's load cancel out. The same difference of the render's own stage timing (``SIMKIT_STAGE_TIMES``,
   simkit.render.pipeline: process time of sampling, views, acoustics, speech and write) splits it by stage;
   ``other`` is the whole-process difference the stages do not cover. Disk: the marginal shard bytes per set.
-  A compact and a float32 render (views, first preset) give the storage columns and the loader's data.
+  A compact and a float32 render (views, first preset) give the storage columns.
 * ``views``: CPU-ms per view of the ray-cast camera now and before its vectorised rewrite
   (benchmarks/bench_views.py, same scenes; identical bytes checked there).
 * ``loader``: loader CPU-ms per item of each task's items (benchmarks/bench_storage.task_cpu_ms: direction and
-  binauralize training and evaluation items as ``simkit bench`` builds them) from the float32 and the compact
-  render, and their ratio; items/s of a torch DataLoader over the training split of each task and storage
+  binauralize training and evaluation items as ``simkit bench`` builds them) from a float32 and a compact
+  render of its own with ``--visible-sources`` (the binaural tasks refuse sources in free air), and their
+  ratio; items/s of a torch DataLoader over the training split of each task and storage
   (``simkit bench``'s batch size and collate, derivation in the loader) with 0, 1, 2 and N workers.
 
 Prints one markdown report (tables, ratios against the issue's targets, the projection for 50,000 view sets,
@@ -351,18 +352,16 @@ def main() -> None:
         part("render", lambda: render_part(work, scenes, args.sets, presets, args.seed, log))
         part("views", lambda: views_part(scenes, args.seed))
         if "loader" not in skip:
-            if "render" in res:
-                rows = res["render"]["rows"]
-                roots = {"float32": Path(next(x["out"] for x in rows if x["storage"] == "float32")),
-                         "compact": Path(rows[0]["out"])}
-            else:  # the loader alone: render its two datasets (first preset, views, K sets)
-                roots = {}
-                for storage in ("float32", "compact"):
-                    roots[storage] = work / f"loader-{storage}"
-                    shutil.rmtree(roots[storage], ignore_errors=True)
-                    run_render(["render", "--out", str(roots[storage]), "--scenes", ",".join(scenes),
-                                "--sets-per-scene", str(args.sets), "--preset", presets[0], "--storage", storage,
-                                "--seed", str(args.seed), "--workers", "1", "--quiet"], work / "stages.jsonl")
+            # the loader's own two renders (first preset, views, K sets) with visible sources: the binaural
+            # tasks refuse a render whose sources float in free air (simkit.data.datasets.binaural)
+            roots = {}
+            for storage in ("float32", "compact"):
+                roots[storage] = work / f"loader-{storage}"
+                shutil.rmtree(roots[storage], ignore_errors=True)
+                run_render(["render", "--out", str(roots[storage]), "--scenes", ",".join(scenes),
+                            "--sets-per-scene", str(args.sets), "--preset", presets[0], "--storage", storage,
+                            "--visible-sources", "--seed", str(args.seed), "--workers", "1", "--quiet"],
+                           work / "loader-stages.jsonl")
             part("loader", lambda: loader_part(roots, args.loader_items, workers, args.loader_seconds, log))
         res["total_wall_s"] = time.perf_counter() - t_all
         res["machine"]["load_avg_end"] = list(os.getloadavg())
