@@ -141,9 +141,10 @@ def task_datasets(root: Path) -> dict[str, Any]:
 
 def _base_datasets(root: Path) -> dict[str, Any]:
     """The items each task reads from ``root``, built as ``simkit bench`` builds them with its defaults
-    (BenchConfig: features.clip_seconds 2.55, reconvolve_prob 0.5, views_per_item 0; binaural window 0.63 s)."""
+    (BenchConfig: features.clip_seconds 2.55, reconvolve_prob 0.5, views_per_item 0; binaural window 0.63 s).
+    The binaural rows need a render with visible sources (``--visible-sources``); other renders give none."""
     from simkit.bench.config import BenchConfig
-    from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset
+    from simkit.data.datasets.binaural import BinauralClips, open_binaural_dataset, visible_sources
     from simkit.data.datasets.direction import RenderViewSets, open_render
 
     cfg = BenchConfig()
@@ -155,7 +156,7 @@ def _base_datasets(root: Path) -> dict[str, Any]:
         "direction train, no rerender": RenderViewSets(info, "train", clip_samples=clip, train=True),
         "direction eval (whole clip)": RenderViewSets(info, "val"),
     }
-    if "views" in info.groups:
+    if "views" in info.groups and visible_sources(info):  # the binaural tasks refuse sources in free air
         binfo = open_binaural_dataset(root)
         out |= {
             "binaural train": BinauralClips(binfo, "train", train=True),
