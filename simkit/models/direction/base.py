@@ -105,11 +105,11 @@ def rotation_loss(theta: torch.Tensor, rel_yaw_deg: torch.Tensor, mirror: bool =
     return torch.minimum(direct, rotation_loss_per_set(torch.pi - theta, rel_yaw_deg)).mean()
 
 
-def translation_loss_per_set(
-    theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float = 0.0
-) -> torch.Tensor:
-    """The translation hinge of :func:`translation_loss`, mean over each set's moved ordered pairs (B,);
-    0 for a set where no view moved."""
+def _translation_hinge(
+    theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hinge of :func:`translation_loss` per ordered pair (B, P), zero where the view did not move, and
+    the moved mask (B, P)."""
     i, j = _pairs(theta.shape[1], theta.device, ordered=True)
     t = rel_translation[:, i, j].float()  # (B, P, 3), view i's frame
     norm = torch.linalg.vector_norm(t[..., [0, 2]], dim=-1)
@@ -117,7 +117,15 @@ def translation_loss_per_set(
     ti = theta[:, i]  # not detached: the side of the source decides the sign of the parallax
     expected = (torch.cos(ti) * t[..., 0] - torch.sin(ti) * t[..., 2]) / norm.clamp_min(1e-6)
     d = theta[:, j] - ti + torch.deg2rad(rel_yaw_deg[:, i, j].float())
-    hinge = F.relu(margin * expected.square() - expected * torch.sin(d)) * moved
+    return F.relu(margin * expected.square() - expected * torch.sin(d)) * moved, moved
+
+
+def translation_loss_per_set(
+    theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float = 0.0
+) -> torch.Tensor:
+    """The translation hinge of :func:`translation_loss`, mean over each set's moved ordered pairs (B,);
+    0 for a set where no view moved."""
+    hinge, moved = _translation_hinge(theta, rel_yaw_deg, rel_translation, margin)
     return hinge.sum(-1) / moved.sum(-1).clamp_min(1)
 
 
@@ -135,10 +143,11 @@ def translation_loss(
     ``relu(margin * e^2 - e * sin d)``: zero when the change has the expected sign, weighted by ``|e|`` (pairs
     whose motion barely moves the source count little). ``e`` is differentiated through ``theta_i``: the
     rest of the loss depends only on azimuth differences, so this is the only path by which a gradient
-    reaches the absolute direction (which side is left). Mean over the sets of
-    :func:`translation_loss_per_set` (ordered pairs i != j); zero when no view moved.
+    reaches the absolute direction (which side is left). Mean over the moved ordered pairs i != j of the
+    batch; zero when no view moved.
     """
-    return translation_loss_per_set(theta, rel_yaw_deg, rel_translation, margin).mean()
+    hinge, moved = _translation_hinge(theta, rel_yaw_deg, rel_translation, margin)
+    return hinge.sum() / moved.sum().clamp_min(1)
 
 
 def egomotion_loss(
@@ -152,7 +161,8 @@ def egomotion_loss(
     """``lambda1 L_rot + (1 - lambda1) L_trans`` per set, and with ``mirror`` the smaller of the set's value
     and of its front/back mirror ``theta -> pi - theta``'s (both terms read under the same mirror).
 
-    Returns the mean total and the mean rotation and translation terms of the chosen readings. The mirror
+    Returns the mean total and the mean rotation and translation terms of the chosen readings (per-set
+    means: a set where no view moved counts 0 in the translation term). The mirror
     is a hypothesis about the whole set ("every source is behind where it is predicted"), so both terms are
     scored under it; scoring the translation term on the unmirrored predictions (while the rotation term
     takes its minimum) would penalise a front/back-mirrored answer for a rotation mismatch ``2 delta``
