@@ -97,15 +97,17 @@ def test_truth_beats_its_left_right_flip_and_ties_its_front_back_mirror() -> Non
 def test_descent_on_a_global_offset_finds_the_true_side() -> None:
     # a network that learnt the mirrored world differs from the truth by a global offset (-az = pi - az - pi,
     # and the front/back mirror is free): gradient descent on that offset alone must bring it back
-    az, ry, t = exact_sets(seed=1)
-    for start in (2.0, 3.0, -2.5):
+    az, ry, t = exact_sets(n=100, seed=1)
+    for start in (2.0, 3.0, -2.5):  # L/R accuracy 0.35, 0.05, 0.21 at the start
         c = torch.tensor(start, requires_grad=True)
-        opt = torch.optim.SGD([c], lr=2.0)
-        for _ in range(300):
+        opt = torch.optim.SGD([c], lr=4.0)
+        for _ in range(120):
             opt.zero_grad()
             egomotion_loss(az + c, ry, t, 0.9)[0].backward()
             opt.step()
-        assert abs(math.remainder(c.item(), 2 * math.pi)) < 0.3, (start, c.item())
+        # the hinge is flat (zero) near the truth, so the offset stops anywhere on that flat bottom
+        lr = float(((az + c.detach()).sin() > 0).eq(az.sin() > 0).float().mean())
+        assert abs(math.remainder(c.item(), 2 * math.pi)) < 0.6 and lr > 0.85, (start, c.item(), lr)
 
 
 def test_sideways_steps_tell_left_from_right_straight_ahead_does_not() -> None:
