@@ -24,7 +24,9 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
 Also printed: ours_rt's rotation and translation losses (``simkit.models.direction.base``) on the true test
 azimuths, on their left/right flip (the mirror minimum makes the rotation loss equal), and on the saved test
 predictions of ours_rt, ours_full and slfm and those shifted by 180 deg (the other side): what the loss can
-tell apart on this render, and whether it still does at the solution a network found.
+tell apart on this render, and whether it still does at the solution a network found; then ours_rt's loss
+and the L/R accuracy of every run's test predictions shifted by one global offset (every 30 deg): the side
+the loss would move a network to if only that offset were left to learn.
 """
 
 from __future__ import annotations
@@ -52,15 +54,17 @@ def run(*args: str) -> None:
     subprocess.run([*SIMKIT, *args], check=True)
 
 
-def translation_check(render: Path, results: Path, seeds: list[int]) -> str:
+def translation_check(render: Path, results: Path, seeds: list[int], extra: tuple[str, ...] = ()) -> str:
     """ours_rt's rotation and translation losses on the true test azimuths, their left/right flip, and the
-    saved test predictions of the trained direction models (and those + 180 deg: the other side)."""
+    saved test predictions of the trained direction models (and those + 180 deg: the other side); then, per
+    run (``extra``: more run names), ours_rt's loss and the L/R accuracy of its predictions shifted by one
+    global offset (every 30 deg): where the loss would move a network that had only that offset to learn."""
     import csv
 
     import h5py
     import torch
 
-    from simkit.models.direction.base import rotation_loss, translation_loss
+    from simkit.models.direction.base import egomotion_loss, rotation_loss, translation_loss
 
     pairs: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # (scene, set) -> yaw, t, az
     for scene in (render / "splits" / "test.txt").read_text().split():
@@ -72,7 +76,7 @@ def translation_check(render: Path, results: Path, seeds: list[int]) -> str:
 
     def losses(theta: torch.Tensor, ry: torch.Tensor, t: torch.Tensor) -> str:
         lr, lt = float(rotation_loss(theta, ry, mirror=True)), float(translation_loss(theta, ry, t))
-        return f"{lr:.3f} | {lt:.3f} | {0.9 * lr + 0.1 * lt:.3f}"
+        return f"{lr:.3f} | {lt:.3f} | {float(egomotion_loss(theta, ry, t, 0.9)[0]):.3f}"
 
     keys = [(sc, k, j) for (sc, k), (_, _, az) in pairs.items() for j in range(az.shape[-1])]
     th = torch.deg2rad(torch.as_tensor(np.stack([pairs[(sc, k)][2][:, j] for sc, k, j in keys])).float())
@@ -80,26 +84,44 @@ def translation_check(render: Path, results: Path, seeds: list[int]) -> str:
     t_t = torch.as_tensor(np.stack([pairs[(sc, k)][1] for sc, k, _ in keys]))
     moved = max(float(np.linalg.norm(v[1][..., [0, 2]], axis=-1).max()) for v in pairs.values())
     lines = [f"{len(keys)} test items, largest view-to-view translation {moved:.2f} m", "",
-             "| azimuths | rotation loss (mirror min) | translation loss | 0.9 rot + 0.1 trans |", "|---|---|---|---|",
+             "| azimuths | rotation loss (mirror min) | translation loss | ours_rt's loss "
+             "(mirror min of 0.9 rot + 0.1 trans) |", "|---|---|---|---|",
              f"| true | {losses(th, ry_t, t_t)} |", f"| true, left/right flipped | {losses(-th, ry_t, t_t)} |"]
-    for model in ("ours_rt", "ours_full", "slfm"):
+    offsets = np.arange(-180, 180, 30)
+    scan = ["", "ours_rt's loss / L/R accuracy of each run's test predictions + a global offset (deg); "
+            "lowest loss in bold:", "",
+            "| run | seed | " + " | ".join(f"{o:+d}" for o in offsets) + " |", "|---|---|" + "---|" * len(offsets)]
+    for model in ("ours_rt", "ours_full", "slfm", *extra):
         for seed in seeds:
             runs = sorted((results / f"{model}-s{seed}" / "runs").glob("*"))
             if not runs:
                 continue
-            by: dict[tuple[str, int, int], dict[int, float]] = {}
+            by: dict[tuple[str, int, int], dict[int, tuple[float, float]]] = {}
             with open(runs[-1] / "predictions.csv") as f:
                 for r in csv.DictReader(f):
                     if r["split"] == "test":
                         key = (r["scene_id"], int(r["set_index"]), int(r["source_index"]))
-                        by.setdefault(key, {})[int(r["view"])] = float(r["pred_azimuth_deg"])
+                        by.setdefault(key, {})[int(r["view"])] = (float(r["pred_azimuth_deg"]),
+                                                                  float(r["true_azimuth_deg"]))
             ks = sorted(by)
-            pred = torch.deg2rad(torch.as_tensor([[by[k][v] for v in sorted(by[k])] for k in ks]).float())
+            both = torch.deg2rad(torch.as_tensor([[by[k][v] for v in sorted(by[k])] for k in ks]).float())
+            pred, true = both[..., 0], both[..., 1]
             ry_p = torch.as_tensor(np.stack([pairs[(sc, k)][0] for sc, k, _ in ks]))
             t_p = torch.as_tensor(np.stack([pairs[(sc, k)][1] for sc, k, _ in ks]))
-            lines.append(f"| {model} seed {seed}'s predictions | {losses(pred, ry_p, t_p)} |")
-            lines.append(f"| {model} seed {seed}'s predictions + 180 deg | {losses(pred + np.pi, ry_p, t_p)} |")
-    return "\n".join(lines)
+            if model in ("ours_rt", "ours_full", "slfm"):
+                lines.append(f"| {model} seed {seed}'s predictions | {losses(pred, ry_p, t_p)} |")
+                lines.append(f"| {model} seed {seed}'s predictions + 180 deg | {losses(pred + np.pi, ry_p, t_p)} |")
+            keep = true.sin().abs() > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
+            cells = []
+            for o in offsets:
+                x = pred + np.deg2rad(o)
+                lr = float(((x.sin() > 0) == (true.sin() > 0))[keep].float().mean())
+                cells.append((float(egomotion_loss(x, ry_p, t_p, 0.9)[0]), lr))
+            best = min(range(len(cells)), key=lambda n: cells[n][0])
+            scan.append(f"| {model} | {seed} | " + " | ".join(
+                (f"**{c[0]:.4f} / {c[1]:.2f}**" if n == best else f"{c[0]:.4f} / {c[1]:.2f}")
+                for n, c in enumerate(cells)) + " |")
+    return "\n".join(lines + scan)
 
 
 def left_shares(run_dir: Path) -> dict[str, tuple[float, float]]:
@@ -206,7 +228,7 @@ def main() -> None:
             if not (res / "leaderboard.csv").is_file():
                 run("bench", "--model", "ours_rt", "--data", str(render), "--results", str(res), "--quick",
                     "--seed", str(seed), "--device", "cpu", "--option", opt)
-    check = translation_check(render, results, seeds)
+    check = translation_check(render, results, seeds, tuple(rt_runs))
     text = table(results, models + rt_runs, seeds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table.md").write_text(text + "\n\n" + check + "\n")

@@ -83,6 +83,14 @@ def _pairs(v: int, device: torch.device, ordered: bool) -> tuple[torch.Tensor, t
     return i[keep], j[keep]
 
 
+def rotation_loss_per_set(theta: torch.Tensor, rel_yaw_deg: torch.Tensor) -> torch.Tensor:
+    """SLfM's rotation consistency ``1 - cos(theta_j - theta_i + delta_ij)``, mean over the pairs i < j of
+    each set (B,), without the mirror minimum."""
+    i, j = _pairs(theta.shape[1], theta.device, ordered=False)
+    delta = torch.deg2rad(rel_yaw_deg[:, i, j].float())
+    return (1 - torch.cos(theta[:, j] - theta[:, i] + delta)).mean(-1)
+
+
 def rotation_loss(theta: torch.Tensor, rel_yaw_deg: torch.Tensor, mirror: bool = True) -> torch.Tensor:
     """SLfM's rotation consistency ``1 - cos(theta_j - theta_i + delta_ij)`` over the pairs i < j of each set.
 
@@ -91,41 +99,88 @@ def rotation_loss(theta: torch.Tensor, rel_yaw_deg: torch.Tensor, mirror: bool =
     set, which turns the expected change into ``+delta``): a network that cannot tell front from back is not
     penalised for putting a source behind instead of in front.
     """
-    i, j = _pairs(theta.shape[1], theta.device, ordered=False)
-    delta = torch.deg2rad(rel_yaw_deg[:, i, j].float())
-    change = theta[:, j] - theta[:, i]
-    direct = (1 - torch.cos(change + delta)).mean(-1)
+    direct = rotation_loss_per_set(theta, rel_yaw_deg)
     if not mirror:
         return direct.mean()
-    mirrored = (1 - torch.cos(change - delta)).mean(-1)
-    return torch.minimum(direct, mirrored).mean()
+    return torch.minimum(direct, rotation_loss_per_set(torch.pi - theta, rel_yaw_deg)).mean()
+
+
+def _translation_hinge(
+    theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The hinge of :func:`translation_loss` per ordered pair (B, P), zero where the view did not move, and
+    the moved mask (B, P)."""
+    i, j = _pairs(theta.shape[1], theta.device, ordered=True)
+    t = rel_translation[:, i, j].float()  # (B, P, 3), view i's frame
+    norm = torch.linalg.vector_norm(t[..., [0, 2]], dim=-1)
+    moved = norm > 1e-6
+    ti = theta[:, i]  # not detached: the side of the source decides the sign of the parallax
+    expected = (torch.cos(ti) * t[..., 0] - torch.sin(ti) * t[..., 2]) / norm.clamp_min(1e-6)
+    d = theta[:, j] - ti + torch.deg2rad(rel_yaw_deg[:, i, j].float())
+    return F.relu(margin * expected.square() - expected * torch.sin(d)) * moved, moved
+
+
+def translation_loss_per_set(
+    theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float = 0.0
+) -> torch.Tensor:
+    """The translation hinge of :func:`translation_loss`, mean over each set's moved ordered pairs (B,);
+    0 for a set where no view moved."""
+    hinge, moved = _translation_hinge(theta, rel_yaw_deg, rel_translation, margin)
+    return hinge.sum(-1) / moved.sum(-1).clamp_min(1)
 
 
 def translation_loss(
     theta: torch.Tensor, rel_yaw_deg: torch.Tensor, rel_translation: torch.Tensor, margin: float = 0.0
 ) -> torch.Tensor:
-    """Hinge on the direction of the azimuth change that the camera's translation causes.
+    """Hinge on the direction of the azimuth change that the camera's translation causes (simkit's reading of
+    seed 000's translation term; no public code).
 
     For a source at azimuth ``theta_i`` (any distance r) and a camera moving by ``t`` in view i's frame
     (x right, -z forward), the azimuth changes by ``(cos(theta_i) t_x - sin(theta_i) t_z) / r`` to first
-    order; only its sign ``s`` is known without r. The prediction's change that rotation does not explain,
-    ``d = wrap(theta_j - theta_i + delta_ij)``, is penalised by ``relu(margin * w - s * sin d) * w`` with
-    ``w = |cos(theta_i) t_x - sin(theta_i) t_z| / |t|`` in [0, 1] (pairs whose motion barely moves the
-    source count little). The expected sign uses ``theta_i`` without gradient. Over all ordered pairs i != j;
-    zero when no view moved.
+    order, and the exact change has the same sign; only the sign is known without r. With the normalised
+    expected change ``e = (cos(theta_i) t_x - sin(theta_i) t_z) / |t|`` in [-1, 1] and the prediction's change
+    that rotation does not explain, ``d = theta_j - theta_i + delta_ij``, a pair costs
+    ``relu(margin * e^2 - e * sin d)``: zero when the change has the expected sign, weighted by ``|e|`` (pairs
+    whose motion barely moves the source count little). ``e`` is differentiated through ``theta_i``: the
+    rest of the loss depends only on azimuth differences, so this is the only path by which a gradient
+    reaches the absolute direction (which side is left). Mean over the moved ordered pairs i != j of the
+    batch; zero when no view moved.
     """
-    i, j = _pairs(theta.shape[1], theta.device, ordered=True)
-    t = rel_translation[:, i, j].float()  # (B, P, 3)
-    ti = theta[:, i].detach()
-    expected = torch.cos(ti) * t[..., 0] - torch.sin(ti) * t[..., 2]
-    norm = torch.linalg.vector_norm(t[..., [0, 2]], dim=-1)
-    moved = norm > 1e-6
-    if not bool(moved.any()):
-        return theta.sum() * 0.0
-    w = expected.abs() / norm.clamp_min(1e-6)
-    d = theta[:, j] - theta[:, i] + torch.deg2rad(rel_yaw_deg[:, i, j].float())
-    hinge = F.relu(margin * w - torch.sign(expected) * torch.sin(d)) * w
-    return hinge[moved].mean()
+    hinge, moved = _translation_hinge(theta, rel_yaw_deg, rel_translation, margin)
+    return hinge.sum() / moved.sum().clamp_min(1)
+
+
+def egomotion_loss(
+    theta: torch.Tensor,
+    rel_yaw_deg: torch.Tensor,
+    rel_translation: torch.Tensor,
+    lambda1: float,
+    margin: float = 0.0,
+    mirror: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``lambda1 L_rot + (1 - lambda1) L_trans`` per set, and with ``mirror`` the smaller of the set's value
+    and of its front/back mirror ``theta -> pi - theta``'s (both terms read under the same mirror).
+
+    Returns the mean total and the mean rotation and translation terms of the chosen readings (per-set
+    means: a set where no view moved counts 0 in the translation term). The mirror
+    is a hypothesis about the whole set ("every source is behind where it is predicted"), so both terms are
+    scored under it; scoring the translation term on the unmirrored predictions (while the rotation term
+    takes its minimum) would penalise a front/back-mirrored answer for a rotation mismatch ``2 delta``
+    instead of for its side.
+    """
+    def terms(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (rotation_loss_per_set(x, rel_yaw_deg),
+                translation_loss_per_set(x, rel_yaw_deg, rel_translation, margin))
+
+    rot, trans = terms(theta)
+    total = lambda1 * rot + (1 - lambda1) * trans
+    if mirror:
+        rot_m, trans_m = terms(torch.pi - theta)
+        total_m = lambda1 * rot_m + (1 - lambda1) * trans_m
+        take = total_m < total
+        rot, trans = torch.where(take, rot_m, rot), torch.where(take, trans_m, trans)
+        total = torch.minimum(total, total_m)
+    return total.mean(), rot.mean(), trans.mean()
 
 
 def symmetry_loss(theta: torch.Tensor, theta_swapped: torch.Tensor) -> torch.Tensor:

@@ -3,10 +3,14 @@
 Our reading of the seed (its formulas are garbled; A.2.2 gives the weights):
 ``L = lambda1 * L_rotation + (1 - lambda1) * L_translation + lambda2 * L_IID`` with
 
-* ``L_rotation`` = SLfM's ``1 - cos(theta_j - theta_i + delta_ij)``, minimum over the front/back mirror;
+* ``L_rotation`` = SLfM's ``1 - cos(theta_j - theta_i + delta_ij)``;
 * ``L_translation`` = a hinge on the sign of the azimuth change the camera translation implies for a source
-  at the predicted direction (:func:`simkit.models.direction.base.translation_loss`); zero for renders without
-  translation (``sampling.max_translation = 0``);
+  at the predicted direction (:func:`simkit.models.direction.base.translation_loss`), differentiated through
+  that direction: the only term that can tell left from right; zero for renders without translation
+  (``sampling.max_translation = 0``);
+* with ``mirror``, each set's ``lambda1 L_rotation + (1 - lambda1) L_translation`` is the smaller of the
+  predictions' and of their front/back mirror's (SLfM's mirror minimum, extended to both geometric terms:
+  :func:`simkit.models.direction.base.egomotion_loss`);
 * ``L_IID`` = BCE between ``(sin theta + 1) / 2`` and the IID left/right pseudo label ``sign(log E_L/E_R)``.
 
 Ours-full: lambda1 = 0.9, lambda2 = 1. Ours-R&T: lambda1 = 0.9, lambda2 = 0 (no pseudo label: with the
@@ -24,10 +28,9 @@ import torch
 from simkit.models import Batch, ModelSettings, parse_options, register_model
 from simkit.models.direction.base import (
     DirectionModel,
+    egomotion_loss,
     iid_loss,
     iid_pseudo_label,
-    rotation_loss,
-    translation_loss,
 )
 
 
@@ -38,7 +41,7 @@ class OursFullOptions:
     lambda1: float = 0.9  # rotation weight; translation gets 1 - lambda1
     lambda2: float = 1.0  # IID pseudo-label weight
     translation_margin: float = 0.0
-    mirror: float = 1.0  # > 0: the rotation loss takes the smaller of a set's loss and its front/back mirror's
+    mirror: float = 1.0  # > 0: a set's geometric loss is the smaller of its own and its front/back mirror's
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,10 @@ class EgomotionModel(DirectionModel):
         audio = batch["audio"]
         theta = self.azimuth_rad(audio)
         lam1, lam2 = self.opts.lambda1, self.opts.lambda2
-        l_rot = rotation_loss(theta, batch["rel_yaw_deg"], mirror=self.opts.mirror > 0)
-        l_trans = translation_loss(
-            theta, batch["rel_yaw_deg"], batch["rel_translation"], margin=self.opts.translation_margin
+        total, l_rot, l_trans = egomotion_loss(
+            theta, batch["rel_yaw_deg"], batch["rel_translation"], lam1,
+            margin=self.opts.translation_margin, mirror=self.opts.mirror > 0,
         )
-        total = lam1 * l_rot + (1 - lam1) * l_trans
         parts = {"rotation": float(l_rot.detach()), "translation": float(l_trans.detach())}
         if lam2 > 0:
             l_iid = iid_loss(theta, iid_pseudo_label(audio))
