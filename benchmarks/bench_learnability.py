@@ -14,7 +14,11 @@ task when it beats ``mono_copy`` and its own shuffled-image control on ``stft_di
         --epochs 10 --out out/learnability
 
 Re-runs resume the render and reuse finished bench runs (one results directory per model row). ``--json``
-writes the table's numbers.
+writes the table's numbers. ``--render-args`` changes the render one knob at a time (``'--sources 1'``: one
+object per view); ``--row-args INDEX=FLAGS`` gives one row its own flags (the CLUP rows at CPU size take
+``--option residual_channels=8 ...``, which ``mono_copy`` would refuse). The commands of the published table:
+docs/binaural.md, "Learnability"; the oracles, the overfit check and longer mono2binaural training are
+``bench_learnability_oracles.py``, ``bench_learnability_overfit.py`` and ``bench_learnability_steps.py``.
 """
 
 from __future__ import annotations
