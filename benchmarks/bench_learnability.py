@@ -14,7 +14,11 @@ task when it beats ``mono_copy`` and its own shuffled-image control on ``stft_di
         --epochs 10 --out out/learnability
 
 Re-runs resume the render and reuse finished bench runs (one results directory per model row). ``--json``
-writes the table's numbers.
+writes the table's numbers. ``--render-args`` changes the render one knob at a time (``'--sources 1'``: one
+object per view); ``--row-args INDEX=FLAGS`` gives one row its own flags (the CLUP rows at CPU size take
+``--option residual_channels=8 ...``, which ``mono_copy`` would refuse). The commands of the published table:
+docs/binaural.md, "Learnability"; the oracles, the overfit check and longer mono2binaural training are
+``bench_learnability_oracles.py``, ``bench_learnability_overfit.py`` and ``bench_learnability_steps.py``.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ def main() -> None:
     ap.add_argument("--bench-args", default="",
                     help="more `simkit bench` flags for every row, e.g. '--max-items 0 --batch-size 16 --width 8' "
                          "(explicit flags override the recipe's values)")
+    ap.add_argument("--render-args", default="",
+                    help="more `simkit render` flags, e.g. '--sources 1' (an easier render: one object per view)")
+    ap.add_argument("--row-args", action="append", default=[], metavar="INDEX=FLAGS",
+                    help="more `simkit bench` flags for one row only (after --bench-args), e.g. "
+                         "'3=--option residual_channels=8'; repeatable")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--rows", default=",".join(str(i) for i in range(len(ROWS))),
                     help="which rows to run, by index (default: all)")
@@ -74,7 +83,11 @@ def main() -> None:
     data = args.out / "render"
     t0 = time.time()
     simkit("render", "--recipe", "binaural", "--out", str(data), "--scenes", str(args.scenes),
-           "--sets-per-scene", str(args.sets_per_scene), "--seed", str(args.seed))
+           "--sets-per-scene", str(args.sets_per_scene), "--seed", str(args.seed), *args.render_args.split())
+    row_args: dict[int, list[str]] = {}
+    for spec in args.row_args:
+        index, _, flags = spec.partition("=")
+        row_args.setdefault(int(index), []).extend(flags.split())
     render_s = time.time() - t0
     table = []
     for index in (int(i) for i in args.rows.split(",")):
@@ -84,7 +97,7 @@ def main() -> None:
         if not (results / "leaderboard.csv").exists():
             simkit("bench", "--task", "binauralize", "--model", model, "--data", str(data), "--results",
                    str(results), "--recipe", args.recipe, "--epochs", str(args.epochs), "--seed", str(args.seed),
-                   "--threads", str(args.threads), *args.bench_args.split(), *extra)
+                   "--threads", str(args.threads), *args.bench_args.split(), *row_args.get(index, []), *extra)
         table.append({"row": label, "seconds": round(time.time() - t0, 1), **test_rows(results)})
     print(f"\nbench: --recipe {args.recipe} --epochs {args.epochs} {args.bench_args}".rstrip())
     print(f"render: {render_s:.0f} s ({args.scenes} scenes x {args.sets_per_scene} sets, recipe binaural); "

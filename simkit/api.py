@@ -91,8 +91,8 @@ def render(
     config's scenes / the whole set. The keyword settings are the CLI's flags (same names, same meaning:
     ``simkit render --help``); ``config`` and ``overrides``
     (dotted keys such as ``"sampling.max_translation"``) set any other field (docs/configuration.md); the
-    flags win over both; ``recipe`` (``binaural``, ``seed000``, ``slfm-hm3d-ss``: docs/scenes.md) sets values
-    below them all.
+    flags win over both; ``recipe`` (``binaural``, ``binaural-solo``, ``seed000``, ``slfm-hm3d-ss``, ``wild``:
+    docs/scenes.md) sets values below them all.
     Raises SimkitError when any scene failed (the others are complete).
     """
     from simkit.data.storage import preset as storage_preset

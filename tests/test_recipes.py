@@ -3,6 +3,7 @@ translation gives ours_rt."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def dotted(cfg: RenderConfig, key: str) -> object:
     return value
 
 
-@pytest.mark.parametrize("name", ["binaural", "seed000", "slfm-hm3d-ss", "wild"])
+@pytest.mark.parametrize("name", ["binaural", "binaural-solo", "seed000", "slfm-hm3d-ss", "wild"])
 def test_every_recipe_value_applies_cites_a_source_and_is_recorded(name):
     recipe = get_recipe(name)
     cfg = load_render_config(recipe=name)
@@ -46,13 +47,22 @@ def test_the_two_recipes_differ_in_translation_only_where_the_sources_do():
     slfm = load_render_config(recipe="slfm-hm3d-ss")
     assert seed.sampling.max_translation > 0 and slfm.sampling.max_translation == 0
     assert seed.sampling.views == slfm.sampling.views == 4
-    assert recipe_names() == ["binaural", "seed000", "slfm-hm3d-ss", "wild"]
+    assert recipe_names() == ["binaural", "binaural-solo", "seed000", "slfm-hm3d-ss", "wild"]
 
 
 def test_no_recipe_keeps_the_config_bytes_and_hash_of_before():
     cfg = load_render_config()
     assert cfg.recipe == "" and "recipe" not in cfg.content_dict()
     assert cfg.config_hash() == RenderConfig().config_hash() == "0a50415382e0ff58"
+
+
+def test_binaural_solo_is_the_binaural_recipe_with_one_source_per_set():
+    solo, binaural = load_render_config(recipe="binaural-solo"), load_render_config(recipe="binaural")
+    assert solo.sampling.sources == 1 and binaural.sampling.sources == 3
+    assert dataclasses.replace(solo, recipe="binaural", sampling=binaural.sampling) == binaural
+    assert dataclasses.replace(solo.sampling, sources=3) == binaural.sampling
+    assert solo.config_hash() != binaural.config_hash()
+    assert set(get_recipe("binaural").values) < set(get_recipe("binaural-solo").values)
 
 
 def test_precedence_defaults_recipe_file_flags(tmp_path):
@@ -74,7 +84,8 @@ def test_precedence_defaults_recipe_file_flags(tmp_path):
 
 
 def test_unknown_recipe_is_one_error_naming_the_known_ones(tmp_path):
-    with pytest.raises(SimkitError, match="unknown recipe 'nope' \\(known: binaural, seed000, slfm-hm3d-ss, wild\\)"):
+    known = "binaural, binaural-solo, seed000, slfm-hm3d-ss, wild"
+    with pytest.raises(SimkitError, match=f"unknown recipe 'nope' \\(known: {known}\\)"):
         load_render_config(recipe="nope")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"recipe": 5}))
@@ -83,7 +94,7 @@ def test_unknown_recipe_is_one_error_naming_the_known_ones(tmp_path):
     proc = run_cli("render", "--recipe", "nope", "--scenes", "1", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
-    assert err == ["error: unknown recipe 'nope' (known: binaural, seed000, slfm-hm3d-ss, wild)"], proc.stderr
+    assert err == [f"error: unknown recipe 'nope' (known: {known})"], proc.stderr
     assert not (tmp_path / "o").exists()
 
 
