@@ -307,7 +307,7 @@ def main() -> None:
     ap.add_argument("--clips", default="30,60,120", help="sweep: training clips per run (counts, fractions "
                     "such as 1/4 of the share's clips, or all)")
     ap.add_argument("--shares", default="pan,mix,walk", help="sweep: training sets (pan, walk, mix, or mix:W "
-                    "with a walking share W)")
+                    "with a walking share W; empty: no sweep)")
     ap.add_argument("--sweep-models", default="ours_rt", help="sweep's models")
     ap.add_argument("--models", default="iid,ours_full,ours_rt,slfm", help="main table's models")
     ap.add_argument("--main-share", default="mix", choices=("pan", "walk", "mix"), help="main table's training set")
@@ -358,7 +358,7 @@ def main() -> None:
     from simkit.curate.pipeline import discover, video_ids
 
     curated: dict[str, Path] = {}
-    needed = {*(s.partition(":")[0] for s in args.shares.split(",")), args.main_share}
+    needed = {*(s.partition(":")[0] for s in filter(None, args.shares.split(","))), args.main_share}
     for share, dirs in (("pan", pools["pan"]), ("walk", pools["walk"]), ("mix", pools["pan"] + pools["walk"])):
         if share not in needed:
             continue
@@ -417,7 +417,7 @@ def main() -> None:
               "|" + "---|" * (10 + len(names))]
     diag_all = {}
     tag = {"ours_rt": "rt", "ours_full": "full"}
-    for share in args.shares.split(","):
+    for share in filter(None, args.shares.split(",")):
         base = share.partition(":")[0]
         vd = {k.split("/", 1)[1]: v for k, v in video_dirs.items() if k.startswith(f"{base}/")}
         for clips, data in sweep_sets(share, curated, video_dirs, args.clips, o / "subsets"):
