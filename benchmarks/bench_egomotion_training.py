@@ -213,7 +213,7 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
     from simkit.config import from_dict
     from simkit.curate.pipeline import CurateConfig
     from simkit.models import get_model
-    from simkit.models.direction.base import rotation_loss, translation_loss
+    from simkit.models.direction.base import iid_pseudo_label, rotation_loss, translation_loss
 
     meta = json.loads((run_dir / "config.json").read_text())
     cfg = from_dict(BenchConfig, meta["config"])
@@ -229,6 +229,7 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
     starts: dict[str, np.ndarray] = {}
     acc: dict[str, list[float]] = {}
     n_right, n_all = 0, 0
+    n_iid_right, n_iid_fit, n_iid = 0, 0, 0  # the IID pseudo label (ours_full's third term) on the same crops
     for batch in make_loader(ds, cfg, torch.device("cpu"), False, task):
         vids, sets = [str(v) for v in batch["scene_id"]], np.asarray(batch["set_index"]).astype(int)
         for v in set(vids):
@@ -244,6 +245,11 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
         keep = np.abs(np.sin(np.deg2rad(true))) > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
         n_right += int(((np.sin(np.deg2rad(pred)) > 0) == (np.sin(np.deg2rad(true)) > 0))[keep].sum())
         n_all += int(keep.sum())
+        lab = iid_pseudo_label(batch["audio"]).numpy()
+        has = keep & (lab != 0)
+        n_iid_right += int(((lab > 0) == (np.sin(np.deg2rad(true)) > 0))[has].sum())
+        n_iid_fit += int(((lab > 0) == (np.sin(np.deg2rad(pred)) > 0))[has].sum())
+        n_iid += int(has.sum())
         for name, x in (("true", th_true), ("flip", -th_true)):
             acc.setdefault(f"rot_{name}", []).append(float(rotation_loss(x, ry, mirror=True)))
             acc.setdefault(f"trans_{name}", []).append(float(translation_loss(x, ry, tr)))
@@ -257,6 +263,8 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
         acc.setdefault("moved_share", []).append(float(moved.float().mean()))
     out = {k: float(np.mean(v)) for k, v in acc.items()}
     out["train_lr"] = n_right / max(n_all, 1)
+    out["iid_label_lr"] = n_iid_right / max(n_iid, 1)  # pseudo label's side against the truth
+    out["iid_label_fit"] = n_iid_fit / max(n_iid, 1)  # trained network's side against the pseudo label
     out["train_views"] = n_all
     return out
 
@@ -399,6 +407,11 @@ def main() -> None:
     lines.append("|" + "---|" * (3 + len(names) * len(METRICS)))
     results = args.results_dir or o / "results"
     main_seeds = [int(s) for s in args.main_seeds.split(",")]
+    vd_main = {k.split("/", 1)[1]: v for k, v in video_dirs.items() if k.startswith(f"{args.main_share}/")}
+    diag_lines = ["", "## Diagnosis of the main table's egomotion runs on their curated training clips", "",
+                  "| model | seed | train-clip L/R | IID pseudo label L/R (its side vs truth) | network vs IID label | "
+                  "rot loss true / pred | trans loss true / flip / pred | mean abs grad 0.9 rot / 0.1 trans |",
+                  "|---|---|---|---|---|---|---|---|"]
     for model in args.models.split(","):
         for seed in main_seeds[:1] if model == "iid" else main_seeds:
             res = results / (f"main-{args.main_share}-{model}" + (f"-s{seed}" if seed else ""))
@@ -407,6 +420,13 @@ def main() -> None:
             cells = [fmt.format(rows.get(n, {}).get(m, float("nan"))) for n in names for m, _, fmt in METRICS]
             lines.append(f"| {model} | {seed} | " + " | ".join(cells) + " | " + " / ".join(
                 f"{v[0]:.2f}" for k, v in shares.items() if k.endswith(":test")) + " |")
+            if model in ("ours_rt", "ours_full") and run_dir:
+                d = diagnose(run_dir, curated[args.main_share], vd_main)
+                diag_lines.append(
+                    f"| {model} | {seed} | {d['train_lr']:.3f} | {d['iid_label_lr']:.3f} | {d['iid_label_fit']:.3f} | "
+                    f"{d['rot_true']:.3f} / {d['rot_pred']:.3f} | {d['trans_true']:.4f} / {d['trans_flip']:.4f} / "
+                    f"{d['trans_pred']:.4f} | {d['grad_rot']:.2e} / {d['grad_trans']:.2e} |")
+    lines += diag_lines
 
     # 5. ours_rt sweep and diagnosis
     lines += ["", f"## {', '.join(args.sweep_models.split(','))} by curated clips and walking share", "",
