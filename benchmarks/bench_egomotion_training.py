@@ -5,6 +5,7 @@ docs/curation.md).
     .venv/bin/python benchmarks/bench_egomotion_training.py --out out/bench-ego
         [--train-scenes proc_000,proc_001] [--videos-per-scene 8] [--seconds 20] [--walk-speed 0.2]
         [--clips 30,60,120] [--shares pan,mix,walk] [--main-share mix] [--epochs 5] [--seeds 0]
+        [--main-seeds 0] [--sweep-models ours_rt] [--results-dir DIR]
         [--mic NAME] [--egovideo-args "..."] [--render-args "..."] [--test-recipe seed000] [--render DIR]
         [--prepare-only] [--symmetry-only]
 
@@ -17,13 +18,17 @@ Steps (each a real ``simkit`` command, printed before it runs; re-runs resume):
    ``mix`` (all), those that ``--shares`` and ``--main-share`` need; no label is used from here on;
 3. ``simkit prepare video-folder`` the held-out pools (exact labels, all clips test) and ``simkit render``
    a test render (``--test-recipe``, default seed000: rotation and translation);
-4. ``simkit bench --quick`` of iid, ours_full, ours_rt and slfm trained on ``--main-share`` and scored on every test
-   set; then ours_rt on every (share, clip count) with ``--max-items`` capping the curated clips per split;
-5. for every ours_rt run, a diagnosis on its curated training clips, whose true azimuths come from
+4. ``simkit bench --quick`` of iid, ours_full, ours_rt and slfm trained on ``--main-share`` (``--main-seeds``)
+   and scored on every test set; then ``--sweep-models`` (ours_rt) on every (share, clip count): a nested,
+   seeded subset of the curated train split (``OUT/subsets/``: the shards linked, the split files cut), so
+   that val and the test sets stay whole (``--max-items`` would cap them too). A share is a curated set
+   (``pan``, ``walk``, ``mix``) or ``mix:W``: the mix's clips with a walking share W (0-1), its clip count
+   the largest that share allows;
+5. for every sweep run, a diagnosis on its curated training clips, whose true azimuths come from
    egovideo's truth files: L/R accuracy of the trained network there; the rotation and translation losses
    at the true azimuths and at their left/right flip (what the loss can tell apart); and the gradient that
    each weighted term (0.9 rotation, 0.1 translation) sends to the predicted azimuths at the trained
-   checkpoint. Tables: ``OUT/tables.md``, printed.
+   checkpoint. Tables: ``OUT/tables.md`` (``RESULTS/tables.md`` with ``--results-dir``), printed.
 
 Conditions of the seed's in-the-wild sets: ``--mic NAME`` is passed to ``simkit egovideo`` and ``simkit
 render`` (refused here when this simkit's ``egovideo --help`` offers no ``--mic``); ``--egovideo-args`` and
@@ -82,6 +87,85 @@ def curated_counts(curated: Path) -> dict[str, int]:
     return out
 
 
+def clip_entries(curated: Path, split: str) -> list[str]:
+    """Every clip of ``split`` as a split-file entry ``video#clip`` (curate lists whole videos)."""
+    import h5py
+
+    out = []
+    for line in (curated / "splits" / f"{split}.txt").read_text().split():
+        vid, _, idx = line.partition("#")
+        if idx:
+            out.append(line)
+            continue
+        with h5py.File(curated / "shards" / f"{vid}.h5", "r") as f:
+            out += [f"{vid}#{i}" for i in range(len(f["meta/start_s"]))]
+    return out
+
+
+def parse_counts(text: str, available: int) -> list[int]:
+    """``--clips`` items: a count, a fraction ``A/B`` of the available clips, or ``all``; capped, unique."""
+    out = []
+    for item in text.split(","):
+        if item == "all":
+            n = available
+        elif "/" in item:
+            a, b = item.split("/")
+            n = int(round(available * int(a) / int(b)))
+        else:
+            n = int(item)
+        n = max(1, min(n, available))
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def subset(curated: Path, out: Path, entries: list[str]) -> Path:
+    """A dataset reading ``curated``'s shards with the train split cut to ``entries`` (val and test as they
+    are): the manifest copied, ``shards`` a link, the split files written last (atomic rename)."""
+    if (out / "splits" / "train.txt").is_file():
+        if (out / "splits" / "train.txt").read_text().split() != entries:
+            raise SystemExit(f"error: {out} holds another subset (remove it)")
+        return out
+    (out / "splits").mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").write_bytes((curated / "manifest.json").read_bytes())
+    if not (out / "shards").exists():
+        (out / "shards").symlink_to((curated / "shards").resolve(), target_is_directory=True)
+    for split in ("val", "test"):
+        (out / "splits" / f"{split}.txt").write_bytes((curated / "splits" / f"{split}.txt").read_bytes())
+    tmp = out / "splits" / ".train.txt.tmp"
+    tmp.write_text("".join(e + "\n" for e in entries))
+    tmp.replace(out / "splits" / "train.txt")
+    return out
+
+
+def sweep_sets(share: str, curated: dict[str, Path], video_dirs: dict[str, tuple[Path, str]], clips: str,
+               root: Path) -> list[tuple[int, Path]]:
+    """(clip count, dataset) of every sweep point of ``share``; nested
+    seeded subsets (the smaller inside the larger), walking and pan clips drawn in the share's proportion."""
+    base, _, w = share.partition(":")
+    src = curated[base]
+    entries = clip_entries(src, "train")
+    rng = np.random.default_rng(0)
+    if not w:
+        order = [entries[i] for i in rng.permutation(len(entries))]
+        return [(n, subset(src, root / f"{share}-{n}", sorted(order[:n])) if n < len(entries) else src)
+                for n in parse_counts(clips, len(entries))]
+    walk_share = float(w)
+    if not 0 <= walk_share <= 1:
+        raise SystemExit(f"error: --shares {share}: the walking share must be in [0, 1]")
+    is_walk = {e: video_dirs[f"{base}/{e.split('#')[0]}"][0].name.startswith("walk-") for e in entries}
+    walk = [e for e in entries if is_walk[e]]
+    pan = [e for e in entries if not is_walk[e]]
+    walk, pan = [walk[i] for i in rng.permutation(len(walk))], [pan[i] for i in rng.permutation(len(pan))]
+    most = min(len(walk) / walk_share if walk_share else np.inf, len(pan) / (1 - walk_share) if walk_share < 1
+               else np.inf)
+    out = []
+    for n in parse_counts(clips, int(most)):
+        k = int(round(n * walk_share))
+        out.append((n, subset(src, root / f"{base}-w{w}-{n}", sorted(walk[:k] + pan[:n - k]))))
+    return out
+
+
 def bench(model: str, data: Path, tests: list[Path], results: Path, epochs: int, seed: int,
           max_items: int | None = None) -> Path | None:
     """``simkit bench`` into its own results folder (skipped when it has a leaderboard); the run folder."""
@@ -129,7 +213,7 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
     from simkit.config import from_dict
     from simkit.curate.pipeline import CurateConfig
     from simkit.models import get_model
-    from simkit.models.direction.base import rotation_loss, translation_loss
+    from simkit.models.direction.base import iid_pseudo_label, rotation_loss, translation_loss
 
     meta = json.loads((run_dir / "config.json").read_text())
     cfg = from_dict(BenchConfig, meta["config"])
@@ -145,6 +229,7 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
     starts: dict[str, np.ndarray] = {}
     acc: dict[str, list[float]] = {}
     n_right, n_all = 0, 0
+    n_iid_right, n_iid_fit, n_iid = 0, 0, 0  # the IID pseudo label (ours_full's third term) on the same crops
     for batch in make_loader(ds, cfg, torch.device("cpu"), False, task):
         vids, sets = [str(v) for v in batch["scene_id"]], np.asarray(batch["set_index"]).astype(int)
         for v in set(vids):
@@ -160,6 +245,11 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
         keep = np.abs(np.sin(np.deg2rad(true))) > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
         n_right += int(((np.sin(np.deg2rad(pred)) > 0) == (np.sin(np.deg2rad(true)) > 0))[keep].sum())
         n_all += int(keep.sum())
+        lab = iid_pseudo_label(batch["audio"]).numpy()
+        has = keep & (lab != 0)
+        n_iid_right += int(((lab > 0) == (np.sin(np.deg2rad(true)) > 0))[has].sum())
+        n_iid_fit += int(((lab > 0) == (np.sin(np.deg2rad(pred)) > 0))[has].sum())
+        n_iid += int(has.sum())
         for name, x in (("true", th_true), ("flip", -th_true)):
             acc.setdefault(f"rot_{name}", []).append(float(rotation_loss(x, ry, mirror=True)))
             acc.setdefault(f"trans_{name}", []).append(float(translation_loss(x, ry, tr)))
@@ -173,6 +263,8 @@ def diagnose(run_dir: Path, curated: Path, video_dirs: dict[str, tuple[Path, str
         acc.setdefault("moved_share", []).append(float(moved.float().mean()))
     out = {k: float(np.mean(v)) for k, v in acc.items()}
     out["train_lr"] = n_right / max(n_all, 1)
+    out["iid_label_lr"] = n_iid_right / max(n_iid, 1)  # pseudo label's side against the truth
+    out["iid_label_fit"] = n_iid_fit / max(n_iid, 1)  # trained network's side against the pseudo label
     out["train_views"] = n_all
     return out
 
@@ -220,12 +312,18 @@ def main() -> None:
     ap.add_argument("--test-videos", type=int, default=3, help="per held-out pool (pan, walk)")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--walk-speed", type=float, default=0.2, help="m/s of the walking pools")
-    ap.add_argument("--clips", default="30,60,120", help="ours_rt sweep: --max-items per split")
-    ap.add_argument("--shares", default="pan,mix,walk", help="ours_rt sweep: training sets")
+    ap.add_argument("--clips", default="30,60,120", help="sweep: training clips per run (counts, fractions "
+                    "such as 1/4 of the share's clips, or all)")
+    ap.add_argument("--shares", default="pan,mix,walk", help="sweep: training sets (pan, walk, mix, or mix:W "
+                    "with a walking share W; empty: no sweep)")
+    ap.add_argument("--sweep-models", default="ours_rt", help="sweep's models")
     ap.add_argument("--models", default="iid,ours_full,ours_rt,slfm", help="main table's models")
     ap.add_argument("--main-share", default="mix", choices=("pan", "walk", "mix"), help="main table's training set")
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--seeds", default="0", help="bench seeds of the ours_rt sweep")
+    ap.add_argument("--seeds", default="0", help="bench seeds of the sweep")
+    ap.add_argument("--main-seeds", default="0", help="bench seeds of the main table (iid: the first only)")
+    ap.add_argument("--results-dir", type=Path, default=None, help="bench results and tables here (default "
+                    "OUT/results and OUT/tables.md); e.g. a second folder to retrain after a code change")
     ap.add_argument("--render", type=Path, default=None, help="reuse this test render")
     ap.add_argument("--test-recipe", default="seed000", help="render recipe of the test render")
     ap.add_argument("--mic", default="", help="microphone model for egovideo and render (needs --mic there)")
@@ -268,7 +366,7 @@ def main() -> None:
     from simkit.curate.pipeline import discover, video_ids
 
     curated: dict[str, Path] = {}
-    needed = {*args.shares.split(","), args.main_share}
+    needed = {*(s.partition(":")[0] for s in filter(None, args.shares.split(","))), args.main_share}
     for share, dirs in (("pan", pools["pan"]), ("walk", pools["walk"]), ("mix", pools["pan"] + pools["walk"])):
         if share not in needed:
             continue
@@ -304,45 +402,67 @@ def main() -> None:
         f"{s} {c['train']}/{c['val']} of {c['candidates']}" for s, c in counts.items()))
     lines.append("")
     names = [t.name for t in tests]
-    lines.append("| model | " + " | ".join(f"{n} {m[1]}" for n in names for m in METRICS)
+    lines.append("| model | seed | " + " | ".join(f"{n} {m[1]}" for n in names for m in METRICS)
                  + " | predicted left (per test set) |")
-    lines.append("|" + "---|" * (2 + len(names) * len(METRICS)))
+    lines.append("|" + "---|" * (3 + len(names) * len(METRICS)))
+    results = args.results_dir or o / "results"
+    main_seeds = [int(s) for s in args.main_seeds.split(",")]
+    vd_main = {k.split("/", 1)[1]: v for k, v in video_dirs.items() if k.startswith(f"{args.main_share}/")}
+    diag_lines = ["", "## Diagnosis of the main table's egomotion runs on their curated training clips", "",
+                  "| model | seed | train-clip L/R | IID pseudo label L/R (its side vs truth) | network vs IID label | "
+                  "rot loss true / pred | trans loss true / flip / pred | mean abs grad 0.9 rot / 0.1 trans |",
+                  "|---|---|---|---|---|---|---|---|"]
     for model in args.models.split(","):
-        res = o / "results" / f"main-{args.main_share}-{model}"
-        run_dir = bench(model, curated[args.main_share], tests, res, args.epochs, 0)
-        rows, shares = test_rows(res), left_shares(run_dir) if run_dir else {}
-        cells = [fmt.format(rows.get(n, {}).get(m, float("nan"))) for n in names for m, _, fmt in METRICS]
-        lines.append(f"| {model} | " + " | ".join(cells) + " | " + " / ".join(
-            f"{v[0]:.2f}" for k, v in shares.items() if k.endswith(":test")) + " |")
+        for seed in main_seeds[:1] if model == "iid" else main_seeds:
+            res = results / (f"main-{args.main_share}-{model}" + (f"-s{seed}" if seed else ""))
+            run_dir = bench(model, curated[args.main_share], tests, res, args.epochs, seed)
+            rows, shares = test_rows(res), left_shares(run_dir) if run_dir else {}
+            cells = [fmt.format(rows.get(n, {}).get(m, float("nan"))) for n in names for m, _, fmt in METRICS]
+            lines.append(f"| {model} | {seed} | " + " | ".join(cells) + " | " + " / ".join(
+                f"{v[0]:.2f}" for k, v in shares.items() if k.endswith(":test")) + " |")
+            if model in ("ours_rt", "ours_full") and run_dir:
+                d = diagnose(run_dir, curated[args.main_share], vd_main)
+                diag_lines.append(
+                    f"| {model} | {seed} | {d['train_lr']:.3f} | {d['iid_label_lr']:.3f} | {d['iid_label_fit']:.3f} | "
+                    f"{d['rot_true']:.3f} / {d['rot_pred']:.3f} | {d['trans_true']:.4f} / {d['trans_flip']:.4f} / "
+                    f"{d['trans_pred']:.4f} | {d['grad_rot']:.2e} / {d['grad_trans']:.2e} |")
+    lines += diag_lines
 
     # 5. ours_rt sweep and diagnosis
-    lines += ["", "## ours_rt by curated clips and walking share", "",
-              "| share | max clips | train clips | seed | " + " | ".join(f"{n} L/R (predicted left)" for n in names)
+    lines += ["", f"## {', '.join(args.sweep_models.split(','))} by curated clips and walking share", "",
+              "| model | share | walking clips | train clips | seed | "
+              + " | ".join(f"{n} L/R (predicted left)" for n in names)
               + " | train-clip L/R | rot loss true / flip | trans loss true / flip / pred | "
               "mean abs grad 0.9 rot / 0.1 trans | moved pairs |",
-              "|" + "---|" * (9 + len(names))]
+              "|" + "---|" * (10 + len(names))]
     diag_all = {}
-    for share in args.shares.split(","):
-        vd = {k.split("/", 1)[1]: v for k, v in video_dirs.items() if k.startswith(f"{share}/")}
-        for clips in (int(c) for c in args.clips.split(",")):
-            for seed in (int(s) for s in args.seeds.split(",")):
-                res = o / "results" / f"rt-{share}-{clips}-s{seed}"
-                run_dir = bench("ours_rt", curated[share], tests, res, args.epochs, seed, clips)
-                rows = test_rows(res)
-                d = diagnose(run_dir, curated[share], vd)
-                diag_all[res.name] = d
-                shares = left_shares(run_dir)
-                lr = " | ".join(f"{rows.get(n, {}).get('lr_accuracy', float('nan')):.3f} (" + " ".join(
-                    f"{v[0]:.2f}" for k, v in shares.items() if k.startswith(n + "@")) + ")" for n in names)
-                lines.append(
-                    f"| {share} | {clips} | {min(clips, counts[share]['train'])} | {seed} | {lr} | "
-                    f"{d['train_lr']:.3f} | {d['rot_true']:.3f} / {d['rot_flip']:.3f} | "
-                    f"{d['trans_true']:.4f} / {d['trans_flip']:.4f} / {d['trans_pred']:.4f} | "
-                    f"{d['grad_rot']:.2e} / {d['grad_trans']:.2e} | {d['moved_share']:.2f} |")
+    tag = {"ours_rt": "rt", "ours_full": "full"}
+    for share in filter(None, args.shares.split(",")):
+        base = share.partition(":")[0]
+        vd = {k.split("/", 1)[1]: v for k, v in video_dirs.items() if k.startswith(f"{base}/")}
+        for clips, data in sweep_sets(share, curated, video_dirs, args.clips, o / "subsets"):
+            walking = sum(vd[e.split("#")[0]][0].name.startswith("walk-") for e in clip_entries(data, "train"))
+            for model in args.sweep_models.split(","):
+                for seed in (int(s) for s in args.seeds.split(",")):
+                    res = results / f"{tag.get(model, model)}-{share.replace(':', '-w')}-{clips}-s{seed}"
+                    run_dir = bench(model, data, tests, res, args.epochs, seed)
+                    rows = test_rows(res)
+                    d = diagnose(run_dir, data, vd)
+                    diag_all[res.name] = d
+                    shares = left_shares(run_dir)
+                    lr = " | ".join(f"{rows.get(n, {}).get('lr_accuracy', float('nan')):.3f} (" + " ".join(
+                        f"{v[0]:.2f}" for k, v in shares.items() if k.startswith(n + "@")) + ")" for n in names)
+                    lines.append(
+                        f"| {model} | {share} | {walking} | {clips} | {seed} | {lr} | "
+                        f"{d['train_lr']:.3f} | {d['rot_true']:.3f} / {d['rot_flip']:.3f} | "
+                        f"{d['trans_true']:.4f} / {d['trans_flip']:.4f} / {d['trans_pred']:.4f} | "
+                        f"{d['grad_rot']:.2e} / {d['grad_trans']:.2e} | {d['moved_share']:.2f} |")
     lines += ["", "## ours_rt's losses on exact two-view geometry (no network)", "", symmetry_check()]
     text = "\n".join(lines)
-    (o / "tables.md").write_text(text + "\n")
-    (o / "diagnosis.json").write_text(json.dumps(diag_all, indent=2) + "\n")
+    where = args.results_dir or o
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "tables.md").write_text(text + "\n")
+    (where / "diagnosis.json").write_text(json.dumps(diag_all, indent=2) + "\n")
     print("\n" + text)
 
 
