@@ -141,7 +141,8 @@ PAPER: dict[str, ModelRecipe] = {
             "one batch size for both stages: the geometric stage's 96 (the pretext stage's is 64, "
             "slfm-pretext.sh:28)",
             "cosine annealed per batch; SLfM anneals per epoch (utils/torch_utils.py:108-112)",
-            "ImageNet-pretrained camera ResNet-18 (--imagenet_pretrain): not loaded",
+            "ImageNet-pretrained camera ResNet-18 (--imagenet_pretrain, slfm/models/camera_net.py:49): pass a "
+            "local torchvision file with --option visual_weights=PATH (never downloaded)",
         ),
     ),
     "slfm_simple": ModelRecipe(

@@ -36,7 +36,7 @@ from torch import nn
 
 from simkit.conventions import LEFT_CHANNEL, RIGHT_CHANNEL
 from simkit.errors import SimkitError
-from simkit.models import Batch, ModelSettings, TrainingStage, parse_options, register_model
+from simkit.models import Batch, ModelSettings, TrainingStage, parse_options, pretrained, register_model
 from simkit.models.direction.base import DirectionModel, rotation_outputs
 from simkit.models.features import swap_ears
 from simkit.models.nets import ResNet18
@@ -92,6 +92,10 @@ class SLfMOptions:
     feature_dim: int = PAPER["feature_dim"]
     image_height: int = PAPER["image_size"][0]
     image_width: int = PAPER["image_size"][1]
+    # a torchvision resnet18 state dict for the camera trunk (the authors' --imagenet_pretrain, IMAGENET1K_V1:
+    # camera_net.py:49, slfm-pretext.sh:76), loaded at build: fine-tuned in the pretext stage, frozen in the
+    # geometric one ("" = a trunk of --width trained from scratch)
+    visual_weights: str = ""
 
 
 # ---------------------------------------------------------------- losses (pure functions, radians)
@@ -213,11 +217,17 @@ def _conv_bn(c_in: int, c_out: int, stride: int) -> nn.Sequential:
 class CameraNet(nn.Module):
     """``CameraATTNNet`` (``camera_net.py:45-157``): a ResNet-18 truncated after its third stage (stride 16),
     the softmax correlation of two views' feature maps, six 3x3 convs (stride 2 every second), a linear layer
-    to ``feature_dim`` + ReLU, and the rotation head."""
+    to ``feature_dim`` + ReLU, and the rotation head.
 
-    def __init__(self, width: int, feature_dim: int, image_size: tuple[int, int]) -> None:
+    ``weights``: a torchvision ``resnet18`` state dict (:func:`simkit.models.pretrained.resnet18`, the whole
+    file is checked) whose ``conv1``, ``bn1`` and ``layer1-3`` become the trunk at torchvision's width 64
+    (``width`` is then ignored), as the authors' ``get_truncated_resnet`` (``camera_net.py:136-145``) keeps
+    them; ``layer4`` and ``fc`` are not used, as theirs. The correlation is over positions, not channels, so
+    nothing after the trunk depends on its width."""
+
+    def __init__(self, width: int, feature_dim: int, image_size: tuple[int, int], weights: str | None = None) -> None:
         super().__init__()
-        trunk = ResNet18(in_channels=3, num_outputs=0, width=width)
+        trunk = pretrained.resnet18(weights) if weights else ResNet18(in_channels=3, num_outputs=0, width=width)
         self.backbone = nn.Sequential(trunk.stem, *list(trunk.stages)[:3])
         self.image_size = image_size
         h, w = (math.ceil(s / 16) for s in image_size)
@@ -334,7 +344,8 @@ class SLfMModel(DirectionModel):
         if o.feature_dim < 2 or o.image_height < 16 or o.image_width < 16:
             raise SimkitError("model slfm needs feature_dim >= 2 and images of at least 16 x 16 pixels")
         self.audio_net = AudioEncoder(cfg.width, o.feature_dim)
-        self.vision_net = CameraNet(cfg.width, o.feature_dim, (o.image_height, o.image_width))
+        self.vision_net = CameraNet(cfg.width, o.feature_dim, (o.image_height, o.image_width),
+                                    weights=o.visual_weights or None)
         self.generative_net = CondUNet(cfg.width, 2 * o.feature_dim)
         self.stage = "pretext"
 
