@@ -131,3 +131,34 @@ def test_nothing_moved_leaves_rotation_only() -> None:
     assert float(trans.detach()) == 0.0
     assert torch.isclose(total, 0.9 * rotation_loss(theta, ry, mirror=True))
     assert abs(offset_gradient(lambda x: egomotion_loss(x, ry, still, 0.9)[0], az)) < 1e-6
+
+
+def _ours_rt(symmetry: float) -> torch.nn.Module:
+    """ours_rt as the registry builds it (width 8), with ``--option symmetry=...`` when non-zero."""
+    from types import SimpleNamespace
+
+    from simkit.models import get_model
+
+    cfg = SimpleNamespace(model_options={"symmetry": symmetry} if symmetry else {}, width=8, seed=0,
+                          features=SimpleNamespace(n_fft=256, hop=128))
+    return get_model("ours_rt").build(cfg, {})
+
+
+def test_the_symmetry_option_adds_its_weight_times_the_ear_swap_loss() -> None:
+    from simkit.models.direction.base import swapped_azimuth, symmetry_loss
+
+    torch.manual_seed(0)
+    base, sym = _ours_rt(0.0), _ours_rt(0.5)
+    sym.load_state_dict(base.state_dict())
+    base.eval(), sym.eval()  # running batch statistics: one forward of clips + swapped copies equals two
+    az, ry, t = exact_sets(n=2, views=3)
+    batch = {"audio": torch.randn(2, 3, 2, 2048), "rel_yaw_deg": ry, "rel_translation": t}
+    with torch.no_grad():
+        l0, p0 = base.loss(batch)
+        l1, p1 = sym.loss(batch)
+        theta = sym.azimuth_rad(batch["audio"])
+        want = symmetry_loss(theta, swapped_azimuth(sym, batch["audio"]))
+    assert "symmetry" not in p0 and float(want) > 1e-3  # an untrained network is far from ear-swap symmetric
+    assert math.isclose(p1["symmetry"], float(want), rel_tol=1e-4)
+    assert math.isclose(float(l1 - l0), 0.5 * float(want), rel_tol=1e-4, abs_tol=1e-6)
+    assert p1["rotation"] == p0["rotation"] and p1["translation"] == p0["translation"]

@@ -15,6 +15,10 @@ Our reading of the seed (its formulas are garbled; A.2.2 gives the weights):
 
 Ours-full: lambda1 = 0.9, lambda2 = 1. Ours-R&T: lambda1 = 0.9, lambda2 = 0 (no pseudo label: with the
 mirror minimum and no translation, rotation alone cannot tell left from right).
+
+Option ``symmetry`` (default 0, off: not in the seed) adds simkit's named variant ``symmetry * L_symmetry``,
+SLfM's ear-swap term ``1 - cos(theta + theta_swapped)`` (:func:`simkit.models.direction.base.symmetry_loss`,
+as in ``slfm_simple``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from simkit.models.direction.base import (
     egomotion_loss,
     iid_loss,
     iid_pseudo_label,
+    symmetry_loss,
 )
+from simkit.models.features import swap_ears
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class OursFullOptions:
     lambda2: float = 1.0  # IID pseudo-label weight
     translation_margin: float = 0.0
     mirror: float = 1.0  # > 0: a set's geometric loss is the smaller of its own and its front/back mirror's
+    # simkit's named variant (not in seed 000): weight of SLfM's ear-swap symmetry term (swapping the ears
+    # negates the azimuth; IFICL/SLfM, as slfm_simple). It pins the arbitrary global azimuth offset that the
+    # rotation term leaves free to 0 or pi, so the translation term only has to pick the side. 0 = the seed.
+    symmetry: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,15 @@ class EgomotionModel(DirectionModel):
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         audio = batch["audio"]
-        theta = self.azimuth_rad(audio)
-        lam1, lam2 = self.opts.lambda1, self.opts.lambda2
+        lam1, lam2, w_sym = self.opts.lambda1, self.opts.lambda2, self.opts.symmetry
+        theta_sw = None
+        if w_sym > 0:
+            # One forward pass over the clips and their ear-swapped copies, as slfm_simple; with the option
+            # off the forward pass is the seed's alone (its batch statistics, hence its runs, unchanged).
+            both = self.azimuth_rad(torch.cat([audio, swap_ears(audio)]))
+            theta, theta_sw = both[: len(audio)], both[len(audio) :]
+        else:
+            theta = self.azimuth_rad(audio)
         total, l_rot, l_trans = egomotion_loss(
             theta, batch["rel_yaw_deg"], batch["rel_translation"], lam1,
             margin=self.opts.translation_margin, mirror=self.opts.mirror > 0,
@@ -77,6 +94,10 @@ class EgomotionModel(DirectionModel):
             l_iid = iid_loss(theta, iid_pseudo_label(audio))
             total = total + lam2 * l_iid
             parts["iid"] = float(l_iid.detach())
+        if theta_sw is not None:
+            l_sym = symmetry_loss(theta, theta_sw)
+            total = total + w_sym * l_sym
+            parts["symmetry"] = float(l_sym.detach())
         return total, parts
 
 
