@@ -26,7 +26,9 @@ azimuths, on their left/right flip (the mirror minimum makes the rotation loss e
 predictions of ours_rt, ours_full and slfm and those shifted by 180 deg (the other side): what the loss can
 tell apart on this render, and whether it still does at the solution a network found; then ours_rt's loss
 and the L/R accuracy of every run's test predictions shifted by one global offset (every 30 deg): the side
-the loss would move a network to if only that offset were left to learn.
+the loss would move a network to if only that offset were left to learn; and the test L/R accuracy of
+ours_rt / ours_full runs after a label-free choice of side (keep the predictions or shift them by 180 deg,
+whichever ours_rt's loss on the val predictions prefers: :func:`side_check`).
 """
 
 from __future__ import annotations
@@ -122,6 +124,59 @@ def translation_check(render: Path, results: Path, seeds: list[int], extra: tupl
                 (f"**{c[0]:.4f} / {c[1]:.2f}**" if n == best else f"{c[0]:.4f} / {c[1]:.2f}")
                 for n, c in enumerate(cells)) + " |")
     return "\n".join(lines + scan)
+
+
+def side_check(render: Path, results: Path, runs: list[str], seeds: list[int]) -> str:
+    """A label-free choice between a run's predictions and their 180-degree shift (the other side): the one
+    whose ours_rt loss (``egomotion_loss``, lambda1 0.9) on the saved *val* predictions is lower, applied to
+    the test predictions, whose L/R accuracy (labels used only to score) is reported beside the run's own."""
+    import csv
+
+    import h5py
+    import torch
+
+    from simkit.models.direction.base import egomotion_loss
+
+    geo: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}  # (split, scene, set) -> yaw, t
+    for split in ("val", "test"):
+        for scene in (render / "splits" / f"{split}.txt").read_text().split():
+            with h5py.File(render / "shards" / f"{scene}.h5", "r") as f:
+                ry, t = np.asarray(f["pairs/rel_yaw_deg"]), np.asarray(f["pairs/rel_translation"])
+            for k in range(len(ry)):
+                geo[(split, scene, k)] = (ry[k], t[k])
+
+    def load(path: Path, split: str) -> tuple[torch.Tensor, ...]:
+        by: dict[tuple[str, int, int], dict[int, tuple[float, float]]] = {}
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                if r["split"] == split:
+                    key = (r["scene_id"], int(r["set_index"]), int(r["source_index"]))
+                    by.setdefault(key, {})[int(r["view"])] = (float(r["pred_azimuth_deg"]),
+                                                              float(r["true_azimuth_deg"]))
+        ks = sorted(by)
+        both = torch.deg2rad(torch.as_tensor([[by[k][v] for v in sorted(by[k])] for k in ks]).float())
+        ry = torch.as_tensor(np.stack([geo[(split, sc, k)][0] for sc, k, _ in ks]))
+        t = torch.as_tensor(np.stack([geo[(split, sc, k)][1] for sc, k, _ in ks]))
+        return both[..., 0], both[..., 1], ry, t
+
+    def lr(pred: torch.Tensor, true: torch.Tensor) -> float:
+        keep = true.sin().abs() > np.sin(np.deg2rad(5.0))  # lr_accuracy's median-plane rule
+        return float(((pred.sin() > 0) == (true.sin() > 0))[keep].float().mean())
+
+    lines = ["| run | seed | val loss +0 / +180 deg | shift chosen | test L/R as trained | test L/R, side chosen |",
+             "|---|---|---|---|---|---|"]
+    for name in runs:
+        for seed in seeds:
+            found = sorted((results / f"{name}-s{seed}" / "runs").glob("*/predictions.csv"))
+            if not found:
+                continue
+            p, _, ry, t = load(found[-1], "val")
+            l0, l1 = float(egomotion_loss(p, ry, t, 0.9)[0]), float(egomotion_loss(p + np.pi, ry, t, 0.9)[0])
+            p, true, _, _ = load(found[-1], "test")
+            chosen = p + np.pi if l1 < l0 else p
+            lines.append(f"| {name} | {seed} | {l0:.4f} / {l1:.4f} | {'+180' if l1 < l0 else '+0'} | "
+                         f"{lr(p, true):.3f} | {lr(chosen, true):.3f} |")
+    return "\n".join(lines)
 
 
 def left_shares(run_dir: Path) -> dict[str, tuple[float, float]]:
@@ -229,10 +284,12 @@ def main() -> None:
                 run("bench", "--model", "ours_rt", "--data", str(render), "--results", str(res), "--quick",
                     "--seed", str(seed), "--device", "cpu", "--option", opt)
     check = translation_check(render, results, seeds, tuple(rt_runs))
+    sides = side_check(render, results, [m for m in ("ours_rt", "ours_full") if m in models] + rt_runs, seeds)
     text = table(results, models + rt_runs, seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "table.md").write_text(text + "\n\n" + check + "\n")
-    print("\n" + text + "\n\nours_rt's losses on the test split (labels, their flip, saved predictions):\n" + check)
+    (args.out / "table.md").write_text(text + "\n\n" + check + "\n\n" + sides + "\n")
+    print("\n" + text + "\n\nours_rt's losses on the test split (labels, their flip, saved predictions):\n" + check
+          + "\n\nThe side chosen without labels (ours_rt's loss on val, +0 or +180 deg):\n" + sides)
 
 
 if __name__ == "__main__":
