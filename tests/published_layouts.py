@@ -15,6 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import soundfile as sf
+import torch
+import torch.nn.functional as F
 
 
 def bursts(rng: np.random.Generator, n: int, rate: int) -> np.ndarray:
@@ -330,3 +332,26 @@ def random_state(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict:
             fan_in = int(np.prod(shape[1:]))
             state[key] = torch.randn(shape, generator=g) * float(np.sqrt(2.0 / fan_in))
     return state
+
+
+def _bn(x: torch.Tensor, s: dict, p: str) -> torch.Tensor:
+    return F.batch_norm(x, s[f"{p}.running_mean"], s[f"{p}.running_var"], s[f"{p}.weight"], s[f"{p}.bias"],
+                        training=False, eps=1e-5)
+
+
+def torchvision_resnet18_forward(x: torch.Tensor, s: dict, last_layer: int = 4) -> torch.Tensor:
+    """torchvision resnet18's conv1, bn1, relu, maxpool and layer1..``last_layer`` in eval mode, written out
+    functionally from a state dict ``s`` in torchvision's layout (the re-derivation the loaders are checked
+    against; ``last_layer`` 3 is SLfM's truncated camera trunk)."""
+    x = F.relu(_bn(F.conv2d(x, s["conv1.weight"], stride=2, padding=3), s, "bn1"))
+    x = F.max_pool2d(x, 3, stride=2, padding=1)
+    for layer in range(1, last_layer + 1):
+        for block in (0, 1):
+            p = f"layer{layer}.{block}"
+            stride = 2 if layer > 1 and block == 0 else 1
+            y = F.relu(_bn(F.conv2d(x, s[f"{p}.conv1.weight"], stride=stride, padding=1), s, f"{p}.bn1"))
+            y = _bn(F.conv2d(y, s[f"{p}.conv2.weight"], padding=1), s, f"{p}.bn2")
+            if f"{p}.downsample.0.weight" in s:
+                x = _bn(F.conv2d(x, s[f"{p}.downsample.0.weight"], stride=stride), s, f"{p}.downsample.1")
+            x = F.relu(y + x)
+    return x

@@ -16,7 +16,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from cli_support import SIMKIT, one_error_line
-from published_layouts import random_state, torchvggish_shapes, torchvision_resnet18_shapes
+from published_layouts import (
+    random_state,
+    torchvggish_shapes,
+    torchvision_resnet18_forward,
+    torchvision_resnet18_shapes,
+)
 
 from simkit.errors import SimkitError
 from simkit.models import pretrained
@@ -41,27 +46,6 @@ def vggish_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ------------------------------------------------------------------------- functional re-derivations
-
-
-def _bn(x: torch.Tensor, s: dict, p: str) -> torch.Tensor:
-    return F.batch_norm(x, s[f"{p}.running_mean"], s[f"{p}.running_var"], s[f"{p}.weight"], s[f"{p}.bias"],
-                        training=False, eps=1e-5)
-
-
-def torchvision_layer4(x: torch.Tensor, s: dict) -> torch.Tensor:
-    """torchvision resnet18's forward up to layer4, in eval mode."""
-    x = F.relu(_bn(F.conv2d(x, s["conv1.weight"], stride=2, padding=3), s, "bn1"))
-    x = F.max_pool2d(x, 3, stride=2, padding=1)
-    for layer in range(1, 5):
-        for block in (0, 1):
-            p = f"layer{layer}.{block}"
-            stride = 2 if layer > 1 and block == 0 else 1
-            y = F.relu(_bn(F.conv2d(x, s[f"{p}.conv1.weight"], stride=stride, padding=1), s, f"{p}.bn1"))
-            y = _bn(F.conv2d(y, s[f"{p}.conv2.weight"], padding=1), s, f"{p}.bn2")
-            if f"{p}.downsample.0.weight" in s:
-                x = _bn(F.conv2d(x, s[f"{p}.downsample.0.weight"], stride=stride), s, f"{p}.downsample.1")
-            x = F.relu(y + x)
-    return x
 
 
 def torchvggish_embedding(x: torch.Tensor, s: dict) -> torch.Tensor:
@@ -107,7 +91,7 @@ def test_resnet18_equals_torchvision_layer4(tmp_path: Path, batches_tracked: boo
     net = pretrained.resnet18(tmp_path / "r.pth").eval()
     x = pretrained.imagenet_normalize(torch.rand(2, 3, 64, 96, generator=torch.Generator().manual_seed(0)))
     with torch.no_grad():
-        got, want = net(x), torchvision_layer4(x, state)
+        got, want = net(x), torchvision_resnet18_forward(x, state)
     assert got.shape == (2, 512, 2, 3)
     assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
     assert want.abs().max() > 0.1  # the comparison is not between two maps of zeros
@@ -263,7 +247,7 @@ def test_mono2binaural_fine_tunes_imagenet_resnet(tmp_path: Path, resnet_file: P
     assert torch.allclose(x, pretrained.imagenet_normalize(scaled))
     state = torch.load(resnet_file, weights_only=True)
     with torch.no_grad():
-        assert torch.allclose(model.visual.feature_map(image), torchvision_layer4(x, state), atol=1e-3)
+        assert torch.allclose(model.visual.feature_map(image), torchvision_resnet18_forward(x, state), atol=1e-3)
 
 
 def test_clup_freezes_the_published_vggish(tmp_path: Path, vggish_file: Path, resnet_file: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from cli_support import SIMKIT, one_error_line
-from published_layouts import random_state, torchvision_resnet18_shapes
+from published_layouts import random_state, torchvision_resnet18_forward, torchvision_resnet18_shapes
 
 from simkit.bench.config import make_config
 from simkit.models import get_model
@@ -33,27 +33,6 @@ def _model(**options: object):
     cfg = make_config(quick=True, model="slfm", data="x", model_options=options)
     torch.manual_seed(0)
     return get_model("slfm").build(cfg, {})
-
-
-def _bn(x: torch.Tensor, s: dict, p: str) -> torch.Tensor:
-    return F.batch_norm(x, s[f"{p}.running_mean"], s[f"{p}.running_var"], s[f"{p}.weight"], s[f"{p}.bias"],
-                        training=False, eps=1e-5)
-
-
-def torchvision_layer3(x: torch.Tensor, s: dict) -> torch.Tensor:
-    """torchvision resnet18's conv1, bn1, relu, maxpool, layer1-3 in eval mode (SLfM's truncated trunk)."""
-    x = F.relu(_bn(F.conv2d(x, s["conv1.weight"], stride=2, padding=3), s, "bn1"))
-    x = F.max_pool2d(x, 3, stride=2, padding=1)
-    for layer in (1, 2, 3):
-        for block in (0, 1):
-            p = f"layer{layer}.{block}"
-            stride = 2 if layer > 1 and block == 0 else 1
-            y = F.relu(_bn(F.conv2d(x, s[f"{p}.conv1.weight"], stride=stride, padding=1), s, f"{p}.bn1"))
-            y = _bn(F.conv2d(y, s[f"{p}.conv2.weight"], padding=1), s, f"{p}.bn2")
-            if f"{p}.downsample.0.weight" in s:
-                x = _bn(F.conv2d(x, s[f"{p}.downsample.0.weight"], stride=stride), s, f"{p}.downsample.1")
-            x = F.relu(y + x)
-    return x
 
 
 def test_visual_weights_become_the_camera_trunk(resnet_file: Path) -> None:
@@ -76,7 +55,7 @@ def test_visual_weights_become_the_camera_trunk(resnet_file: Path) -> None:
     x = F.interpolate(x, size=(240, 320), mode="bilinear", align_corners=False)
     x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
     with torch.no_grad():
-        got, want = loaded.vision_net.features(images), torchvision_layer3(x, state)
+        got, want = loaded.vision_net.features(images), torchvision_resnet18_forward(x, state, last_layer=3)
     assert got.shape == (2, 256, 15, 20)
     assert torch.allclose(got, want, atol=1e-3, rtol=1e-4)
 
