@@ -3,7 +3,8 @@
 # and clup (binauralize) for a fixed number of optimizer steps with CUDA + AMP, then the same steps on CPU.
 # Reports items/s, peak GPU memory (torch's allocator), GPU utilisation (nvidia-smi sampled every 200 ms), the
 # time the training loop waited on the DataLoader (loader wait, s and % of training time: a starved GPU) and
-# checks that the training loss falls (mean of the last 10 % of steps < mean of the first 10 %).
+# checks that the training loss falls (mean of the last 10 % of steps < mean of the first 10 %). On CUDA it also
+# runs ours_full and mono2binaural at their paper recipe (`--recipe paper`, issue 20) for PAPER_STEPS steps.
 # Without a GPU the CUDA half is skipped with a message and the CPU half still runs, so the script is proven
 # on any machine. Exit status: 0 = every run trained and its loss fell, 1 = a check failed, 2 = setup failed.
 #
@@ -22,6 +23,11 @@
 #                stays short); WORKERS DataLoader workers (default: simkit.bench.harness.loader_workers's
 #                auto value per device: CUDA min(8, cores - 1), CPU 2)
 #   DEVICES      "cuda cpu" (default) or a subset
+#   PAPER        models run with `--recipe paper` (issue 20: each model's published widths, batch, optimiser
+#                and schedule, simkit/bench/recipes.py) for PAPER_STEPS steps (default 40), as MODEL:TASK;
+#                default "ours_full:direction mono2binaural:binauralize"; "" skips them
+#   PAPER_DEVICES devices for the paper-recipe runs (default "cuda": at the published sizes a CPU run is slow)
+#   PAPER_MAX_ITEMS items per split for them (default 0 = all: a published batch of 96-256 needs the items)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -33,6 +39,10 @@ WORKERS=${WORKERS:-}
 BATCH=${BATCH:-16}
 WIDTH=${WIDTH:-32}
 DEVICES=${DEVICES:-cuda cpu}
+PAPER=${PAPER-ours_full:direction mono2binaural:binauralize}
+PAPER_DEVICES=${PAPER_DEVICES:-cuda}
+PAPER_STEPS=${PAPER_STEPS:-40}
+PAPER_MAX_ITEMS=${PAPER_MAX_ITEMS:-0}
 say() { echo "[gpu_check $(( $(date +%s) - T0 ))s] $*"; }
 die() { say "error: $*"; exit 2; }
 
@@ -85,38 +95,54 @@ say "data $DATA ($(du -sh "$DATA" | cut -f1))"
 HAVE_CUDA=$("$PY" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 mkdir -p "$OUT"
 RUNS=()
+# one run per line: DEVICE MODEL:TASK RECIPE (quick = the smoke-test settings at WIDTH / BATCH / STEPS)
+PLAN=""
 for dev in $DEVICES; do
+  for spec in ours_full:direction clup:binauralize; do PLAN+="$dev $spec quick"$'\n'; done
+done
+for dev in $PAPER_DEVICES; do
+  for spec in $PAPER; do PLAN+="$dev $spec paper"$'\n'; done
+done
+while read -r dev spec recipe; do
+  [ -n "$dev" ] || continue
   if [ "$dev" = cuda ] && [ "$HAVE_CUDA" != 1 ]; then
-    say "SKIP cuda: torch sees no CUDA device here (nvidia-smi: $(command -v nvidia-smi || echo absent)); CPU only"
+    say "SKIP cuda ($spec, $recipe recipe): torch sees no CUDA device here (nvidia-smi: $(command -v nvidia-smi || echo absent))"
     continue
   fi
-  for spec in ours_full:direction clup:binauralize; do
-    model=${spec%%:*}; task=${spec##*:}
-    res="$OUT/results-$dev-$model"
-    rm -rf "$res"
-    smi_pid=""
-    if [ "$dev" = cuda ] && command -v nvidia-smi >/dev/null; then
-      nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 \
-        > "$OUT/smi-$model.csv" 2>/dev/null &
-      smi_pid=$!
-    fi
-    workers=$WORKERS
-    if [ -z "$workers" ]; then
-      workers=$("$PY" -c "import torch; from simkit.bench.harness import loader_workers as w
+  model=${spec%%:*}; task=${spec##*:}
+  res="$OUT/results-$dev-$model-$recipe"
+  rm -rf "$res"
+  smi_pid=""
+  if [ "$dev" = cuda ] && command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 200 \
+      > "$OUT/smi-$model-$recipe.csv" 2>/dev/null < /dev/null &
+    smi_pid=$!
+  fi
+  workers=$WORKERS
+  if [ -z "$workers" ]; then
+    workers=$("$PY" -c "import torch; from simkit.bench.harness import loader_workers as w
 print(w(-1, torch.device('$dev')))") || die "could not work out the loader workers"
-    fi
+  fi
+  if [ "$recipe" = paper ]; then
+    # the published width, batch, optimiser, learning rates and schedule (the recipe file cites each);
+    # only the step count, the subset and the val items are the check's
+    say "$model on $dev, paper recipe: $PAPER_STEPS steps, $workers loader workers"
+    size=(--recipe paper --max-steps "$PAPER_STEPS" --max-items "$PAPER_MAX_ITEMS")
+  else
     say "$model on $dev: $STEPS steps, batch $BATCH, width $WIDTH, $workers loader workers"
     # --quick's small features and lr 1e-3 (the loss must move within a few dozen steps), the real width and
-    # batch; patience high so only --max-steps ends training; 2 val items per epoch keep clup's sampling short
-    "${SIMKIT[@]}" bench --model "$model" --task "$task" --data "$DATA" --results "$res" --device "$dev" \
-      --quick --width "$WIDTH" --batch-size "$BATCH" --epochs 100000 --patience 100000 --max-steps "$STEPS" \
-      --max-items "$MAX_ITEMS" --val-items 2 --workers "$workers" --threads 0 > "$OUT/log-$dev-$model.txt" 2>&1
-    rc=$?
-    [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null && wait "$smi_pid" 2>/dev/null
-    [ $rc -eq 0 ] || { say "$model on $dev failed (rc $rc), last lines:"; tail -5 "$OUT/log-$dev-$model.txt"; }
-    RUNS+=("$dev:$model:$res:$rc")
-  done
-done
+    # batch; 2 val items per epoch keep clup's sampling short
+    size=(--quick --width "$WIDTH" --batch-size "$BATCH" --max-steps "$STEPS" --max-items "$MAX_ITEMS")
+  fi
+  # patience high so only --max-steps ends training
+  log="$OUT/log-$dev-$model-$recipe.txt"
+  "${SIMKIT[@]}" bench --model "$model" --task "$task" --data "$DATA" --results "$res" --device "$dev" \
+    "${size[@]}" --epochs 100000 --patience 100000 --val-items 2 --workers "$workers" --threads 0 > "$log" 2>&1 < /dev/null
+  rc=$?
+  [ -n "$smi_pid" ] && kill "$smi_pid" 2>/dev/null && wait "$smi_pid" 2>/dev/null
+  [ $rc -eq 0 ] || { say "$model on $dev ($recipe) failed (rc $rc), last lines:"; tail -5 "$log"; }
+  RUNS+=("$dev:$model:$recipe:$res:$rc")
+done <<< "$PLAN"
 
 # ---------------------------------------------------------------- report
 "$PY" - "$OUT" "${RUNS[@]}" <<'EOF'
@@ -125,19 +151,21 @@ from pathlib import Path
 out, runs = Path(sys.argv[1]), sys.argv[2:]
 rows, ok = [], True
 for r in runs:
-    dev, model, res, rc = r.split(":")
+    dev, model, recipe, res, rc = r.split(":")
     m = sorted(glob.glob(f"{res}/runs/*/metrics.json"))
     if rc != "0" or not m:
-        rows.append({"device": dev, "model": model, "ok": False, "error": f"rc {rc}"}); ok = False; continue
+        rows.append({"device": dev, "model": model, "recipe": recipe, "ok": False, "error": f"rc {rc}"})
+        ok = False
+        continue
     h = json.loads(Path(m[-1]).read_text())["history"]
     items, secs = sum(e["items"] for e in h), sum(e["train_seconds"] for e in h)
     first, last = h[0]["train_loss_first"], h[-1]["train_loss_last"]
-    row = {"device": dev, "model": model, "steps": h[-1]["steps"], "items": items, "train_seconds": round(secs, 2),
+    row = {"device": dev, "model": model, "recipe": recipe, "steps": h[-1]["steps"], "items": items, "train_seconds": round(secs, 2),
            "items_per_s": round(items / secs, 2), "peak_gpu_mem_mb": round(max(e["peak_gpu_mem_mb"] for e in h), 1),
            "loader_wait_s": round(sum(e.get("loader_wait_s", float("nan")) for e in h), 2),
            "loader_workers": h[-1].get("loader_workers"),
            "loss_first": round(first, 4), "loss_last": round(last, 4), "loss_falls": last < first}
-    smi = out / f"smi-{model}.csv"
+    smi = out / f"smi-{model}-{recipe}.csv"
     if dev == "cuda" and smi.is_file():
         util = [float(x.split(",")[0]) for x in smi.read_text().split("\n") if x.strip()]
         mem = [float(x.split(",")[1]) for x in smi.read_text().split("\n") if x.strip()]
@@ -149,15 +177,16 @@ for r in runs:
     rows.append(row)
 for a in rows:
     if a["device"] == "cpu":
-        gpu = next((b for b in rows if b["device"] == "cuda" and b["model"] == a["model"] and "items_per_s" in b), None)
+        gpu = next((b for b in rows if b["device"] == "cuda" and b["model"] == a["model"]
+                    and b["recipe"] == a["recipe"] and "items_per_s" in b), None)
         if gpu and "items_per_s" in a:
             gpu["speedup_vs_cpu"] = round(gpu["items_per_s"] / a["items_per_s"], 2)
-print(f"{'device':<7}{'model':<11}{'steps':>6}{'items/s':>9}{'peak MB':>9}{'util %':>8}{'wait s':>8}{'wait %':>7}"
+print(f"{'device':<7}{'model':<14}{'recipe':<7}{'steps':>6}{'items/s':>9}{'peak MB':>9}{'util %':>8}{'wait s':>8}{'wait %':>7}"
       f"{'workers':>8}{'loss first':>11}{'last':>8}  ok")
 for r in rows:
     if "items_per_s" not in r:
-        print(f"{r['device']:<7}{r['model']:<11}  FAILED ({r['error']})"); continue
-    print(f"{r['device']:<7}{r['model']:<11}{r['steps']:>6}{r['items_per_s']:>9.2f}{r['peak_gpu_mem_mb']:>9.1f}"
+        print(f"{r['device']:<7}{r['model']:<14}{r['recipe']:<7}  FAILED ({r['error']})"); continue
+    print(f"{r['device']:<7}{r['model']:<14}{r['recipe']:<7}{r['steps']:>6}{r['items_per_s']:>9.2f}{r['peak_gpu_mem_mb']:>9.1f}"
           f"{r.get('gpu_util_mean_pct', float('nan')):>8.1f}{r['loader_wait_s']:>8.2f}"
           f"{100 * r['loader_wait_s'] / max(r['train_seconds'], 1e-9):>7.1f}{r['loader_workers']!s:>8}"
           f"{r['loss_first']:>11.4f}{r['loss_last']:>8.4f}  {r['ok']}")
